@@ -1,0 +1,42 @@
+# kubectl-multinic. Quick start: `make demo`, then `make test`.
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.package-lock.json
+
+.PHONY: all build generate lint typecheck unit test demo bench clean
+
+all: build
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## generate: regenerate TypeScript types from deploy/crds (the single source of truth)
+generate: $(NPM_STAMP)
+	node scripts/gen-crd-types.mjs
+
+## build: compile to dist/ and write oclif.manifest.json
+build: $(NPM_STAMP)
+	node scripts/gen-crd-types.mjs --check
+	npx tsc -p tsconfig.build.json
+	npx oclif manifest >/dev/null
+
+lint: $(NPM_STAMP)
+	npx eslint .
+
+typecheck: $(NPM_STAMP)
+	npx tsc -p tsconfig.json --noEmit
+
+## test: lint, typecheck and every test (unit, command, kernel, lab; privileged ones need root)
+test: build lint typecheck
+	npx vitest run
+
+## demo: the main job on the embedded local default
+demo: build
+	bash scripts/demo.sh
+
+## bench: performance figures as ratios against a baseline run side by side
+bench: build
+	bash scripts/bench.sh
+
+clean:
+	rm -rf dist oclif.manifest.json

@@ -1,0 +1,35 @@
+// ESLint flat config. src/lib is pure (style §1): no file system, processes, sockets, cluster, Ink
+// or oclif; the override below enforces it.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const impure = [
+  'fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'child_process', 'node:child_process',
+  'net', 'node:net', 'http', 'node:http', 'https', 'node:https', 'dgram', 'node:dgram',
+  'os', 'node:os', 'process', 'node:process', 'worker_threads', 'node:worker_threads',
+  'execa', 'ink', 'react', '@oclif/core', '@kubernetes/client-node', 'chalk',
+];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'build/**', '**/*.gen.ts', 'oclif.manifest.json'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: ['src/lib/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: impure.map((name) => ({ name, message: 'src/lib is pure: take plain data, return plain data (style §1).' })),
+        patterns: [{ group: ['**/agent/**', '**/cni/**', '**/commands/**', '**/ui/**', '**/lab/**', '**/cli/**'], message: 'src/lib must not depend on the edges.' }],
+      }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'src/lib is pure: pass values in.' }, { name: 'fetch', message: 'src/lib is pure.' }],
+    },
+  },
+);

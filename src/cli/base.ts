@@ -1,0 +1,88 @@
+// The base of every command: kubectl's global flags, output format, colour, and the mapping of
+// errors to exit codes (design §3.4). Commands stay thin: parse → gather → lib → render.
+import { Command, Errors, Flags, Interfaces } from '@oclif/core';
+import { ExitCode, UserError } from '../lib/errors.js';
+
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
+
+/** kubectl's global flags. kubectl rejects flags placed before a plugin name, so we parse them. */
+export const kubeFlags = {
+  kubeconfig: Flags.string({ description: 'Path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config).', helpGroup: 'KUBECTL' }),
+  context: Flags.string({ description: 'The kubeconfig context to use.', helpGroup: 'KUBECTL' }),
+  namespace: Flags.string({ char: 'n', description: 'Namespace for namespaced operations (kubectl convention).', helpGroup: 'KUBECTL' }),
+  'request-timeout': Flags.string({
+    description: 'Time to wait for one API request (e.g. 10s, 1m; 0 waits forever).',
+    helpGroup: 'KUBECTL',
+  }),
+};
+
+export const colorFlags = {
+  'no-color': Flags.boolean({ description: 'Disable colour (also NO_COLOR=1).', helpGroup: 'GLOBAL' }),
+};
+
+export const outputFlag = Flags.option({
+  char: 'o',
+  description: 'Output format.',
+  options: ['table', 'wide', 'json', 'yaml'] as const,
+  default: 'table' as const,
+})();
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
+
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override baseFlags = { ...kubeFlags, ...colorFlags };
+
+  protected flags!: BaseFlags<T>;
+  protected args!: Interfaces.InferredArgs<T['args']>;
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { flags, args } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as BaseFlags<T>;
+    this.args = args as Interfaces.InferredArgs<T['args']>;
+    if (this.flags['no-color'] || process.env.NO_COLOR) {
+      process.env.FORCE_COLOR = '0';
+      const { default: chalk } = await import('chalk');
+      chalk.level = 0;
+    }
+  }
+
+  /** Writes data to stdout exactly as given (no trailing newline added when present). */
+  protected out(text: string): void {
+    process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** Writes a message for humans to stderr. */
+  protected note(text: string): void {
+    process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** Maps errors to exit codes: usage/input 2, cluster 3, anything else is a bug (4, with stack). */
+  protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    const err: Error = error;
+    if (err instanceof UserError) {
+      this.note(`error: ${err.message}`);
+      if (err.hint) this.note(`hint: ${err.hint}`);
+      this.exit(err.exitCode);
+    }
+    if (err instanceof Errors.ExitError) throw err;
+    if (isParseError(err)) {
+      this.note(`error: ${err.message}`);
+      this.note(`hint: see 'kubectl multinic ${this.id?.replaceAll(':', ' ') ?? ''} --help'`);
+      this.exit(ExitCode.Usage);
+    }
+    this.note(`internal error (a bug; please report it): ${error.stack ?? error.message}`);
+    this.exit(ExitCode.Internal);
+  }
+}
+
+function isParseError(err: unknown): err is Error {
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { parse?: unknown; oclif?: { exit?: number } };
+  return e.parse !== undefined || e.name.includes('Parse') || e.name.includes('Flag') || e.name.includes('Args') || e.oclif?.exit === 2;
+}

@@ -1,0 +1,31 @@
+// Machine output (JSON/YAML) for every command: keys sorted so snapshots and diffs stay stable.
+
+/** Returns a deep copy with object keys sorted (arrays keep their order). */
+export function sortKeys<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(sortKeys) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value as object).sort()) out[k] = sortKeys((value as Record<string, unknown>)[k]);
+    return out as T;
+  }
+  return value;
+}
+
+/** Renders data as JSON (2-space) or YAML, keys sorted except apiVersion/kind/metadata first. */
+export async function renderData(value: unknown, format: 'json' | 'yaml'): Promise<string> {
+  const sorted = k8sOrder(sortKeys(value));
+  if (format === 'json') return `${JSON.stringify(sorted, null, 2)}\n`;
+  const { stringify } = await import('yaml');
+  return stringify(sorted, { lineWidth: 0 });
+}
+
+const FIRST = ['apiVersion', 'kind', 'metadata'];
+function k8sOrder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(k8sOrder);
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = [...FIRST.filter((k) => k in o), ...Object.keys(o).filter((k) => !FIRST.includes(k))];
+    return Object.fromEntries(keys.map((k) => [k, k8sOrder(o[k])]));
+  }
+  return value;
+}

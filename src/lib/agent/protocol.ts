@@ -1,0 +1,111 @@
+// The agent's local API (design §2): HTTP+JSON over a unix socket, no TCP listener. The CNI plugin is
+// its only client on the hot path; `doctor` and the lab read it too. Every path is versioned; a
+// request or response change that is not additive needs a new version prefix.
+
+export const AGENT_API_VERSION = 'v1';
+/** Default socket path on a node (mode 0600, owned by root). */
+export const DEFAULT_AGENT_SOCKET = '/run/multinic/agent.sock';
+
+/** Pod-level selection arguments: the NAD/annotation `cni-args`, seen by the CNI as `args.cni`. */
+export interface SelectionArgs {
+  /** Number of NICs wanted; `masters` beats `nics`. */
+  nics?: number;
+  /** Host NIC names wanted (upstream reads `masters`; the seed docs write `master`: both accepted). */
+  masters?: string[];
+  /** DeviceClass name (attachPolicy devClass). */
+  class?: string;
+  /** Bandwidth target for costOpt/perfOpt, e.g. "200Gbps". */
+  target?: string;
+}
+
+/** Who is asking: the allocation key is podUID + containerID + ifName (StatefulSet-safe). */
+export interface PodRef {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** CNI_CONTAINERID. */
+  containerID: string;
+  /** CNI_IFNAME, e.g. net1; pod interfaces are `<ifName>-<i>`. */
+  ifName: string;
+  /** CNI_NETNS, for the record (the agent does not enter it). */
+  netns?: string;
+}
+
+/** POST /v1/allocate: select NICs and allocate one address on each, all or nothing. */
+export interface AllocateRequest {
+  apiVersion: 'v1';
+  /** MultiNicNetwork name (= NAD name). */
+  network: string;
+  pod: PodRef;
+  args?: SelectionArgs;
+  /** Device-plugin resource of the NAD (k8s.v1.cni.cncf.io/resourceName), when set. */
+  resourceName?: string;
+  /** PCI addresses the device plugin allocated to this pod for `resourceName`, when known. */
+  deviceIDs?: string[];
+}
+
+/** One pod NIC as allocated by the agent: everything the CNI needs to delegate it. */
+export interface AllocatedNic {
+  /** Position i: the pod interface is `<ifName>-<i>`. */
+  index: number;
+  podInterface: string;
+  /** Host NIC (the delegate's `master` / device). */
+  master: string;
+  /** Host NIC network, e.g. 10.0.1.0/24. */
+  netAddress: string;
+  /** The pod's address with the prefix it is configured with (vlanCIDR prefix, or pod block in shim mode). */
+  address: string;
+  /** Gateway for `routes` (the host shim's address in macvlan L3 mode). */
+  gateway?: string;
+  /** Routes to install in the pod for this NIC (besides the connected route). */
+  routes: Array<{ dst: string; gw?: string }>;
+  vlanCIDR: string;
+  podCIDR: string;
+  /** IPPool the address came from. */
+  pool: string;
+  mtu?: number;
+  /** PCI address of the host NIC or the VF (sriov/host-device). */
+  pciAddress?: string;
+}
+
+export interface AllocateResponse {
+  apiVersion: 'v1';
+  network: string;
+  /** The main plugin (from the MultiNicNetwork) and its args, for building delegate configs. */
+  plugin: { type: string; cniVersion: string; args: Record<string, string> };
+  vlanMode: '' | 'l2' | 'l3' | 'l3s';
+  nics: AllocatedNic[];
+}
+
+/** POST /v1/release: idempotent; releasing what is not held answers 200 with released: 0. */
+export interface ReleaseRequest {
+  apiVersion: 'v1';
+  network: string;
+  pod: Pick<PodRef, 'uid' | 'containerID' | 'ifName'> & Partial<PodRef>;
+}
+
+export interface ReleaseResponse {
+  apiVersion: 'v1';
+  released: number;
+}
+
+/** POST /v1/lookup: what the agent holds for a key (CNI CHECK). */
+export type LookupRequest = ReleaseRequest;
+export type LookupResponse = AllocateResponse;
+
+/** Error body for every non-2xx answer. */
+export interface AgentErrorBody {
+  apiVersion: 'v1';
+  /** Stable machine code, mapped by the CNI onto CNI error codes. */
+  code:
+    | 'InvalidRequest'
+    | 'UnknownNetwork'
+    | 'NotReady'
+    | 'NoMatchingNic'
+    | 'UnknownDeviceClass'
+    | 'PoolExhausted'
+    | 'NotFound'
+    | 'Internal';
+  message: string;
+  hint?: string;
+}

@@ -1,0 +1,188 @@
+// Address math for IPv4 and IPv6 on bigints. Pure; every planner, allocator and route function
+// works in these terms and formats only at the edge.
+import ipaddr from 'ipaddr.js';
+
+export type Family = 4 | 6;
+
+/** A network: `base` is the network address (host bits zero), `prefix` its length. */
+export interface Cidr {
+  readonly family: Family;
+  readonly base: bigint;
+  readonly prefix: number;
+}
+
+/** An address with the prefix length it is configured with (e.g. 192.168.0.5/18). */
+export interface IpWithPrefix {
+  readonly family: Family;
+  readonly addr: bigint;
+  readonly prefix: number;
+}
+
+/** Thrown for text that is not an address or a network; `reason` is shown to the user. */
+export class AddressParseError extends Error {
+  constructor(readonly input: string, readonly reason: string) {
+    super(`"${input}" is not ${reason}`);
+    this.name = 'AddressParseError';
+  }
+}
+
+export const familyBits = (f: Family): number => (f === 4 ? 32 : 128);
+
+/** Parses one address, IPv4 dotted quad or IPv6 text; rejects IPv4-mapped forms and zone ids. */
+export function parseIp(text: string): { family: Family; addr: bigint } {
+  const s = text.trim();
+  if (ipaddr.IPv4.isValidFourPartDecimal(s)) {
+    const b = ipaddr.IPv4.parse(s).toByteArray();
+    return { family: 4, addr: bytesToBig(b) };
+  }
+  if (s.includes(':') && !s.includes('%') && ipaddr.IPv6.isValid(s)) {
+    const b = ipaddr.IPv6.parse(s).toByteArray();
+    return { family: 6, addr: bytesToBig(b) };
+  }
+  throw new AddressParseError(text, 'an IPv4 or IPv6 address');
+}
+
+function parsePrefixed(text: string): IpWithPrefix {
+  const s = String(text).trim();
+  const slash = s.indexOf('/');
+  if (slash < 0) throw new AddressParseError(text, 'in CIDR notation (address/prefix, e.g. 192.168.0.0/16)');
+  let ip: { family: Family; addr: bigint };
+  try {
+    ip = parseIp(s.slice(0, slash));
+  } catch {
+    throw new AddressParseError(text, 'in CIDR notation: the address part is not an IPv4 or IPv6 address');
+  }
+  const p = s.slice(slash + 1);
+  const max = familyBits(ip.family);
+  if (!/^\d{1,3}$/.test(p) || Number(p) > max) {
+    throw new AddressParseError(text, `in CIDR notation: the prefix must be an integer 0-${max}`);
+  }
+  return { family: ip.family, addr: ip.addr, prefix: Number(p) };
+}
+
+/** Parses "a.b.c.d/p" or "x::/p" keeping the host part (interface addresses). */
+export function parseIpWithPrefix(text: string): IpWithPrefix {
+  return parsePrefixed(text);
+}
+
+/**
+ * Parses a network in CIDR notation. With `strict` (the default) host bits must be zero, and the
+ * error names the network the user probably meant.
+ */
+export function parseCidr(text: string, opts: { strict?: boolean } = {}): Cidr {
+  const p = parsePrefixed(text);
+  const base = maskBase(p.family, p.addr, p.prefix);
+  if ((opts.strict ?? true) && base !== p.addr) {
+    const meant = formatCidr({ family: p.family, base, prefix: p.prefix });
+    throw new AddressParseError(text, `a network address: host bits are set (did you mean ${meant}?)`);
+  }
+  return { family: p.family, base, prefix: p.prefix };
+}
+
+export function tryParseCidr(text: string, opts: { strict?: boolean } = {}): Cidr | undefined {
+  try {
+    return parseCidr(text, opts);
+  } catch {
+    return undefined;
+  }
+}
+
+function bytesToBig(bytes: number[]): bigint {
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return v;
+}
+
+function bigToBytes(v: bigint, n: number): number[] {
+  const out = new Array<number>(n);
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/** Formats an address; IPv6 in RFC 5952 canonical form. */
+export function formatIp(family: Family, addr: bigint): string {
+  if (family === 4) {
+    return bigToBytes(addr, 4).join('.');
+  }
+  return new ipaddr.IPv6(bigToBytes(addr, 16)).toRFC5952String();
+}
+
+export function formatCidr(c: Cidr): string {
+  return `${formatIp(c.family, c.base)}/${c.prefix}`;
+}
+
+export function formatIpWithPrefix(a: IpWithPrefix): string {
+  return `${formatIp(a.family, a.addr)}/${a.prefix}`;
+}
+
+function maskBase(family: Family, addr: bigint, prefix: number): bigint {
+  const hostBits = BigInt(familyBits(family) - prefix);
+  return (addr >> hostBits) << hostBits;
+}
+
+/** Number of addresses in the network. */
+export function cidrSize(c: Cidr): bigint {
+  return 1n << BigInt(familyBits(c.family) - c.prefix);
+}
+
+export function lastAddress(c: Cidr): bigint {
+  return c.base + cidrSize(c) - 1n;
+}
+
+export function containsAddr(c: Cidr, family: Family, addr: bigint): boolean {
+  return c.family === family && addr >= c.base && addr <= lastAddress(c);
+}
+
+/** True when `inner` lies entirely inside `outer`. */
+export function containsCidr(outer: Cidr, inner: Cidr): boolean {
+  return outer.family === inner.family && inner.prefix >= outer.prefix && containsAddr(outer, inner.family, inner.base);
+}
+
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && a.base <= lastAddress(b) && b.base <= lastAddress(a);
+}
+
+/** The `index`-th sub-network of `parent` with `bits` more prefix bits. */
+export function subnetAt(parent: Cidr, bits: number, index: number | bigint): Cidr {
+  const prefix = parent.prefix + bits;
+  const shift = BigInt(familyBits(parent.family) - prefix);
+  return { family: parent.family, base: parent.base + (BigInt(index) << shift), prefix };
+}
+
+/** Index of `inner`'s network inside `parent` when split into `bits` more prefix bits. */
+export function subnetIndexOf(parent: Cidr, bits: number, inner: Cidr): number {
+  const shift = BigInt(familyBits(parent.family) - parent.prefix - bits);
+  return Number((inner.base - parent.base) >> shift);
+}
+
+/** The network containing `addr` with the given prefix. */
+export function networkOf(family: Family, addr: bigint, prefix: number): Cidr {
+  return { family, base: maskBase(family, addr, prefix), prefix };
+}
+
+export function cidrEquals(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && a.base === b.base && a.prefix === b.prefix;
+}
+
+export function compareCidr(a: Cidr, b: Cidr): number {
+  if (a.family !== b.family) return a.family - b.family;
+  if (a.base !== b.base) return a.base < b.base ? -1 : 1;
+  return a.prefix - b.prefix;
+}
+
+/**
+ * Usable host addresses in a pod block: all but the network address and, for IPv4, the broadcast
+ * address. IPv6 has no broadcast, but we reserve the subnet-router anycast (first) address alike.
+ */
+export function usableRange(c: Cidr): { first: bigint; last: bigint; count: bigint } {
+  const size = cidrSize(c);
+  if (c.family === 4) {
+    if (size <= 2n) return { first: c.base, last: c.base - 1n, count: 0n };
+    return { first: c.base + 1n, last: c.base + size - 2n, count: size - 2n };
+  }
+  if (size <= 1n) return { first: c.base, last: c.base - 1n, count: 0n };
+  return { first: c.base + 1n, last: c.base + size - 1n, count: size - 1n };
+}
