@@ -1,0 +1,81 @@
+// KubeApi: the only Kubernetes calls the product makes (style §4). Real adapter in ./client.ts,
+// built at entry points only; tests run it against the API stand-in (src/lab/apiserver).
+import type { KubeObject } from '../lib/k8s/meta.js';
+import type { ResourceRef } from '../lib/k8s/resources.js';
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+export interface ObjectList<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export type PatchType = 'merge' | 'json' | 'strategic';
+
+export interface WriteOptions {
+  /** Server-side dry run (`dryRun=All`). */
+  dryRun?: boolean;
+  /** `fieldManager` query parameter. */
+  fieldManager?: string;
+}
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface WatchHandle {
+  /** Stops the watch; `done` then resolves. */
+  stop(): void;
+  /** Resolves when the stream ends (server timeout, error, stop). Rejects on transport errors. */
+  done: Promise<void>;
+}
+
+/** A Kubernetes API error with its `Status` reason (NotFound, Conflict, AlreadyExists, Invalid, Gone...). */
+export class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly status?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const isNotFound = (e: unknown): boolean => e instanceof ApiError && e.code === 404;
+export const isConflict = (e: unknown): boolean => e instanceof ApiError && e.code === 409 && e.reason === 'Conflict';
+export const isAlreadyExists = (e: unknown): boolean => e instanceof ApiError && e.code === 409 && e.reason === 'AlreadyExists';
+
+export interface KubeApi {
+  /** The API server URL this client talks to (for messages). */
+  readonly server: string;
+  /** The default namespace (from -n, the context, or "default"). */
+  readonly namespace: string;
+  get<T extends KubeObject>(r: ResourceRef, name: string, namespace?: string): Promise<T | undefined>;
+  list<T extends KubeObject>(r: ResourceRef, opts?: ListOptions): Promise<ObjectList<T>>;
+  create<T extends KubeObject>(r: ResourceRef, obj: T, opts?: WriteOptions): Promise<T>;
+  /** PUT with the object's resourceVersion: rejects with a 409 Conflict ApiError when stale. */
+  replace<T extends KubeObject>(r: ResourceRef, obj: T, opts?: WriteOptions & { subresource?: 'status' }): Promise<T>;
+  patch<T extends KubeObject>(
+    r: ResourceRef,
+    name: string,
+    patch: unknown,
+    opts?: WriteOptions & { type?: PatchType; namespace?: string; subresource?: 'status' },
+  ): Promise<T>;
+  /** Deletes; resolves false when it was already gone. */
+  delete(r: ResourceRef, name: string, namespace?: string, opts?: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan' }): Promise<boolean>;
+  watch<T extends KubeObject>(
+    r: ResourceRef,
+    opts: ListOptions & { resourceVersion?: string; timeoutSeconds?: number },
+    onEvent: (e: WatchEvent<T>) => void,
+  ): WatchHandle;
+  podLog(namespace: string, name: string, opts?: { container?: string }): Promise<string>;
+  /** GET /version: used to tell "unreachable" from "not authorised" early. */
+  version(): Promise<{ gitVersion?: string }>;
+}

@@ -1,0 +1,315 @@
+// The real KubeApi: @kubernetes/client-node's KubeConfig for loading kubeconfig, contexts and
+// credentials (exec plugins, tokens, client certs, CA), and a thin node:http(s) transport so we get
+// status subresources, every patch type, server-side dry run and streaming watches uniformly.
+// client-node is imported lazily: it costs 300-450 ms at startup.
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ClusterUnreachableError, UserError } from '../lib/errors.js';
+import type { KubeObject } from '../lib/k8s/meta.js';
+import { type ResourceRef, resourcePath } from '../lib/k8s/resources.js';
+import { ApiError, type KubeApi, type ListOptions, type ObjectList, type WatchEvent, type WatchHandle, type WriteOptions } from './api.js';
+
+export interface ConnectOptions {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  /** kubectl-style duration: "30s", "1m", "500ms", "0" (no timeout). */
+  requestTimeout?: string;
+  /** Environment to read KUBECONFIG from (tests). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Parses kubectl's --request-timeout (a bare number means seconds). */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new UserError(`invalid duration "${text}"`, { hint: 'use a number with a unit, e.g. 30s, 2m, 500ms (0 means no timeout)' });
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
+}
+
+/**
+ * Loads the kubeconfig exactly as kubectl would (--kubeconfig, then $KUBECONFIG, then ~/.kube/config)
+ * and returns a KubeApi. Refuses to fall back silently to localhost:8080 when nothing is configured.
+ */
+export async function connect(opts: ConnectOptions = {}): Promise<KubeApi> {
+  const env = opts.env ?? process.env;
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  const explicit = opts.kubeconfig ?? (env.KUBECONFIG ? env.KUBECONFIG.split(':').filter(Boolean)[0] : undefined);
+  const path = explicit ?? join(env.HOME ?? homedir(), '.kube', 'config');
+  if (!existsSync(path)) {
+    if (env.KUBERNETES_SERVICE_HOST && !opts.kubeconfig) {
+      kc.loadFromCluster();
+    } else {
+      throw new ClusterUnreachableError(`no kubeconfig found at ${path}`, {
+        hint: 'pass --kubeconfig PATH or set KUBECONFIG (for the local lab: kubectl multinic lab up, then use the kubeconfig it prints)',
+      });
+    }
+  } else {
+    try {
+      if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+      else if (env.KUBECONFIG) {
+        const saved = process.env.KUBECONFIG;
+        process.env.KUBECONFIG = env.KUBECONFIG;
+        try {
+          kc.loadFromDefault();
+        } finally {
+          process.env.KUBECONFIG = saved;
+        }
+      } else kc.loadFromFile(path);
+    } catch (e) {
+      throw new UserError(`cannot read kubeconfig ${path}: ${(e as Error).message}`, { hint: 'check the file is a valid kubeconfig (kubectl config view)' });
+    }
+  }
+  if (opts.context) {
+    if (!kc.getContextObject(opts.context)) {
+      throw new UserError(`context "${opts.context}" not found in ${path}`, {
+        hint: `available contexts: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}`,
+      });
+    }
+    kc.setCurrentContext(opts.context);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server) {
+    throw new ClusterUnreachableError(`kubeconfig ${path} has no current cluster`, { hint: 'set a context: kubectl config use-context NAME' });
+  }
+  const ctxNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
+  const timeoutMs = opts.requestTimeout ? parseDuration(opts.requestTimeout) : 30_000;
+  const base: https.RequestOptions = {};
+  try {
+    await kc.applyToHTTPSOptions(base);
+  } catch (e) {
+    throw new ClusterUnreachableError(`cannot use cluster ${cluster.server}: ${(e as Error).message}`, {
+      hint: 'an http:// server needs insecure-skip-tls-verify: true in its kubeconfig cluster entry',
+    });
+  }
+  return new HttpKubeApi(cluster.server.replace(/\/+$/, ''), opts.namespace ?? ctxNs ?? 'default', base, timeoutMs);
+}
+
+const PATCH_TYPES = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+} as const;
+
+class HttpKubeApi implements KubeApi {
+  private readonly url: URL;
+  constructor(
+    readonly server: string,
+    readonly namespace: string,
+    private readonly base: https.RequestOptions,
+    private readonly timeoutMs: number,
+  ) {
+    this.url = new URL(server);
+  }
+
+  private request(method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = this.timeoutMs): Promise<{ status: number; text: string }> {
+    const lib = this.url.protocol === 'http:' ? http : https;
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = lib.request(
+        {
+          ...this.base,
+          protocol: this.url.protocol,
+          hostname: this.url.hostname,
+          port: this.url.port,
+          method,
+          path: `${this.url.pathname.replace(/\/$/, '')}${path}`,
+          headers: {
+            ...(this.base.headers ?? {}),
+            Accept: 'application/json',
+            ...(payload !== undefined ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) } : {}),
+          },
+          timeout: timeoutMs || undefined,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
+      req.on('error', (e) => reject(this.transportError(e)));
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  private transportError(e: Error): Error {
+    return new ClusterUnreachableError(`cannot reach the Kubernetes API at ${this.server}: ${e.message}`, {
+      hint: 'check the cluster is up and the kubeconfig context points at it (kubectl cluster-info)',
+    });
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, contentType?: string): Promise<T> {
+    const { status, text } = await this.request(method, path, body, contentType);
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
+    throw toApiError(status, text, this.server);
+  }
+
+  private query(params: Record<string, string | number | boolean | undefined>): string {
+    const q = Object.entries(params)
+      .filter(([, v]) => v !== undefined && v !== '' && v !== false)
+      .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`);
+    return q.length ? `?${q.join('&')}` : '';
+  }
+
+  private ns(r: ResourceRef, namespace: string | undefined): string | undefined {
+    return r.namespaced ? (namespace ?? this.namespace) : undefined;
+  }
+
+  async version(): Promise<{ gitVersion?: string }> {
+    return this.call('GET', '/version');
+  }
+
+  async get<T extends KubeObject>(r: ResourceRef, name: string, namespace?: string): Promise<T | undefined> {
+    try {
+      return await this.call<T>('GET', resourcePath(r, { namespace: this.ns(r, namespace), name }));
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async list<T extends KubeObject>(r: ResourceRef, opts: ListOptions = {}): Promise<ObjectList<T>> {
+    const path = resourcePath(r, { namespace: r.namespaced ? opts.namespace : undefined });
+    const res = await this.call<{ items?: T[]; metadata?: { resourceVersion?: string } }>(
+      'GET',
+      path + this.query({ labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector }),
+    );
+    const apiVersion = r.group ? `${r.group}/${r.version}` : r.version;
+    // Lists omit apiVersion/kind on items; restore them so items can be written back as they are.
+    const items = (res.items ?? []).map((i) => ({ apiVersion, kind: r.kind, ...i }));
+    return { items, resourceVersion: res.metadata?.resourceVersion ?? '' };
+  }
+
+  async create<T extends KubeObject>(r: ResourceRef, obj: T, opts: WriteOptions = {}): Promise<T> {
+    const path = resourcePath(r, { namespace: this.ns(r, obj.metadata?.namespace) });
+    return this.call<T>('POST', path + this.query({ dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager ?? 'kubectl-multinic' }), obj);
+  }
+
+  async replace<T extends KubeObject>(r: ResourceRef, obj: T, opts: WriteOptions & { subresource?: 'status' } = {}): Promise<T> {
+    const path = resourcePath(r, { namespace: this.ns(r, obj.metadata?.namespace), name: obj.metadata?.name, subresource: opts.subresource });
+    return this.call<T>('PUT', path + this.query({ dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager ?? 'kubectl-multinic' }), obj);
+  }
+
+  async patch<T extends KubeObject>(
+    r: ResourceRef,
+    name: string,
+    patch: unknown,
+    opts: WriteOptions & { type?: 'merge' | 'json' | 'strategic'; namespace?: string; subresource?: 'status' } = {},
+  ): Promise<T> {
+    const path = resourcePath(r, { namespace: this.ns(r, opts.namespace), name, subresource: opts.subresource });
+    return this.call<T>(
+      'PATCH',
+      path + this.query({ dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager ?? 'kubectl-multinic' }),
+      patch,
+      PATCH_TYPES[opts.type ?? 'merge'],
+    );
+  }
+
+  async delete(r: ResourceRef, name: string, namespace?: string, opts: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan' } = {}): Promise<boolean> {
+    try {
+      await this.call('DELETE', resourcePath(r, { namespace: this.ns(r, namespace), name }) + this.query({ propagationPolicy: opts.propagationPolicy }));
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return false;
+      throw e;
+    }
+  }
+
+  async podLog(namespace: string, name: string, opts: { container?: string } = {}): Promise<string> {
+    const { status, text } = await this.request('GET', resourcePath({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true }, { namespace, name, subresource: 'log' }) + this.query({ container: opts.container }));
+    if (status >= 200 && status < 300) return text;
+    throw toApiError(status, text, this.server);
+  }
+
+  watch<T extends KubeObject>(
+    r: ResourceRef,
+    opts: ListOptions & { resourceVersion?: string; timeoutSeconds?: number },
+    onEvent: (e: WatchEvent<T>) => void,
+  ): WatchHandle {
+    const lib = this.url.protocol === 'http:' ? http : https;
+    const path =
+      resourcePath(r, { namespace: r.namespaced ? opts.namespace : undefined }) +
+      this.query({
+        watch: 1,
+        allowWatchBookmarks: true,
+        resourceVersion: opts.resourceVersion,
+        labelSelector: opts.labelSelector,
+        fieldSelector: opts.fieldSelector,
+        timeoutSeconds: opts.timeoutSeconds ?? 300,
+      });
+    let req: http.ClientRequest | undefined;
+    let stopped = false;
+    const done = new Promise<void>((resolve, reject) => {
+      req = lib.request(
+        {
+          ...this.base,
+          protocol: this.url.protocol,
+          hostname: this.url.hostname,
+          port: this.url.port,
+          method: 'GET',
+          path: `${this.url.pathname.replace(/\/$/, '')}${path}`,
+          headers: { ...(this.base.headers ?? {}), Accept: 'application/json' },
+        },
+        (res) => {
+          if ((res.statusCode ?? 0) >= 300) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => reject(toApiError(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), this.server)));
+            return;
+          }
+          let buf = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buf += chunk;
+            let nl: number;
+            while ((nl = buf.indexOf('\n')) >= 0) {
+              const line = buf.slice(0, nl).trim();
+              buf = buf.slice(nl + 1);
+              if (!line) continue;
+              try {
+                onEvent(JSON.parse(line) as WatchEvent<T>);
+              } catch (e) {
+                req?.destroy(e as Error);
+              }
+            }
+          });
+          res.on('end', () => resolve());
+          res.on('error', (e) => (stopped ? resolve() : reject(e)));
+          res.on('aborted', () => resolve());
+        },
+      );
+      req.on('error', (e) => (stopped ? resolve() : reject(this.transportError(e))));
+      req.end();
+    });
+    return {
+      stop: () => {
+        stopped = true;
+        req?.destroy();
+      },
+      done,
+    };
+  }
+}
+
+function toApiError(status: number, text: string, server: string): Error {
+  let body: { message?: string; reason?: string } = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not a Status */
+  }
+  if (status === 401 || status === 403) {
+    return new ClusterUnreachableError(`the Kubernetes API at ${server} refused the request (${status} ${body.reason ?? ''}): ${body.message ?? text}`.trim(), {
+      hint: 'check your credentials and RBAC (kubectl auth can-i ...)',
+    });
+  }
+  return new ApiError(status, body.reason ?? String(status), body.message ?? (text || `HTTP ${status}`), body);
+}
