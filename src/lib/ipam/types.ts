@@ -48,7 +48,11 @@ export interface Ipam {
    * whose key already holds an address in that pool gets the same address (repeated ADD).
    */
   allocate(items: AllocateItem[]): Promise<Allocation[]>;
-  /** Releases every allocation matching podUID+containerID whose interface starts with `ifPrefix`; idempotent. */
+  /**
+   * Releases every allocation matching podUID+containerID (and `network` when given) whose interface
+   * is `ifPrefix` or `<ifPrefix>-<i>` (so `net1` never releases `net10-0`; a prefix ending in `-` is
+   * matched as a plain prefix); idempotent: nothing held resolves to [].
+   */
   release(sel: { podUID: string; containerID: string; ifPrefix?: string; network?: string }): Promise<Allocation[]>;
   /** Allocations held, optionally only one pool's. */
   list(pool?: string): Allocation[];
