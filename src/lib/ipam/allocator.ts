@@ -30,12 +30,17 @@ export class PoolExhaustedError extends UserError {
     /** Usable addresses of the pool (block minus network/broadcast, excludes and reserved). */
     readonly usable: bigint,
   ) {
-    super(`IP pool "${pool}" (${podCIDR}) is exhausted: all ${usable} usable addresses are allocated`, {
+    super(
+      usable === 0n
+        ? `IP pool "${pool}" (${podCIDR}) has no usable addresses: the block holds only its network/broadcast, excluded or reserved addresses`
+        : `IP pool "${pool}" (${podCIDR}) is exhausted: all ${usable} usable addresses are allocated`,
+      {
       hint:
         'release addresses of deleted pods (kubectl multinic doctor finds leaks), or give hosts bigger pod ' +
         'blocks (a smaller hostBlock in the MultiNicNetwork ipam config)',
       exitCode: ExitCode.Problems,
-    });
+      },
+    );
     this.name = 'PoolExhaustedError';
   }
 }
