@@ -1,0 +1,291 @@
+// Parsing and validation of user network definitions (MultiNicNetwork, DeviceClass): first the CRD
+// schema exactly as the API server would apply it, then the semantic rules a schema cannot express
+// (address families, bit budget, overlaps). Every failure is a NetworkInputError naming the
+// document, the field and the fix; nothing half-validated escapes. Pure.
+import { CRDS } from './crds/crds.gen.js';
+import type { DeviceClass, HostInterface, MultiNicNetwork } from './crds/types.gen.js';
+import { UserError } from './errors.js';
+import { validateSchema, type JsonSchema } from './k8s/schema.js';
+import { describeObject, isObject, type ManifestDoc } from './manifest.js';
+import {
+  AddressParseError,
+  compareCidr,
+  containsCidr,
+  familyBits,
+  formatCidr,
+  overlaps,
+  parseCidr,
+  parseIp,
+  type Cidr,
+  type Family,
+} from './net/ip.js';
+import { interfaceIndexCapacity } from './plan/blocks.js';
+import { nicsOf } from './inventory.js';
+
+export const GROUP_VERSION = 'multinic.fms.io/v1';
+export const MULTI_NIC_IPAM = 'multi-nic-ipam';
+
+/** Bad user input in one document: `<source> (<Kind "name">): <field>: <problem>`, with a hint. Exit 2. */
+export class NetworkInputError extends UserError {
+  constructor(
+    readonly source: string,
+    readonly field: string,
+    problem: string,
+    hint: string,
+  ) {
+    super(`${source}: ${field ? `${field}: ` : ''}${problem}`, { hint });
+    this.name = 'NetworkInputError';
+  }
+}
+
+/** The `ipam` JSON string of a MultiNicNetwork, typed. Block fields are only meaningful for multi-nic-ipam. */
+export interface IpamConfig {
+  type: string;
+  hostBlock: number;
+  interfaceBlock: number;
+  excludeCIDRs: string[];
+  vlanMode: '' | 'l2' | 'l3' | 'l3s';
+  /** Every other key as given (e.g. `routes`, or a delegated single-NIC IPAM's settings). */
+  extra: Record<string, unknown>;
+}
+
+/** A MultiNicNetwork that passed schema and semantic validation, with its addresses parsed. */
+export interface ValidatedNetwork {
+  source: string;
+  name: string;
+  resource: MultiNicNetwork;
+  ipam: IpamConfig;
+  /** Address family of the pod addresses (and of the NIC networks used for them). */
+  family: Family;
+  /** Undefined in host-subnet mode (empty `subnet`). */
+  subnet: Cidr | undefined;
+  masterNets: Cidr[];
+  /** Parsed `excludeCIDRs` (a bare address counts as a single-address network), sorted. */
+  excludes: Cidr[];
+}
+
+/** The OpenAPI schema of one of our CRD kinds, from the generated CRDS (the single source of truth). */
+export function crdSchema(kind: string): JsonSchema {
+  for (const crd of CRDS) {
+    if (crd.spec.names.kind === kind) {
+      const v = crd.spec.versions[0];
+      if (v) return v.schema.openAPIV3Schema as unknown as JsonSchema;
+    }
+  }
+  throw new Error(`no CRD for kind ${kind}`);
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Checks apiVersion, kind, metadata.name and the CRD schema of a document expected to be `kind`. */
+export function checkObject(doc: ManifestDoc, kind: string): Record<string, unknown> {
+  const v = doc.value;
+  const at = `${doc.source} (${describeObject(v)})`;
+  if (!isObject(v) || v.kind !== kind) {
+    throw new NetworkInputError(at, 'kind', `expected a ${kind}, got ${describeObject(v)}`, `check that the file holds ${kind} objects (apiVersion: ${GROUP_VERSION}, kind: ${kind})`);
+  }
+  if (v.apiVersion !== GROUP_VERSION) {
+    throw new NetworkInputError(at, 'apiVersion', `must be ${GROUP_VERSION}, got ${JSON.stringify(v.apiVersion ?? null)}`, `set apiVersion: ${GROUP_VERSION}`);
+  }
+  const meta = v.metadata;
+  const name = isObject(meta) ? meta.name : undefined;
+  if (typeof name !== 'string' || name === '') {
+    throw new NetworkInputError(at, 'metadata.name', 'Required value', 'give the object a name under metadata.name');
+  }
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+    throw new NetworkInputError(at, 'metadata.name', `"${name}" is not a valid Kubernetes name`, 'use lower-case letters, digits, "-" and ".", starting and ending with a letter or digit');
+  }
+  const errs = validateSchema(crdSchema(kind), v);
+  const first = errs[0];
+  if (first) {
+    const more = errs.length > 1 ? ` (and ${errs.length - 1} more: ${errs.slice(1, 4).map((e) => e.field).join(', ')})` : '';
+    throw new NetworkInputError(at, first.field, `${first.message}${more}`, schemaHint(first.field));
+  }
+  return v;
+}
+
+function schemaHint(field: string): string {
+  if (field === 'spec.attachPolicy.strategy') return 'use one of none, devClass, topology, costOpt, perfOpt';
+  if (field === 'spec.plugin.type') return 'use one of ipvlan, macvlan, sriov, host-device, aws-ipvlan, mellanox';
+  if (field.startsWith('spec.subnet') || field.startsWith('spec.masterNets')) return 'write networks in CIDR notation, e.g. 192.168.0.0/16 or fd00:10::/48';
+  if (field === 'spec.ipam') return 'set spec.ipam to a JSON string such as {"type":"multi-nic-ipam","hostBlock":6,"interfaceBlock":2}';
+  return `fix ${field} as the CRD schema requires (see deploy/crds/)`;
+}
+
+/** Validates a DeviceClass document. */
+export function validateDeviceClass(doc: ManifestDoc): DeviceClass {
+  return checkObject(doc, 'DeviceClass') as unknown as DeviceClass;
+}
+
+/**
+ * Validates a MultiNicNetwork document: schema, then the `ipam` JSON, then address rules that need
+ * no inventory (see validateNetworkForInventory for the rest).
+ */
+export function validateNetwork(doc: ManifestDoc): ValidatedNetwork {
+  const obj = checkObject(doc, 'MultiNicNetwork');
+  const resource = obj as unknown as MultiNicNetwork;
+  const name = resource.metadata.name ?? '';
+  const at = `${doc.source} (MultiNicNetwork "${name}")`;
+  const fail = (field: string, problem: string, hint: string): never => {
+    throw new NetworkInputError(at, field, problem, hint);
+  };
+
+  const ipam = parseIpam(resource.spec.ipam, fail);
+  const spec = resource.spec;
+  const subnetText = (spec.subnet ?? '').trim();
+  let subnet: Cidr | undefined;
+  if (subnetText !== '') subnet = parseNet(subnetText, 'spec.subnet', fail);
+
+  const masterNets = (spec.masterNets ?? []).map((t, i) => parseNet(t, `spec.masterNets[${i}]`, fail));
+  const family: Family = subnet?.family ?? masterNets[0]?.family ?? 4;
+  const fam = (f: Family): string => (f === 4 ? 'IPv4' : 'IPv6');
+  masterNets.forEach((m, i) => {
+    if (m.family !== family) {
+      fail(`spec.masterNets[${i}]`, `${formatCidr(m)} is ${fam(m.family)} but ${subnet ? 'spec.subnet' : 'spec.masterNets[0]'} is ${fam(family)}`, `use ${fam(family)} NIC networks only: pod addresses and the NIC networks they are routed over must be one family`);
+    }
+  });
+  const seen = new Map<string, number>();
+  const order = masterNets.map((m, i) => ({ m, i })).sort((a, b) => compareCidr(a.m, b.m));
+  for (let k = 1; k < order.length; k++) {
+    const a = order[k - 1];
+    const b = order[k];
+    if (a && b && overlaps(a.m, b.m)) {
+      const [x, y] = a.i < b.i ? [a, b] : [b, a];
+      fail(`spec.masterNets[${y.i}]`, `${formatCidr(y.m)} overlaps spec.masterNets[${x.i}] ${formatCidr(x.m)}`, 'list each NIC network once; remove or narrow one of the two entries');
+    }
+  }
+  for (const [i, m] of masterNets.entries()) seen.set(formatCidr(m), i);
+
+  if (subnet) {
+    for (const [i, m] of masterNets.entries()) {
+      if (overlaps(subnet, m)) fail('spec.subnet', `${formatCidr(subnet)} overlaps the NIC network spec.masterNets[${i}] ${formatCidr(m)}`, 'pick a pod subnet that no host NIC network uses');
+    }
+  }
+
+  const excludes: Cidr[] = [];
+  if (ipam.type === MULTI_NIC_IPAM) {
+    ipam.excludeCIDRs.forEach((t, i) => {
+      const field = `spec.ipam.excludeCIDRs[${i}]`;
+      const c = parseExclude(t, field, fail);
+      if (c.family !== family) fail(field, `${t} is ${fam(c.family)} but the network is ${fam(family)}`, 'exclude addresses of the pod subnet only');
+      if (subnet && !containsCidr(subnet, c)) fail(field, `${t} is not inside spec.subnet ${formatCidr(subnet)}`, `exclude only ranges inside ${formatCidr(subnet)}, or remove the entry`);
+      excludes.push(c);
+    });
+    excludes.sort(compareCidr);
+
+    const bits = familyBits(family);
+    if (subnet) {
+      const podBits = bits - subnet.prefix - ipam.interfaceBlock - ipam.hostBlock;
+      if (podBits < 2) {
+        fail('spec.ipam', `subnet prefix /${subnet.prefix} + interfaceBlock ${ipam.interfaceBlock} + hostBlock ${ipam.hostBlock} leaves ${Math.max(podBits, 0)} pod address bits; at least 2 are needed`, `lower hostBlock or interfaceBlock (they sum to at most ${bits - subnet.prefix - 2}), or use a larger subnet`);
+      }
+      const cap = interfaceIndexCapacity(subnet, ipam.interfaceBlock, excludes, masterNets.length);
+      if (masterNets.length > cap) {
+        const why = cap < 2 ** Math.min(ipam.interfaceBlock, 30) ? ` (${2 ** Math.min(ipam.interfaceBlock, 30) - cap} interface blocks are excluded by excludeCIDRs)` : '';
+        fail('spec.masterNets', `${masterNets.length} NIC networks but interfaceBlock ${ipam.interfaceBlock} gives only ${cap} interface blocks${why}`, `raise interfaceBlock to ${Math.ceil(Math.log2(masterNets.length))} or more in spec.ipam, or list fewer masterNets`);
+      }
+    } else {
+      for (const [i, m] of masterNets.entries()) {
+        if (bits - m.prefix - ipam.hostBlock < 2) {
+          fail('spec.ipam', `host-subnet mode: NIC network spec.masterNets[${i}] ${formatCidr(m)} with hostBlock ${ipam.hostBlock} leaves fewer than 2 pod address bits`, `lower hostBlock to at most ${Math.max(bits - m.prefix - 2, 0)}`);
+        }
+      }
+    }
+  }
+  return { source: doc.source, name, resource, ipam, family, subnet, masterNets, excludes };
+}
+
+/**
+ * The rules that need the host inventory: the pod subnet must not overlap a host NIC network, and
+ * (empty masterNets) every discovered NIC network needs an interface block; host-subnet mode needs
+ * pod bits in every NIC network. Throws NetworkInputError (exit 2).
+ */
+export function validateNetworkForInventory(net: ValidatedNetwork, hosts: readonly HostInterface[]): void {
+  if (net.ipam.type !== MULTI_NIC_IPAM) return;
+  const at = `${net.source} (MultiNicNetwork "${net.name}")`;
+  const nics = nicsOf(hosts, net.family);
+  const distinct = new Map<string, Cidr>();
+  for (const n of nics) distinct.set(formatCidr(n.net), n.net);
+  if (net.subnet) {
+    for (const n of nics) {
+      if (overlaps(net.subnet, n.net)) {
+        throw new NetworkInputError(at, 'spec.subnet', `${formatCidr(net.subnet)} overlaps NIC network ${formatCidr(n.net)} of ${n.hostName}/${n.interfaceName}`, 'pick a pod subnet that no host NIC network uses (pods and hosts would shadow each other)');
+      }
+    }
+    if (net.masterNets.length === 0) {
+      const cap = interfaceIndexCapacity(net.subnet, net.ipam.interfaceBlock, net.excludes, distinct.size);
+      if (distinct.size > cap) {
+        const list = [...distinct.values()].sort(compareCidr).map(formatCidr);
+        throw new NetworkInputError(at, 'spec.masterNets', `empty, so every NIC network in the inventory is used: ${distinct.size} (${list.slice(0, 8).join(', ')}${list.length > 8 ? ', ...' : ''}) but interfaceBlock ${net.ipam.interfaceBlock} gives only ${cap} interface blocks`, `list the NIC networks to use in spec.masterNets, or raise interfaceBlock to ${Math.ceil(Math.log2(distinct.size))} in spec.ipam`);
+      }
+    }
+  } else if (net.masterNets.length === 0) {
+    const bits = familyBits(net.family);
+    for (const c of distinct.values()) {
+      if (bits - c.prefix - net.ipam.hostBlock < 2) {
+        throw new NetworkInputError(at, 'spec.ipam', `host-subnet mode: NIC network ${formatCidr(c)} with hostBlock ${net.ipam.hostBlock} leaves fewer than 2 pod address bits`, `lower hostBlock to at most ${Math.max(bits - c.prefix - 2, 0)}`);
+      }
+    }
+  }
+}
+
+type Fail = (field: string, problem: string, hint: string) => never;
+
+function parseNet(text: string, field: string, fail: Fail): Cidr {
+  try {
+    return parseCidr(text);
+  } catch (e) {
+    const reason = e instanceof AddressParseError ? e.message : String(e);
+    return fail(field, reason, 'write a network in CIDR notation with host bits zero, e.g. 192.168.0.0/16 or fd00:10::/48');
+  }
+}
+
+function parseExclude(text: unknown, field: string, fail: Fail): Cidr {
+  if (typeof text !== 'string') return fail(field, `must be a string, got ${JSON.stringify(text)}`, 'write excludes as strings such as "192.168.0.64/26"');
+  if (!text.includes('/')) {
+    try {
+      const ip = parseIp(text);
+      return { family: ip.family, base: ip.addr, prefix: familyBits(ip.family) };
+    } catch {
+      return fail(field, `"${text}" is not an address or a network`, 'write an address (192.168.0.5) or a network (192.168.0.64/26)');
+    }
+  }
+  return parseNet(text, field, fail);
+}
+
+const VLAN_MODES = ['', 'l2', 'l3', 'l3s'] as const;
+const isVlanMode = (v: unknown): v is IpamConfig['vlanMode'] => (VLAN_MODES as readonly unknown[]).includes(v);
+
+function parseIpam(text: string, fail: Fail): IpamConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return fail('spec.ipam', `is not valid JSON: ${(e as Error).message}`, 'write spec.ipam as a JSON string, e.g. {"type":"multi-nic-ipam","hostBlock":6,"interfaceBlock":2,"vlanMode":"l3"}');
+  }
+  if (!isObject(raw)) return fail('spec.ipam', `must be a JSON object, got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}`, 'write spec.ipam as a JSON object with a "type" key');
+  const { type, hostBlock, interfaceBlock, excludeCIDRs, vlanMode, ...extra } = raw;
+  if (typeof type !== 'string' || type === '') return fail('spec.ipam.type', 'Required value (a non-empty string)', `set "type": "${MULTI_NIC_IPAM}" (or another IPAM plugin's type)`);
+  const isMulti = type === MULTI_NIC_IPAM;
+  const block = (v: unknown, key: string): number => {
+    if (v === undefined) {
+      if (isMulti) fail(`spec.ipam.${key}`, `Required value for ${MULTI_NIC_IPAM}`, `add "${key}": <bits> to spec.ipam (e.g. hostBlock 6, interfaceBlock 2)`);
+      return 0;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      return fail(`spec.ipam.${key}`, `must be a non-negative integer (a number of bits), got ${JSON.stringify(v)}`, `set "${key}" to a whole number of bits such as ${key === 'hostBlock' ? 6 : 2}`);
+    }
+    if (v > 128) return fail(`spec.ipam.${key}`, `must be at most 128 bits, got ${v}`, `set "${key}" to a small number of bits such as ${key === 'hostBlock' ? 6 : 2}`);
+    return v;
+  };
+  const hb = block(hostBlock, 'hostBlock');
+  const ib = block(interfaceBlock, 'interfaceBlock');
+  let excl: string[] = [];
+  if (excludeCIDRs !== undefined && excludeCIDRs !== null) {
+    if (!Array.isArray(excludeCIDRs)) return fail('spec.ipam.excludeCIDRs', `must be a list of CIDRs, got ${JSON.stringify(excludeCIDRs)}`, 'write "excludeCIDRs": ["192.168.0.64/26"]');
+    excl = excludeCIDRs as string[];
+  }
+  const vm = vlanMode ?? '';
+  if (!isVlanMode(vm)) return fail('spec.ipam.vlanMode', `unsupported value ${JSON.stringify(vlanMode)}`, 'use one of "l2", "l3", "l3s"');
+  return { type, hostBlock: hb, interfaceBlock: ib, excludeCIDRs: excl, vlanMode: vm, extra };
+}

@@ -1,0 +1,118 @@
+// IPPool naming and the per-host-per-NIC pools of a CIDR, with the excludes that fall inside each
+// pod block and its capacity. Used by `plan` (table), the agent (IPPool objects) and the IPAM
+// (exclude ranges). Pure.
+import type { CIDR } from '../crds/types.gen.js';
+import { compareCidr, familyBits, formatCidr, lastAddress, networkOf, parseIp, tryParseCidr, usableRange, type Cidr } from '../net/ip.js';
+
+/**
+ * The IPPool name of a pod block: `<network>-<block address>-<prefix>` (upstream's naming), with
+ * IPv6 ':' turned into '-' so it is a valid Kubernetes name. When several hosts share one block
+ * (hostBlock 0) pass `sharedBy` (the host name) so each host keeps its own pool; upstream gave them
+ * all the same name and they overwrote each other.
+ */
+export function ippoolName(network: string, podCIDR: string, sharedBy?: string): string {
+  const base = `${network}-${podCIDR.replace('/', '-').replaceAll(':', '-')}`;
+  return sharedBy ? `${base}-${sharedBy}` : base;
+}
+
+/** One IPPool the plan implies: a host's pod block on one NIC network. */
+export interface PlannedPool {
+  name: string;
+  network: string;
+  hostName: string;
+  interfaceName: string;
+  hostIP: string;
+  netAddress: string;
+  interfaceIndex: number;
+  hostIndex: number;
+  vlanCIDR: string;
+  podCIDR: string;
+  /** excludeCIDRs strictly smaller than the pod block and inside it (the pool's `excludes`). */
+  excludes: string[];
+  /** Addresses in the block but the network address (and IPv4 broadcast); see usableRange. */
+  usable: bigint;
+  /** `usable` minus the addresses the pool's excludes remove. */
+  capacity: bigint;
+}
+
+/** Parses an exclude as the planner does: a bare address is a single-address network. */
+export function parseExcludeText(text: string): Cidr | undefined {
+  if (!text.includes('/')) {
+    try {
+      const ip = parseIp(text);
+      return { family: ip.family, base: ip.addr, prefix: familyBits(ip.family) };
+    } catch {
+      return undefined;
+    }
+  }
+  return tryParseCidr(text, { strict: false });
+}
+
+/**
+ * Every pool of a CIDR, sorted by host name then interface index. Excludes are bucketed by pod
+ * block, so the cost is O(pools + excludes) whatever the prefix lengths.
+ */
+export function listPools(cidr: CIDR): PlannedPool[] {
+  const network = cidr.spec.config.name || cidr.metadata.name || '';
+  const excludes = (cidr.spec.config.excludeCIDRs ?? []).map(parseExcludeText).filter((c): c is Cidr => c !== undefined).sort(compareCidr);
+  const sharedCount = new Map<string, number>();
+  for (const e of cidr.spec.cidr) for (const h of e.hosts) sharedCount.set(h.podCIDR, (sharedCount.get(h.podCIDR) ?? 0) + 1);
+  const byPrefix = new Map<number, Map<bigint, Cidr[]>>();
+  const bucketsFor = (prefix: number): Map<bigint, Cidr[]> => {
+    let m = byPrefix.get(prefix);
+    if (!m) {
+      m = new Map();
+      for (const ex of excludes) {
+        if (ex.prefix <= prefix) continue;
+        const key = networkOf(ex.family, ex.base, prefix).base;
+        const list = m.get(key);
+        if (list) list.push(ex);
+        else m.set(key, [ex]);
+      }
+      byPrefix.set(prefix, m);
+    }
+    return m;
+  };
+  const out: PlannedPool[] = [];
+  for (const e of cidr.spec.cidr) {
+    for (const h of e.hosts) {
+      const pod = tryParseCidr(h.podCIDR, { strict: false });
+      if (!pod) continue;
+      const inside = bucketsFor(pod.prefix).get(pod.base) ?? [];
+      const { count, first, last } = usableRange(pod);
+      out.push({
+        name: h.ippool || ippoolName(network, h.podCIDR, (sharedCount.get(h.podCIDR) ?? 0) > 1 ? h.hostName : undefined),
+        network,
+        hostName: h.hostName,
+        interfaceName: h.interfaceName,
+        hostIP: h.hostIP,
+        netAddress: e.netAddress,
+        interfaceIndex: e.interfaceIndex,
+        hostIndex: h.hostIndex,
+        vlanCIDR: e.vlanCIDR,
+        podCIDR: h.podCIDR,
+        excludes: inside.map(formatCidr),
+        usable: count,
+        capacity: count - excludedWithin(inside, first, last),
+      });
+    }
+  }
+  return out.sort((a, b) => (a.hostName < b.hostName ? -1 : a.hostName > b.hostName ? 1 : a.interfaceIndex - b.interfaceIndex));
+}
+
+/** Addresses in [first, last] covered by the (sorted) ranges, overlaps counted once. */
+function excludedWithin(sorted: readonly Cidr[], first: bigint, last: bigint): bigint {
+  let total = 0n;
+  let covered = first - 1n;
+  for (const c of sorted) {
+    const lo = c.base > covered + 1n ? c.base : covered + 1n;
+    const hi = lastAddress(c) < last ? lastAddress(c) : last;
+    const from = lo > first ? lo : first;
+    if (hi >= from) {
+      total += hi - from + 1n;
+      covered = hi;
+    }
+  }
+  return total > 0n ? total : 0n;
+}
+
