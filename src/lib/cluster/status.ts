@@ -1,0 +1,191 @@
+// MultiNicNetwork status (upstream.md §2.9 plus our conditions and per-host readiness), computed by
+// the leader from what the agents published. Hosts report their route installs in an annotation
+// on their own HostInterface (each agent writes only its own object, so reports never contend);
+// a report names the CIDR fingerprint it was made for, and only reports for the current CIDR
+// count. Pure.
+import type { CIDRSpec, Condition, HostInterface, HostReadiness, MultiNicNetwork, MultiNicNetworkStatus } from '../crds/types.gen.js';
+import { canonical, cidrFingerprint, cidrHosts } from './claim.js';
+
+/** HostInterface annotation holding this host's route reports, JSON: Record<network, RouteReport>. */
+export const ROUTES_ANNOTATION = 'multinic.fms.io/routes';
+
+/** One host's report for one network: what it installed for which CIDR. */
+export interface RouteReport {
+  /** cidrFingerprint() of the CIDR the routes were computed from. */
+  cidr: string;
+  /** Host routes installed in the network's table. */
+  routes: number;
+  ok: boolean;
+  message?: string;
+}
+
+/** Decodes the annotation; an unreadable value counts as no reports (the host rewrites it). */
+export function parseRouteReports(hi: HostInterface | undefined): Record<string, RouteReport> {
+  const text = hi?.metadata.annotations?.[ROUTES_ANNOTATION];
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+    const out: Record<string, RouteReport> = {};
+    for (const [k, r] of Object.entries(v as Record<string, unknown>)) {
+      if (r && typeof r === 'object' && typeof (r as RouteReport).cidr === 'string') out[k] = r as RouteReport;
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+/** The annotation value with `network`'s report replaced (undefined removes it). Sorted keys. */
+export function withRouteReport(reports: Record<string, RouteReport>, network: string, report: RouteReport | undefined): string {
+  const next = { ...reports };
+  if (report) next[network] = report;
+  else delete next[network];
+  return canonical(next);
+}
+
+
+/** Upstream IsL3Mode: multiNICIPAM true and vlanMode l3/l3s. */
+export function isL3(net: MultiNicNetwork): boolean {
+  if (!net.spec.multiNICIPAM) return false;
+  try {
+    const v = (JSON.parse(net.spec.ipam) as { vlanMode?: unknown }).vlanMode;
+    return v === 'l3' || v === 'l3s';
+  } catch {
+    return false;
+  }
+}
+
+export function usesMultiNicIpam(net: MultiNicNetwork): boolean {
+  try {
+    return (JSON.parse(net.spec.ipam) as { type?: unknown }).type === 'multi-nic-ipam';
+  } catch {
+    return false;
+  }
+}
+
+export interface StatusInput {
+  network: MultiNicNetwork;
+  /** The network's CIDR spec; undefined when none is claimed yet (or the network does not use multi-nic-ipam). */
+  cidr: CIDRSpec | undefined;
+  hostInterfaces: readonly HostInterface[];
+  /** Agents alive (nodes whose agent holds a fresh HostInterface). */
+  agents: number;
+  /** NAD generation failure, if any (e.g. "namespace x: forbidden"). */
+  nadError?: string;
+  /** The network could not be planned (bad ipam, no free block...). */
+  planError?: string;
+  now: Date;
+}
+
+const STATUS_MESSAGES = {
+  Failed: 'some route cannot be applied, need attention',
+  Unknown: 'some daemon cannot be connected',
+  WaitForRoutes: 'waiting for route update',
+} as const;
+
+/**
+ * The status the network should have now. `previous` supplies lastTransitionTime of unchanged
+ * conditions and lastSyncTime when nothing else changed, so an unchanged status is byte-identical
+ * (the caller skips the write, like upstream NetStatusUpdated).
+ */
+export function computeStatus(input: StatusInput, previous: MultiNicNetworkStatus | undefined): MultiNicNetworkStatus {
+  const { network: net, cidr, hostInterfaces } = input;
+  const his = new Map(hostInterfaces.map((h) => [h.metadata.name ?? h.spec.hostName, h]));
+  const l3 = isL3(net);
+  const ipamNet = usesMultiNicIpam(net);
+  const name = net.metadata.name ?? '';
+
+  const computeResults = (cidr?.cidr ?? []).map((e) => ({ netAddress: e.netAddress, numOfHosts: e.hosts.length }));
+  const discovery = {
+    existDaemon: input.agents,
+    infoAvailable: hostInterfaces.filter((h) => h.spec.interfaces.length > 0).length,
+    cidrProcessed: Math.max(0, ...(cidr?.cidr ?? []).map((e) => e.hosts.length)),
+  };
+
+  const fp = cidr ? cidrFingerprint(cidr) : '';
+  const hosts: HostReadiness[] = [];
+  let failed = 0;
+  let waiting = 0;
+  for (const host of cidr ? cidrHosts(cidr) : []) {
+    const hi = his.get(host);
+    const r = parseRouteReports(hi)[name];
+    if (!hi) {
+      waiting++;
+      hosts.push({ hostName: host, ready: false, message: 'no HostInterface: agent not running on this node' });
+    } else if (!r || r.cidr !== fp) {
+      waiting++;
+      hosts.push({ hostName: host, ready: false, message: r ? 'routes installed for an older CIDR; update pending' : 'routes not reported yet' });
+    } else if (!r.ok) {
+      failed++;
+      hosts.push({ hostName: host, ready: false, routes: r.routes, message: r.message ?? 'route install failed' });
+    } else {
+      hosts.push({ hostName: host, ready: true, routes: r.routes });
+    }
+  }
+
+  let routeStatus: NonNullable<MultiNicNetworkStatus['routeStatus']>;
+  let configStatus: NonNullable<MultiNicNetworkStatus['configStatus']>;
+  let message = '';
+  if (!l3) routeStatus = 'N/A';
+  else if (failed > 0) routeStatus = 'Failed';
+  else if (!cidr || hosts.length === 0 || waiting > 0) routeStatus = 'WaitForRoutes';
+  else routeStatus = 'Success';
+  if (routeStatus === 'Failed' || routeStatus === 'WaitForRoutes') message = STATUS_MESSAGES[routeStatus];
+
+  if (input.nadError || input.planError) {
+    configStatus = 'Failed';
+    message = input.nadError ? `Failed to create ${name}: ${input.nadError}` : `Failed to plan ${name}: ${input.planError}`;
+  } else if (!ipamNet) configStatus = 'Success';
+  else if (l3) configStatus = routeStatus === 'Success' ? 'Success' : 'WaitForConfig';
+  // L2 multi-nic-ipam: upstream never reached Success (bug 9.2.8); ours does once every host is ready.
+  else configStatus = cidr && hosts.length > 0 && hosts.every((h) => h.ready) ? 'Success' : 'WaitForConfig';
+
+  const prevConds = new Map((previous?.conditions ?? []).map((c) => [c.type, c]));
+  const cond = (type: string, ok: boolean | 'unknown', reason: string, msg: string): Condition => {
+    const status = ok === 'unknown' ? 'Unknown' : ok ? 'True' : 'False';
+    const prev = prevConds.get(type);
+    const since = prev && prev.status === status ? prev.lastTransitionTime : input.now.toISOString();
+    return { type, status, reason, message: msg, lastTransitionTime: since, observedGeneration: net.metadata.generation };
+  };
+  const readyHosts = hosts.filter((h) => h.ready).length;
+  const conditions: Condition[] = [
+    cond(
+      'ConfigReady',
+      configStatus === 'Success' ? true : configStatus === 'Failed' ? false : 'unknown',
+      configStatus,
+      configStatus === 'Failed' ? message : configStatus === 'Success' ? 'NetworkAttachmentDefinitions and address plan in place' : 'waiting for hosts',
+    ),
+    cond(
+      'RoutesReady',
+      routeStatus === 'N/A' || routeStatus === 'Success' ? true : routeStatus === 'Failed' ? false : 'unknown',
+      routeStatus === 'N/A' ? 'NotL3' : routeStatus,
+      routeStatus === 'N/A' ? 'no host routes needed (not an L3 network)' : `${readyHosts}/${hosts.length} hosts installed routes for the current CIDR`,
+    ),
+    cond(
+      'Ready',
+      configStatus === 'Success' && (routeStatus === 'N/A' || routeStatus === 'Success'),
+      configStatus === 'Success' && (routeStatus === 'N/A' || routeStatus === 'Success') ? 'Ready' : configStatus === 'Failed' || routeStatus === 'Failed' ? 'Failed' : 'Pending',
+      ipamNet ? `${readyHosts}/${hosts.length} hosts ready` : 'NetworkAttachmentDefinitions in place',
+    ),
+  ];
+
+  const next: MultiNicNetworkStatus = {
+    computeResults,
+    discovery,
+    configStatus,
+    routeStatus,
+    message,
+    observedGeneration: net.metadata.generation,
+    conditions,
+    hosts,
+    lastSyncTime: previous?.lastSyncTime ?? input.now.toISOString(),
+  };
+  if (!previous || !sameStatus(previous, next)) next.lastSyncTime = input.now.toISOString();
+  return next;
+}
+
+/** Equal ignoring lastSyncTime: what decides whether the leader writes. */
+export function sameStatus(a: MultiNicNetworkStatus, b: MultiNicNetworkStatus): boolean {
+  return canonical({ ...a, lastSyncTime: undefined }) === canonical({ ...b, lastSyncTime: undefined });
+}

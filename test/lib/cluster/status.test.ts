@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { cidrFingerprint } from '../../../src/lib/cluster/claim.js';
+import { ROUTES_ANNOTATION, computeStatus, parseRouteReports, withRouteReport, type RouteReport } from '../../../src/lib/cluster/status.js';
+import type { CIDRSpec, HostInterface, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
+
+const net = (vlanMode: string, multiNICIPAM = true, type = 'multi-nic-ipam'): MultiNicNetwork => ({
+  apiVersion: 'multinic.fms.io/v1',
+  kind: 'MultiNicNetwork',
+  metadata: { name: 'net', generation: 3 },
+  spec: { subnet: '192.168.0.0/16', ipam: JSON.stringify({ type, hostBlock: 6, interfaceBlock: 2, vlanMode }), multiNICIPAM, plugin: { cniVersion: '0.3.0', type: 'ipvlan' } },
+});
+const cidr: CIDRSpec = {
+  config: { name: 'net', type: 'ipvlan', subnet: '192.168.0.0/16', masterNets: ['10.0.1.0/24'], hostBlock: 6, interfaceBlock: 2 },
+  cidr: [{ netAddress: '10.0.1.0/24', interfaceIndex: 0, vlanCIDR: '192.168.0.0/18', hosts: ['a', 'b'].map((h, i) => ({ hostName: h, hostIndex: i, interfaceName: 'eth1', hostIP: `10.0.1.${i + 1}`, podCIDR: `192.168.${i}.0/24` })) }],
+};
+const fp = cidrFingerprint(cidr);
+const hi = (name: string, report?: RouteReport): HostInterface => ({
+  apiVersion: 'multinic.fms.io/v1',
+  kind: 'HostInterface',
+  metadata: { name, annotations: report ? { [ROUTES_ANNOTATION]: withRouteReport({}, 'net', report) } : {} },
+  spec: { hostName: name, interfaces: [{ interfaceName: 'eth1', netAddress: '10.0.1.0/24' }] },
+});
+const now = new Date('2026-01-01T00:00:00Z');
+const ok = (cidrFp = fp): RouteReport => ({ cidr: cidrFp, routes: 1, ok: true });
+
+describe('computeStatus', () => {
+  const rows: Array<[string, MultiNicNetwork, CIDRSpec | undefined, HostInterface[], string, string]> = [
+    ['L3, every host reported current routes', net('l3'), cidr, [hi('a', ok()), hi('b', ok())], 'Success', 'Success'],
+    ['L3, one host reported an older CIDR', net('l3'), cidr, [hi('a', ok()), hi('b', ok('00000000'))], 'WaitForRoutes', 'WaitForConfig'],
+    ['L3, one host failed', net('l3'), cidr, [hi('a', ok()), hi('b', { cidr: fp, routes: 0, ok: false, message: 'RTNETLINK answers: Network is unreachable' })], 'Failed', 'WaitForConfig'],
+    ['L3, no CIDR yet', net('l3'), undefined, [hi('a')], 'WaitForRoutes', 'WaitForConfig'],
+    ['L2 multi-nic-ipam reaches Success once hosts are ready (upstream never did)', net('l2'), cidr, [hi('a', ok()), hi('b', ok())], 'N/A', 'Success'],
+    ['not multi-nic-ipam: NADs are the whole config', net('', false, 'whereabouts'), undefined, [], 'N/A', 'Success'],
+  ];
+  it.each(rows)('%s', (_n, n, c, his, route, config) => {
+    const s = computeStatus({ network: n, cidr: c, hostInterfaces: his, agents: his.length, now }, undefined);
+    expect(s.routeStatus).toBe(route);
+    expect(s.configStatus).toBe(config);
+  });
+
+  it('reports per-host readiness, upstream discovery counts and computeResults', () => {
+    const s = computeStatus({ network: net('l3'), cidr, hostInterfaces: [hi('a', ok())], agents: 1, now }, undefined);
+    expect(s.hosts).toEqual([
+      { hostName: 'a', ready: true, routes: 1 },
+      { hostName: 'b', ready: false, message: 'no HostInterface: agent not running on this node' },
+    ]);
+    expect(s.discovery).toEqual({ existDaemon: 1, infoAvailable: 1, cidrProcessed: 2 });
+    expect(s.computeResults).toEqual([{ netAddress: '10.0.1.0/24', numOfHosts: 2 }]);
+    expect(s.message).toBe('waiting for route update');
+    expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Pending', message: '1/2 hosts ready' });
+  });
+
+  it('a NAD failure fails the config with upstream message', () => {
+    const s = computeStatus({ network: net('l3'), cidr, hostInterfaces: [], agents: 0, nadError: 'namespace x is terminating', now }, undefined);
+    expect(s.configStatus).toBe('Failed');
+    expect(s.message).toBe('Failed to create net: namespace x is terminating');
+  });
+
+  it('is byte-identical when nothing changed (no write), and keeps transition times', () => {
+    const input = { network: net('l3'), cidr, hostInterfaces: [hi('a', ok()), hi('b', ok())], agents: 2 };
+    const first = computeStatus({ ...input, now }, undefined);
+    const again = computeStatus({ ...input, now: new Date('2026-01-01T00:05:00Z') }, first);
+    expect(again).toEqual(first);
+    const changed = computeStatus({ ...input, hostInterfaces: [hi('a', ok())], now: new Date('2026-01-01T00:06:00Z') }, first);
+    expect(changed.lastSyncTime).toBe('2026-01-01T00:06:00.000Z');
+    expect(changed.conditions?.find((c) => c.type === 'ConfigReady')?.lastTransitionTime).toBe('2026-01-01T00:06:00.000Z');
+  });
+});
+
+describe('route report annotation', () => {
+  it('round-trips and ignores garbage', () => {
+    const text = withRouteReport({ other: { cidr: 'x', routes: 2, ok: true } }, 'net', ok());
+    expect(parseRouteReports(hi('a', undefined))).toEqual({});
+    const h = hi('a');
+    h.metadata.annotations = { [ROUTES_ANNOTATION]: text };
+    expect(Object.keys(parseRouteReports(h))).toEqual(['net', 'other']);
+    h.metadata.annotations = { [ROUTES_ANNOTATION]: '[1]' };
+    expect(parseRouteReports(h)).toEqual({});
+  });
+});
