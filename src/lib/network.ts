@@ -5,7 +5,7 @@
 import { CRDS } from './crds/crds.gen.js';
 import type { DeviceClass, HostInterface, MultiNicNetwork } from './crds/types.gen.js';
 import { UserError } from './errors.js';
-import { validateSchema, type JsonSchema } from './k8s/schema.js';
+import { validateSchema, type FieldError, type JsonSchema } from './k8s/schema.js';
 import { describeObject, isObject, type ManifestDoc } from './manifest.js';
 import {
   AddressParseError,
@@ -99,12 +99,13 @@ export function checkObject(doc: ManifestDoc, kind: string): Record<string, unkn
   const first = errs[0];
   if (first) {
     const more = errs.length > 1 ? ` (and ${errs.length - 1} more: ${errs.slice(1, 4).map((e) => e.field).join(', ')})` : '';
-    throw new NetworkInputError(at, first.field, `${first.message}${more}`, schemaHint(first.field));
+    throw new NetworkInputError(at, first.field, `${first.message}${more}`, schemaHint(first));
   }
   return v;
 }
 
-function schemaHint(field: string): string {
+function schemaHint({ field, reason }: FieldError): string {
+  if (reason === 'FieldValueUnknown') return `remove ${field} or correct its spelling (see the CRD schema in deploy/crds/)`;
   if (field === 'spec.attachPolicy.strategy') return 'use one of none, devClass, topology, costOpt, perfOpt';
   if (field === 'spec.plugin.type') return 'use one of ipvlan, macvlan, sriov, host-device, aws-ipvlan, mellanox';
   if (field.startsWith('spec.subnet') || field.startsWith('spec.masterNets')) return 'write networks in CIDR notation, e.g. 192.168.0.0/16 or fd00:10::/48';
