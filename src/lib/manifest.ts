@@ -22,7 +22,7 @@ export class ManifestError extends UserError {
  * ManifestError naming the document, line and column of the first syntax error.
  */
 export function parseManifests(text: string, label: string): ManifestDoc[] {
-  const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true });
+  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
   const list = Array.isArray(docs) ? docs : [];
   const out: ManifestDoc[] = [];
   list.forEach((doc, i) => {
@@ -31,7 +31,8 @@ export function parseManifests(text: string, label: string): ManifestDoc[] {
     if (err) {
       const pos = err.linePos?.[0];
       const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
-      throw new ManifestError(source, `not valid YAML or JSON${where}: ${firstLine(err.message)}`, 'fix the syntax (check indentation, quotes and colons)');
+      const what = firstLine(err.message).replace(/ at line \d+, column \d+:?$/, '');
+      throw new ManifestError(source, `not valid YAML or JSON${where}: ${what}`, 'fix the syntax (check indentation, quotes and colons)');
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
     if (value === null || value === undefined) return;

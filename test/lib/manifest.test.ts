@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { describeObject, flattenLists, ManifestError, parseManifests } from '../../src/lib/manifest.js';
+
+describe('parseManifests', () => {
+  it.each([
+    ['one YAML document', 'a: 1\n', [['f#1', { a: 1 }]]],
+    ['several documents, empty ones skipped but counted', 'a: 1\n---\n---\nb: 2\n', [['f#1', { a: 1 }], ['f#3', { b: 2 }]]],
+    ['JSON', '{"kind": "X", "n": [1, 2]}', [['f#1', { kind: 'X', n: [1, 2] }]]],
+    ['an empty file', '', []],
+    ['comments only', '# nothing\n', []],
+  ])('%s', (_n, text, want) => {
+    expect(parseManifests(text, 'f').map((d) => [d.source, d.value])).toEqual(want);
+  });
+  it.each([
+    ['bad indentation', 'a: 1\n b: 2\n', /f#1: not valid YAML or JSON at line 1, column \d+: /],
+    ['unterminated JSON', '{"a": 1', /f#1: not valid YAML or JSON/],
+    ['duplicate keys', 'a: 1\na: 2\n', /f#1: .*line 2/],
+    ['error in the second document', 'a: 1\n---\n[1, 2\n', /f#2: not valid YAML/],
+  ])('rejects %s naming document and line', (_n, text, msg) => {
+    expect(() => parseManifests(text, 'f')).toThrow(ManifestError);
+    expect(() => parseManifests(text, 'f')).toThrow(msg);
+  });
+});
+
+describe('flattenLists', () => {
+  it('replaces Lists and typed Lists by their items, labelled', () => {
+    const docs = parseManifests('kind: List\nitems: [{kind: A}, {kind: B}]\n---\nkind: C\n---\nkind: FooList\nitems: [{kind: D}]\n', 'x');
+    expect(flattenLists(docs).map((d) => `${d.source} ${describeObject(d.value)}`)).toEqual(['x#1.items[0] A', 'x#1.items[1] B', 'x#2 C', 'x#3.items[0] D']);
+  });
+});
