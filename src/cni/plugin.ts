@@ -1,0 +1,314 @@
+// The multi-nic plugin's verbs (ADD, DEL, CHECK, STATUS, GC) over three ports: the agent client,
+// the delegate runner and the pod-netns reader. src/cni/main.ts wires the real ones.
+import { DEFAULT_AGENT_SOCKET, type AllocatedNic, type PodRef } from '../lib/agent/protocol.js';
+import { parseCniArgs, parseNetConf, type NetConf } from '../lib/cni/config.js';
+import { checkIfName, delegateConfig, podInterfaceName } from '../lib/cni/delegate.js';
+import { CniCode, CniError } from '../lib/cni/errors.js';
+import { formatResult, mergeResults, nicRoutes, parseResult, sliceForNic, type CniResult } from '../lib/cni/result.js';
+import { AgentRequestError, AgentUnavailableError, type AgentClient } from './agent-client.js';
+import { DelegateError, type InvokeOptions, type InvokePlugin } from './plugin-exec.js';
+import type { CmdArgs, CniHandlers } from './skel.js';
+
+/** What CHECK reads back from the pod's netns (`ip -json addr` / `ip -json route`, trimmed). */
+export interface NetnsState {
+  links: Array<{ ifname: string; addrs: string[] }>;
+  routes: Array<{ dst: string; gw?: string; dev?: string }>;
+}
+
+export interface PluginDeps {
+  /** The agent client for a socket path. */
+  agent(socketPath: string): AgentClient;
+  invoke: InvokePlugin;
+  /** Reads links, addresses and routes in a netns path; undefined when the netns does not exist. */
+  readNetns(netns: string): Promise<NetnsState | undefined>;
+  netnsExists(netns: string): boolean;
+  /** Deletes a link in a netns path; resolves when the netns or the link is already gone. */
+  deleteLink(netns: string, ifName: string): Promise<void>;
+  /** Diagnostics for the runtime's log (stderr); never the result channel. */
+  log(msg: string): void;
+  /** Run per-NIC delegates concurrently (default true). */
+  parallel?: boolean;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
+
+function socketFor(conf: NetConf, env: CmdArgs['env']): string {
+  return conf.agentSocket ?? env['MULTINIC_AGENT_SOCKET'] ?? DEFAULT_AGENT_SOCKET;
+}
+
+function podRef(a: CmdArgs): PodRef {
+  const k = parseCniArgs(a.args);
+  const ref: PodRef = { namespace: k.namespace, name: k.name, uid: k.uid, containerID: a.containerID, ifName: a.ifName };
+  if (a.netns) ref.netns = a.netns;
+  return ref;
+}
+
+const AGENT_CODES: Record<string, number> = {
+  InvalidRequest: CniCode.InvalidNetConf,
+  UnknownNetwork: CniCode.UnknownNetwork,
+  NotReady: CniCode.TryAgainLater,
+  NoMatchingNic: CniCode.NoMatchingNic,
+  UnknownDeviceClass: CniCode.UnknownDeviceClass,
+  PoolExhausted: CniCode.PoolExhausted,
+  NotFound: CniCode.UnknownContainer,
+  Internal: CniCode.AgentFailed,
+};
+
+/** Maps an agent failure onto a CNI error; unreachable is transient (11: the runtime retries). */
+function agentError(err: unknown, verb: string): CniError {
+  if (err instanceof AgentUnavailableError) return new CniError(CniCode.TryAgainLater, `failed to ${verb}: ${err.message}`);
+  if (err instanceof AgentRequestError) {
+    return new CniError(AGENT_CODES[err.body.code] ?? CniCode.AgentFailed, `failed to ${verb}: agent: ${err.body.message}`, err.body.hint);
+  }
+  return new CniError(CniCode.AgentFailed, `failed to ${verb}: ${(err as Error).message}`);
+}
+
+function ifNameOf(a: CmdArgs, nic: AllocatedNic): string {
+  return nic.podInterface || podInterfaceName(a.ifName, nic.index);
+}
+
+function invokeOpts(a: CmdArgs, command: InvokeOptions['command'], ifName: string): InvokeOptions {
+  return { command, containerID: a.containerID, netns: a.netns, ifName, args: a.args, cniPath: a.path };
+}
+
+function delegateMessage(err: unknown): string {
+  if (err instanceof DelegateError || err instanceof CniError) return err.message;
+  return (err as Error).message ?? String(err);
+}
+
+/** Runs `fn` over items in order, concurrently or one at a time; settles every one. */
+async function each<T, R>(items: T[], parallel: boolean, fn: (t: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  if (parallel) return Promise.allSettled(items.map(fn));
+  const out: PromiseSettledResult<R>[] = [];
+  for (const t of items) {
+    try {
+      out.push({ status: 'fulfilled', value: await fn(t) });
+    } catch (reason) {
+      out.push({ status: 'rejected', reason });
+    }
+  }
+  return out;
+}
+
+export function createHandlers(deps: PluginDeps): CniHandlers {
+  const parallel = deps.parallel ?? true;
+
+  /** DELs delegates in reverse order; returns the NICs whose DEL failed, with the reason. */
+  async function delDelegates(a: CmdArgs, conf: NetConf, nics: AllocatedNic[], prev?: CniResult): Promise<string[]> {
+    const failures: string[] = [];
+    for (const nic of [...nics].reverse()) {
+      const ifName = ifNameOf(a, nic);
+      const slice = prev ? sliceForNic(prev, ifName, nicRoutes(nic)) : undefined;
+      try {
+        await deps.invoke(conf.plugin.type, delegateConfig(conf, nic, slice), invokeOpts(a, 'DEL', ifName));
+      } catch (err) {
+        failures.push(`NIC ${nic.index + 1} (${nic.master || '?'} -> ${ifName}): ${delegateMessage(err)}`);
+      }
+    }
+    return failures;
+  }
+
+  async function add(a: CmdArgs): Promise<Record<string, unknown>> {
+    const conf = parseNetConf(a.stdinData);
+    const pod = podRef(a);
+    checkIfName(a.ifName, 1);
+    if (!deps.netnsExists(a.netns)) {
+      throw new CniError(CniCode.UnknownContainer, `network namespace ${a.netns} does not exist`, 'the container is gone or CNI_NETNS is wrong');
+    }
+    const agent = deps.agent(socketFor(conf, a.env));
+    const key = { apiVersion: 'v1' as const, network: conf.name, pod };
+    let resp;
+    try {
+      resp = await agent.allocate({ ...key, args: conf.selection, ...(conf.deviceIDs ? { deviceIDs: conf.deviceIDs } : {}) });
+    } catch (err) {
+      throw agentError(err, `allocate addresses for network "${conf.name}"`);
+    }
+    const nics = [...resp.nics].sort((x, y) => x.index - y.index);
+
+    const release = async (): Promise<string> => {
+      try {
+        const r = await agent.release(key);
+        return plural(r.released, 'address');
+      } catch (err) {
+        return `addresses not released (${(err as Error).message}; the agent reconciles them)`;
+      }
+    };
+
+    try {
+      if (nics.length === 0) throw new CniError(CniCode.NoMatchingNic, `agent selected no NIC for network "${conf.name}"`, 'check the pod\'s cni-args (nics, masters, class) and `kubectl multinic status`');
+      checkIfName(a.ifName, nics.length);
+    } catch (err) {
+      const released = await release();
+      if (err instanceof CniError) throw new CniError(err.code, `${err.message}; released ${released}`, err.details);
+      throw err;
+    }
+
+    const settled = await each(nics, parallel, async (nic) => {
+      const ifName = ifNameOf(a, nic);
+      const out = await deps.invoke(conf.plugin.type, delegateConfig(conf, nic), invokeOpts(a, 'ADD', ifName));
+      return parseResult(out ?? {});
+    });
+    const failedAt = settled.findIndex((s) => s.status === 'rejected');
+    if (failedAt < 0) {
+      return formatResult(mergeResults(settled.map((s) => (s as PromiseFulfilledResult<CniResult>).value)), conf.cniVersion);
+    }
+
+    // Undo (style §8): DEL what was added, in reverse, then release every address of the attachment.
+    const failed = nics[failedAt] as AllocatedNic;
+    const reason = (settled[failedAt] as PromiseRejectedResult).reason;
+    const added = nics.filter((_, i) => settled[i]?.status === 'fulfilled');
+    const undoFailures = await delDelegates(a, conf, added);
+    const released = await release();
+    const rolled = `rolled back ${plural(added.length - undoFailures.length, 'interface')} and ${released}`;
+    const leftover = undoFailures.length ? `; could not remove ${undoFailures.join('; ')}` : '';
+    throw new CniError(
+      CniCode.DelegateFailed,
+      `failed to add NIC ${failed.index + 1} (${failed.master} -> ${ifNameOf(a, failed)}) with ${conf.plugin.type}: ${delegateMessage(reason)}; ${rolled}${leftover}`,
+      reason instanceof DelegateError && reason.details ? reason.details : undefined,
+    );
+  }
+
+  /** NICs of an attachment when the agent has no record: from prevResult, else from the netns. */
+  async function nicsWithoutAgent(a: CmdArgs, prev: CniResult | undefined): Promise<AllocatedNic[]> {
+    const re = new RegExp(`^${a.ifName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d+)$`);
+    let names: string[] = [];
+    if (prev) names = prev.interfaces.map((i) => i.name).filter((n) => re.test(n));
+    else if (a.netns) {
+      const st = await deps.readNetns(a.netns).catch(() => undefined);
+      names = (st?.links ?? []).map((l) => l.ifname).filter((n) => re.test(n));
+    }
+    return names.map((name) => {
+      const index = Number(re.exec(name)?.[1]);
+      const idx = prev?.interfaces.findIndex((i) => i.name === name) ?? -1;
+      const address = prev?.ips.find((ip) => ip.interface === idx)?.address ?? '';
+      return { index, podInterface: name, master: '', netAddress: '', address, routes: [], vlanCIDR: '', podCIDR: '', pool: '' };
+    }).sort((x, y) => x.index - y.index);
+  }
+
+  /**
+   * DEL when the agent has no record (or is down): the host NIC behind each pod interface is
+   * unknown, and macvlan/ipvlan refuse to load a config whose master is absent, so the pod-side
+   * links are deleted directly and a passed-through IPAM gets its own DEL per interface.
+   */
+  async function delWithoutRecord(a: CmdArgs, conf: NetConf, nics: AllocatedNic[]): Promise<string[]> {
+    if (conf.plugin.type !== 'macvlan' && conf.plugin.type !== 'ipvlan') return delDelegates(a, conf, nics);
+    const failures: string[] = [];
+    for (const nic of [...nics].reverse()) {
+      const ifName = ifNameOf(a, nic);
+      try {
+        if (a.netns) await deps.deleteLink(a.netns, ifName);
+        if (!conf.multiNicIpam) {
+          await deps.invoke(conf.ipam.type, { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.ipam }, invokeOpts(a, 'DEL', ifName));
+        }
+      } catch (err) {
+        failures.push(`NIC ${nic.index + 1} (${ifName}): ${delegateMessage(err)}`);
+      }
+    }
+    if (!conf.multiNicIpam && nics.length === 0) {
+      deps.log(`multi-nic DEL ${a.containerID}/${a.ifName}: no record of the attachment; ${conf.ipam.type} leases of its interfaces cannot be found`);
+    }
+    return failures;
+  }
+
+  async function del(a: CmdArgs): Promise<void> {
+    const conf = parseNetConf(a.stdinData);
+    const pod = podRef(a);
+    const agent = deps.agent(socketFor(conf, a.env));
+    const key = { apiVersion: 'v1' as const, network: conf.name, pod };
+    const prev = conf.prevResult ? parseResult(conf.prevResult) : undefined;
+    let nics: AllocatedNic[] | undefined;
+    let agentDown = false;
+    try {
+      nics = (await agent.lookup(key)).nics;
+    } catch (err) {
+      if (err instanceof AgentUnavailableError) {
+        agentDown = true;
+        deps.log(`multi-nic DEL ${a.containerID}/${a.ifName}: ${err.message}; deleting interfaces anyway, the agent releases leaked addresses when it reconciles`);
+      } else if (!(err instanceof AgentRequestError && err.body.code === 'NotFound')) {
+        throw agentError(err, `look up the attachment of container ${a.containerID} in network "${conf.name}"`);
+      }
+    }
+    const failures = nics ? await delDelegates(a, conf, nics, prev) : await delWithoutRecord(a, conf, await nicsWithoutAgent(a, prev));
+    if (failures.length > 0) {
+      // Addresses stay allocated while an interface that may hold them could not be removed.
+      throw new CniError(CniCode.DelegateFailed, `failed to delete ${failures.join('; ')}`, 'addresses were kept allocated; the runtime retries DEL');
+    }
+    if (agentDown) return;
+    try {
+      await agent.release(key);
+    } catch (err) {
+      if (err instanceof AgentUnavailableError) deps.log(`multi-nic DEL ${a.containerID}/${a.ifName}: ${err.message}; the agent releases the addresses when it reconciles`);
+      else throw agentError(err, `release the addresses of container ${a.containerID} in network "${conf.name}"`);
+    }
+  }
+
+  async function check(a: CmdArgs): Promise<void> {
+    const conf = parseNetConf(a.stdinData);
+    if (!conf.prevResult) throw new CniError(CniCode.InvalidNetConf, 'prevResult is required for CHECK', 'the runtime passes the ADD result as prevResult');
+    const prev = parseResult(conf.prevResult);
+    const pod = podRef(a);
+    const agent = deps.agent(socketFor(conf, a.env));
+    let nics: AllocatedNic[];
+    try {
+      nics = (await agent.lookup({ apiVersion: 'v1', network: conf.name, pod })).nics;
+    } catch (err) {
+      throw agentError(err, `look up the attachment of container ${a.containerID} in network "${conf.name}"`);
+    }
+    const st = await deps.readNetns(a.netns);
+    if (!st) throw new CniError(CniCode.UnknownContainer, `network namespace ${a.netns} does not exist`);
+    const problems: string[] = [];
+    for (const nic of nics) {
+      const ifName = ifNameOf(a, nic);
+      const link = st.links.find((l) => l.ifname === ifName);
+      if (!link) {
+        problems.push(`${ifName} is missing`);
+        continue;
+      }
+      if (nic.address && !link.addrs.includes(nic.address)) problems.push(`${ifName} lacks address ${nic.address} (has ${link.addrs.join(', ') || 'none'})`);
+      if (nic.address && !prev.ips.some((ip) => ip.address === nic.address)) problems.push(`prevResult lacks ${nic.address} of ${ifName}`);
+      for (const r of nicRoutes(nic)) {
+        const found = st.routes.some((x) => x.dst === r.dst && (r.gw === undefined || x.gw === r.gw) && (x.dev === undefined || x.dev === ifName));
+        if (!found) problems.push(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${ifName} is missing`);
+      }
+    }
+    if (problems.length > 0) throw new CniError(CniCode.CheckFailed, `CHECK failed for container ${a.containerID} in network "${conf.name}": ${problems.join('; ')}`);
+    const settled = await each(nics, parallel, async (nic) => {
+      const ifName = ifNameOf(a, nic);
+      const slice = sliceForNic(prev, ifName, nicRoutes(nic));
+      if (!slice) throw new CniError(CniCode.CheckFailed, `prevResult has no interface ${ifName}`);
+      await deps.invoke(conf.plugin.type, delegateConfig(conf, nic, slice), invokeOpts(a, 'CHECK', ifName));
+    });
+    const bad = settled.flatMap((s, i) => (s.status === 'rejected' ? [`NIC ${(nics[i]?.index ?? i) + 1} (${ifNameOf(a, nics[i] as AllocatedNic)}): ${delegateMessage(s.reason)}`] : []));
+    if (bad.length > 0) throw new CniError(CniCode.CheckFailed, `CHECK failed for container ${a.containerID} in network "${conf.name}": ${bad.join('; ')}`);
+  }
+
+  async function status(a: CmdArgs): Promise<void> {
+    const conf = parseNetConf(a.stdinData);
+    const agent = deps.agent(socketFor(conf, a.env));
+    try {
+      // Any HTTP answer proves the agent serves; a lookup of a key nobody holds is the cheapest one.
+      await agent.lookup({ apiVersion: 'v1', network: conf.name, pod: { uid: '', containerID: 'cni-status-probe', ifName: 'status' } });
+    } catch (err) {
+      if (err instanceof AgentUnavailableError) throw new CniError(CniCode.PluginNotAvailable, `plugin not available: ${err.message}`);
+      if (!(err instanceof AgentRequestError)) throw err;
+    }
+  }
+
+  async function gc(a: CmdArgs): Promise<void> {
+    const conf = parseNetConf(a.stdinData);
+    const agent = deps.agent(socketFor(conf, a.env));
+    const keep = (conf.validAttachments ?? []).map((v) => ({ containerID: v.containerID, ifName: v.ifname }));
+    try {
+      const r = await agent.gc({ apiVersion: 'v1', network: conf.name, keep });
+      if (r.released > 0) deps.log(`multi-nic GC ${conf.name}: released ${plural(r.released, 'address')}`);
+    } catch (err) {
+      if (err instanceof AgentRequestError && err.status === 404 && err.body.code === 'NotFound') {
+        deps.log(`multi-nic GC ${conf.name}: agent has no /v1/gc; nothing collected`);
+        return;
+      }
+      throw agentError(err, `collect stale allocations of network "${conf.name}"`);
+    }
+  }
+
+  return { add, del, check, status, gc };
+}

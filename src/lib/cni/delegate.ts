@@ -1,0 +1,61 @@
+// Per-NIC delegate configurations: what the real main plugin (macvlan, ipvlan, sriov, host-device)
+// receives for one pod NIC. Pure.
+// eslint-disable-next-line no-restricted-imports -- src/lib/agent/protocol.ts is pure lib code; the '**/agent/**' pattern is meant for src/agent
+import type { AllocatedNic } from '../agent/protocol.js';
+import { CniCode, CniError } from './errors.js';
+import type { NetConf } from './config.js';
+import { formatResult, nicRoutes, type CniResult } from './result.js';
+
+/** Linux limit on interface names (IFNAMSIZ - 1). */
+export const MAX_IFNAME = 15;
+
+/** The pod interface of NIC `index`: `<ifName>-<index>` (net1-0, net1-1, ...), upstream's naming. */
+export function podInterfaceName(ifName: string, index: number): string {
+  return `${ifName}-${index}`;
+}
+
+/** Rejects a CNI_IFNAME whose per-NIC names (`<ifName>-<n-1>`) would not fit the kernel's limit. */
+export function checkIfName(ifName: string, nicCount: number): void {
+  const longest = podInterfaceName(ifName, Math.max(0, nicCount - 1));
+  if (longest.length > MAX_IFNAME) {
+    throw new CniError(CniCode.InvalidEnv, `CNI_IFNAME "${ifName}" is too long: pod interface "${longest}" exceeds ${MAX_IFNAME} characters`, 'use a shorter interface name in the pod network annotation (e.g. net1)');
+  }
+}
+
+/**
+ * The delegate config for one NIC. With multi-NIC IPAM the NIC's address, gateway and routes go in
+ * as static IPAM; otherwise (`nic.address` empty) the network's own single-NIC IPAM is passed
+ * through, as upstream does. The delegate runs in the network's cniVersion so its result needs no
+ * conversion. `prevResult` is set for CHECK and DEL.
+ */
+export function delegateConfig(conf: NetConf, nic: AllocatedNic, prevResult?: CniResult): Record<string, unknown> {
+  const { type, cniVersion: _pluginVersion, ...pluginKeys } = conf.plugin;
+  const out: Record<string, unknown> = { ...pluginKeys, cniVersion: conf.cniVersion, name: conf.name, type };
+  if (nic.mtu !== undefined && out['mtu'] === undefined) out['mtu'] = nic.mtu;
+  switch (type) {
+    case 'macvlan':
+    case 'ipvlan':
+      out['master'] = nic.master;
+      break;
+    case 'sriov':
+      if (!nic.pciAddress) {
+        throw new CniError(CniCode.InvalidNetConf, `sriov NIC ${nic.index + 1} (${nic.master}) has no PCI address (VF)`, 'sriov needs a device-plugin resource (resourceName) so the agent knows the VF');
+      }
+      out['deviceID'] = nic.pciAddress;
+      break;
+    case 'host-device':
+      if (nic.pciAddress) out['pciBusID'] = nic.pciAddress;
+      else out['device'] = nic.master;
+      break;
+  }
+  if (nic.address === '') {
+    out['ipam'] = conf.ipam;
+  } else {
+    const addr: Record<string, string> = { address: nic.address };
+    if (nic.gateway) addr['gateway'] = nic.gateway;
+    out['ipam'] = { type: 'static', addresses: [addr], routes: nicRoutes(nic) };
+  }
+  if (conf.dns) out['dns'] = conf.dns;
+  if (prevResult) out['prevResult'] = formatResult(prevResult, conf.cniVersion);
+  return out;
+}
