@@ -29,7 +29,7 @@ describe('journal framing', () => {
 
   it('a flipped payload bit in the last record is a torn tail (checksum mismatch)', () => {
     const bad = Buffer.from(file);
-    bad[file.length - 3] ^= 0x01;
+    bad.writeUInt8(bad.readUInt8(file.length - 3) ^ 0x01, file.length - 3);
     expect(decodeJournal(bad, 'j')).toEqual({ records: recs.slice(0, 2), goodBytes: lastStart, tornReason: 'checksum mismatch' });
   });
 
@@ -42,7 +42,7 @@ describe('journal framing', () => {
 
   it('corruption followed by a valid record is refused, naming file and offset', () => {
     const bad = Buffer.from(file);
-    bad[RECORD_HEADER_BYTES + 2] ^= 0x01;
+    bad.writeUInt8(bad.readUInt8(RECORD_HEADER_BYTES + 2) ^ 0x01, RECORD_HEADER_BYTES + 2);
     expect(() => decodeJournal(bad, '/var/lib/multinic/ipam/journal')).toThrow(JournalCorruptError);
     expect(() => decodeJournal(bad, '/var/lib/multinic/ipam/journal')).toThrow(/journal is corrupt at byte 0: checksum mismatch, yet a valid record follows/);
   });

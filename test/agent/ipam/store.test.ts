@@ -133,7 +133,7 @@ describe('IpamStore recovery', () => {
   it('discards a last record with a corrupted CRC', async () => {
     const { before, lastStart } = await threeRecords();
     const buf = await readFile(join(dir, 'journal'));
-    buf[lastStart + 5] ^= 0xff; // a CRC byte
+    buf.writeUInt8(buf.readUInt8(lastStart + 5) ^ 0xff, lastStart + 5); // a CRC byte
     await writeFile(join(dir, 'journal'), buf);
     const s = await open();
     expect(s.list()).toEqual(before);
@@ -144,7 +144,7 @@ describe('IpamStore recovery', () => {
   it('refuses to open when a corrupt record is followed by acknowledged ones, and frees the lock', async () => {
     await threeRecords();
     const buf = await readFile(join(dir, 'journal'));
-    buf[12] ^= 0xff; // inside the first payload
+    buf.writeUInt8(buf.readUInt8(12) ^ 0xff, 12); // inside the first payload
     await writeFile(join(dir, 'journal'), buf);
     const err = await open().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(JournalCorruptError);
