@@ -1,0 +1,371 @@
+// Pure rendering of everything `kubectl multinic install` puts into a cluster: CRDs, the agent's
+// namespace, identity and least-privilege RBAC, and the agent DaemonSet with the init container that
+// drops the self-contained `multi-nic` CNI executable into the host's CNI bin dir. Plain options in,
+// plain objects out; the same output feeds `--dry-run=client -o yaml` (GitOps) and the real apply.
+import { CRDS } from '../crds/crds.gen.js';
+import { UserError } from '../errors.js';
+import type { KubeObject } from '../k8s/meta.js';
+// eslint-disable-next-line no-restricted-imports -- src/lib/agent/protocol.ts is pure lib code; the '**/agent/**' pattern is meant for src/agent
+import { DEFAULT_AGENT_SOCKET } from '../agent/protocol.js';
+import { nadCrd } from './nad-crd.js';
+
+export const DEFAULT_NAMESPACE = 'multinic-system';
+/** Repository of the agent image built from the repo's Containerfile; tagged with the package version. */
+export const IMAGE_REPOSITORY = 'ghcr.io/kubectl-multinic/agent';
+export const DEFAULT_CNI_BIN_DIR = '/opt/cni/bin';
+/** Where the Containerfile puts the self-contained CNI executable inside the image. */
+export const IMAGE_CNI_PATH = '/opt/multinic/cni/multi-nic';
+/** Where the Containerfile puts the CLI (the agent is `kubectl-multinic agent`). */
+export const IMAGE_CLI_PATH = '/usr/local/bin/kubectl-multinic';
+/** The CNI plugin's file name in the host CNI bin dir: the `type` every generated NAD names. */
+export const CNI_BINARY_NAME = 'multi-nic';
+
+export const AGENT_NAME = 'multinic-agent';
+export const LEADER_ELECTION_ROLE = 'multinic-agent-leader-election';
+export const DEFAULT_RESOURCES = { cpuRequest: '50m', memoryRequest: '64Mi', memoryLimit: '256Mi' } as const;
+
+/** Label on every object we install; `uninstall` uses it to tell our objects from pre-existing ones. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'kubectl-multinic';
+export const PART_OF_LABEL = 'app.kubernetes.io/part-of';
+/** Label upstream puts on the NADs it generates (we keep it so upstream tools see the same thing). */
+export const GENERATED_LABEL = 'multi-nic-cni-generated';
+
+export const defaultImage = (version: string): string => `${IMAGE_REPOSITORY}:v${version}`;
+
+export interface Toleration {
+  key?: string;
+  operator: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+export interface InstallOptions {
+  /** The CLI's package version: labels and the default image tag. */
+  version: string;
+  /** Agent image; defaults to `defaultImage(version)`. */
+  image?: string;
+  namespace?: string;
+  /** The host's CNI bin dir (resolved by the caller: flag, Multus DaemonSet, or default). */
+  cniBinDir?: string;
+  /** Replaces the default "tolerate everything" when given (an empty list tolerates nothing). */
+  tolerations?: Toleration[];
+  cpuRequest?: string;
+  memoryRequest?: string;
+  memoryLimit?: string;
+  /** Include our five CRDs (default true). */
+  crds?: boolean;
+  /** Include the NetworkAttachmentDefinition CRD (default false; Multus normally owns it). */
+  nadCrd?: boolean;
+}
+
+/** Options with every default applied and every value checked. */
+export interface ResolvedInstallOptions {
+  version: string;
+  image: string;
+  namespace: string;
+  cniBinDir: string;
+  tolerations: Toleration[];
+  cpuRequest: string;
+  memoryRequest: string;
+  memoryLimit: string;
+  crds: boolean;
+  nadCrd: boolean;
+}
+
+/**
+ * A hostPath the agent pod mounts, and why. The DaemonSet mounts exactly these (a test holds it to
+ * that), so the list is also the audit answer to "what does the agent touch on my host?".
+ */
+export interface HostMount {
+  name: string;
+  hostPath: string;
+  mountPath: string;
+  readOnly: boolean;
+  type: 'Directory' | 'DirectoryOrCreate';
+  /** Only the init container mounts it. */
+  initOnly?: boolean;
+  propagation?: 'HostToContainer';
+  why: string;
+}
+
+export function hostMounts(cniBinDir: string): HostMount[] {
+  return [
+    { name: 'run-multinic', hostPath: '/run/multinic', mountPath: '/run/multinic', readOnly: false, type: 'DirectoryOrCreate', why: 'the agent socket the CNI plugin calls' },
+    { name: 'state', hostPath: '/var/lib/multinic', mountPath: '/var/lib/multinic', readOnly: false, type: 'DirectoryOrCreate', why: 'the IPAM journal (survives agent restarts)' },
+    { name: 'cni-bin', hostPath: cniBinDir, mountPath: '/host/cni-bin', readOnly: false, type: 'DirectoryOrCreate', initOnly: true, why: 'the init container installs the multi-nic executable here' },
+    { name: 'iproute2', hostPath: '/etc/iproute2', mountPath: '/etc/iproute2', readOnly: false, type: 'DirectoryOrCreate', why: 'rt_tables: one named policy table per network' },
+    { name: 'device-plugins', hostPath: '/var/lib/kubelet/device-plugins', mountPath: '/var/lib/kubelet/device-plugins', readOnly: true, type: 'DirectoryOrCreate', why: 'kubelet checkpoint: which GPUs a pod got (topology policy)' },
+    // Optional by nature: DirectoryOrCreate keeps the pod starting on hosts without the daemon.
+    { name: 'nvidia-topologyd', hostPath: '/var/run/nvidia-topologyd', mountPath: '/var/run/nvidia-topologyd', readOnly: true, type: 'DirectoryOrCreate', why: 'GPU/NIC topology from nvidia-topologyd, when present' },
+    // CNI_NETNS is a bind mount created after the agent started, so it needs HostToContainer
+    // propagation to be visible inside the agent (CHECK and GC open it by path).
+    { name: 'netns', hostPath: '/run/netns', mountPath: '/run/netns', readOnly: true, type: 'DirectoryOrCreate', propagation: 'HostToContainer', why: 'pod network namespaces by path (CNI_NETNS)' },
+  ];
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const QUANTITY = /^(\d+(\.\d+)?|\.\d+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const MEMORY_UNITS: Record<string, number> = {
+  '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, m: 1e-3,
+};
+
+/** A Kubernetes resource quantity in base units (bytes for memory, cores for CPU). */
+export function parseQuantity(text: string, flag: string): number {
+  const m = QUANTITY.exec(text.trim());
+  if (!m) {
+    throw new UserError(`--${flag} "${text}" is not a Kubernetes quantity`, { hint: 'use e.g. 50m or 0.5 for CPU, 64Mi or 1Gi for memory' });
+  }
+  return Number(m[1]) * MEMORY_UNITS[m[3] ?? '']!;
+}
+
+const EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+
+/**
+ * Parses `KEY[=VALUE][:EFFECT]` (kubectl taint syntax). Without VALUE the toleration matches any
+ * value (operator Exists); without EFFECT it matches every effect.
+ */
+export function parseToleration(text: string): Toleration {
+  const m = /^([^=:\s]+)(?:=([^:\s]*))?(?::([A-Za-z]+))?$/.exec(text.trim());
+  const bad = (why: string): UserError =>
+    new UserError(`--toleration "${text}": ${why}`, { hint: 'use KEY[=VALUE][:EFFECT], e.g. nvidia.com/gpu:NoSchedule or dedicated=ai:NoExecute' });
+  if (!m) throw bad('not of the form KEY[=VALUE][:EFFECT]');
+  const [, key, value, effect] = m;
+  if (effect !== undefined && !(EFFECTS as readonly string[]).includes(effect)) throw bad(`effect must be one of ${EFFECTS.join(', ')}`);
+  const t: Toleration = value === undefined ? { key: key!, operator: 'Exists' } : { key: key!, operator: 'Equal', value };
+  if (effect) t.effect = effect as Toleration['effect'];
+  return t;
+}
+
+/** Applies defaults and checks every option; throws UserError naming the flag. */
+export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOptions {
+  const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
+  if (!DNS1123_LABEL.test(namespace) || namespace.length > 63) {
+    throw new UserError(`--namespace "${namespace}" is not a valid namespace name`, { hint: 'use lower-case letters, digits and "-" (at most 63), e.g. multinic-system' });
+  }
+  const image = opts.image ?? defaultImage(opts.version);
+  if (!/^[A-Za-z0-9][^\s]*[A-Za-z0-9_]$/.test(image) || image.startsWith('-')) {
+    throw new UserError(`--image "${image}" is not an image reference`, { hint: `use REPOSITORY[:TAG|@DIGEST], e.g. ${defaultImage(opts.version)}` });
+  }
+  const cniBinDir = opts.cniBinDir ?? DEFAULT_CNI_BIN_DIR;
+  if (!cniBinDir.startsWith('/') || cniBinDir.split('/').includes('..') || /\s/.test(cniBinDir)) {
+    throw new UserError(`--cni-bin-dir "${cniBinDir}" must be an absolute host path without ".." or spaces`, { hint: `e.g. ${DEFAULT_CNI_BIN_DIR} (where the host's CNI plugins live)` });
+  }
+  const cpuRequest = opts.cpuRequest ?? DEFAULT_RESOURCES.cpuRequest;
+  const memoryRequest = opts.memoryRequest ?? DEFAULT_RESOURCES.memoryRequest;
+  const memoryLimit = opts.memoryLimit ?? DEFAULT_RESOURCES.memoryLimit;
+  if (/[KMGTPE]i?$/.test(cpuRequest)) {
+    throw new UserError(`--cpu-request "${cpuRequest}" uses a memory unit`, { hint: 'CPU is in cores or millicores, e.g. 50m or 0.5' });
+  }
+  parseQuantity(cpuRequest, 'cpu-request');
+  const req = parseQuantity(memoryRequest, 'memory-request');
+  const lim = parseQuantity(memoryLimit, 'memory-limit');
+  if (req > lim) {
+    throw new UserError(`--memory-request ${memoryRequest} is above --memory-limit ${memoryLimit}`, { hint: 'the API server rejects a request above its limit; raise the limit or lower the request' });
+  }
+  return {
+    version: opts.version,
+    image,
+    namespace,
+    cniBinDir: cniBinDir.length > 1 ? cniBinDir.replace(/\/+$/, '') : cniBinDir,
+    tolerations: opts.tolerations ?? [{ operator: 'Exists' }],
+    cpuRequest,
+    memoryRequest,
+    memoryLimit,
+    crds: opts.crds ?? true,
+    nadCrd: opts.nadCrd ?? false,
+  };
+}
+
+export function commonLabels(version: string): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY, [PART_OF_LABEL]: 'kubectl-multinic', 'app.kubernetes.io/version': version };
+}
+
+const AGENT_SELECTOR = { 'app.kubernetes.io/name': AGENT_NAME };
+
+/** A Kubernetes RBAC rule; verbs and resources are always explicit (no "*"). */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+const READ = ['get', 'list', 'watch'];
+const OWN = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+
+/**
+ * What the agent may do cluster-wide. Each rule maps to a job in design §2: read the user's intent,
+ * write what it generates (HostInterface, CIDR, IPPool, NADs), report network status and events.
+ */
+export const AGENT_CLUSTER_RULES: PolicyRule[] = [
+  { apiGroups: ['multinic.fms.io'], resources: ['deviceclasses', 'multinicnetworks'], verbs: READ },
+  { apiGroups: ['multinic.fms.io'], resources: ['multinicnetworks/status'], verbs: ['update', 'patch'] },
+  { apiGroups: ['multinic.fms.io'], resources: ['cidrs', 'hostinterfaces', 'ippools'], verbs: OWN },
+  { apiGroups: ['k8s.cni.cncf.io'], resources: ['network-attachment-definitions'], verbs: OWN },
+  { apiGroups: [''], resources: ['namespaces', 'nodes', 'pods'], verbs: READ },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+/** Leader election, only in the agent's own namespace. */
+export const AGENT_NAMESPACE_RULES: PolicyRule[] = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+];
+
+const KIND_ORDER = [
+  'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'DaemonSet',
+];
+
+/** Apply order: what others depend on first (CRDs, then the namespace, identity, RBAC, workload); by name within a kind. */
+export function installOrder(a: KubeObject, b: KubeObject): number {
+  const ka = KIND_ORDER.indexOf(a.kind ?? '');
+  const kb = KIND_ORDER.indexOf(b.kind ?? '');
+  if (ka !== kb) return (ka < 0 ? KIND_ORDER.length : ka) - (kb < 0 ? KIND_ORDER.length : kb);
+  return (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+}
+
+/** Every object `install` applies, in apply order. Deterministic: same options, same output. */
+export function renderInstall(input: InstallOptions): KubeObject[] {
+  const o = resolveInstallOptions(input);
+  const labels = commonLabels(o.version);
+  const meta = (name: string, namespaced: boolean, extra: Record<string, string> = {}) => ({
+    name,
+    ...(namespaced ? { namespace: o.namespace } : {}),
+    labels: { ...labels, ...extra },
+  });
+  const subject = [{ kind: 'ServiceAccount', name: AGENT_NAME, namespace: o.namespace }];
+  const objects: KubeObject[] = [];
+  if (o.crds) {
+    for (const crd of CRDS) {
+      const c = structuredClone(crd) as unknown as KubeObject;
+      c.metadata = { ...c.metadata, labels: { ...labels } };
+      objects.push(c);
+    }
+  }
+  if (o.nadCrd) objects.push(nadCrd(labels));
+  objects.push(
+    { apiVersion: 'v1', kind: 'Namespace', metadata: meta(o.namespace, false) },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(AGENT_NAME, true, AGENT_SELECTOR) },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(AGENT_NAME, false, AGENT_SELECTOR), rules: structuredClone(AGENT_CLUSTER_RULES) },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: meta(AGENT_NAME, false, AGENT_SELECTOR),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: AGENT_NAME },
+      subjects: subject,
+    },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(LEADER_ELECTION_ROLE, true, AGENT_SELECTOR), rules: structuredClone(AGENT_NAMESPACE_RULES) },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta(LEADER_ELECTION_ROLE, true, AGENT_SELECTOR),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: LEADER_ELECTION_ROLE },
+      subjects: subject,
+    },
+    renderDaemonSet(o, meta(AGENT_NAME, true, AGENT_SELECTOR)),
+  );
+  return objects.sort(installOrder);
+}
+
+/** The container command line of the agent (flags of `kubectl multinic agent`). */
+export function agentArgs(): string[] {
+  return [
+    'agent',
+    '--kube',
+    '--node', '$(NODE_NAME)',
+    '--socket', DEFAULT_AGENT_SOCKET,
+    '--data-dir', '/var/lib/multinic',
+    '--rt-tables', '/etc/iproute2/rt_tables',
+  ];
+}
+
+function renderDaemonSet(o: ResolvedInstallOptions, metadata: KubeObject['metadata']): KubeObject {
+  const mounts = hostMounts(o.cniBinDir);
+  const volumeMount = (m: HostMount, readOnly = m.readOnly) => ({
+    name: m.name,
+    mountPath: m.mountPath,
+    ...(readOnly ? { readOnly: true } : {}),
+    ...(m.propagation ? { mountPropagation: m.propagation } : {}),
+  });
+  const cniBin = mounts.find((m) => m.name === 'cni-bin')!;
+  // Atomic: a half-copied executable must never be visible under its real name while Multus may
+  // exec it, so copy to a temp name in the same directory, then rename over the old one.
+  const installCni =
+    `set -eu; tmp=${cniBin.mountPath}/.${CNI_BINARY_NAME}.tmp; ` +
+    `cp ${IMAGE_CNI_PATH} "$tmp"; chmod 0755 "$tmp"; mv -f "$tmp" ${cniBin.mountPath}/${CNI_BINARY_NAME}; ` +
+    `echo "installed ${CNI_BINARY_NAME} into ${o.cniBinDir} on $(NODE_NAME)"`;
+  const nodeNameEnv = { name: 'NODE_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'spec.nodeName' } } };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata,
+    spec: {
+      selector: { matchLabels: { ...AGENT_SELECTOR } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      template: {
+        metadata: { labels: { ...AGENT_SELECTOR, [PART_OF_LABEL]: 'kubectl-multinic' } },
+        spec: {
+          serviceAccountName: AGENT_NAME,
+          hostNetwork: true,
+          dnsPolicy: 'ClusterFirstWithHostNet',
+          priorityClassName: 'system-node-critical',
+          terminationGracePeriodSeconds: 30,
+          tolerations: structuredClone(o.tolerations),
+          initContainers: [
+            {
+              name: 'install-cni',
+              image: o.image,
+              command: ['/bin/sh', '-c', installCni],
+              env: [nodeNameEnv],
+              securityContext: {
+                privileged: false,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsUser: 0,
+                capabilities: { drop: ['ALL'] },
+              },
+              resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+              volumeMounts: [volumeMount(cniBin, false)],
+            },
+          ],
+          containers: [
+            {
+              name: 'agent',
+              image: o.image,
+              command: [IMAGE_CLI_PATH],
+              args: agentArgs(),
+              env: [
+                nodeNameEnv,
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
+                { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+              ],
+              securityContext: {
+                // NET_ADMIN: links, addresses, routes, rules; NET_RAW: ARP/ND probes and ping checks;
+                // SYS_ADMIN: setns(2) into a pod's network namespace (nsenter --net=PATH).
+                privileged: false,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsUser: 0,
+                capabilities: { add: ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'], drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+              resources: {
+                requests: { cpu: o.cpuRequest, memory: o.memoryRequest },
+                limits: { memory: o.memoryLimit },
+              },
+              volumeMounts: [
+                ...mounts.filter((m) => !m.initOnly).map((m) => volumeMount(m)),
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
+            },
+          ],
+          volumes: [
+            ...mounts.map((m) => ({ name: m.name, hostPath: { path: m.hostPath, type: m.type } })),
+            { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+          ],
+        },
+      },
+    },
+  };
+}

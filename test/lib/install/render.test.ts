@@ -1,0 +1,284 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CRDS } from '../../../src/lib/crds/crds.gen.js';
+import { UserError } from '../../../src/lib/errors.js';
+import type { KubeObject } from '../../../src/lib/k8s/meta.js';
+import { NAD_CRD_NAME } from '../../../src/lib/install/nad-crd.js';
+import {
+  CNI_BINARY_NAME,
+  DEFAULT_NAMESPACE,
+  IMAGE_CNI_PATH,
+  defaultImage,
+  hostMounts,
+  parseQuantity,
+  parseToleration,
+  renderInstall,
+  type PolicyRule,
+} from '../../../src/lib/install/render.js';
+
+const version = '9.8.7';
+
+// Loosely typed views of the pieces we assert on.
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  securityContext: { privileged?: boolean; allowPrivilegeEscalation?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }[];
+}
+interface PodSpec {
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
+  priorityClassName?: string;
+  serviceAccountName?: string;
+  tolerations: unknown[];
+  initContainers: Container[];
+  containers: Container[];
+  volumes: { name: string; hostPath?: { path: string; type: string }; emptyDir?: unknown }[];
+}
+const find = (objs: KubeObject[], kind: string, name?: string): KubeObject => {
+  const o = objs.find((x) => x.kind === kind && (name === undefined || x.metadata?.name === name));
+  if (!o) throw new Error(`no ${kind} ${name ?? ''}`);
+  return o;
+};
+const podSpec = (objs: KubeObject[]): PodSpec => (find(objs, 'DaemonSet').spec as { template: { spec: PodSpec } }).template.spec;
+const rulesOf = (o: KubeObject): PolicyRule[] => o.rules as PolicyRule[];
+const tuples = (rules: PolicyRule[]): string[] =>
+  rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g || 'core'}/${res}:${v}`)))).sort();
+
+describe('renderInstall', () => {
+  const objs = renderInstall({ version });
+
+  it('is deterministic and in apply order: CRDs, namespace, identity, RBAC, then the DaemonSet', () => {
+    expect(JSON.stringify(renderInstall({ version }))).toBe(JSON.stringify(objs));
+    expect(objs.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual([
+      ...CRDS.map((c) => `CustomResourceDefinition/${c.metadata.name}`).sort(),
+      `Namespace/${DEFAULT_NAMESPACE}`,
+      'ServiceAccount/multinic-agent',
+      'ClusterRole/multinic-agent',
+      'ClusterRoleBinding/multinic-agent',
+      'Role/multinic-agent-leader-election',
+      'RoleBinding/multinic-agent-leader-election',
+      'DaemonSet/multinic-agent',
+    ]);
+  });
+
+  it('labels every object as ours (uninstall relies on it) and puts namespaced ones in the namespace', () => {
+    const custom = renderInstall({ version, namespace: 'net-ops' });
+    for (const o of custom) {
+      expect(o.metadata?.labels?.['app.kubernetes.io/managed-by'], `${o.kind}`).toBe('kubectl-multinic');
+      if (['ServiceAccount', 'Role', 'RoleBinding', 'DaemonSet'].includes(o.kind!)) expect(o.metadata?.namespace).toBe('net-ops');
+      else expect(o.metadata?.namespace).toBeUndefined();
+    }
+    for (const b of custom.filter((o) => o.kind?.endsWith('Binding'))) {
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'multinic-agent', namespace: 'net-ops' }]);
+    }
+  });
+
+  it('installs our CRDs unchanged apart from labels, and the NAD CRD only when asked', () => {
+    const crds = objs.filter((o) => o.kind === 'CustomResourceDefinition');
+    for (const c of crds) {
+      const source = CRDS.find((s) => s.metadata.name === c.metadata?.name)!;
+      expect(c.spec).toEqual(source.spec);
+    }
+    expect(crds.map((c) => c.metadata?.name)).not.toContain(NAD_CRD_NAME);
+    const withNad = renderInstall({ version, nadCrd: true });
+    const nad = find(withNad, 'CustomResourceDefinition', NAD_CRD_NAME);
+    expect((nad.spec as { scope: string; names: { plural: string } }).names.plural).toBe('network-attachment-definitions');
+    expect((nad.spec as { scope: string }).scope).toBe('Namespaced');
+    expect(renderInstall({ version, crds: false }).some((o) => o.kind === 'CustomResourceDefinition')).toBe(false);
+  });
+
+  it('grants no wildcard anywhere in RBAC', () => {
+    for (const o of objs.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
+      for (const r of rulesOf(o)) {
+        for (const field of [r.apiGroups, r.resources, r.verbs]) {
+          expect(field.length).toBeGreaterThan(0);
+          for (const v of field) expect(v, `${o.kind} ${JSON.stringify(r)}`).not.toContain('*');
+        }
+      }
+    }
+  });
+
+  it('grants the agent exactly what it needs cluster-wide', () => {
+    const read = (g: string, r: string) => ['get', 'list', 'watch'].map((v) => `${g}/${r}:${v}`);
+    const own = (g: string, r: string) => ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].map((v) => `${g}/${r}:${v}`);
+    const expected = [
+      ...read('multinic.fms.io', 'multinicnetworks'),
+      ...read('multinic.fms.io', 'deviceclasses'),
+      ...read('core', 'nodes'),
+      ...read('core', 'pods'),
+      ...read('core', 'namespaces'),
+      ...own('multinic.fms.io', 'hostinterfaces'),
+      ...own('multinic.fms.io', 'cidrs'),
+      ...own('multinic.fms.io', 'ippools'),
+      ...own('k8s.cni.cncf.io', 'network-attachment-definitions'),
+      'multinic.fms.io/multinicnetworks/status:update',
+      'multinic.fms.io/multinicnetworks/status:patch',
+      'core/events:create',
+      'core/events:patch',
+    ].sort();
+    expect(tuples(rulesOf(find(objs, 'ClusterRole')))).toEqual(expected);
+    // Leases only through the namespaced Role, never cluster-wide; never delete someone else's lease.
+    const role = tuples(rulesOf(find(objs, 'Role')));
+    expect(role.every((t) => t.startsWith('coordination.k8s.io/leases:'))).toBe(true);
+    expect(role).toContain('coordination.k8s.io/leases:create');
+    expect(role).not.toContain('coordination.k8s.io/leases:delete');
+  });
+
+  it('runs the agent unprivileged with only NET_ADMIN, NET_RAW and SYS_ADMIN, on the host network, without hostPID', () => {
+    const spec = podSpec(objs);
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.hostPID).toBeUndefined();
+    expect(spec.hostIPC).toBeUndefined();
+    expect(spec.priorityClassName).toBe('system-node-critical');
+    expect(spec.serviceAccountName).toBe('multinic-agent');
+    for (const c of [...spec.initContainers, ...spec.containers]) {
+      expect(c.securityContext.privileged, c.name).toBe(false);
+      expect(c.securityContext.allowPrivilegeEscalation, c.name).toBe(false);
+      expect(c.securityContext.capabilities?.drop, c.name).toEqual(['ALL']);
+    }
+    const agent = spec.containers[0]!;
+    expect([...(agent.securityContext.capabilities?.add ?? [])].sort()).toEqual(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN']);
+    expect(spec.initContainers[0]!.securityContext.capabilities?.add).toBeUndefined();
+  });
+
+  it('mounts exactly the listed host paths, each for a reason', () => {
+    const spec = podSpec(renderInstall({ version, cniBinDir: '/var/lib/cni/bin/' }));
+    const hostPaths = spec.volumes.filter((v) => v.hostPath).map((v) => v.hostPath!.path).sort();
+    expect(hostPaths).toEqual(
+      [
+        '/etc/iproute2',
+        '/run/multinic',
+        '/run/netns',
+        '/var/lib/cni/bin',
+        '/var/lib/kubelet/device-plugins',
+        '/var/lib/multinic',
+        '/var/run/nvidia-topologyd',
+      ].sort(),
+    );
+    const listed = hostMounts('/var/lib/cni/bin');
+    expect(listed.map((m) => m.hostPath).sort()).toEqual(hostPaths);
+    for (const m of listed) expect(m.why.length, m.name).toBeGreaterThan(10);
+    const mountsOf = (c: Container) => Object.fromEntries(c.volumeMounts.map((v) => [v.name, v]));
+    const agent = mountsOf(spec.containers[0]!);
+    const init = mountsOf(spec.initContainers[0]!);
+    // Read-only where the agent only reads; the CNI bin dir is writable by the init container alone.
+    expect(agent['device-plugins']?.readOnly).toBe(true);
+    expect(agent['nvidia-topologyd']?.readOnly).toBe(true);
+    expect(agent['netns']).toMatchObject({ readOnly: true, mountPropagation: 'HostToContainer' });
+    expect(agent['cni-bin']).toBeUndefined();
+    expect(init['cni-bin']?.readOnly).toBeUndefined();
+    expect(Object.keys(init)).toEqual(['cni-bin']);
+    for (const name of ['run-multinic', 'state', 'iproute2']) expect(agent[name]?.readOnly, name).toBeUndefined();
+  });
+
+  it('runs `kubectl-multinic agent --kube --node $(NODE_NAME)` with NODE_NAME from spec.nodeName', () => {
+    const agent = podSpec(objs).containers[0]!;
+    expect(agent.command).toEqual(['/usr/local/bin/kubectl-multinic']);
+    expect(agent.args?.slice(0, 4)).toEqual(['agent', '--kube', '--node', '$(NODE_NAME)']);
+    expect(agent.args).toEqual(expect.arrayContaining(['--socket', '/run/multinic/agent.sock', '--data-dir', '/var/lib/multinic']));
+    expect(agent.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
+  });
+
+  it('uses the default image, or --image, for both containers', () => {
+    expect(podSpec(objs).containers[0]!.image).toBe(defaultImage(version));
+    expect(defaultImage(version)).toBe('ghcr.io/kubectl-multinic/agent:v9.8.7');
+    const spec = podSpec(renderInstall({ version, image: 'registry.local/agent@sha256:abc' }));
+    expect([...spec.initContainers, ...spec.containers].map((c) => c.image)).toEqual(['registry.local/agent@sha256:abc', 'registry.local/agent@sha256:abc']);
+  });
+
+  it('tolerates everything by default; custom tolerations replace that', () => {
+    expect(podSpec(objs).tolerations).toEqual([{ operator: 'Exists' }]);
+    const t = [parseToleration('nvidia.com/gpu:NoSchedule')];
+    expect(podSpec(renderInstall({ version, tolerations: t })).tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(podSpec(renderInstall({ version, tolerations: [] })).tolerations).toEqual([]);
+  });
+
+  it('sets resources from defaults or options', () => {
+    expect(podSpec(objs).containers[0]!.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } });
+    const r = podSpec(renderInstall({ version, cpuRequest: '0.2', memoryRequest: '1Gi', memoryLimit: '2Gi' })).containers[0]!.resources;
+    expect(r).toEqual({ requests: { cpu: '0.2', memory: '1Gi' }, limits: { memory: '2Gi' } });
+  });
+
+  it.each([
+    ['namespace', { namespace: 'Bad_NS' }, /--namespace "Bad_NS"/],
+    ['image with a space', { image: 'a b' }, /--image "a b"/],
+    ['relative cni bin dir', { cniBinDir: 'opt/cni/bin' }, /--cni-bin-dir "opt\/cni\/bin" must be an absolute/],
+    ['cni bin dir with ..', { cniBinDir: '/opt/../etc' }, /--cni-bin-dir/],
+    ['cpu in memory units', { cpuRequest: '64Mi' }, /--cpu-request "64Mi" uses a memory unit/],
+    ['bad memory', { memoryRequest: 'lots' }, /--memory-request "lots" is not a Kubernetes quantity/],
+    ['request above limit', { memoryRequest: '1Gi', memoryLimit: '512Mi' }, /--memory-request 1Gi is above --memory-limit 512Mi/],
+  ])('rejects a bad %s with a UserError naming the flag', (_name, opts, message) => {
+    const run = () => renderInstall({ version, ...opts });
+    expect(run).toThrow(UserError);
+    expect(run).toThrow(message);
+  });
+});
+
+describe('parseToleration', () => {
+  it.each([
+    ['key:NoSchedule', { key: 'key', operator: 'Exists', effect: 'NoSchedule' }],
+    ['dedicated=ai:NoExecute', { key: 'dedicated', operator: 'Equal', value: 'ai', effect: 'NoExecute' }],
+    ['example.com/role=gpu', { key: 'example.com/role', operator: 'Equal', value: 'gpu' }],
+    ['node.kubernetes.io/unreachable', { key: 'node.kubernetes.io/unreachable', operator: 'Exists' }],
+  ])('%s', (text, want) => expect(parseToleration(text)).toEqual(want));
+
+  it.each(['key:Sometimes', '=v:NoSchedule', 'a b', ''])('rejects %j', (text) => {
+    expect(() => parseToleration(text)).toThrow(/--toleration .*KEY\[=VALUE\]|effect must be/);
+  });
+});
+
+describe('parseQuantity', () => {
+  it.each([
+    ['64Mi', 64 * 2 ** 20],
+    ['1G', 1e9],
+    ['50m', 0.05],
+    ['1.5Gi', 1.5 * 2 ** 30],
+    ['128', 128],
+  ])('%s', (text, n) => expect(parseQuantity(text, 'x')).toBeCloseTo(n));
+});
+
+// The init container's shell script, executed for real against temp dirs standing in for the image
+// file and the host mount, with kubelet's $(VAR) expansion applied first.
+describe('install-cni init container', () => {
+  it('copies the executable atomically under its final name, executable, leaving no temp file', () => {
+    const init = podSpec(objs()).initContainers[0]!;
+    const dir = mkdtempSync(join(tmpdir(), 'mn-f-init-'));
+    try {
+      const image = join(dir, 'image-cni');
+      const host = join(dir, 'host');
+      mkdirSync(host);
+      writeFileSync(image, '#!/bin/sh\necho new\n', { mode: 0o644 });
+      writeFileSync(join(host, CNI_BINARY_NAME), 'old', { mode: 0o755 });
+      const script = init.command![2]!
+        .replaceAll('$(NODE_NAME)', 'node-a')
+        .replaceAll(IMAGE_CNI_PATH, image)
+        .replaceAll(init.volumeMounts[0]!.mountPath, host);
+      expect(init.command?.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+      const out = execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' });
+      expect(out).toContain('installed multi-nic into /opt/cni/bin on node-a');
+      expect(readFileSync(join(host, CNI_BINARY_NAME), 'utf8')).toBe('#!/bin/sh\necho new\n');
+      expect(statSync(join(host, CNI_BINARY_NAME)).mode & 0o777).toBe(0o755);
+      expect(readdirSync(host)).toEqual([CNI_BINARY_NAME]);
+      // A failed copy (missing source) fails the container and leaves the old executable in place.
+      rmSync(image);
+      writeFileSync(join(host, CNI_BINARY_NAME), 'old', { mode: 0o755 });
+      expect(() => execFileSync('/bin/sh', ['-c', script], { stdio: 'ignore' })).toThrow();
+      expect(readFileSync(join(host, CNI_BINARY_NAME), 'utf8')).toBe('old');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function objs(): KubeObject[] {
+  return renderInstall({ version });
+}
