@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the self-contained `multi-nic` CNI executable: it must run on a host without Node.js, from
+# the host's CNI bin dir, exec'd by Multus with whatever environment the runtime passes (maybe none).
+#
+#   scripts/build-cni.sh [--entry FILE] [--out FILE] [--mode sea|runtime] [--node PATH] [--no-strip]
+#
+# 1. esbuild bundles ENTRY (default src/cni/main.ts) and everything it imports into one ES module.
+# 2. --mode sea (default, chosen by bench/cni-startup): a Node single-executable application. Node 24's
+#    SEA main must be CommonJS and our entry uses top-level await, so the main is a 3-line CommonJS
+#    loader that imports the bundle (an SEA asset) as a data: URL. One file: atomic to install.
+#    --mode runtime: OUT is a /bin/sh launcher next to OUT.d/{node,plugin.mjs} (the measured
+#    alternative; three files to keep in step on the host).
+# The Node 24 binary is the one running this script when it is v24 (the Containerfile's build stage),
+# else --node PATH, else the official build from the npm registry (package node-<os>-<arch>@24, the
+# same binary `npm install node@24` installs), cached under build/cache/.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+entry=src/cni/main.ts
+out=build/cni/multi-nic
+mode=sea
+node24=
+strip_binary=1
+major=24
+
+usage() { sed -n '5,6p' "$0" | sed 's/^# *//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --entry) entry=${2:?--entry needs a file}; shift 2 ;;
+    --out) out=${2:?--out needs a path}; shift 2 ;;
+    --mode) mode=${2:?--mode needs sea or runtime}; shift 2 ;;
+    --node) node24=${2:?--node needs a path}; shift 2 ;;
+    --no-strip) strip_binary=0; shift ;;
+    -h|--help) usage ;;
+    *) echo "build-cni: unknown argument $1" >&2; usage ;;
+  esac
+done
+case "$mode" in sea|runtime) ;; *) echo "build-cni: --mode must be sea or runtime, not $mode" >&2; exit 2 ;; esac
+cd "$root"
+[ -f "$entry" ] || { echo "build-cni: entry $entry not found" >&2; exit 2; }
+esbuild=node_modules/.bin/esbuild
+postject=node_modules/.bin/postject
+[ -x "$esbuild" ] || { echo "build-cni: $esbuild missing; run npm ci first" >&2; exit 2; }
+
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+# Resolve a Node $major binary (see header).
+if [ -z "$node24" ] && [ "$(node_major node)" = "$major" ]; then node24=$(command -v node); fi
+if [ -z "$node24" ]; then
+  case "$(uname -m)" in x86_64) arch=x64 ;; aarch64|arm64) arch=arm64 ;; *) echo "build-cni: unsupported arch $(uname -m)" >&2; exit 2 ;; esac
+  os=$(uname -s | tr '[:upper:]' '[:lower:]')
+  cache=build/cache/node$major-$os-$arch
+  if [ ! -x "$cache/bin/node" ]; then
+    # Fetched into a private dir and renamed into place: concurrent builds never see half a binary.
+    fetch=$cache.fetch.$$
+    rm -rf "$fetch"
+    mkdir -p "$fetch"
+    echo "build-cni: fetching node-$os-$arch@$major from the npm registry into $cache" >&2
+    tgz=$(cd "$fetch" && npm pack --silent "node-$os-$arch@$major" 2>/dev/null | tail -1)
+    [ -n "$tgz" ] && [ -f "$fetch/$tgz" ] || { rm -rf "$fetch"; echo "build-cni: npm pack node-$os-$arch@$major failed (no registry access?); pass --node PATH to a Node $major binary" >&2; exit 3; }
+    tar -xzf "$fetch/$tgz" -C "$fetch" --strip-components=1 package/bin/node
+    rm -f "$fetch/$tgz"
+    mv -T "$fetch" "$cache" 2>/dev/null || rm -rf "$fetch"
+  fi
+  node24=$cache/bin/node
+fi
+[ "$(node_major "$node24")" = "$major" ] || { echo "build-cni: $node24 is not Node $major" >&2; exit 2; }
+
+work=$(dirname "$out")/.work-$(basename "$out")
+rm -rf "$work"
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+
+# Whitespace and syntax minification only: identifiers stay readable in stack traces.
+"$esbuild" "$entry" --bundle --platform=node --format=esm --target="node$major" \
+  --minify-whitespace --minify-syntax --legal-comments=none --log-level=warning \
+  --outfile="$work/plugin.mjs"
+
+copy_node() {
+  cp "$node24" "$1"
+  chmod u+w "$1"
+  # The official binary carries ~18 MB of debug info; the executable runs the same without it.
+  if [ "$strip_binary" = 1 ] && command -v strip >/dev/null; then strip "$1"; fi
+}
+
+if [ "$mode" = sea ]; then
+  cat >"$work/loader.cjs" <<'EOF'
+const { getAsset } = require('node:sea');
+import('data:text/javascript;base64,' + Buffer.from(getAsset('plugin.mjs')).toString('base64')).catch((e) => {
+  process.stderr.write(`multi-nic: cannot start: ${(e && e.stack) || e}\n`);
+  process.exitCode = 1;
+});
+EOF
+  cat >"$work/sea-config.json" <<EOF
+{ "main": "$work/loader.cjs", "output": "$work/sea.blob", "disableExperimentalSEAWarning": true,
+  "useCodeCache": false, "assets": { "plugin.mjs": "$work/plugin.mjs" } }
+EOF
+  "$node24" --experimental-sea-config "$work/sea-config.json" >"$work/sea.log" 2>&1 || { cat "$work/sea.log" >&2; exit 1; }
+  copy_node "$work/multi-nic"
+  "$postject" "$work/multi-nic" NODE_SEA_BLOB "$work/sea.blob" \
+    --sentinel-fuse NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2 >/dev/null 2>"$work/postject.log" \
+    || { cat "$work/postject.log" >&2; exit 1; }
+  chmod 0755 "$work/multi-nic"
+  mv -f "$work/multi-nic" "$out"
+else
+  dir="$out.d"
+  rm -rf "$dir.new"
+  mkdir -p "$dir.new"
+  copy_node "$dir.new/node"
+  cp "$work/plugin.mjs" "$dir.new/plugin.mjs"
+  # ${0%/*}: no dirname(1), so it works with an empty environment (no PATH).
+  printf '%s\n' '#!/bin/sh' "exec \"\${0%/*}/$(basename "$dir")/node\" \"\${0%/*}/$(basename "$dir")/plugin.mjs\" \"\$@\"" >"$work/launcher"
+  chmod 0755 "$work/launcher"
+  rm -rf "$dir"
+  mv "$dir.new" "$dir"
+  mv -f "$work/launcher" "$out"
+fi
+echo "build-cni: $out ($mode, node $("$node24" --version), $(du -sh "$out" ${dir:+"$dir"} | awk '{print $1}' | paste -sd+))" >&2
