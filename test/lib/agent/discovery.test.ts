@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { linkState, nicsChanged, secondaryNics, type IpAddrLink, type IpRoute } from '../../../src/lib/agent/discovery.js';
+
+// Captured from a namespace holding: lo; eth0 (default route, 172.16.0.2/24); eth1 (10.0.1.5/24 +
+// fd00:1::5/64); their veth peers without addresses; br0 (bridge, 10.9.0.1/24); net1-0 (a pod
+// interface left on the host, 10.0.3.3/24); mnshim7 (our macvlan shim, 192.168.0.1/24).
+const links = JSON.parse(readFileSync(new URL('./fixtures/ip-addr.json', import.meta.url), 'utf8')) as IpAddrLink[];
+const routes = JSON.parse(readFileSync(new URL('./fixtures/ip-route-default.json', import.meta.url), 'utf8')) as IpRoute[];
+
+describe('secondaryNics from captured ip -json output', () => {
+  it('keeps only the addressed secondary NIC, with sysfs facts merged', () => {
+    const nics = secondaryNics(links, routes, { eth1: { pciAddress: '0000:3b:00.0', vendor: '15b3', product: '1019', numaNode: 1, speed: 100000 } });
+    expect(nics).toEqual([
+      {
+        ifindex: 3,
+        interfaceName: 'eth1',
+        netAddress: '10.0.1.0/24',
+        hostIP: '10.0.1.5',
+        hostIPv6: 'fd00:1::5',
+        netAddressV6: 'fd00:1::/64',
+        vendor: '15b3',
+        product: '1019',
+        pciAddress: '0000:3b:00.0',
+        numaNode: 1,
+        speed: 100000,
+        mtu: 1500,
+        state: 'up',
+      },
+    ]);
+  });
+
+  it('a virtual NIC without PCI data still counts, with empty identity and unknown NUMA', () => {
+    const [nic] = secondaryNics(links, routes, {});
+    expect(nic).toMatchObject({ interfaceName: 'eth1', vendor: '', product: '', pciAddress: '', numaNode: -1, speed: 0 });
+  });
+
+  it('without a default route the default-route NIC becomes a candidate too', () => {
+    expect(secondaryNics(links, [], {}).map((n) => n.interfaceName)).toEqual(['eth0', 'eth1']);
+  });
+
+  it('skips a NIC on the default-route network even under another name', () => {
+    const twin: IpAddrLink = { ifindex: 50, ifname: 'eth9', flags: ['UP', 'LOWER_UP'], operstate: 'UP', addr_info: [{ family: 'inet', local: '172.16.0.9', prefixlen: 24, scope: 'global' }] };
+    expect(secondaryNics([...links, twin], routes, {}).map((n) => n.interfaceName)).toEqual(['eth1']);
+  });
+
+  it.each<[string, Partial<IpAddrLink>]>([
+    ['admin down', { flags: ['BROADCAST'], operstate: 'DOWN' }],
+    ['no carrier', { flags: ['UP', 'NO-CARRIER'], operstate: 'LOWERLAYERDOWN' }],
+    ['no IPv4 address', { addr_info: [{ family: 'inet6', local: 'fd00::1', prefixlen: 64, scope: 'global' }] }],
+    ['only a link-scope IPv4 address', { addr_info: [{ family: 'inet', local: '169.254.1.1', prefixlen: 16, scope: 'link' }] }],
+    ['a vxlan overlay', { linkinfo: { info_kind: 'vxlan' } }],
+    ['a CNI bridge by name', { ifname: 'cni0' }],
+    ['a pod leftover named netN-i', { ifname: 'net2-1' }],
+    ['our shim', { ifname: 'mnshim12' }],
+  ])('skips a link that is %s', (_name, patch) => {
+    const base: IpAddrLink = { ifindex: 60, ifname: 'ens5', flags: ['UP', 'LOWER_UP'], operstate: 'UP', addr_info: [{ family: 'inet', local: '10.7.0.2', prefixlen: 24, scope: 'global' }] };
+    const got = secondaryNics([{ ...base, ...patch }], [], {}).map((n) => n.interfaceName);
+    expect(got).toEqual([]);
+    expect(secondaryNics([base], [], {}).map((n) => n.interfaceName)).toEqual(['ens5']);
+  });
+
+  it('operstate UNKNOWN (some virtual links) is reported as unknown but still a NIC', () => {
+    const l: IpAddrLink = { ifindex: 61, ifname: 'ens6', flags: ['UP', 'LOWER_UP'], operstate: 'UNKNOWN', addr_info: [{ family: 'inet', local: '10.8.0.2', prefixlen: 16, scope: 'global' }] };
+    expect(secondaryNics([l], [], {})).toMatchObject([{ interfaceName: 'ens6', netAddress: '10.8.0.0/16', state: 'unknown' }]);
+    expect([linkState('UP'), linkState('DOWN'), linkState(undefined)]).toEqual(['up', 'down', 'unknown']);
+  });
+
+  it('nicsChanged ignores order and ifindex, sees any reported field', () => {
+    const a = secondaryNics(links, routes, {});
+    expect(nicsChanged(a, [...a].reverse())).toBe(false);
+    expect(nicsChanged(a, a.map((n) => ({ ...n, mtu: 9000 })))).toBe(true);
+    expect(nicsChanged(a, [])).toBe(true);
+  });
+});
