@@ -1,0 +1,73 @@
+// In-process access to the stand-in for tests and the lab (seeding Nodes, marking pods Running,
+// appending pod logs, forcing compaction), addressed by apiVersion/kind like a manifest. Every
+// call has the HTTP API's semantics (validation, resourceVersions, events to watchers).
+import type { KubeObject } from '../../lib/k8s/meta.js';
+import type { Api, DeleteOptions, ListOptions, PatchType, WriteOptions } from './api.js';
+
+export class StoreHandle {
+  constructor(readonly api: Api) {}
+
+  /** The global resourceVersion (the last write's). */
+  get resourceVersion(): number {
+    return this.api.store.resourceVersion;
+  }
+
+  /** Number of open watch streams. */
+  get openWatches(): number {
+    return this.api.store.openWatches;
+  }
+
+  create(obj: KubeObject, opts?: WriteOptions): KubeObject {
+    const t = this.api.typeOf(obj.apiVersion ?? '', obj.kind ?? '');
+    return this.api.create(t, obj.metadata?.namespace ?? '', obj, opts);
+  }
+
+  get(apiVersion: string, kind: string, name: string, namespace = ''): KubeObject | undefined {
+    const t = this.api.typeOf(apiVersion, kind);
+    try {
+      return this.api.get(t, namespace, name);
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  list(apiVersion: string, kind: string, namespace?: string, opts?: ListOptions): KubeObject[] {
+    return this.api.list(this.api.typeOf(apiVersion, kind), namespace, opts).items;
+  }
+
+  /** PUT semantics (409 on a stale metadata.resourceVersion). */
+  update(obj: KubeObject, opts?: WriteOptions): KubeObject {
+    const t = this.api.typeOf(obj.apiVersion ?? '', obj.kind ?? '');
+    return this.api.update(t, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '', obj, opts);
+  }
+
+  /** PUT of the status subresource. */
+  updateStatus(obj: KubeObject, opts?: WriteOptions): KubeObject {
+    const t = this.api.typeOf(obj.apiVersion ?? '', obj.kind ?? '');
+    return this.api.update(t, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '', obj, opts, 'status');
+  }
+
+  patch(apiVersion: string, kind: string, name: string, namespace: string, type: PatchType, patch: unknown, subresource?: 'status'): KubeObject {
+    return this.api.patch(this.api.typeOf(apiVersion, kind), namespace, name, type, patch, {}, subresource);
+  }
+
+  delete(apiVersion: string, kind: string, name: string, namespace = '', opts?: DeleteOptions): KubeObject {
+    return this.api.delete(this.api.typeOf(apiVersion, kind), namespace, name, opts);
+  }
+
+  /** Appends text to a pod container's log (default: its first container). */
+  appendPodLog(namespace: string, pod: string, text: string, container?: string): void {
+    this.api.appendPodLog(namespace, pod, text, container);
+  }
+
+  /** Drops the watch history: resuming any earlier resourceVersion now gets 410. */
+  compact(): void {
+    this.api.store.compact();
+  }
+
+  /** Resolves once background controllers (GC, namespace and CRD cleanup) have caught up. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  }
+}
