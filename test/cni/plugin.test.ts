@@ -1,0 +1,182 @@
+// The plugin's verbs in-process (dispatch + createHandlers) against the fake agent on a real unix
+// socket, with a recording delegate runner: the orchestration contracts (reverse-order undo, which
+// NIC is named, what DEL keeps when a delegate fails, GC, STATUS) without the kernel.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAgentClient } from '../../src/cni/agent-client.js';
+import { DelegateError, type InvokePlugin } from '../../src/cni/plugin-exec.js';
+import { createHandlers, type NetnsState } from '../../src/cni/plugin.js';
+import { dispatch } from '../../src/cni/skel.js';
+import { FakeAgent, type FakeNetwork } from '../fakes/agent-server.js';
+import { nadConfig } from './harness.js';
+
+const nics = [1, 2, 3].map((n) => ({ master: `eth${n}`, netAddress: `10.0.${n}.0/24`, vlanCIDR: `192.168.${(n - 1) * 64}.0/18`, podCIDR: `192.168.${(n - 1) * 64}.64/26` }));
+const networks: FakeNetwork[] = [{ name: 'mnet', plugin: { type: 'macvlan', cniVersion: '0.3.0', args: {} }, vlanMode: 'l3', nics }];
+
+interface Call { type: string; command: string; ifName: string; config: Record<string, unknown> }
+
+describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => {
+  let dir: string;
+  let agent: FakeAgent;
+  let calls: Call[];
+  let failOn: (c: Call) => string | undefined;
+  let delayOf: (c: Call) => number;
+  let logs: string[];
+  let netns: NetnsState | undefined;
+
+  const invoke: InvokePlugin = async (type, config, opts) => {
+    const c: Call = { type, command: opts.command, ifName: opts.ifName, config };
+    calls.push(c);
+    await new Promise((r) => setTimeout(r, delayOf(c)));
+    const fail = failOn(c);
+    if (fail) throw new DelegateError(type, 999, fail);
+    if (opts.command !== 'ADD') return undefined;
+    const ipam = config['ipam'] as { addresses: Array<{ address: string; gateway?: string }> };
+    return { cniVersion: config['cniVersion'], interfaces: [{ name: opts.ifName, mac: '02:00:00:00:00:01', sandbox: opts.netns }], ips: ipam.addresses.map((a) => ({ ...a, interface: 0 })), routes: [] };
+  };
+
+  async function run(command: string, stdin: unknown, parallel = true, env: Record<string, string> = {}) {
+    let out = '';
+    const code = await dispatch(
+      {
+        env: { CNI_COMMAND: command, CNI_CONTAINERID: 'c1', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'net1', CNI_PATH: '/opt/cni/bin', CNI_ARGS: 'K8S_POD_UID=u1', MULTINIC_AGENT_SOCKET: agent.socketPath, ...env },
+        readStdin: async () => JSON.stringify(stdin),
+        stdout: (t) => (out += t),
+        stderr: () => undefined,
+      },
+      createHandlers({
+        agent: (s) => createAgentClient({ socketPath: s, timeoutMs: 2000 }),
+        invoke,
+        readNetns: async () => netns,
+        netnsExists: () => true,
+        deleteLink: async () => undefined,
+        log: (m) => logs.push(m),
+        parallel,
+      }),
+    );
+    return { code, out, json: out ? (JSON.parse(out) as Record<string, unknown>) : undefined };
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mncni-verbs-'));
+    agent = await new FakeAgent(join(dir, 'a.sock'), networks).start();
+  });
+  afterAll(async () => {
+    await agent.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    calls = [];
+    logs = [];
+    failOn = () => undefined;
+    delayOf = () => 0;
+    netns = undefined;
+    // Release whatever a previous test left so each starts from an empty agent.
+    await run('DEL', nadConfig());
+    calls = [];
+  });
+
+  it('VERSION lists the supported versions and echoes the asked one', async () => {
+    expect((await run('VERSION', { cniVersion: '0.4.0' })).json).toEqual({ cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+  });
+
+  it('merges results in NIC order even when delegates finish out of order', async () => {
+    delayOf = (c) => (c.ifName === 'net1-0' ? 60 : 0);
+    const r = await run('ADD', nadConfig());
+    expect(r.code, r.out).toBe(0);
+    const res = r.json as { interfaces: Array<{ name: string }>; ips: Array<{ interface: number }> };
+    expect(res.interfaces.map((i) => i.name)).toEqual(['net1-0', 'net1-1', 'net1-2']);
+    expect(res.ips.map((i) => i.interface)).toEqual([0, 1, 2]);
+    expect(calls.map((c) => c.config['master'])).toEqual(['eth1', 'eth2', 'eth3']);
+  });
+
+  it('sequential ADD failing on NIC 3 DELs NIC 2 then NIC 1 and releases all three addresses', async () => {
+    failOn = (c) => (c.command === 'ADD' && c.ifName === 'net1-2' ? 'failed to create macvlan: device busy' : undefined);
+    const r = await run('ADD', nadConfig(), false);
+    expect(r.code).toBe(1);
+    expect(r.json?.['msg']).toBe('failed to add NIC 3 (eth3 -> net1-2) with macvlan: failed to create macvlan: device busy; rolled back 2 interfaces and 3 addresses');
+    expect(calls.map((c) => `${c.command} ${c.ifName}`)).toEqual(['ADD net1-0', 'ADD net1-1', 'ADD net1-2', 'DEL net1-1', 'DEL net1-0']);
+    expect(agent.holdings()).toEqual([]);
+  });
+
+  it('parallel ADD: the lowest failing NIC is named and every NIC that succeeded is removed', async () => {
+    failOn = (c) => (c.command === 'ADD' && c.ifName !== 'net1-1' ? `no ${c.ifName}` : undefined);
+    const r = await run('ADD', nadConfig(), true);
+    expect(r.json?.['msg']).toBe('failed to add NIC 1 (eth1 -> net1-0) with macvlan: no net1-0; rolled back 1 interface and 3 addresses');
+    expect(calls.filter((c) => c.command === 'DEL').map((c) => c.ifName)).toEqual(['net1-1']);
+    expect(agent.holdings()).toEqual([]);
+  });
+
+  it('says what could not be undone when a rollback DEL fails too', async () => {
+    failOn = (c) => (c.ifName === 'net1-2' && c.command === 'ADD' ? 'boom' : c.command === 'DEL' && c.ifName === 'net1-0' ? 'stuck' : undefined);
+    const r = await run('ADD', nadConfig(), false);
+    expect(r.json?.['msg']).toBe('failed to add NIC 3 (eth3 -> net1-2) with macvlan: boom; rolled back 1 interface and 3 addresses; could not remove NIC 1 (eth1 -> net1-0): stuck');
+  });
+
+  it('DEL keeps the addresses allocated when a delegate DEL fails, and releases them on the retry', async () => {
+    expect((await run('ADD', nadConfig())).code).toBe(0);
+    failOn = (c) => (c.command === 'DEL' && c.ifName === 'net1-1' ? 'device busy' : undefined);
+    const r = await run('DEL', nadConfig());
+    expect(r.code).toBe(1);
+    expect(r.json?.['code']).toBe(105);
+    expect(r.json?.['msg']).toBe('failed to delete NIC 2 (eth2 -> net1-1): device busy');
+    expect(agent.holdings()).toHaveLength(3);
+    failOn = () => undefined;
+    expect((await run('DEL', nadConfig())).code).toBe(0);
+    expect(agent.holdings()).toEqual([]);
+  });
+
+  it('DEL with no record and no prevResult removes the links found in the netns', async () => {
+    netns = { links: [{ ifname: 'lo', addrs: [] }, { ifname: 'net1-0', addrs: [] }, { ifname: 'net1-1', addrs: [] }, { ifname: 'net10-0', addrs: [] }], routes: [] };
+    const deleted: string[] = [];
+    let out = '';
+    const code = await dispatch(
+      { env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'c9', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'net1', CNI_PATH: '/x', MULTINIC_AGENT_SOCKET: agent.socketPath }, readStdin: async () => JSON.stringify(nadConfig()), stdout: (t) => (out += t), stderr: () => undefined },
+      createHandlers({ agent: (s) => createAgentClient({ socketPath: s }), invoke, readNetns: async () => netns, netnsExists: () => true, deleteLink: async (_n, i) => void deleted.push(i), log: () => undefined }),
+    );
+    expect(code, out).toBe(0);
+    expect(deleted).toEqual(['net1-1', 'net1-0']);
+  });
+
+  it('STATUS succeeds while the agent answers', async () => {
+    const r = await run('STATUS', nadConfig({ cniVersion: '1.1.0' }));
+    expect([r.code, r.out]).toEqual([0, '']);
+  });
+
+  it('GC releases the network\'s allocations that are not valid attachments', async () => {
+    expect((await run('ADD', nadConfig(), true, { CNI_CONTAINERID: 'keep' })).code).toBe(0);
+    expect((await run('ADD', nadConfig(), true, { CNI_CONTAINERID: 'stale' })).code).toBe(0);
+    const r = await run('GC', nadConfig({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'keep', ifname: 'net1' }] }));
+    expect(r.code, r.out).toBe(0);
+    expect(agent.holdings().map((h) => h.split('/')[1])).toEqual(['keep', 'keep', 'keep']);
+    expect(logs).toContain('multi-nic GC mnet: released 3 addresses');
+    await run('DEL', nadConfig(), true, { CNI_CONTAINERID: 'keep' });
+  });
+
+  it('GC is a logged no-op against an agent without /v1/gc', async () => {
+    agent.override = { status: 404, body: { apiVersion: 'v1', code: 'NotFound', message: 'no route /v1/gc' } };
+    try {
+      const r = await run('GC', nadConfig({ cniVersion: '1.1.0' }));
+      expect(r.code, r.out).toBe(0);
+      expect(logs).toEqual(['multi-nic GC mnet: agent has no /v1/gc; nothing collected']);
+    } finally {
+      agent.override = undefined;
+    }
+  });
+
+  it('CHECK names every missing address and route before asking the delegates', async () => {
+    const add = await run('ADD', nadConfig());
+    const [a0, a1, a2] = agent.holdings().map((h) => h.split('=')[1] as string);
+    netns = {
+      links: [{ ifname: 'net1-0', addrs: [a0 as string] }, { ifname: 'net1-1', addrs: [] }, { ifname: 'net1-2', addrs: [a2 as string] }],
+      routes: [{ dst: '192.168.0.0/18', gw: '192.168.0.65', dev: 'net1-0' }, { dst: '192.168.64.0/18', gw: '192.168.64.65', dev: 'net1-1' }],
+    };
+    calls = [];
+    const r = await run('CHECK', nadConfig({ prevResult: add.json }));
+    expect(r.json?.['code']).toBe(106);
+    expect(r.json?.['msg']).toBe(`CHECK failed for container c1 in network "mnet": net1-1 lacks address ${a1} (has none); route 192.168.128.0/18 via 192.168.128.65 dev net1-2 is missing`);
+    expect(calls).toEqual([]);
+  });
+});
