@@ -1,7 +1,7 @@
 // In-memory Ipam for unit tests of the agent server and the CNI path (style §4): the same pure
 // allocator and state as the durable store, no disk. Extra knobs let tests inject failures and
 // inspect calls; a failed call changes nothing, like the real store.
-import { IpamState, type PoolSyncReport, type ReleaseSelector } from '../../src/lib/ipam/state.js';
+import { IpamState, type AllocationConflict, type PoolSyncReport, type ReleaseSelector } from '../../src/lib/ipam/state.js';
 import type { AllocateItem, Allocation, Ipam, PoolSpec } from '../../src/lib/ipam/types.js';
 
 export class FakeIpam implements Ipam {
@@ -37,6 +37,11 @@ export class FakeIpam implements Ipam {
 
   list(pool?: string): Allocation[] {
     return this.state.list(pool);
+  }
+
+  async adopt(allocations: Allocation[]): Promise<{ adopted: Allocation[]; conflicts: AllocationConflict[] }> {
+    await Promise.resolve();
+    return this.state.adopt(allocations);
   }
 
   setPools(pools: PoolSpec[]): PoolSyncReport {

@@ -204,6 +204,18 @@ export class IpamStore implements Ipam {
     return released;
   }
 
+  /**
+   * Takes over allocations recorded elsewhere (IPPool resources) that the store lacks, durably;
+   * see IpamState.adopt for what is a conflict. Call after setPools.
+   */
+  async adopt(allocations: Allocation[]): Promise<{ adopted: Allocation[]; conflicts: AllocationConflict[] }> {
+    this.usable();
+    const out = this.state.adopt(allocations);
+    if (out.adopted.length > 0) await this.append({ op: 'allocate', allocations: out.adopted, adopted: true });
+    else await this.tail;
+    return out;
+  }
+
   list(pool?: string): Allocation[] {
     return this.state.list(pool);
   }

@@ -10,7 +10,12 @@ import type { AllocateItem, Allocation, AllocationKey, PoolSpec } from './types.
 
 /** One durable state change. `allocate` lists only fresh allocations (repeats change nothing). */
 export type IpamRecord =
-  | { op: 'allocate'; allocations: Allocation[] }
+  | {
+      op: 'allocate';
+      allocations: Allocation[];
+      /** Taken over from elsewhere (adopt()): replay does not move the cursor. */
+      adopted?: boolean;
+    }
   | { op: 'release'; released: Array<AllocationKey & { pool: string; address: string }> };
 
 /** Everything needed to rebuild the state: allocations and each pool's cursor. */
@@ -155,6 +160,37 @@ export class IpamState {
     return { allocations, fresh };
   }
 
+  /**
+   * Takes over allocations known elsewhere (the IPPool resources, after the journal was lost or
+   * moved aside) that this state lacks. A key already held is skipped; an allocation whose pool is
+   * unknown (call setPools first), whose address the pool cannot hold, or whose address another key
+   * holds is a conflict and is not taken. The cursor does not move. The caller journals `adopted`.
+   */
+  adopt(allocations: readonly Allocation[]): { adopted: Allocation[]; conflicts: AllocationConflict[] } {
+    const adopted: Allocation[] = [];
+    const conflicts: AllocationConflict[] = [];
+    for (const a of allocations) {
+      const entry = this.pools.get(a.pool);
+      const key = keyOf(a);
+      if (entry?.byKey.has(key)) continue;
+      if (!entry?.alloc) {
+        conflicts.push({ allocation: a, reason: `pool "${a.pool}" is not one of this node's pools` });
+        continue;
+      }
+      try {
+        const ip = parseIp(a.address);
+        if (ip.family !== entry.alloc.pool.family) throw new Error(`IPv${ip.family} address in an IPv${entry.alloc.pool.family} pool`);
+        entry.alloc.take(ip.addr, holderOf(a), false);
+        const held: Allocation = { ...a, index: Number(ip.addr - entry.alloc.pool.cidr.base) };
+        entry.byKey.set(key, held);
+        adopted.push(held);
+      } catch (e) {
+        conflicts.push({ allocation: a, reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    return { adopted, conflicts };
+  }
+
   /** Releases every allocation the selector matches; idempotent (nothing held: returns []). */
   release(sel: ReleaseSelector): Allocation[] {
     const out: Allocation[] = [];
@@ -171,7 +207,7 @@ export class IpamState {
   /** Applies a journaled record (replay). Conflicts are kept and reported, never dropped. */
   apply(record: IpamRecord): void {
     if (record.op === 'allocate') {
-      for (const a of record.allocations) this.hold(a, true);
+      for (const a of record.allocations) this.hold(a, record.adopted !== true);
     } else {
       for (const r of record.released) {
         const entry = this.pools.get(r.pool);

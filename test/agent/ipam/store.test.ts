@@ -291,6 +291,21 @@ describe('IpamStore ownership and lifecycle', () => {
     expect((err as IpamStoreUnavailableError).code).toBe('NotReady');
   });
 
+  it('adopt() makes allocations from IPPool resources durable', async () => {
+    const s = await open();
+    s.setPools([poolA, poolB]);
+    const fromCluster: Allocation[] = [
+      { pool: poolA.name, network: 'net-a', podUID: 'k1', containerID: 'c', interface: 'net1-0', address: '10.0.0.40', index: 40, podName: 'k1', namespace: 'default' },
+    ];
+    expect((await s.adopt(fromCluster)).adopted).toHaveLength(1);
+    expect(s.stats().recordsWritten).toBe(1);
+    await s.close();
+    const s2 = await open();
+    expect(s2.list()).toEqual(fromCluster);
+    expect(addrs(await s2.allocate(pod('u1')))).toEqual(['10.0.0.2', '10.0.64.2']);
+    await s2.close();
+  });
+
   it('setPools reports orphaned allocations, which stay held across a restart', async () => {
     const s = await open();
     await s.allocate(pod('u1'));

@@ -149,6 +149,32 @@ describe('IpamState.setPools', () => {
   });
 });
 
+describe('IpamState.adopt (rebuilding from IPPool resources)', () => {
+  it('takes what it lacks, skips what it holds, reports what collides, and leaves the cursor', () => {
+    const source = new IpamState();
+    const held = source.allocate([item(poolA, 'u1'), item(poolA, 'u2'), item(poolA, 'u3')].slice(0, 3)).allocations;
+    const st = new IpamState();
+    st.setPools([poolA]);
+    const [mine] = st.allocate([item(poolA, 'u1')]).allocations; // same key, same address as in the source
+    expect(mine?.address).toBe('10.0.0.1');
+    const foreign = { ...(held[0] as (typeof held)[number]), podUID: 'intruder', containerID: 'x' }; // 10.0.0.1 again
+    const unknownPool = { ...(held[1] as (typeof held)[number]), pool: 'nope' };
+    const out = st.adopt([...held, foreign, unknownPool]);
+    expect(out.adopted.map((a) => a.address)).toEqual(['10.0.0.2', '10.0.0.3']);
+    expect(out.conflicts.map((c) => c.reason)).toEqual([
+      expect.stringMatching(/10\.0\.0\.1 .* already allocated to pod default\/pod-u1/),
+      expect.stringMatching(/pool "nope" is not one of this node's pools/),
+    ]);
+    // Cursor still at .1 (adopted addresses do not move it): next free after it is .4.
+    expect(st.allocate([item(poolA, 'u9')]).allocations[0]?.address).toBe('10.0.0.4');
+    // A replayed adopt record does not move the cursor either.
+    const replayed = new IpamState();
+    replayed.apply({ op: 'allocate', allocations: [mine as (typeof held)[number]] });
+    replayed.apply({ op: 'allocate', allocations: out.adopted, adopted: true });
+    expect(replayed.allocate([item(poolA, 'u9')]).allocations[0]?.address).toBe('10.0.0.4');
+  });
+});
+
 describe('IpamState property: any sequence of operations', () => {
   it('never holds one address twice, stays in range, and is exhausted only when full', () => {
     const op = fc.oneof(
