@@ -2,7 +2,7 @@
 // just read, then writes back ONLY its own host entries with the CIDR's resourceVersion (compare-
 // and-swap). Other agents' entries are copied verbatim from what the server holds, so a claim never
 // moves anyone else's index; a stale read loses the CAS (409) and is re-planned. Pure.
-import type { CIDRSpec, CidrEntry, HostInterfaceInfo } from '../crds/types.gen.js';
+import type { CIDRSpec, CidrEntry, HostInterface, HostInterfaceInfo } from '../crds/types.gen.js';
 
 /** A planned index is already held by another host in the CIDR we are writing over. */
 export class ClaimCollisionError extends Error {
@@ -151,4 +151,28 @@ export function cidrFingerprint(spec: CIDRSpec): string {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, '0');
+}
+
+/**
+ * The inventory an agent plans its claim from: its own fresh HostInterface, and for every other
+ * host already in the CIDR exactly the NICs the CIDR records for it (so the planner keeps their
+ * indexes even when their HostInterface is not in our cache yet or has changed since: only they
+ * may move their own entries). Other hosts not yet in the CIDR are left out: they claim their own,
+ * and our pick only has to avoid what is already held.
+ */
+export function claimInventory(own: HostInterface, current: CIDRSpec | undefined): HostInterface[] {
+  const me = own.spec.hostName;
+  const others = new Map<string, HostInterface>();
+  for (const e of current?.cidr ?? []) {
+    for (const h of e.hosts) {
+      if (h.hostName === me) continue;
+      let hi = others.get(h.hostName);
+      if (!hi) {
+        hi = { apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name: h.hostName }, spec: { hostName: h.hostName, interfaces: [] } };
+        others.set(h.hostName, hi);
+      }
+      hi.spec.interfaces.push({ interfaceName: h.interfaceName, netAddress: e.netAddress, hostIP: h.hostIP });
+    }
+  }
+  return [own, ...[...others.values()].sort((a, b) => (a.spec.hostName < b.spec.hostName ? -1 : 1))];
 }

@@ -1,0 +1,388 @@
+// The agent on the Kubernetes API (issue 3): informers feeding KubeAgentState; the node loop that
+// publishes this node's HostInterface and claims its host indexes in every network's CIDR; IPPool
+// mirroring; leak GC; and, while this agent holds the Lease, the cluster loop (NADs, status,
+// departed nodes). Nothing here is on the pod ADD path: the CNI is served from caches and the
+// local journal, and API writes happen behind it.
+import { randomBytes } from 'node:crypto';
+import { cidrFingerprint } from '../../lib/cluster/claim.js';
+import { DEFAULT_GC_GRACE_MS } from '../../lib/cluster/gc.js';
+import { GENERATED_LABEL } from '../../lib/cluster/nad.js';
+import { ROUTES_ANNOTATION, usesMultiNicIpam, type RouteReport } from '../../lib/cluster/status.js';
+import { canonical } from '../../lib/cluster/claim.js';
+import { nicAddressing, parseIpamConfig } from '../../lib/agent/addressing.js';
+import type { CIDR, DeviceClass, HostInterface, InterfaceInfo, MultiNicNetwork } from '../../lib/crds/types.gen.js';
+import type { Ipam, PoolSpec } from '../../lib/ipam/types.js';
+import type { KubeObject } from '../../lib/k8s/meta.js';
+import { R } from '../../lib/k8s/resources.js';
+import { isAlreadyExists, isNotFound, type KubeApi } from '../../kube/api.js';
+import { desiredRoutes } from '../routes.js';
+import type { PodFactsPaths } from '../state.js';
+import { ClaimFailedError, claimCidr, type ClaimOutcome } from './claim.js';
+import { ClusterReconciler, type ClusterRound } from './cluster.js';
+import { EventRecorder } from './events.js';
+import { LeakGc } from './gc.js';
+import { Informer } from './informer.js';
+import { LeaderElector } from './leader.js';
+import { IPPoolMirror, observeIpam } from './mirror.js';
+import { KubeAgentState } from './state.js';
+import type { K } from './kinds.js';
+
+export const UNMANAGED_LABEL = 'multi-nic-unmanaged';
+export const AGENT_VERSION = '0.1.0';
+
+export interface KubeAgentOptions {
+  api: KubeApi;
+  nodeName: string;
+  /** The agent's namespace: the leader Lease and Events about cluster-scoped objects live there. */
+  namespace: string;
+  /** Leader identity (default `<node>-<random>`: unique per process, so a restart is a new candidate). */
+  identity?: string;
+  podFacts?: PodFactsPaths;
+  leaseDurationSeconds?: number;
+  leaseRetryMs?: number;
+  /** How long an allocation must look leaked before GC confirms and releases it (default 60 s). */
+  gcGraceMs?: number;
+  /** GC round period (default 10 s). */
+  gcIntervalMs?: number;
+  /** Period of the leader's full cluster round (default 10 s; changes trigger one sooner). */
+  clusterResyncMs?: number;
+  /** Period of the node loop's full publish + claim (default 30 s; changes trigger one sooner). */
+  nodeResyncMs?: number;
+  mirrorFlushMs?: number;
+  mirrorResyncMs?: number;
+  informerBackoffMs?: { initial: number; max: number };
+  watchTimeoutSeconds?: number;
+  log?: (event: Record<string, unknown>) => void;
+}
+
+/** Runs `fn` serially; kicks during a run cause exactly one more run afterwards. */
+class Kicker {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  constructor(
+    private readonly fn: () => Promise<void>,
+    private readonly debounceMs: number,
+  ) {}
+  kick(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.run();
+    }, this.debounceMs);
+  }
+  run(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.fn();
+      } while (this.again && !this.stopped);
+    })().finally(() => (this.running = undefined));
+    return this.running;
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+}
+
+export class KubeAgent {
+  readonly state: KubeAgentState;
+  readonly events: EventRecorder;
+  readonly elector: LeaderElector;
+  readonly cluster: ClusterReconciler;
+  readonly informers: {
+    networks: Informer<K<MultiNicNetwork>>;
+    cidrs: Informer<K<CIDR>>;
+    deviceClasses: Informer<K<DeviceClass>>;
+    hostInterfaces: Informer<K<HostInterface>>;
+    nodes: Informer<KubeObject>;
+    namespaces: Informer<KubeObject>;
+    nads: Informer<KubeObject>;
+    pods: Informer<KubeObject>;
+  };
+  private nics: InterfaceInfo[] | undefined;
+  private mirror: IPPoolMirror | undefined;
+  private gc: LeakGc | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly nodeLoop: Kicker;
+  private readonly clusterLoop: Kicker;
+  private readonly planErrors = new Map<string, string>();
+  private reports: Record<string, RouteReport> = {};
+  private publishedReports = '';
+  private published: string | undefined;
+  private stopped = false;
+  private readonly log: (event: Record<string, unknown>) => void;
+  /** Last results, for status and tests. */
+  readonly last: { claims: Record<string, ClaimOutcome>; cluster?: ClusterRound } = { claims: {} };
+
+  constructor(private readonly o: KubeAgentOptions) {
+    this.log = o.log ?? (() => undefined);
+    const mk = <T extends KubeObject>(ref: (typeof R)[keyof typeof R], extra: { labelSelector?: string; fieldSelector?: string } = {}) =>
+      new Informer<T>({ api: o.api, ref, log: this.log, backoffMs: o.informerBackoffMs, watchTimeoutSeconds: o.watchTimeoutSeconds, ...extra });
+    this.informers = {
+      networks: mk<K<MultiNicNetwork>>(R.MultiNicNetwork),
+      cidrs: mk<K<CIDR>>(R.CIDR),
+      deviceClasses: mk<K<DeviceClass>>(R.DeviceClass),
+      hostInterfaces: mk<K<HostInterface>>(R.HostInterface),
+      nodes: mk(R.Node),
+      namespaces: mk(R.Namespace),
+      nads: mk(R.NetworkAttachmentDefinition, { labelSelector: `${GENERATED_LABEL}=true` }),
+      pods: mk(R.Pod, { fieldSelector: `spec.nodeName=${o.nodeName}` }),
+    };
+    this.state = new KubeAgentState({ networks: this.informers.networks, cidrs: this.informers.cidrs, deviceClasses: this.informers.deviceClasses, podFacts: o.podFacts });
+    this.events = new EventRecorder({ api: o.api, host: o.nodeName, namespace: o.namespace, log: this.log });
+    this.cluster = new ClusterReconciler({
+      api: o.api,
+      informers: this.informers,
+      events: this.events,
+      planErrors: () => this.planErrors,
+      log: this.log,
+    });
+    this.clusterLoop = new Kicker(async () => {
+      if (!this.elector.isLeader) return;
+      try {
+        this.last.cluster = await this.cluster.reconcile();
+      } catch (e) {
+        this.log({ level: 'error', msg: 'cluster round failed', error: (e as Error).message });
+      }
+    }, 100);
+    this.nodeLoop = new Kicker(() => this.nodeRound(), 50);
+    this.elector = new LeaderElector({
+      api: o.api,
+      namespace: o.namespace,
+      identity: o.identity ?? `${o.nodeName}-${randomBytes(4).toString('hex')}`,
+      durationSeconds: o.leaseDurationSeconds,
+      retryMs: o.leaseRetryMs,
+      log: this.log,
+      onStartedLeading: () => this.clusterLoop.kick(),
+    });
+  }
+
+  /** Starts the informers and waits for the state caches; the loops start once NICs are given. */
+  async start(): Promise<void> {
+    for (const i of Object.values(this.informers)) (i as { start(): unknown }).start();
+    await this.state.synced();
+    await this.informers.hostInterfaces.synced();
+    const nodeKick = () => this.nodeLoop.kick();
+    this.informers.networks.onChange(nodeKick);
+    this.informers.cidrs.onChange(nodeKick);
+    this.informers.cidrs.onChange((_t, c) => {
+      if (this.mirror) this.mirror.mark(this.poolsOf(c.metadata.name ?? '').map((p) => p.spec.name));
+    });
+    const clusterKick = () => this.clusterLoop.kick();
+    for (const k of ['networks', 'cidrs', 'hostInterfaces', 'nodes', 'namespaces', 'nads'] as const) this.informers[k].onChange(clusterKick);
+    this.elector.start();
+    this.every(this.o.clusterResyncMs ?? 10_000, () => this.clusterLoop.kick());
+    this.every(this.o.nodeResyncMs ?? 30_000, () => this.nodeLoop.kick());
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /** Sets this node's discovered NICs (call after every discovery that changed them). */
+  setNics(nics: readonly InterfaceInfo[]): Promise<void> {
+    this.nics = nics.map(stripLocal);
+    return this.nodeLoop.run();
+  }
+
+  /** Runs the node loop now (publish + claim every network) and waits for it. */
+  syncNode(): Promise<void> {
+    return this.nodeLoop.run();
+  }
+
+  /** Runs a cluster round now if leading. */
+  syncCluster(): Promise<void> {
+    return this.clusterLoop.run();
+  }
+
+  /**
+   * Wraps the IPAM so allocations are mirrored to IPPools and leaks are collected. Call once, and
+   * hand the returned Ipam to the agent core.
+   */
+  attachIpam<T extends Ipam>(ipam: T): T {
+    const wrapped = observeIpam(
+      ipam,
+      (pools) => this.mirror?.mark(pools),
+      (e) => {
+        const err = e as { name?: string; pool?: string; message?: string };
+        if (err.name === 'PoolExhaustedError' && err.pool) this.events.record({ apiVersion: 'multinic.fms.io/v1', kind: 'IPPool', name: err.pool }, 'PoolExhausted', err.message ?? 'pool exhausted');
+      },
+    );
+    this.mirror = new IPPoolMirror({
+      api: this.o.api,
+      hostName: this.o.nodeName,
+      ipam: wrapped,
+      pools: () => this.state.networks().flatMap((n) => this.poolsOf(n.network.metadata.name ?? '')),
+      flushMs: this.o.mirrorFlushMs,
+      resyncMs: this.o.mirrorResyncMs,
+      log: this.log,
+    }).start();
+    this.gc = new LeakGc({
+      api: this.o.api,
+      ipam: wrapped,
+      cachedPod: (ns, name) => this.informers.pods.get(name, ns),
+      cacheReady: () => this.informers.pods.isSynced,
+      graceMs: this.o.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
+      events: this.events,
+      log: this.log,
+    });
+    this.every(this.o.gcIntervalMs ?? 10_000, () => void this.gcRound());
+    return wrapped;
+  }
+
+  /** One GC round now (tests; the timer calls it too). */
+  async gcRound(): Promise<void> {
+    try {
+      await this.gc?.round();
+    } catch (e) {
+      this.log({ level: 'warn', msg: 'leak GC round failed', error: (e as Error).message });
+    }
+  }
+
+  get ipamMirror(): IPPoolMirror | undefined {
+    return this.mirror;
+  }
+
+  get leakGc(): LeakGc | undefined {
+    return this.gc;
+  }
+
+  /** This host's pools in a network, from the network's CIDR. */
+  private poolsOf(network: string): Array<{ spec: PoolSpec; network: MultiNicNetwork }> {
+    const st = this.state.network(network);
+    if (!st?.cidr) return [];
+    try {
+      const ipam = parseIpamConfig(network, st.network.spec.ipam);
+      const out: Array<{ spec: PoolSpec; network: MultiNicNetwork }> = [];
+      for (const e of st.cidr.spec.cidr) for (const h of e.hosts) if (h.hostName === this.o.nodeName) out.push({ spec: nicAddressing(st.network, ipam, e, h).pool, network: st.network });
+      return out;
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Records the outcome of a route reconcile: for every network whose CIDR holds this host, the
+   * routes it wants now (the reconcile just installed them unless `error` is set). Published on this
+   * node's HostInterface for the leader's status.
+   */
+  reportRoutes(result: { error?: string; localNics?: ReadonlySet<string> }): Promise<void> {
+    const reports: Record<string, RouteReport> = {};
+    for (const n of this.state.networks()) {
+      if (!n.cidr || !n.cidr.spec.cidr.some((e) => e.hosts.some((h) => h.hostName === this.o.nodeName))) continue;
+      const name = n.network.metadata.name ?? '';
+      const want = desiredRoutes(n.cidr, this.o.nodeName, result.localNics);
+      reports[name] = { cidr: cidrFingerprint(n.cidr.spec), routes: want.routes.length, ok: !result.error, ...(result.error ? { message: result.error } : {}) };
+      if (result.error) this.events.record({ apiVersion: n.network.apiVersion, kind: n.network.kind, name, uid: n.network.metadata.uid }, 'RoutesFailed', `${this.o.nodeName}: ${result.error}`);
+    }
+    this.reports = reports;
+    return this.nodeLoop.run();
+  }
+
+  private ownHostInterface(): HostInterface | undefined {
+    if (!this.nics) return undefined;
+    const cached = this.informers.hostInterfaces.get(this.o.nodeName);
+    if (cached?.metadata.labels?.[UNMANAGED_LABEL] === 'true') return cached;
+    return { apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name: this.o.nodeName }, spec: { hostName: this.o.nodeName, interfaces: this.nics } };
+  }
+
+  private async nodeRound(): Promise<void> {
+    if (this.stopped) return;
+    const own = this.ownHostInterface();
+    if (!own) return;
+    try {
+      await this.publish(own);
+    } catch (e) {
+      this.log({ level: 'warn', msg: 'HostInterface publish failed; will retry', error: (e as Error).message });
+      this.events.record({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', name: this.o.nodeName }, 'PublishFailed', (e as Error).message);
+      return;
+    }
+    if (own.spec.interfaces.length === 0) return;
+    for (const net of this.informers.networks.list()) {
+      if (this.stopped) return;
+      const name = net.metadata.name ?? '';
+      if (net.metadata.deletionTimestamp || !usesMultiNicIpam(net)) continue;
+      try {
+        const out = await claimCidr({ api: this.o.api, network: net, own });
+        this.last.claims[name] = out;
+        if (out.unplaced.length) {
+          const msg = `${this.o.nodeName}: ${out.unplaced.join('; ')}`;
+          this.planErrors.set(name, msg);
+          this.events.record({ apiVersion: net.apiVersion, kind: net.kind, name, uid: net.metadata.uid }, 'CIDRClaimFailed', msg);
+        } else this.planErrors.delete(name);
+        if (out.wrote) this.log({ level: 'info', msg: 'claimed host indexes', network: name, claimed: out.claimed, attempts: out.attempts, conflicts: out.conflicts });
+      } catch (e) {
+        const msg = (e as Error).message;
+        this.planErrors.set(name, msg);
+        this.log({ level: 'warn', msg: 'CIDR claim failed; will retry', network: name, error: msg });
+        this.events.record({ apiVersion: net.apiVersion, kind: net.kind, name, uid: net.metadata.uid }, 'CIDRClaimFailed', msg);
+        if (e instanceof ClaimFailedError) this.nodeLoop.kick();
+      }
+    }
+  }
+
+  /** Creates or updates this node's HostInterface (spec, route reports, last-seen status). */
+  private async publish(own: HostInterface): Promise<void> {
+    const unmanaged = own.metadata.labels?.[UNMANAGED_LABEL] === 'true';
+    const reports = canonical(this.reports);
+    const key = canonical(own.spec) + reports;
+    if (this.published === key && this.informers.hostInterfaces.get(this.o.nodeName)) return;
+    const annotations = { [ROUTES_ANNOTATION]: reports };
+    if (unmanaged) {
+      if (reports !== this.publishedReports) await this.o.api.patch(R.HostInterface, this.o.nodeName, { metadata: { annotations } });
+    } else {
+      try {
+        await this.o.api.patch(R.HostInterface, this.o.nodeName, { metadata: { annotations }, spec: own.spec });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        try {
+          await this.o.api.create(R.HostInterface, { ...own, metadata: { ...own.metadata, annotations } });
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+          await this.o.api.patch(R.HostInterface, this.o.nodeName, { metadata: { annotations }, spec: own.spec });
+        }
+      }
+      await this.o.api
+        .patch(R.HostInterface, this.o.nodeName, { status: { agentVersion: AGENT_VERSION, lastSeen: new Date().toISOString() } }, { subresource: 'status' })
+        .catch((e: Error) => this.log({ level: 'debug', msg: 'HostInterface status update failed', error: e.message }));
+    }
+    this.published = key;
+    this.publishedReports = reports;
+  }
+
+  /** Stops every loop; with `release`, hands the leader lease over at once (clean shutdown). */
+  async stop(opts: { release?: boolean } = { release: true }): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.elector.stop(opts);
+    await this.nodeLoop.stop();
+    await this.clusterLoop.stop();
+    await this.mirror?.stop();
+    this.state.close();
+    await Promise.all(Object.values(this.informers).map((i: { stop(): Promise<void> }) => i.stop()));
+    await this.events.drain();
+  }
+}
+
+/** Drops discovery-only fields (ifindex) that are not part of the HostInterface schema. */
+function stripLocal(n: InterfaceInfo): InterfaceInfo {
+  const { ifindex: _ifindex, ...rest } = n as InterfaceInfo & { ifindex?: number };
+  return rest;
+}
+
+/** Builds and starts a KubeAgent; resolves once its state caches are filled. */
+export async function startKubeAgent(opts: KubeAgentOptions): Promise<KubeAgent> {
+  const agent = new KubeAgent(opts);
+  await agent.start();
+  return agent;
+}
