@@ -1,7 +1,14 @@
 // KubeApi: the only Kubernetes calls the product makes (style §4). Real adapter in ./client.ts,
 // built at entry points only; tests run it against the API stand-in (src/lab/apiserver).
-import type { KubeObject } from '../lib/k8s/meta.js';
+import type { KubeObject, ObjectMeta } from '../lib/k8s/meta.js';
 import type { ResourceRef } from '../lib/k8s/resources.js';
+
+/** Any object with metadata: generated CRD types and KubeObject both fit. */
+export interface KObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+}
 
 export interface ListOptions {
   namespace?: string;
@@ -57,12 +64,12 @@ export interface KubeApi {
   readonly server: string;
   /** The default namespace (from -n, the context, or "default"). */
   readonly namespace: string;
-  get<T extends KubeObject>(r: ResourceRef, name: string, namespace?: string): Promise<T | undefined>;
-  list<T extends KubeObject>(r: ResourceRef, opts?: ListOptions): Promise<ObjectList<T>>;
-  create<T extends KubeObject>(r: ResourceRef, obj: T, opts?: WriteOptions): Promise<T>;
+  get<T extends KObject = KubeObject>(r: ResourceRef, name: string, namespace?: string): Promise<T | undefined>;
+  list<T extends KObject = KubeObject>(r: ResourceRef, opts?: ListOptions): Promise<ObjectList<T>>;
+  create<T extends KObject = KubeObject>(r: ResourceRef, obj: T, opts?: WriteOptions): Promise<T>;
   /** PUT with the object's resourceVersion: rejects with a 409 Conflict ApiError when stale. */
-  replace<T extends KubeObject>(r: ResourceRef, obj: T, opts?: WriteOptions & { subresource?: 'status' }): Promise<T>;
-  patch<T extends KubeObject>(
+  replace<T extends KObject = KubeObject>(r: ResourceRef, obj: T, opts?: WriteOptions & { subresource?: 'status' }): Promise<T>;
+  patch<T extends KObject = KubeObject>(
     r: ResourceRef,
     name: string,
     patch: unknown,
@@ -70,7 +77,7 @@ export interface KubeApi {
   ): Promise<T>;
   /** Deletes; resolves false when it was already gone. */
   delete(r: ResourceRef, name: string, namespace?: string, opts?: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan' }): Promise<boolean>;
-  watch<T extends KubeObject>(
+  watch<T extends KObject = KubeObject>(
     r: ResourceRef,
     opts: ListOptions & { resourceVersion?: string; timeoutSeconds?: number },
     onEvent: (e: WatchEvent<T>) => void,

@@ -8,9 +8,9 @@ import https from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterUnreachableError, UserError } from '../lib/errors.js';
-import type { KubeObject } from '../lib/k8s/meta.js';
 import { type ResourceRef, resourcePath } from '../lib/k8s/resources.js';
-import { ApiError, type KubeApi, type ListOptions, type ObjectList, type WatchEvent, type WatchHandle, type WriteOptions } from './api.js';
+import type { KubeObject } from '../lib/k8s/meta.js';
+import { ApiError, type KObject, type KubeApi, type ListOptions, type ObjectList, type WatchEvent, type WatchHandle, type WriteOptions } from './api.js';
 
 export interface ConnectOptions {
   kubeconfig?: string;
@@ -167,7 +167,7 @@ class HttpKubeApi implements KubeApi {
     return this.call('GET', '/version');
   }
 
-  async get<T extends KubeObject>(r: ResourceRef, name: string, namespace?: string): Promise<T | undefined> {
+  async get<T extends KObject = KubeObject>(r: ResourceRef, name: string, namespace?: string): Promise<T | undefined> {
     try {
       return await this.call<T>('GET', resourcePath(r, { namespace: this.ns(r, namespace), name }));
     } catch (e) {
@@ -176,7 +176,7 @@ class HttpKubeApi implements KubeApi {
     }
   }
 
-  async list<T extends KubeObject>(r: ResourceRef, opts: ListOptions = {}): Promise<ObjectList<T>> {
+  async list<T extends KObject = KubeObject>(r: ResourceRef, opts: ListOptions = {}): Promise<ObjectList<T>> {
     const path = resourcePath(r, { namespace: r.namespaced ? opts.namespace : undefined });
     const res = await this.call<{ items?: T[]; metadata?: { resourceVersion?: string } }>(
       'GET',
@@ -188,17 +188,17 @@ class HttpKubeApi implements KubeApi {
     return { items, resourceVersion: res.metadata?.resourceVersion ?? '' };
   }
 
-  async create<T extends KubeObject>(r: ResourceRef, obj: T, opts: WriteOptions = {}): Promise<T> {
+  async create<T extends KObject = KubeObject>(r: ResourceRef, obj: T, opts: WriteOptions = {}): Promise<T> {
     const path = resourcePath(r, { namespace: this.ns(r, obj.metadata?.namespace) });
     return this.call<T>('POST', path + this.query({ dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager ?? 'kubectl-multinic' }), obj);
   }
 
-  async replace<T extends KubeObject>(r: ResourceRef, obj: T, opts: WriteOptions & { subresource?: 'status' } = {}): Promise<T> {
+  async replace<T extends KObject = KubeObject>(r: ResourceRef, obj: T, opts: WriteOptions & { subresource?: 'status' } = {}): Promise<T> {
     const path = resourcePath(r, { namespace: this.ns(r, obj.metadata?.namespace), name: obj.metadata?.name, subresource: opts.subresource });
     return this.call<T>('PUT', path + this.query({ dryRun: opts.dryRun ? 'All' : undefined, fieldManager: opts.fieldManager ?? 'kubectl-multinic' }), obj);
   }
 
-  async patch<T extends KubeObject>(
+  async patch<T extends KObject = KubeObject>(
     r: ResourceRef,
     name: string,
     patch: unknown,
@@ -229,7 +229,7 @@ class HttpKubeApi implements KubeApi {
     throw toApiError(status, text, this.server);
   }
 
-  watch<T extends KubeObject>(
+  watch<T extends KObject = KubeObject>(
     r: ResourceRef,
     opts: ListOptions & { resourceVersion?: string; timeoutSeconds?: number },
     onEvent: (e: WatchEvent<T>) => void,
