@@ -95,8 +95,11 @@ function sameSpec(a: PoolSpec, b: PoolSpec): boolean {
   );
 }
 
+/** By pool, then address: within a pool `index` orders like the address (offset from one base). */
 function compareAllocations(a: Allocation, b: Allocation): number {
   if (a.pool !== b.pool) return a.pool < b.pool ? -1 : 1;
+  if (a.index !== b.index) return a.index - b.index;
+  if (a.address === b.address) return 0;
   const x = parseIp(a.address).addr;
   const y = parseIp(b.address).addr;
   return x < y ? -1 : x > y ? 1 : 0;
@@ -132,7 +135,7 @@ export class IpamState {
         const alloc = entry.alloc as PoolAllocator;
         const addr = alloc.next();
         const prevCursor = alloc.cursor;
-        const a: Allocation = {
+        const a: Allocation = Object.freeze({
           podUID: item.key.podUID,
           containerID: item.key.containerID,
           interface: item.key.interface,
@@ -142,7 +145,7 @@ export class IpamState {
           index: Number(addr - alloc.pool.cidr.base),
           podName: item.podName,
           namespace: item.namespace,
-        };
+        });
         alloc.take(addr, holderOf(a));
         entry.byKey.set(key, a);
         undo.push(() => {
@@ -181,7 +184,7 @@ export class IpamState {
         const ip = parseIp(a.address);
         if (ip.family !== entry.alloc.pool.family) throw new Error(`IPv${ip.family} address in an IPv${entry.alloc.pool.family} pool`);
         entry.alloc.take(ip.addr, holderOf(a), false);
-        const held: Allocation = { ...a, index: Number(ip.addr - entry.alloc.pool.cidr.base) };
+        const held: Allocation = Object.freeze({ ...a, index: Number(ip.addr - entry.alloc.pool.cidr.base) });
         entry.byKey.set(key, held);
         adopted.push(held);
       } catch (e) {
@@ -246,7 +249,7 @@ export class IpamState {
     return { orphaned: orphaned.sort(compareAllocations), conflicts: this.conflicts() };
   }
 
-  /** Allocations held, optionally only one pool's; sorted by pool, then address. */
+  /** Allocations held (frozen objects), optionally only one pool's; sorted by pool, then address. */
   list(pool?: string): Allocation[] {
     const out: Allocation[] = [];
     for (const entry of this.pools.values()) {
@@ -318,7 +321,8 @@ export class IpamState {
   }
 
   /** Records `a` as held; `advance` moves the cursor to it (replaying a fresh allocation). */
-  private hold(a: Allocation, advance: boolean): void {
+  private hold(record: Allocation, advance: boolean): void {
+    const a = Object.freeze({ ...record });
     const entry = this.entry(a.pool);
     const key = keyOf(a);
     const prev = entry.byKey.get(key);
