@@ -1,0 +1,66 @@
+// Flag parsing shared by `kubectl multinic agent` and the standalone entry (src/agent/bin.ts), and
+// the process lifecycle: run until SIGTERM/SIGINT, then stop gracefully.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
+import { UserError } from '../lib/errors.js';
+import { runAgent, type AgentOptions } from './main.js';
+
+export const AGENT_USAGE = `usage: agent --node NAME --state-file FILE --data-dir DIR [--socket PATH] [--sysfs-root DIR]
+             [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH]`;
+
+/** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        node: { type: 'string' },
+        socket: { type: 'string' },
+        'state-file': { type: 'string' },
+        'data-dir': { type: 'string' },
+        'sysfs-root': { type: 'string' },
+        'rt-tables': { type: 'string' },
+        'enable-forwarding': { type: 'boolean' },
+        checkpoint: { type: 'string' },
+        'topology-xml': { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    throw new UserError((e as Error).message, { hint: AGENT_USAGE });
+  }
+  const stateFile = values['state-file'] as string | undefined;
+  const dataDir = values['data-dir'] as string | undefined;
+  if (!stateFile) throw new UserError('--state-file is required (the Kubernetes state source is not wired yet)', { hint: AGENT_USAGE });
+  if (!dataDir) throw new UserError('--data-dir is required (IPAM journal and owned routing tables live there)', { hint: AGENT_USAGE });
+  const opts: AgentOptions = {
+    nodeName: (values.node as string | undefined) ?? env.K8S_NODENAME ?? hostname(),
+    socketPath: (values.socket as string | undefined) ?? DEFAULT_AGENT_SOCKET,
+    stateFile,
+    dataDir,
+    enableForwarding: Boolean(values['enable-forwarding']),
+  };
+  if (values['sysfs-root']) opts.sysfsRoot = values['sysfs-root'] as string;
+  if (values['rt-tables']) opts.rtTablesPath = values['rt-tables'] as string;
+  const podFacts: NonNullable<AgentOptions['podFacts']> = {};
+  if (values.checkpoint) podFacts.checkpoint = values.checkpoint as string;
+  if (values['topology-xml']) podFacts.topologyXml = values['topology-xml'] as string;
+  if (Object.keys(podFacts).length) opts.podFacts = podFacts;
+  return opts;
+}
+
+/** Runs the agent until SIGTERM/SIGINT; resolves after a graceful stop. */
+export async function runAgentUntilSignal(opts: AgentOptions): Promise<void> {
+  const agent = await runAgent(opts);
+  await new Promise<void>((resolve) => {
+    const onSignal = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      void agent.stop().then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

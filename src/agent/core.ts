@@ -1,0 +1,315 @@
+// The agent's request logic behind the socket (src/agent/server.ts): validate → select → allocate
+// all-or-nothing → answer. The pod ADD hot path: no API round trip, only in-memory state, the
+// discovery snapshot and one durable IPAM write.
+import type { AgentErrorBody, AllocateRequest, AllocateResponse, AllocatedNic, LookupResponse, ReleaseRequest, ReleaseResponse } from '../lib/agent/protocol.js';
+import type { CidrEntry, HostInterfaceInfo, MultiNicNetwork } from '../lib/crds/types.gen.js';
+import type { Allocation, AllocateItem, Ipam } from '../lib/ipam/types.js';
+import type { DiscoveredNic } from '../lib/agent/discovery.js';
+import { nicAddressing, parseIpamConfig, type IpamConfig, type NicAddressing } from '../lib/agent/addressing.js';
+import { selectNics, type NicCandidate } from '../lib/select/select.js';
+import { InvalidSelectionError, NoMatchingNicError, UnknownDeviceClassError } from '../lib/select/errors.js';
+import type { AgentState, NetworkState } from './state.js';
+
+/** An error with its wire code and HTTP status. */
+export class AgentError extends Error {
+  constructor(
+    readonly code: AgentErrorBody['code'],
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'AgentError';
+  }
+
+  get status(): number {
+    return HTTP_STATUS[this.code];
+  }
+
+  body(): AgentErrorBody {
+    return { apiVersion: 'v1', code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
+  }
+}
+
+export const HTTP_STATUS: Record<AgentErrorBody['code'], number> = {
+  InvalidRequest: 400,
+  UnknownNetwork: 404,
+  NotFound: 404,
+  NoMatchingNic: 422,
+  UnknownDeviceClass: 422,
+  PoolExhausted: 409,
+  NotReady: 503,
+  Internal: 500,
+};
+
+export interface AgentCoreDeps {
+  hostName: string;
+  state: AgentState;
+  ipam: Ipam;
+  /** The latest discovery snapshot. */
+  nics: () => DiscoveredNic[];
+}
+
+/** One host NIC of one network as this host sees it. */
+interface HostNicOfNetwork {
+  entry: CidrEntry;
+  host: HostInterfaceInfo;
+  addressing: NicAddressing;
+}
+
+export class AgentCore {
+  private readonly plans = new WeakMap<MultiNicNetwork, { ipam: IpamConfig }>();
+
+  constructor(private readonly deps: AgentCoreDeps) {}
+
+  get hostName(): string {
+    return this.deps.hostName;
+  }
+
+  async allocate(body: unknown): Promise<AllocateResponse> {
+    const req = validateAllocate(body);
+    const ns = this.networkOrThrow(req.network);
+    const mine = this.hostNics(ns);
+    const existing = this.held(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName);
+    if (existing.length) return this.respond(ns, mine, existing);
+
+    const discovered = new Map(this.deps.nics().map((n) => [n.interfaceName, n]));
+    const present = mine.filter((m) => discovered.has(m.host.interfaceName));
+    if (present.length === 0) {
+      throw new AgentError('NotReady', `host ${this.hostName} has no NIC of network "${req.network}" up (CIDR names ${mine.map((m) => m.host.interfaceName).join(', ') || 'none'} for this host)`, 'check `ip addr` on the host and the network masterNets');
+    }
+    const strategy = ns.network.spec.attachPolicy?.strategy ?? 'none';
+    const resources = (req.resourceName ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const needFacts = strategy === 'topology' || (resources.length > 0 && !req.deviceIDs);
+    const facts = needFacts ? await this.deps.state.podFacts(req.pod.uid, resources) : { gpuNumaNodes: [], deviceIDs: [] };
+    const counts = strategy === 'perfOpt' || strategy === 'costOpt' ? this.allocationsPerNic() : undefined;
+
+    const candidates: NicCandidate[] = present.map((m) => {
+      const d = discovered.get(m.host.interfaceName) as DiscoveredNic;
+      return {
+        name: m.host.interfaceName,
+        netAddress: m.entry.netAddress,
+        interfaceIndex: m.entry.interfaceIndex,
+        vendor: d.vendor,
+        product: d.product,
+        pciAddress: d.pciAddress,
+        numaNode: d.numaNode,
+        speed: d.speed,
+        allocations: counts?.get(m.host.interfaceName) ?? 0,
+      };
+    });
+    let chosen: NicCandidate[];
+    try {
+      chosen = selectNics({
+        strategy,
+        policyTarget: ns.network.spec.attachPolicy?.target,
+        candidates,
+        args: req.args,
+        deviceClasses: Object.fromEntries(Object.entries(this.deps.state.deviceClasses()).map(([k, v]) => [k, v.spec])),
+        gpuNumaNodes: facts.gpuNumaNodes,
+        deviceIDs: req.deviceIDs ?? facts.deviceIDs,
+      }).nics;
+    } catch (e) {
+      if (e instanceof NoMatchingNicError || e instanceof UnknownDeviceClassError || e instanceof InvalidSelectionError) {
+        throw new AgentError(e.code, `network "${req.network}": ${e.message}`, e.hint);
+      }
+      throw e;
+    }
+    const items: AllocateItem[] = chosen.map((nic, i) => ({
+      pool: (present.find((m) => m.host.interfaceName === nic.name) as HostNicOfNetwork).addressing.pool,
+      key: { podUID: req.pod.uid, containerID: req.pod.containerID, interface: `${req.pod.ifName}-${i}` },
+      podName: req.pod.name,
+      namespace: req.pod.namespace,
+    }));
+    let allocs: Allocation[];
+    try {
+      allocs = await this.deps.ipam.allocate(items);
+    } catch (e) {
+      const err = e as Error & { code?: string; pool?: string };
+      if (err.name === 'PoolExhaustedError' || err.code === 'PoolExhausted') {
+        throw new AgentError('PoolExhausted', `network "${req.network}": ${err.message}`, 'release addresses (delete pods) or give the network larger host blocks (hostBlock)');
+      }
+      if (err.code === 'NotReady' || err.name === 'InvalidPoolError') throw new AgentError('NotReady', `network "${req.network}": ${err.message}`);
+      throw e;
+    }
+    return this.respond(ns, mine, allocs);
+  }
+
+  async release(body: unknown): Promise<ReleaseResponse> {
+    const req = validateRelease(body);
+    const released = await this.deps.ipam.release({ podUID: req.pod.uid, containerID: req.pod.containerID, ifPrefix: `${req.pod.ifName}-`, network: req.network });
+    return { apiVersion: 'v1', released: released.length };
+  }
+
+  async lookup(body: unknown): Promise<LookupResponse> {
+    const req = validateRelease(body);
+    const ns = this.networkOrThrow(req.network);
+    const held = this.held(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName);
+    if (held.length === 0) throw new AgentError('NotFound', `no addresses held in network "${req.network}" for pod ${req.pod.uid} container ${req.pod.containerID} ${req.pod.ifName}`);
+    return this.respond(ns, this.hostNics(ns), held);
+  }
+
+  /** Per NIC name, addresses allocated on it (all networks). */
+  allocationsPerNic(): Map<string, number> {
+    const byPool = new Map<string, string>();
+    for (const ns of this.deps.state.networks()) {
+      if (!ns.cidr) continue;
+      for (const m of this.hostNics(ns)) byPool.set(m.addressing.pool.name, m.host.interfaceName);
+    }
+    const out = new Map<string, number>();
+    for (const a of this.deps.ipam.list()) {
+      const nic = byPool.get(a.pool);
+      if (nic) out.set(nic, (out.get(nic) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  /** This host's NICs of a network, in interface-index order (NotReady without a CIDR entry). */
+  hostNics(ns: NetworkState): HostNicOfNetwork[] {
+    const name = ns.network.metadata.name ?? '';
+    if (!ns.cidr) throw new AgentError('NotReady', `network "${name}" has no CIDR yet (not planned)`, 'wait for the network to be planned (kubectl multinic status)');
+    let plan = this.plans.get(ns.network);
+    if (!plan) {
+      try {
+        plan = { ipam: parseIpamConfig(name, ns.network.spec.ipam) };
+      } catch (e) {
+        throw new AgentError('NotReady', (e as Error).message, 'fix the MultiNicNetwork spec.ipam');
+      }
+      this.plans.set(ns.network, plan);
+    }
+    const out: HostNicOfNetwork[] = [];
+    for (const entry of [...ns.cidr.spec.cidr].sort((a, b) => a.interfaceIndex - b.interfaceIndex)) {
+      for (const host of entry.hosts) {
+        if (host.hostName === this.hostName) out.push({ entry, host, addressing: nicAddressing(ns.network, plan.ipam, entry, host) });
+      }
+    }
+    return out;
+  }
+
+  private networkOrThrow(name: string): NetworkState {
+    const ns = this.deps.state.network(name);
+    if (!ns) {
+      throw new AgentError('UnknownNetwork', `network "${name}" is not known to the agent on ${this.hostName}`, `create the MultiNicNetwork "${name}" (kubectl get multinicnetworks) or fix the NAD name`);
+    }
+    return ns;
+  }
+
+  private held(network: string, uid: string, containerID: string, ifName: string): Allocation[] {
+    const prefix = `${ifName}-`;
+    return this.deps.ipam
+      .list()
+      .filter((a) => a.network === network && a.podUID === uid && a.containerID === containerID && a.interface.startsWith(prefix))
+      .sort((a, b) => ifIndex(a.interface) - ifIndex(b.interface));
+  }
+
+  private respond(ns: NetworkState, mine: HostNicOfNetwork[], allocs: Allocation[]): AllocateResponse {
+    const plugin = ns.network.spec.plugin;
+    const ipam = this.plans.get(ns.network)?.ipam;
+    const discovered = new Map(this.deps.nics().map((n) => [n.interfaceName, n]));
+    const nics: AllocatedNic[] = allocs.map((a) => {
+      const m = mine.find((x) => x.addressing.pool.name === a.pool);
+      if (!m) throw new AgentError('Internal', `allocation ${a.address} is in pool ${a.pool}, which is no longer one of this host's pools`);
+      const d = discovered.get(m.host.interfaceName);
+      const nic: AllocatedNic = {
+        index: ifIndex(a.interface),
+        podInterface: a.interface,
+        master: m.host.interfaceName,
+        netAddress: m.entry.netAddress,
+        address: `${a.address}/${m.addressing.prefix}`,
+        routes: m.addressing.routes,
+        vlanCIDR: m.entry.vlanCIDR,
+        podCIDR: m.host.podCIDR,
+        pool: a.pool,
+      };
+      if (m.addressing.gateway) nic.gateway = m.addressing.gateway;
+      if (d?.mtu) nic.mtu = d.mtu;
+      if (d?.pciAddress) nic.pciAddress = d.pciAddress;
+      return nic;
+    });
+    return {
+      apiVersion: 'v1',
+      network: ns.network.metadata.name ?? '',
+      plugin: { type: plugin.type, cniVersion: plugin.cniVersion, args: plugin.args ?? {} },
+      vlanMode: ipam?.vlanMode ?? '',
+      nics,
+    };
+  }
+}
+
+const ifIndex = (podInterface: string): number => Number(podInterface.slice(podInterface.lastIndexOf('-') + 1));
+
+const IFNAME = /^[^\s/:]{1,13}$/;
+
+function bad(message: string): AgentError {
+  return new AgentError('InvalidRequest', message);
+}
+
+function str(o: Record<string, unknown>, key: string, where: string, required = true): string | undefined {
+  const v = o[key];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || (required && v === '')) throw bad(`${where}.${key} must be a non-empty string`);
+  return v;
+}
+
+function obj(v: unknown, where: string): Record<string, unknown> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(`${where} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+function validatePod(v: unknown, full: boolean): AllocateRequest['pod'] {
+  const p = obj(v, 'pod');
+  const pod = {
+    namespace: str(p, 'namespace', 'pod', full) ?? '',
+    name: str(p, 'name', 'pod', full) ?? '',
+    uid: str(p, 'uid', 'pod') as string,
+    containerID: str(p, 'containerID', 'pod') as string,
+    ifName: str(p, 'ifName', 'pod') as string,
+  };
+  if (!IFNAME.test(pod.ifName)) throw bad(`pod.ifName "${pod.ifName}" is not a usable interface name (1-13 characters, no '/', ':' or spaces; pod interfaces are <ifName>-<i>)`);
+  return pod;
+}
+
+function validateHeader(o: Record<string, unknown>): string {
+  if (o.apiVersion !== 'v1') throw bad(`apiVersion must be "v1", got ${JSON.stringify(o.apiVersion)}`);
+  return str(o, 'network', 'request') as string;
+}
+
+/** Validates an AllocateRequest; every message names the field. */
+export function validateAllocate(body: unknown): AllocateRequest {
+  const o = obj(body, 'request');
+  const network = validateHeader(o);
+  const req: AllocateRequest = { apiVersion: 'v1', network, pod: validatePod(o.pod, true) };
+  if (o.args !== undefined && o.args !== null) {
+    const a = obj(o.args, 'args');
+    const args: NonNullable<AllocateRequest['args']> & { master?: string[] } = {};
+    if (a.nics !== undefined) {
+      const n = typeof a.nics === 'string' && /^\d+$/.test(a.nics) ? Number(a.nics) : a.nics;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw bad(`args.nics must be a non-negative integer, got ${JSON.stringify(a.nics)}`);
+      args.nics = n;
+    }
+    for (const key of ['masters', 'master'] as const) {
+      const m = a[key];
+      if (m === undefined) continue;
+      const list = typeof m === 'string' ? [m] : m;
+      if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw bad(`args.${key} must be a list of host NIC names`);
+      args[key] = list as string[];
+    }
+    if (args.master && !args.masters) args.masters = args.master;
+    delete args.master;
+    if (a.class !== undefined) args.class = str(a, 'class', 'args') as string;
+    if (a.target !== undefined) args.target = str(a, 'target', 'args') as string;
+    req.args = args;
+  }
+  if (o.resourceName !== undefined) req.resourceName = str(o, 'resourceName', 'request', false) as string;
+  if (o.deviceIDs !== undefined) {
+    if (!Array.isArray(o.deviceIDs) || !o.deviceIDs.every((x) => typeof x === 'string')) throw bad('deviceIDs must be a list of PCI addresses');
+    req.deviceIDs = o.deviceIDs as string[];
+  }
+  return req;
+}
+
+/** Validates a ReleaseRequest / LookupRequest (only the key fields are required). */
+export function validateRelease(body: unknown): ReleaseRequest {
+  const o = obj(body, 'request');
+  const network = validateHeader(o);
+  return { apiVersion: 'v1', network, pod: validatePod(o.pod, false) };
+}

@@ -1,0 +1,78 @@
+// NIC discovery on the agent's host: `ip -json` for links, addresses and the default route, sysfs
+// for PCI identity, NUMA node and speed. The decisions are in src/lib/agent/discovery.ts.
+import { readFile, realpath } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { ipJson, start, type NetnsRef } from '../host/exec.js';
+import { secondaryNics, type DiscoveredNic, type DiscoveryOptions, type IpAddrLink, type IpRoute, type SysfsNicFacts } from '../lib/agent/discovery.js';
+import { parseHexId, parseNumaNode, parseSpeed, pciFromDevicePath } from '../lib/agent/sysfs.js';
+
+export interface DiscoverOptions extends DiscoveryOptions {
+  /** sysfs mount point ('/sys'); tests point it at a fixture tree. */
+  sysfsRoot?: string;
+  netns?: NetnsRef;
+}
+
+const readText = (p: string) => readFile(p, 'utf8').catch(() => undefined);
+
+/** sysfs facts of one netdev; every file is optional (virtual links have no `device`). */
+export async function readSysfsFacts(root: string, ifname: string): Promise<SysfsNicFacts> {
+  const base = `${root}/class/net/${ifname}`;
+  const facts: SysfsNicFacts = { speed: parseSpeed(await readText(`${base}/speed`)) };
+  const dev = await realpath(`${base}/device`).catch(() => undefined);
+  const pci = dev ? pciFromDevicePath(dev) : undefined;
+  if (dev && pci) {
+    const pciDir = dev.endsWith(pci) ? dev : dev.slice(0, dev.lastIndexOf('/'));
+    facts.pciAddress = pci;
+    const vendor = parseHexId(await readText(`${pciDir}/vendor`));
+    const product = parseHexId(await readText(`${pciDir}/device`));
+    if (vendor) facts.vendor = vendor;
+    if (product) facts.product = product;
+    facts.numaNode = parseNumaNode(await readText(`${pciDir}/numa_node`));
+  }
+  return facts;
+}
+
+/** Discovers the host's secondary NICs now (one `ip` call per kind, sysfs read per candidate). */
+export async function discoverNics(opts: DiscoverOptions = {}): Promise<DiscoveredNic[]> {
+  const [links, routes] = await Promise.all([
+    ipJson<IpAddrLink>(['-d', 'addr', 'show'], opts.netns),
+    ipJson<IpRoute>(['route', 'show', 'default'], opts.netns),
+  ]);
+  const root = opts.sysfsRoot ?? '/sys';
+  const facts: Record<string, SysfsNicFacts> = {};
+  await Promise.all(links.map(async (l) => (facts[l.ifname] = await readSysfsFacts(root, l.ifname))));
+  return secondaryNics(links, routes, facts, opts);
+}
+
+/**
+ * Calls `onEvent` (debounced) whenever `ip monitor link address` reports a change, and every
+ * `intervalMs` regardless (monitor lines can be lost if the process is restarted). Returns stop().
+ */
+export function watchNics(onEvent: () => void, opts: { netns?: NetnsRef; debounceMs?: number; intervalMs?: number } = {}): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const fire = () => {
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(onEvent, opts.debounceMs ?? 200);
+  };
+  let child: ChildProcess | undefined;
+  const spawnMonitor = () => {
+    if (stopped) return;
+    child = start('ip', ['monitor', 'link', 'address'], { netns: opts.netns });
+    child.stdout?.on('data', fire);
+    child.on('error', () => undefined);
+    child.on('exit', () => {
+      if (!stopped) setTimeout(spawnMonitor, 1000).unref();
+    });
+  };
+  spawnMonitor();
+  const periodic = setInterval(fire, opts.intervalMs ?? 30_000);
+  periodic.unref();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    clearInterval(periodic);
+    child?.kill();
+  };
+}

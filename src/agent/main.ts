@@ -1,0 +1,224 @@
+// The node agent: discovery → routes and shims → socket server, kept in sync with the state source
+// and the host's links. `runAgent` builds the real adapters (style §4: only entry points do) unless
+// the caller injects them, and returns a handle whose stop() shuts everything down.
+import { join } from 'node:path';
+import type { Ipam, PoolSpec } from '../lib/ipam/types.js';
+import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
+import { nicsChanged, type DiscoveredNic } from '../lib/agent/discovery.js';
+import { parseIpamConfig } from '../lib/agent/addressing.js';
+import { AgentCore } from './core.js';
+import { openIpamStore } from './ipam/store.js';
+import { discoverNics, watchNics } from './discovery.js';
+import { IpHostNetwork, type HostNetwork } from './hostnet.js';
+import { desiredRoutes, RouteReconciler, type NetworkRoutes } from './routes.js';
+import { desiredShims, reconcileShims } from './shim.js';
+import { startAgentServer, type AgentServer } from './server.js';
+import { FileAgentState, type AgentState, type PodFactsPaths } from './state.js';
+
+export interface AgentOptions {
+  nodeName: string;
+  socketPath?: string;
+  /** Multi-document YAML with MultiNicNetwork/CIDR/DeviceClass (until the Kubernetes source lands). */
+  stateFile?: string;
+  /** Durable data: the IPAM journal and the record of owned routing tables. */
+  dataDir: string;
+  sysfsRoot?: string;
+  rtTablesPath?: string;
+  /** Set net.ipv4.ip_forward=1 when an L3 network needs it (otherwise only reported). */
+  enableForwarding?: boolean;
+  podFacts?: PodFactsPaths;
+  /** Injected adapters (tests); built here when absent. */
+  ipam?: Ipam & { close?: () => Promise<void> | void; setPools?: (pools: PoolSpec[]) => unknown };
+  hostNet?: HostNetwork;
+  state?: AgentState;
+  /** Follow `ip monitor` and the state file (default true). */
+  watch?: boolean;
+  /** Full re-scan and reconcile period (default 60 s). */
+  resyncMs?: number;
+  log?: (event: Record<string, unknown>) => void;
+}
+
+export interface ReconcileReport {
+  at: string;
+  routeOps: number;
+  shimOps: number;
+  tables: Record<string, number>;
+  removedTables: string[];
+  missingShimParents: string[];
+  forwarding: { required: boolean; value?: string; ok: boolean; changed?: boolean };
+  error?: string;
+}
+
+export interface AgentHandle {
+  readonly socketPath: string;
+  readonly core: AgentCore;
+  nics(): DiscoveredNic[];
+  /** Re-discovers NICs; true when they changed. */
+  rescan(): Promise<boolean>;
+  /** Reconciles routes, shims and forwarding now (serialised with the automatic passes). */
+  reconcile(): Promise<ReconcileReport>;
+  status(): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+const stderrLog = (e: Record<string, unknown>) => {
+  if (e.level === 'debug' && !process.env.MULTINIC_AGENT_DEBUG) return;
+  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...e })}\n`);
+};
+
+export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
+  const log = opts.log ?? stderrLog;
+  const socketPath = opts.socketPath ?? DEFAULT_AGENT_SOCKET;
+  const hostNet = opts.hostNet ?? new IpHostNetwork();
+  const watch = opts.watch ?? true;
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const undo = async () => {
+    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  };
+  try {
+    let state = opts.state;
+    if (!state) {
+      if (!opts.stateFile) throw new Error('runAgent needs a state source (stateFile or state)');
+      state = await FileAgentState.open(opts.stateFile, {
+        watch,
+        podFacts: { ...opts.podFacts, ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) },
+        onError: (e) => log({ level: 'error', msg: 'state file reload failed; keeping the previous state', error: e.message }),
+      });
+      cleanups.push(() => state?.close());
+    }
+    const st = state;
+    let nics = await discoverNics({ sysfsRoot: opts.sysfsRoot });
+    log({ level: 'info', msg: 'discovered NICs', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`) });
+    const ipam: AgentOptions['ipam'] & object = opts.ipam ?? (await openIpamStore({ dir: join(opts.dataDir, 'ipam') }));
+    if (!opts.ipam && ipam.close) cleanups.push(() => ipam.close?.());
+    const core = new AgentCore({ hostName: opts.nodeName, state: st, ipam, nics: () => nics });
+    const routes = new RouteReconciler({ hostNet, rtTablesPath: opts.rtTablesPath, ownershipPath: join(opts.dataDir, 'route-tables.json') });
+
+    let last: ReconcileReport | undefined;
+    let chain: Promise<unknown> = Promise.resolve();
+    const reconcileNow = async (): Promise<ReconcileReport> => {
+      const report: ReconcileReport = { at: new Date().toISOString(), routeOps: 0, shimOps: 0, tables: {}, removedTables: [], missingShimParents: [], forwarding: { required: false, ok: true } };
+      try {
+        const nets = st.networks();
+        const local = new Set(nics.map((n) => n.interfaceName));
+        const shims = desiredShims(nets, opts.nodeName);
+        for (const parent of [...shims.keys()]) if (!local.has(parent)) shims.delete(parent);
+        const shimRes = await reconcileShims(hostNet, shims);
+        report.shimOps = shimRes.ops.length;
+        const want: NetworkRoutes[] = [];
+        for (const n of nets) {
+          if (!n.cidr || !n.cidr.spec.cidr.some((e) => e.hosts.some((h) => h.hostName === opts.nodeName))) continue;
+          want.push(desiredRoutes(n.cidr, opts.nodeName, local));
+          const mode = safeVlanMode(n.network.metadata.name ?? '', n.network.spec.ipam);
+          if (mode === 'l3' || mode === 'l3s') report.forwarding.required = true;
+        }
+        // Tell the IPAM which pools exist now (spec changes, reserved shim gateways, departed NICs).
+        const pools = nets.filter((n) => n.cidr).flatMap((n) => {
+          try {
+            return core.hostNics(n).map((m) => m.addressing.pool);
+          } catch {
+            return [];
+          }
+        });
+        if (typeof ipam.setPools === 'function') ipam.setPools(pools);
+        const r = await routes.reconcile(want);
+        report.routeOps = r.ops.length;
+        report.tables = r.tables;
+        report.removedTables = r.removed;
+        if (report.forwarding.required) {
+          const v = await hostNet.sysctl('net.ipv4.ip_forward');
+          report.forwarding.value = v;
+          if (v !== '1' && opts.enableForwarding) {
+            await hostNet.setSysctl('net.ipv4.ip_forward', '1');
+            report.forwarding = { required: true, value: '1', ok: true, changed: true };
+          } else report.forwarding.ok = v === '1';
+          if (!report.forwarding.ok) log({ level: 'warn', msg: 'L3 networks need net.ipv4.ip_forward=1; it is not set (start the agent with --enable-forwarding or set the sysctl)' });
+        }
+        if (report.routeOps || report.shimOps || report.removedTables.length) log({ level: 'info', msg: 'reconciled', routeOps: report.routeOps, shimOps: report.shimOps, removed: report.removedTables });
+      } catch (e) {
+        report.error = (e as Error).message;
+        log({ level: 'error', msg: 'reconcile failed', error: report.error });
+      }
+      last = report;
+      return report;
+    };
+    const reconcile = (): Promise<ReconcileReport> => {
+      const next = chain.then(reconcileNow);
+      chain = next.catch(() => undefined);
+      return next;
+    };
+    const rescan = async (): Promise<boolean> => {
+      const fresh = await discoverNics({ sysfsRoot: opts.sysfsRoot });
+      const changed = nicsChanged(nics, fresh);
+      nics = fresh;
+      if (changed) log({ level: 'info', msg: 'NICs changed', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`) });
+      return changed;
+    };
+
+    const status = () => ({
+      apiVersion: 'v1',
+      kind: 'AgentState',
+      hostName: opts.nodeName,
+      socketPath,
+      nics,
+      networks: st.networks().map((n) => {
+        const name = n.network.metadata.name ?? '';
+        let pools: unknown[] = [];
+        let error: string | undefined;
+        try {
+          const held = ipam.list();
+          pools = n.cidr ? core.hostNics(n).map((m) => ({ name: m.addressing.pool.name, interfaceName: m.host.interfaceName, podCIDR: m.host.podCIDR, gateway: m.addressing.gateway, allocated: held.filter((a) => a.pool === m.addressing.pool.name).length })) : [];
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        return { name, strategy: n.network.spec.attachPolicy?.strategy ?? 'none', plugin: n.network.spec.plugin.type, planned: Boolean(n.cidr), pools, ...(error ? { error } : {}) };
+      }),
+      allocations: ipam.list().length,
+      lastReconcile: last,
+    });
+
+    const server: AgentServer = await startAgentServer({ socketPath, core, state: status, log });
+    cleanups.push(() => server.close());
+    await reconcile();
+
+    if (watch) {
+      const unsub = st.onChange(() => {
+        log({ level: 'info', msg: 'state changed' });
+        void reconcile();
+      });
+      cleanups.push(unsub);
+      const stopWatch = watchNics(() => void rescan().then((changed) => (changed ? reconcile() : undefined)).catch((e: Error) => log({ level: 'error', msg: 'rescan failed', error: e.message })), { intervalMs: opts.resyncMs ?? 60_000 });
+      cleanups.push(stopWatch);
+      const resync = setInterval(() => void reconcile(), opts.resyncMs ?? 60_000);
+      resync.unref();
+      cleanups.push(() => clearInterval(resync));
+    }
+    log({ level: 'info', msg: 'agent ready', node: opts.nodeName, socket: socketPath });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      socketPath,
+      core,
+      nics: () => nics,
+      rescan,
+      reconcile,
+      status,
+      stop: () => (stopping ??= (async () => {
+        await chain;
+        await undo();
+        log({ level: 'info', msg: 'agent stopped' });
+      })()),
+    };
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+}
+
+function safeVlanMode(name: string, ipam: string): string {
+  try {
+    return parseIpamConfig(name, ipam).vlanMode;
+  } catch {
+    return '';
+  }
+}

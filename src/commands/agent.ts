@@ -1,0 +1,34 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
+import { parseAgentArgs, runAgentUntilSignal } from '../agent/cli.js';
+
+/** `kubectl multinic agent`: the node agent (DaemonSet entry point); runs until SIGTERM. */
+export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
+  static override hidden = true;
+  static override summary = 'Run the node agent (NIC discovery, routes, shims, the CNI socket).';
+  static override examples = ['<%= config.bin %> agent --node host1 --state-file /etc/multinic/state.yaml --data-dir /var/lib/multinic'];
+  static override flags = {
+    node: Flags.string({ description: 'Node name (default: $K8S_NODENAME, then the hostname).' }),
+    socket: Flags.string({ description: 'Unix socket the CNI plugin calls.', default: DEFAULT_AGENT_SOCKET }),
+    'state-file': Flags.string({ description: 'YAML with MultiNicNetwork, CIDR and DeviceClass documents.', required: true }),
+    'data-dir': Flags.string({ description: 'Durable data (IPAM journal, owned routing tables).', required: true }),
+    'sysfs-root': Flags.string({ description: 'sysfs mount point (default /sys).' }),
+    'rt-tables': Flags.string({ description: 'iproute2 rt_tables file (default /etc/iproute2/rt_tables).' }),
+    'enable-forwarding': Flags.boolean({ description: 'Set net.ipv4.ip_forward=1 when an L3 network needs it.' }),
+    checkpoint: Flags.string({ description: 'kubelet device-plugin checkpoint (topology, device-plugin NICs).' }),
+    'topology-xml': Flags.string({ description: 'NCCL virtual topology XML (GPU NUMA nodes).' }),
+  };
+
+  async run(): Promise<void> {
+    const f = this.flags;
+    const argv: string[] = ['--state-file', f['state-file'], '--data-dir', f['data-dir'], '--socket', f.socket];
+    if (f.node) argv.push('--node', f.node);
+    if (f['sysfs-root']) argv.push('--sysfs-root', f['sysfs-root']);
+    if (f['rt-tables']) argv.push('--rt-tables', f['rt-tables']);
+    if (f['enable-forwarding']) argv.push('--enable-forwarding');
+    if (f.checkpoint) argv.push('--checkpoint', f.checkpoint);
+    if (f['topology-xml']) argv.push('--topology-xml', f['topology-xml']);
+    await runAgentUntilSignal(parseAgentArgs(argv));
+  }
+}
