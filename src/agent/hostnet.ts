@@ -64,8 +64,14 @@ export class IpHostNetwork implements HostNetwork {
     return ipJson<IpRule>(['rule', 'show'], this.netns);
   }
 
-  routes(table: number): Promise<IpTableRoute[]> {
-    return ipJson<IpTableRoute>(['route', 'show', 'table', String(table)], this.netns);
+  async routes(table: number): Promise<IpTableRoute[]> {
+    try {
+      return await ipJson<IpTableRoute>(['route', 'show', 'table', String(table)], this.netns);
+    } catch (e) {
+      // The kernel drops a table with its last route and then refuses to list it.
+      if (/FIB table does not exist/.test((e as Error).message)) return [];
+      throw e;
+    }
   }
 
   async links(): Promise<HostLink[]> {

@@ -1,0 +1,24 @@
+// Bundles the standalone agent entry (src/agent/bin.ts) into one ESM file so kernel tests can run
+// the real agent inside a network namespace (`ip netns exec H node agent.mjs ...`): Node cannot
+// setns() in-process, and the repo's dist/ may not be built while tests run.
+import { build } from 'esbuild';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export async function bundleAgent(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'mnag-bundle-'));
+  const outfile = join(dir, 'agent.mjs');
+  await build({
+    entryPoints: [new URL('../../../src/agent/bin.ts', import.meta.url).pathname],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'error',
+    // CommonJS dependencies (ipaddr.js) may call require(); give the ESM bundle one.
+    banner: { js: "import { createRequire as __mnagRequire } from 'node:module'; const require = __mnagRequire(import.meta.url);" },
+  });
+  return outfile;
+}

@@ -1,0 +1,55 @@
+// Discovery inside a real namespace: the bundled agent runs `discover` via `ip netns exec` (which
+// also mounts that namespace's /sys), and its answer is compared with what was set up.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { privileged } from '../helpers/privileged.js';
+import { NetnsLab } from '../agent/helpers/netns.js';
+import { bundleAgent } from '../agent/helpers/bundle.js';
+
+describe.skipIf(!privileged.ok)(`agent discovery in a netns ${privileged.reason}`, () => {
+  const lab = new NetnsLab('mnagd');
+  let host: string;
+  let agent: string;
+
+  beforeAll(async () => {
+    agent = await bundleAgent();
+    host = await lab.netns('h');
+    const peer = await lab.netns('p');
+    await lab.veth(host, 'eth0', peer, 'up0');
+    await lab.veth(host, 'eth1', peer, 'up1');
+    await lab.veth(host, 'eth2', peer, 'up2');
+    await lab.veth(host, 'eth3', peer, 'up3');
+    await lab.ip(host, [
+      'addr add 172.31.0.2/24 dev eth0',
+      'route add default via 172.31.0.1',
+      'addr add 10.0.1.5/24 dev eth1',
+      'addr add fd00:1::5/64 dev eth1 nodad',
+      'link set eth1 mtu 9000',
+      'addr add 10.0.2.5/24 dev eth2',
+      'addr add 10.0.3.5/24 dev eth3',
+      'link set eth3 down',
+      'link add br9 type bridge',
+      'link set br9 up',
+      'addr add 10.9.0.1/24 dev br9',
+      'link add link eth1 name mnshim99 type macvlan mode bridge',
+      'link set mnshim99 up',
+      'addr add 192.168.0.1/24 dev mnshim99',
+    ]);
+    await lab.ip(peer, ['link set up1 mtu 9000']);
+  });
+  afterAll(() => lab.cleanup());
+
+  it('finds the up, addressed secondary NICs and nothing else', async () => {
+    const { stdout } = await lab.exec(host, 'node', [agent, 'discover']);
+    const nics = JSON.parse(stdout) as Array<Record<string, unknown>>;
+    expect(nics.map((n) => ({ ...n, ifindex: undefined }))).toEqual([
+      { interfaceName: 'eth1', netAddress: '10.0.1.0/24', hostIP: '10.0.1.5', hostIPv6: 'fd00:1::5', netAddressV6: 'fd00:1::/64', vendor: '', product: '', pciAddress: '', numaNode: -1, speed: 10000, mtu: 9000, state: 'up', ifindex: undefined },
+      { interfaceName: 'eth2', netAddress: '10.0.2.0/24', hostIP: '10.0.2.5', vendor: '', product: '', pciAddress: '', numaNode: -1, speed: 10000, mtu: 1500, state: 'up', ifindex: undefined },
+    ]);
+  });
+
+  it('sees a NIC that comes up on the next scan', async () => {
+    await lab.ip(host, ['link set eth3 up']);
+    const { stdout } = await lab.exec(host, 'node', [agent, 'discover']);
+    expect((JSON.parse(stdout) as Array<{ interfaceName: string }>).map((n) => n.interfaceName)).toEqual(['eth1', 'eth2', 'eth3']);
+  });
+});
