@@ -1,0 +1,139 @@
+// Leak GC and IPPool mirroring against the real stand-in, with the in-memory IPAM (the same pure
+// allocator as the durable store) behind the Ipam port.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LeakGc } from '../../../src/agent/kube/gc.js';
+import { IPPoolMirror, observeIpam } from '../../../src/agent/kube/mirror.js';
+import type { KubeAgent } from '../../../src/agent/kube/index.js';
+import type { IPPool, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
+import type { AllocateItem, PoolSpec } from '../../../src/lib/ipam/types.js';
+import type { KubeObject } from '../../../src/lib/k8s/meta.js';
+import { R } from '../../../src/lib/k8s/resources.js';
+import { FakeIpam } from '../../fakes/ipam.js';
+import { agentFor, createNetwork, createNode, eventually, hostNics, seedNetwork, testCluster, type TestCluster } from './helpers.js';
+
+let c: TestCluster;
+const agents: KubeAgent[] = [];
+beforeEach(async () => {
+  c = await testCluster();
+});
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+  await c.close();
+});
+
+const pool: PoolSpec = { name: 'multi-nic-sample-192.168.0.0-24', network: 'multi-nic-sample', hostName: 'a', interfaceName: 'eth1', podCIDR: '192.168.0.0/24', vlanCIDR: '192.168.0.0/18', excludes: [], reserved: [] };
+const item = (pod: string, uid: string, ns = 'default', containerID = `c-${uid}`): AllocateItem => ({ pool, key: { podUID: uid, containerID, interface: 'net1-0' }, podName: pod, namespace: ns });
+function createPod(name: string, phase: string, annotations?: Record<string, string>): KubeObject {
+  const p = c.server.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', ...(annotations ? { annotations } : {}) }, spec: { nodeName: 'a', containers: [{ name: 'c', image: 'x' }] } } as never);
+  return c.server.store.patch('v1', 'Pod', name, 'default', 'merge', { status: { phase } }, 'status');
+}
+
+describe('LeakGc', () => {
+  it('releases a deleted pod’s address only after the grace, never for a Pending pod, and spares a pod the cache missed', async () => {
+    const ipam = new FakeIpam();
+    const gone = createPod('gone', 'Running');
+    const pending = createPod('pending', 'Pending');
+    const fresh = createPod('fresh', 'Running');
+    await ipam.allocate([item('gone', gone.metadata!.uid!), item('pending', pending.metadata!.uid!), item('fresh', fresh.metadata!.uid!)]);
+    c.server.store.delete('v1', 'Pod', 'gone', 'default');
+    c.server.store.delete('v1', 'Pod', 'pending', 'default');
+    c.server.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pending', namespace: 'default' }, spec: { nodeName: 'a', containers: [{ name: 'c', image: 'x' }] } } as never);
+    // 'pending' was re-created with a new UID but is Pending: the old allocation is still a leak
+    // (uid mismatch), while a Pending pod's own allocation is never touched (checked below).
+    let now = 0;
+    // A cache that has never seen 'fresh' (informer lag): the direct GET must spare it.
+    const cache = new Map<string, KubeObject>();
+    const gc = new LeakGc({ api: c.api, ipam, cachedPod: (ns, n) => cache.get(`${ns}/${n}`), cacheReady: () => true, graceMs: 60_000, now: () => now });
+    const r0 = await gc.round();
+    expect(r0.suspects).toBe(3);
+    expect(r0.released).toEqual([]);
+    now = 59_999;
+    expect((await gc.round()).released).toEqual([]);
+    now = 60_000;
+    const r1 = await gc.round();
+    expect(r1.released.map((a) => a.podName).sort()).toEqual(['gone', 'pending']);
+    expect(r1.spared).toBe(1);
+    expect(ipam.list().map((a) => a.podName)).toEqual(['fresh']);
+  });
+
+  it('never releases for a Pending pod, however long; reconciles Running pods with the Multus network-status', async () => {
+    const ipam = new FakeIpam();
+    const pend = createPod('p', 'Pending');
+    const run = createPod('r', 'Running', { 'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'default/multi-nic-sample', interface: 'net1-0', ips: ['192.168.0.1'] }]) });
+    await ipam.allocate([item('p', pend.metadata!.uid!)]);
+    const [held] = await ipam.allocate([item('r', run.metadata!.uid!)]);
+    // An earlier sandbox of r whose DEL never came: same pod UID, another container, an address Multus does not list.
+    const [stale] = await ipam.allocate([item('r', run.metadata!.uid!, 'default', 'old-sandbox')]);
+    expect(held!.address).toBe('192.168.0.2');
+    expect(stale!.address).toBe('192.168.0.3');
+    // Make Multus list the address r really got.
+    c.server.store.patch('v1', 'Pod', 'r', 'default', 'merge', { metadata: { annotations: { 'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'default/multi-nic-sample', interface: 'net1-0', ips: [held!.address] }]) } } });
+    let now = 0;
+    const gc = new LeakGc({ api: c.api, ipam, cachedPod: (ns, n) => c.server.store.get('v1', 'Pod', n, ns), cacheReady: () => true, graceMs: 1000, now: () => now });
+    for (now = 0; now <= 10_000; now += 1000) await gc.round();
+    expect(ipam.list().map((a) => `${a.podName}/${a.containerID}`).sort()).toEqual(['p/c-' + pend.metadata!.uid!, 'r/c-' + run.metadata!.uid!]);
+  });
+});
+
+describe('IPPool mirror', () => {
+  it('mirrors allocations asynchronously, coalescing a burst into few writes, with upstream fields + our keys', async () => {
+    const ipam = new FakeIpam();
+    let notified = 0;
+    const mirror = new IPPoolMirror({ api: c.api, hostName: 'a', ipam, pools: () => [{ spec: pool, network: seedNetwork() as MultiNicNetwork }], flushMs: 30, resyncMs: 60_000 });
+    const wrapped = observeIpam(ipam, (p) => {
+      notified++;
+      mirror.mark(p);
+    });
+    mirror.start();
+    await mirror.flush();
+    const before = mirror.stats.writes;
+    await Promise.all(Array.from({ length: 100 }, (_, i) => wrapped.allocate([item(`p${i}`, `u${i}`)])));
+    expect(notified).toBe(100);
+    await eventually(() => expect((c.server.store.get('multinic.fms.io/v1', 'IPPool', pool.name) as unknown as IPPool).spec.allocations).toHaveLength(100));
+    expect(mirror.stats.writes - before).toBeLessThanOrEqual(5);
+    const p = c.server.store.get('multinic.fms.io/v1', 'IPPool', pool.name) as unknown as IPPool;
+    expect(p.metadata.labels).toMatchObject({ hostname: 'a', netname: 'multi-nic-sample' });
+    expect(p.spec).toMatchObject({ podCIDR: '192.168.0.0/24', vlanCIDR: '192.168.0.0/18', netAttachDef: 'multi-nic-sample', hostName: 'a', interfaceName: 'eth1', excludes: [] });
+    expect(p.spec.allocations[0]).toEqual({ pod: 'p0', namespace: 'default', index: 1, address: '192.168.0.1', podUID: 'u0', containerID: 'c-u0', interface: 'net1-0' });
+    await wrapped.release({ podUID: 'u0', containerID: 'c-u0' });
+    await eventually(() => expect((c.server.store.get('multinic.fms.io/v1', 'IPPool', pool.name) as unknown as IPPool).spec.allocations).toHaveLength(99));
+    await mirror.stop();
+  });
+
+  it('the allocate path does not wait on the API: ADDs complete while the API server is stalled', async () => {
+    const ipam = new FakeIpam();
+    const mirror = new IPPoolMirror({ api: c.api, hostName: 'a', ipam, pools: () => [{ spec: pool, network: seedNetwork() as MultiNicNetwork }], flushMs: 1, resyncMs: 60_000 });
+    const wrapped = observeIpam(ipam, (p) => mirror.mark(p));
+    const stall = c.server.faults.delay({ path: /ippools/, ms: 1500, times: 100 });
+    await wrapped.allocate([item('p0', 'u0')]);
+    // The mirror's write is now stuck in the stalled API server...
+    await eventually(() => expect(stall.hits).toBeGreaterThan(0));
+    // ...and ADDs still complete, durable in the IPAM, before anything reached the API.
+    for (let i = 1; i < 20; i++) await wrapped.allocate([item(`p${i}`, `u${i}`)]);
+    expect(ipam.list()).toHaveLength(20);
+    expect(c.server.store.get('multinic.fms.io/v1', 'IPPool', pool.name)).toBeUndefined();
+    stall.cancel();
+    await eventually(() => expect((c.server.store.get('multinic.fms.io/v1', 'IPPool', pool.name) as unknown as IPPool | undefined)?.spec.allocations).toHaveLength(20));
+    await mirror.stop();
+  });
+
+  it('a KubeAgent mirrors its pools from the CIDR and removes pools that left it', async () => {
+    createNode(c, 'a');
+    createNetwork(c, seedNetwork({ namespaces: ['default'] }));
+    const a = await agentFor(c, 'a');
+    agents.push(a);
+    const ipam = a.attachIpam(new FakeIpam());
+    await a.setNics(hostNics(0));
+    await eventually(() => expect(a.state.network('multi-nic-sample')?.cidr).toBeDefined());
+    const names = () => c.server.store.list('multinic.fms.io/v1', 'IPPool').map((p) => p.metadata?.name).sort();
+    await eventually(() => expect(names()).toEqual(['multi-nic-sample-192.168.0.0-24', 'multi-nic-sample-192.168.64.0-24']));
+    await ipam.allocate([{ ...item('x', 'ux'), pool: { ...pool, name: 'multi-nic-sample-192.168.64.0-24', podCIDR: '192.168.64.0/24', vlanCIDR: '192.168.64.0/18', interfaceName: 'eth2' } }]);
+    await eventually(() => expect((c.server.store.get('multinic.fms.io/v1', 'IPPool', 'multi-nic-sample-192.168.64.0-24') as unknown as IPPool).spec.allocations.map((x) => x.pod)).toEqual(['x']));
+    // eth2 goes away: our entry leaves the CIDR and its pool is removed on the next resync.
+    await a.setNics(hostNics(0, [1]));
+    await eventually(() => expect(a.state.network('multi-nic-sample')?.cidr?.spec.cidr).toHaveLength(1));
+    await a.ipamMirror!.resync();
+    expect(names()).toEqual(['multi-nic-sample-192.168.0.0-24']);
+    expect(await c.api.get(R.IPPool, 'multi-nic-sample-192.168.64.0-24')).toBeUndefined();
+  });
+});
