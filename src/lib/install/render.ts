@@ -277,6 +277,7 @@ export function agentArgs(): string[] {
     '--socket', DEFAULT_AGENT_SOCKET,
     '--data-dir', '/var/lib/multinic',
     '--rt-tables', '/etc/iproute2/rt_tables',
+    '--checkpoint', '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint',
   ];
 }
 

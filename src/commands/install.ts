@@ -1,0 +1,221 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { renderData } from '../cli/output.js';
+import { ExitCode, UserError, wrapError } from '../lib/errors.js';
+import { isConflict, type KubeApi } from '../kube/api.js';
+import { connect, parseDuration } from '../kube/client.js';
+import type { KubeObject } from '../lib/k8s/meta.js';
+import { R, refFor } from '../lib/k8s/resources.js';
+import { detectCniBinDir, displayName, isOurs, planApply, type ApplyAction, type CniBinDir } from '../lib/install/apply.js';
+import { NAD_CRD_NAME } from '../lib/install/nad-crd.js';
+import { AGENT_NAME, DEFAULT_CNI_BIN_DIR, DEFAULT_NAMESPACE, DEFAULT_RESOURCES, defaultImage, parseToleration, renderInstall, type InstallOptions } from '../lib/install/render.js';
+
+/** One object install handled. */
+export interface InstalledObject {
+  kind: string;
+  name: string;
+  namespace?: string;
+  action: ApplyAction;
+}
+
+/** Machine shape of what `install` did (returned by run(); the objects themselves are what -o prints). */
+export interface InstallResult {
+  apiVersion: 'multinic.fms.io/v1';
+  kind: 'InstallResult';
+  namespace: string;
+  image: string;
+  cniBinDir: CniBinDir;
+  dryRun: 'none' | 'client' | 'server';
+  objects: InstalledObject[];
+  /** Set with --wait: the DaemonSet's readiness when install returned. */
+  rollout?: { ready: number; desired: number; done: boolean };
+}
+
+const dryRunFlag = Flags.option({
+  description: 'client: print what would be applied, touch no cluster; server: send everything with dryRun=All; none: apply.',
+  options: ['none', 'client', 'server'] as const,
+  default: 'none' as const,
+})();
+
+export default class InstallCommand extends BaseCommand<typeof InstallCommand> {
+  static override summary = 'Install (or upgrade) the CRDs, RBAC and the multinic agent DaemonSet.';
+  static override description = `Applies, in order: our CustomResourceDefinitions (and the NetworkAttachmentDefinition CRD when Multus has not installed it), the namespace, the agent's ServiceAccount and least-privilege RBAC, and the agent DaemonSet, whose init container copies the self-contained multi-nic CNI executable into each host's CNI bin dir.
+
+Idempotent: run it again to repair drift or, with a new --image, to upgrade (existing objects are replaced with their resourceVersion, keeping what the server and other tools own). -n/--namespace is the namespace to install into (default ${DEFAULT_NAMESPACE}; the kubeconfig context's namespace is not used).
+
+The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the Multus DaemonSet (label app=multus, as upstream does), else ${DEFAULT_CNI_BIN_DIR}.
+
+--dry-run=client -o yaml prints every manifest (multi-document YAML; -o json: a v1 List) for GitOps without contacting a cluster.`;
+  static override examples = [
+    '<%= config.bin %> install',
+    '<%= config.bin %> install --dry-run=client -o yaml > multinic.yaml',
+    '<%= config.bin %> install --image registry.example.com/multinic/agent:v0.2.0 --wait',
+    '<%= config.bin %> install --no-default-tolerations --toleration nvidia.com/gpu:NoSchedule --memory-limit 512Mi',
+  ];
+  static override flags = {
+    image: Flags.string({ description: 'Agent image (default: the image matching this CLI version).' }),
+    'cni-bin-dir': Flags.string({ description: `Host CNI bin dir (default: from the Multus DaemonSet, else ${DEFAULT_CNI_BIN_DIR}).` }),
+    'dry-run': dryRunFlag,
+    output: Flags.option({ char: 'o', description: 'Print the objects: yaml (multi-document) or json (a v1 List).', options: ['yaml', 'json'] as const })(),
+    'install-nad-crd': Flags.option({
+      description: 'NetworkAttachmentDefinition CRD: auto installs it only when missing (Multus normally owns it).',
+      options: ['auto', 'always', 'never'] as const,
+      default: 'auto' as const,
+    })(),
+    toleration: Flags.string({ description: 'Extra toleration KEY[=VALUE][:EFFECT] for the agent. Repeatable.', multiple: true }),
+    'no-default-tolerations': Flags.boolean({ description: 'Drop the default "tolerate every taint" (operator Exists).', default: false }),
+    'cpu-request': Flags.string({ description: 'Agent CPU request.', default: DEFAULT_RESOURCES.cpuRequest }),
+    'memory-request': Flags.string({ description: 'Agent memory request.', default: DEFAULT_RESOURCES.memoryRequest }),
+    'memory-limit': Flags.string({ description: 'Agent memory limit.', default: DEFAULT_RESOURCES.memoryLimit }),
+    wait: Flags.boolean({ description: 'Wait until every scheduled agent pod is ready.', default: false }),
+    timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m).', default: '5m' }),
+  };
+
+  async run(): Promise<InstallResult> {
+    const f = this.flags;
+    const dryRun = f['dry-run'];
+    const tolerations = [...(f['no-default-tolerations'] ? [] : [{ operator: 'Exists' as const }]), ...(f.toleration ?? []).map(parseToleration)];
+    const timeoutMs = parseDuration(f.timeout);
+    const opts: InstallOptions = {
+      version: this.config.version,
+      image: f.image,
+      namespace: f.namespace ?? DEFAULT_NAMESPACE,
+      tolerations,
+      cpuRequest: f['cpu-request'],
+      memoryRequest: f['memory-request'],
+      memoryLimit: f['memory-limit'],
+    };
+    // Validate every flag before touching a cluster: bad input never leaves a half-done install.
+    renderInstall({ ...opts, cniBinDir: f['cni-bin-dir'] });
+
+    if (dryRun === 'client') {
+      const cniBinDir = detectCniBinDir(f['cni-bin-dir'], []);
+      if (!f['cni-bin-dir']) cniBinDir.source = 'default; client dry run does not look up Multus';
+      const nad = f['install-nad-crd'] === 'always';
+      if (f['install-nad-crd'] === 'auto') this.note('note: client dry run: the NetworkAttachmentDefinition CRD is left out (Multus provides it); use --install-nad-crd=always to include it');
+      const objects = renderInstall({ ...opts, cniBinDir: cniBinDir.path, nadCrd: nad });
+      if (f.output) this.out(await renderObjects(objects, f.output));
+      else for (const o of objects) this.out(`${displayName(o)} created (dry run)`);
+      return this.result(opts, cniBinDir, dryRun, objects.map((o) => entry(o, 'create')));
+    }
+
+    const api = await connect({ kubeconfig: f.kubeconfig, context: f.context, namespace: f.namespace, requestTimeout: f['request-timeout'] });
+    await api.version();
+    const cniBinDir = await this.findCniBinDir(api, f['cni-bin-dir']);
+    // auto: install the NAD CRD when it is missing, and keep managing it when it is ours.
+    const existingNadCrd = f['install-nad-crd'] === 'auto' ? await api.get(R.CustomResourceDefinition, NAD_CRD_NAME) : undefined;
+    const nadCrd = f['install-nad-crd'] === 'always' || (f['install-nad-crd'] === 'auto' && (!existingNadCrd || isOurs(existingNadCrd)));
+    const objects = renderInstall({ ...opts, cniBinDir: cniBinDir.path, nadCrd });
+    const human = !f.output;
+    const say = (text: string) => (human ? this.out(text) : this.note(text));
+    say(`installing into namespace ${opts.namespace} with image ${objects.length ? imageOf(objects) : ''}; CNI bin dir ${cniBinDir.path} (${cniBinDir.source})`);
+
+    const done: InstalledObject[] = [];
+    const applied: KubeObject[] = [];
+    for (const desired of objects) {
+      const { action, object } = await applyOne(api, desired, dryRun === 'server');
+      done.push(entry(desired, action));
+      applied.push(object);
+      const verb = { create: 'created', update: 'configured', unchanged: 'unchanged', keep: 'unchanged (not ours)' }[action];
+      say(`${displayName(desired)} ${verb}${dryRun === 'server' ? ' (server dry run)' : ''}`);
+    }
+    if (f.output) this.out(await renderObjects(applied, f.output));
+    const result = this.result(opts, cniBinDir, dryRun, done);
+    if (f.wait && dryRun === 'none') {
+      result.rollout = await this.waitForRollout(api, opts.namespace!, timeoutMs);
+      if (!result.rollout.done) {
+        throw new UserError(
+          `timed out after ${f.timeout} waiting for DaemonSet ${opts.namespace}/${AGENT_NAME}: ${result.rollout.ready}/${result.rollout.desired} agent pods ready`,
+          { hint: `see why with: kubectl -n ${opts.namespace} get pods -l app.kubernetes.io/name=${AGENT_NAME}; kubectl -n ${opts.namespace} describe daemonset ${AGENT_NAME}`, exitCode: ExitCode.Problems },
+        );
+      }
+    }
+    return result;
+  }
+
+  private result(opts: InstallOptions, cniBinDir: CniBinDir, dryRun: InstallResult['dryRun'], objects: InstalledObject[]): InstallResult {
+    return {
+      apiVersion: 'multinic.fms.io/v1',
+      kind: 'InstallResult',
+      namespace: opts.namespace!,
+      image: opts.image ?? defaultImage(opts.version),
+      cniBinDir,
+      dryRun,
+      objects,
+    };
+  }
+
+  private async findCniBinDir(api: KubeApi, explicit: string | undefined): Promise<CniBinDir> {
+    if (explicit) return detectCniBinDir(explicit, []);
+    const selector = { labelSelector: 'app=multus' };
+    const found: KubeObject[] = (await api.list(R.DaemonSet, selector)).items;
+    if (!found.length) found.push(...(await api.list(R.Pod, selector)).items);
+    return detectCniBinDir(undefined, found);
+  }
+
+  /**
+   * Polls the agent DaemonSet until numberReady == desiredNumberScheduled for the current generation.
+   * Progress on a TTY rewrites one line; otherwise one line per change.
+   */
+  private async waitForRollout(api: KubeApi, namespace: string, timeoutMs: number): Promise<{ ready: number; desired: number; done: boolean }> {
+    const tty = Boolean(process.stderr.isTTY);
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    let state: { ready: number; desired: number; done: boolean };
+    this.note(`waiting for DaemonSet ${namespace}/${AGENT_NAME} (numberReady == desiredNumberScheduled), up to ${Math.round(timeoutMs / 1000)}s`);
+    for (;;) {
+      const ds = await api.get(R.DaemonSet, AGENT_NAME, namespace);
+      const st = (ds?.status ?? {}) as { numberReady?: number; desiredNumberScheduled?: number; observedGeneration?: number; updatedNumberScheduled?: number };
+      const desired = st.desiredNumberScheduled ?? 0;
+      const ready = st.numberReady ?? 0;
+      const observed = st.observedGeneration !== undefined && st.observedGeneration >= (ds?.metadata?.generation ?? 0);
+      const updated = st.updatedNumberScheduled ?? desired;
+      state = { ready, desired, done: observed && ready === desired && updated === desired };
+      const line = `agents ready: ${ready}/${desired}${observed ? '' : ' (DaemonSet not yet observed by its controller)'}`;
+      if (line !== last) {
+        if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+        else this.note(line);
+        last = line;
+      }
+      if (state.done || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, deadline - Date.now()))));
+    }
+    if (tty) process.stderr.write('\n');
+    return state;
+  }
+}
+
+/** Applies one object: create, or replace with the current resourceVersion, retrying on conflict. */
+async function applyOne(api: KubeApi, desired: KubeObject, dryRun: boolean): Promise<{ action: ApplyAction; object: KubeObject }> {
+  const ref = refFor(desired.apiVersion, desired.kind);
+  if (!ref) throw new Error(`no resource mapping for ${desired.apiVersion} ${desired.kind}`);
+  const name = desired.metadata?.name ?? '';
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const existing = await api.get(ref, name, desired.metadata?.namespace);
+      const step = planApply(desired, existing);
+      if (step.action === 'create') return { action: 'create', object: await api.create(ref, step.object, { dryRun }) };
+      if (step.action === 'update') return { action: 'update', object: await api.replace(ref, step.object, { dryRun }) };
+      return { action: step.action, object: existing ?? desired };
+    } catch (e) {
+      if (isConflict(e) && attempt < 5) continue;
+      throw wrapError(`failed to apply ${desired.kind} "${desired.metadata?.namespace ? `${desired.metadata.namespace}/` : ''}${name}"`, e);
+    }
+  }
+}
+
+function entry(o: KubeObject, action: ApplyAction): InstalledObject {
+  return { kind: o.kind ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}), action };
+}
+
+function imageOf(objects: KubeObject[]): string {
+  const ds = objects.find((o) => o.kind === 'DaemonSet');
+  return (ds?.spec as { template: { spec: { containers: { image: string }[] } } } | undefined)?.template.spec.containers[0]?.image ?? '';
+}
+
+/** Multi-document YAML, or a v1 List in JSON: what `kubectl apply -f` takes back. */
+async function renderObjects(objects: KubeObject[], format: 'yaml' | 'json'): Promise<string> {
+  if (format === 'json') return renderData({ apiVersion: 'v1', kind: 'List', metadata: {}, items: objects }, 'json');
+  const docs = await Promise.all(objects.map((o) => renderData(o, 'yaml')));
+  return docs.map((d) => `---\n${d}`).join('');
+}
