@@ -24,7 +24,7 @@ afterEach(async () => {
 const pool: PoolSpec = { name: 'multi-nic-sample-192.168.0.0-24', network: 'multi-nic-sample', hostName: 'a', interfaceName: 'eth1', podCIDR: '192.168.0.0/24', vlanCIDR: '192.168.0.0/18', excludes: [], reserved: [] };
 const item = (pod: string, uid: string, ns = 'default', containerID = `c-${uid}`): AllocateItem => ({ pool, key: { podUID: uid, containerID, interface: 'net1-0' }, podName: pod, namespace: ns });
 function createPod(name: string, phase: string, annotations?: Record<string, string>): KubeObject {
-  const p = c.server.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', ...(annotations ? { annotations } : {}) }, spec: { nodeName: 'a', containers: [{ name: 'c', image: 'x' }] } } as never);
+  c.server.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', ...(annotations ? { annotations } : {}) }, spec: { nodeName: 'a', containers: [{ name: 'c', image: 'x' }] } } as never);
   return c.server.store.patch('v1', 'Pod', name, 'default', 'merge', { status: { phase } }, 'status');
 }
 
