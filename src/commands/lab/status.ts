@@ -1,0 +1,30 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../cli/base.js';
+import { renderData } from '../../cli/output.js';
+import { DEFAULT_PREFIX, defaultLabDir, labStatus, type LabStatusResult } from '../../lab/lab.js';
+import { ExitCode } from '../../lib/errors.js';
+
+export default class LabStatusCommand extends BaseCommand<typeof LabStatusCommand> {
+  static override summary = 'Show whether a local lab is up, its hosts and its kubeconfig (exit 1 when it is not fully up).';
+  static override examples = ['<%= config.bin %> lab status', '<%= config.bin %> lab status -o json'];
+  static override flags = {
+    prefix: Flags.string({ description: 'Name prefix of the lab.', default: DEFAULT_PREFIX }),
+    dir: Flags.string({ description: 'The lab directory (default: $TMPDIR/kubectl-multinic-lab/<prefix>).' }),
+    output: Flags.option({ char: 'o', options: ['text', 'json', 'yaml'] as const, default: 'text' as const, description: 'Output format.' })(),
+  };
+
+  async run(): Promise<LabStatusResult> {
+    const dir = this.flags.dir ?? defaultLabDir(this.flags.prefix);
+    const r = await labStatus({ prefix: this.flags.prefix, dir });
+    if (this.flags.output !== 'text') this.out(await renderData(r, this.flags.output));
+    else if (r.controlPlane === 'absent' && r.hosts.length === 0) this.out(`no lab "${r.prefix}" (start one: kubectl multinic lab up)`);
+    else {
+      this.out(`lab "${r.prefix}": ${r.up ? 'up' : 'DEGRADED'} · control plane ${r.controlPlane}${r.server ? ` at ${r.server}` : ''}`);
+      if (r.kubeconfig) this.out(`kubeconfig: ${r.kubeconfig}`);
+      for (const h of r.hosts) this.out(`  ${h.name.padEnd(8)} ${h.present ? 'present' : 'MISSING'}  ${h.nics.join(', ')}`);
+      if (r.strayNamespaces.length) this.out(`stray namespaces: ${r.strayNamespaces.join(', ')} (lab down removes them)`);
+    }
+    if (!r.up) this.exit(ExitCode.Problems);
+    return r;
+  }
+}

@@ -1,0 +1,100 @@
+// Multus conventions, as plain data: the pod annotation that selects networks and the v4
+// `network-status` annotation written back. Used by the lab node runner (which plays Multus), by
+// `check` and by the agent's leak GC.
+
+export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
+export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
+/** Deprecated plural form still written by Multus v3 (upstream reads only this one). */
+export const NETWORKS_STATUS_ANNOTATION_DEPRECATED = 'k8s.v1.cni.cncf.io/networks-status';
+
+/** One entry of the networks annotation (Multus "NetworkSelectionElement"). */
+export interface NetworkSelection {
+  name: string;
+  namespace?: string;
+  interface?: string;
+  'cni-args'?: Record<string, unknown>;
+  ips?: string[];
+  mac?: string;
+}
+
+/**
+ * Parses the networks annotation: either a JSON list of selections or Multus' short form
+ * `[ns/]name[@ifname], …`. Throws an Error naming the problem.
+ */
+export function parseNetworksAnnotation(value: string): NetworkSelection[] {
+  const text = value.trim();
+  if (!text) return [];
+  if (text.startsWith('[') || text.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${NETWORKS_ANNOTATION} is not valid JSON: ${(e as Error).message}`);
+    }
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    return list.map((el, i) => {
+      if (!el || typeof el !== 'object' || typeof (el as { name?: unknown }).name !== 'string' || !(el as { name: string }).name) {
+        throw new Error(`${NETWORKS_ANNOTATION}[${i}] needs a "name" string`);
+      }
+      return el as NetworkSelection;
+    });
+  }
+  return text.split(',').map((part) => {
+    const p = part.trim();
+    const m = /^(?:([a-z0-9-]+)\/)?([a-z0-9.-]+)(?:@([A-Za-z0-9_.-]+))?$/.exec(p);
+    if (!m) throw new Error(`${NETWORKS_ANNOTATION}: "${p}" is not [namespace/]name[@interface]`);
+    return { name: m[2] as string, ...(m[1] ? { namespace: m[1] } : {}), ...(m[3] ? { interface: m[3] } : {}) };
+  });
+}
+
+/** One entry of the v4 network-status annotation. */
+export interface NetworkStatusEntry {
+  name: string;
+  interface?: string;
+  ips?: string[];
+  mac?: string;
+  default?: boolean;
+  dns?: Record<string, unknown>;
+}
+
+/** The subset of a CNI result (any version 0.3.0+) network-status is built from. */
+export interface CniResultLike {
+  interfaces?: Array<{ name: string; mac?: string; sandbox?: string }>;
+  ips?: Array<{ address: string; interface?: number }>;
+  dns?: Record<string, unknown>;
+}
+
+/** Network-status entries for one attachment: one per pod-side interface of the result, as Multus v4 does. */
+export function networkStatusFromResult(network: string, result: CniResultLike): NetworkStatusEntry[] {
+  const ifaces = result.interfaces ?? [];
+  const out: NetworkStatusEntry[] = [];
+  ifaces.forEach((iface, idx) => {
+    if (!iface.sandbox) return;
+    const ips = (result.ips ?? []).filter((ip) => ip.interface === idx).map((ip) => ip.address.split('/')[0] as string);
+    out.push({ name: network, interface: iface.name, ips, ...(iface.mac ? { mac: iface.mac } : {}), dns: result.dns ?? {} });
+  });
+  return out;
+}
+
+/** Reads the network-status annotation (v4, else the deprecated plural); [] when absent or malformed. */
+export function readNetworkStatus(annotations: Record<string, string> | undefined): NetworkStatusEntry[] {
+  const raw = annotations?.[NETWORK_STATUS_ANNOTATION] ?? annotations?.[NETWORKS_STATUS_ANNOTATION_DEPRECATED];
+  if (!raw) return [];
+  try {
+    const v = JSON.parse(raw);
+    return Array.isArray(v) ? (v as NetworkStatusEntry[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** `K8S_POD_NAMESPACE=…;K8S_POD_NAME=…` as Multus passes CNI_ARGS. */
+export function cniArgsFor(pod: { namespace: string; name: string; uid: string; containerID: string }): string {
+  return [
+    'IgnoreUnknown=true',
+    `K8S_POD_NAMESPACE=${pod.namespace}`,
+    `K8S_POD_NAME=${pod.name}`,
+    `K8S_POD_INFRA_CONTAINER_ID=${pod.containerID}`,
+    `K8S_POD_UID=${pod.uid}`,
+  ].join(';');
+}
