@@ -253,7 +253,7 @@ export class LabNodeRunner {
       } catch {
         /* not CNI JSON */
       }
-      throw new Error(`plugin type="${type}" name="${att.network}" failed (${command.toLowerCase()}): ${msg}`);
+      throw new Error(`plugin type="${type}" name="${att.network}" failed (${command.toLowerCase()}): ${msg}`, { cause: e });
     }
   }
 

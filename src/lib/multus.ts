@@ -29,7 +29,7 @@ export function parseNetworksAnnotation(value: string): NetworkSelection[] {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      throw new Error(`${NETWORKS_ANNOTATION} is not valid JSON: ${(e as Error).message}`);
+      throw new Error(`${NETWORKS_ANNOTATION} is not valid JSON: ${(e as Error).message}`, { cause: e });
     }
     const list = Array.isArray(parsed) ? parsed : [parsed];
     return list.map((el, i) => {
