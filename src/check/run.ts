@@ -1,0 +1,325 @@
+// Runs a check plan against the cluster: per host-pair group, iperf3 server pods on the server host
+// (one per NIC, each pinned by `masters`), then all client pods at once so the pair's aggregate is
+// measured simultaneously; logs read back and judged by src/lib/check. Every pod this run created
+// is deleted when it ends — success, failure, an API error or an abort (Ctrl-C) — unless keepPods.
+import { randomBytes } from 'node:crypto';
+import { evaluateTest, retryable } from '../lib/check/evaluate.js';
+import { parseIperf3Client, parseIperf3Server } from '../lib/check/iperf3.js';
+import { nextRunnable } from '../lib/check/plan.js';
+import { POD_NIC, type Pod, RUN_LABEL, clientPod, hasNetworkStatus, podNetworkAddress, podProblem, serverPod } from '../lib/check/pods.js';
+import type { CheckGroup, CheckOptions, CheckPlan, CheckTest, PodObservation, TestObservation, TestResult } from '../lib/check/types.js';
+import { UserError } from '../lib/errors.js';
+import { R } from '../lib/k8s/resources.js';
+import { type KubeApi, isNotFound } from '../kube/api.js';
+
+export type CheckEvent =
+  | { type: 'start'; runId: string; tests: number; groups: number }
+  | { type: 'group'; group: CheckGroup }
+  | { type: 'servers-ready'; group: CheckGroup; ready: number }
+  | { type: 'retry'; test: CheckTest; attempt: number; reason: string }
+  | { type: 'result'; result: TestResult; done: number; total: number }
+  | { type: 'cleanup'; pods: number }
+  | { type: 'cleanup-done'; leftovers: string[] };
+
+export interface RunTimings {
+  /** Poll interval for pod state (ms). */
+  pollMs: number;
+  /** How long a pod may take to be Running with its network-status (ms). */
+  podStartMs: number;
+  /** How long after Running a server may take to print "Server listening" (ms). */
+  serverListenMs: number;
+  /** Added to --duration for a client to finish (ms). */
+  clientSlackMs: number;
+  /** Client attempts on busy/refused answers. */
+  maxAttempts: number;
+  /** Backoff before attempt n is n * retryDelayMs. */
+  retryDelayMs: number;
+  /** How long to wait for deleted pods to be gone (ms). */
+  cleanupWaitMs: number;
+}
+
+export const DEFAULT_TIMINGS: RunTimings = {
+  pollMs: 500,
+  podStartMs: 120_000,
+  serverListenMs: 15_000,
+  clientSlackMs: 60_000,
+  maxAttempts: 3,
+  retryDelayMs: 1000,
+  cleanupWaitMs: 30_000,
+};
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onEvent?: (e: CheckEvent) => void;
+  timings?: Partial<RunTimings>;
+  /** Fixed run id (tests); default random. */
+  runId?: string;
+}
+
+export interface RunOutcome {
+  runId: string;
+  results: TestResult[];
+  interrupted: boolean;
+  /** Pods still present after cleanup (kept with --keep-pods, or not deletable). */
+  leftovers: string[];
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+class Aborted extends Error {
+  constructor() {
+    super('check interrupted');
+    this.name = 'Aborted';
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Aborted());
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(new Aborted());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+const newRunId = (): string => randomBytes(4).toString('hex').slice(0, 6).replace(/^[0-9]/, 'r');
+
+/** Runs every test of `plan`; resolves with the results (skips for tests an abort prevented). */
+export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions, ro: RunOptions = {}): Promise<RunOutcome> {
+  const t: RunTimings = { ...DEFAULT_TIMINGS, ...ro.timings };
+  const runId = ro.runId ?? newRunId();
+  const startedAt = new Date();
+  const emit = ro.onEvent ?? (() => undefined);
+  // Internal controller: an abort from outside, or a fatal API error in one group, stops them all.
+  const ctl = new AbortController();
+  const onOuterAbort = (): void => ctl.abort();
+  if (ro.signal?.aborted) ctl.abort();
+  ro.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = ctl.signal;
+  const created = new Set<string>();
+  const results = new Map<string, TestResult>();
+  const numberOf = new Map(plan.tests.map((x, i) => [x.id, i]));
+  const params = { runId, namespace: opts.namespace, image: opts.image, duration: opts.duration, parallel: opts.parallel };
+  let fatal: unknown;
+  const record = (r: TestResult): void => {
+    results.set(r.id, r);
+    emit({ type: 'result', result: r, done: results.size, total: plan.tests.length });
+  };
+
+  const create = async (pod: Pod): Promise<void> => {
+    if (signal.aborted) throw new Aborted();
+    try {
+      await api.create(R.Pod, pod);
+    } catch (e) {
+      if (isNotFound(e)) {
+        throw new UserError(`namespace "${opts.namespace}" not found`, { hint: 'pass -n with a namespace that has the network (spec.namespaces of the MultiNicNetwork)' });
+      }
+      throw e;
+    }
+    created.add(pod.metadata?.name ?? '');
+  };
+
+  const remove = async (name: string): Promise<void> => {
+    try {
+      await api.delete(R.Pod, name, opts.namespace);
+    } catch {
+      /* the final sweep retries and reports what is left */
+    }
+  };
+
+  const readLog = async (name: string): Promise<string | undefined> => {
+    try {
+      return await api.podLog(opts.namespace, name);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      // A log not (yet) available is not a result; the caller decides from what it has.
+      return undefined;
+    }
+  };
+
+  /** Waits until the pod runs (or ran) with its network-status, failed, or the deadline passed. */
+  const waitStarted = async (name: string, network: string): Promise<PodObservation> => {
+    const deadline = Date.now() + t.podStartMs;
+    let runningSince: number | undefined;
+    for (;;) {
+      const pod = await api.get<Pod>(R.Pod, name, opts.namespace);
+      if (!pod) return { name, started: false, message: 'the pod disappeared' };
+      const phase = pod.status?.phase;
+      const running = phase === 'Running' || phase === 'Succeeded' || (phase === 'Failed' && hasNetworkStatus(pod));
+      if (running && (hasNetworkStatus(pod) || (runningSince !== undefined && Date.now() - runningSince > 10_000))) {
+        const a = podNetworkAddress(pod, opts.namespace, network);
+        return { name, phase, started: true, address: a?.address, interface: a?.interface };
+      }
+      if (running) runningSince ??= Date.now();
+      if (phase === 'Failed') return { name, phase, started: false, message: podProblem(pod) ?? 'the pod failed' };
+      if (Date.now() > deadline) {
+        return { name, phase, started: false, message: `not running after ${Math.round(t.podStartMs / 1000)}s (phase ${phase ?? 'unknown'}${podProblem(pod) ? `: ${podProblem(pod)}` : ''})` };
+      }
+      await sleep(t.pollMs, signal);
+    }
+  };
+
+  /** Waits for "Server listening" in the server log (bounded; a silent server still gets a client). */
+  const waitListening = async (obs: PodObservation): Promise<void> => {
+    const deadline = Date.now() + t.serverListenMs;
+    while (Date.now() < deadline) {
+      const log = (await readLog(obs.name)) ?? '';
+      const s = parseIperf3Server(log);
+      if (s.listening || s.error) return;
+      const pod = await api.get<Pod>(R.Pod, obs.name, opts.namespace);
+      if (!pod || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') return;
+      await sleep(t.pollMs, signal);
+    }
+  };
+
+  const waitFinished = async (name: string, deadlineMs: number): Promise<string | undefined> => {
+    const deadline = Date.now() + deadlineMs;
+    for (;;) {
+      const pod = await api.get<Pod>(R.Pod, name, opts.namespace);
+      const phase = pod?.status?.phase;
+      if (!pod || phase === 'Succeeded' || phase === 'Failed') return phase;
+      if (Date.now() > deadline) return undefined;
+      await sleep(t.pollMs, signal);
+    }
+  };
+
+  const runClient = async (test: CheckTest, obs: TestObservation): Promise<void> => {
+    const n = numberOf.get(test.id) ?? 0;
+    for (let attempt = 1; attempt <= t.maxAttempts; attempt++) {
+      obs.attempts = attempt;
+      const pod = clientPod(test, n, obs.server?.address ?? '', params, attempt, obs.server?.interface ?? POD_NIC);
+      const name = pod.metadata?.name ?? '';
+      await create(pod);
+      obs.client = await waitStarted(name, test.network);
+      if (!obs.client.started || !obs.client.address) return;
+      const phase = await waitFinished(name, opts.duration * 1000 + t.clientSlackMs);
+      obs.client.phase = phase ?? obs.client.phase;
+      obs.clientTimedOut = phase === undefined;
+      obs.client.log = await readLog(name);
+      if (obs.clientTimedOut || obs.client.log === undefined) return;
+      const outcome = parseIperf3Client(obs.client.log);
+      if (!retryable(outcome) || attempt === t.maxAttempts) return;
+      emit({ type: 'retry', test, attempt, reason: outcome.ok ? '' : outcome.error });
+      if (!opts.keepPods) await remove(name);
+      await sleep(t.retryDelayMs * attempt, signal);
+    }
+  };
+
+  const runGroup = async (g: CheckGroup): Promise<void> => {
+    emit({ type: 'group', group: g });
+    const observations = new Map<string, TestObservation>(g.tests.map((x) => [x.id, { attempts: 0 }]));
+    const runnable = g.tests.filter((x) => x.clientNic && x.serverNic);
+    try {
+      await Promise.all(
+        runnable.map(async (test) => {
+          const obs = observations.get(test.id) as TestObservation;
+          const pod = serverPod(test, numberOf.get(test.id) ?? 0, params);
+          await create(pod);
+          obs.server = await waitStarted(pod.metadata?.name ?? '', test.network);
+          if (obs.server.started && obs.server.address) await waitListening(obs.server);
+        }),
+      );
+      const ready = runnable.filter((x) => observations.get(x.id)?.server?.address);
+      emit({ type: 'servers-ready', group: g, ready: ready.length });
+      // All clients of the pair at once: the aggregate is a simultaneous measurement.
+      await Promise.all(ready.map((test) => runClient(test, observations.get(test.id) as TestObservation)));
+      await Promise.all(
+        runnable.map(async (test) => {
+          const obs = observations.get(test.id);
+          if (obs?.server?.started) obs.server.log = await readLog(obs.server.name);
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof Aborted)) {
+        fatal ??= e;
+        ctl.abort();
+      }
+      for (const o of observations.values()) o.aborted = true;
+    } finally {
+      for (const test of g.tests) {
+        if (!results.has(test.id)) record(evaluateTest(test, observations.get(test.id) as TestObservation, { tolerance: opts.tolerance, namespace: opts.namespace, maxAttempts: t.maxAttempts }));
+      }
+      if (!opts.keepPods) {
+        const mine = [...created].filter((name) => g.tests.some((x) => name.startsWith(`mnchk-${runId}-${numberOf.get(x.id)}-`)));
+        await Promise.all(mine.map(remove));
+      }
+    }
+  };
+
+  emit({ type: 'start', runId, tests: plan.tests.length, groups: plan.groups.length });
+  const pending = [...plan.groups];
+  const busy = new Set<string>();
+  const running = new Set<Promise<void>>();
+  try {
+    while (pending.length && !signal.aborted) {
+      const g = running.size < opts.concurrency ? nextRunnable(pending, busy) : undefined;
+      if (!g) {
+        if (!running.size) break;
+        await Promise.race(running);
+        continue;
+      }
+      pending.splice(pending.indexOf(g), 1);
+      busy.add(g.clientHost).add(g.serverHost);
+      const p: Promise<void> = runGroup(g).finally(() => {
+        busy.delete(g.clientHost);
+        busy.delete(g.serverHost);
+        running.delete(p);
+      });
+      running.add(p);
+    }
+    await Promise.allSettled(running);
+    for (const g of pending) for (const test of g.tests) record(evaluateTest(test, { attempts: 0, aborted: true }, { tolerance: opts.tolerance, namespace: opts.namespace }));
+  } finally {
+    ro.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  const leftovers = opts.keepPods ? [...created].sort() : await sweep(api, opts.namespace, runId, created, t, emit);
+  if (fatal) throw fatal;
+  return {
+    runId,
+    results: plan.tests.map((x) => results.get(x.id)).filter((r): r is TestResult => !!r),
+    interrupted: !!ro.signal?.aborted,
+    leftovers,
+    startedAt,
+    finishedAt: new Date(),
+  };
+}
+
+/**
+ * Deletes every pod of the run — those we created and any the run label finds (a create whose
+ * answer was lost) — and waits until they are gone. Returns the names still present.
+ */
+export async function sweep(api: KubeApi, namespace: string, runId: string, created: Iterable<string>, t: Pick<RunTimings, 'pollMs' | 'cleanupWaitMs'> = DEFAULT_TIMINGS, emit: (e: CheckEvent) => void = () => undefined): Promise<string[]> {
+  const byLabel = async (): Promise<string[]> => {
+    try {
+      return (await api.list(R.Pod, { namespace, labelSelector: `${RUN_LABEL}=${runId}` })).items.map((p) => p.metadata?.name ?? '');
+    } catch {
+      return [...created];
+    }
+  };
+  const names = new Set([...created, ...(await byLabel())]);
+  emit({ type: 'cleanup', pods: names.size });
+  await Promise.all(
+    [...names].map(async (n) => {
+      try {
+        await api.delete(R.Pod, n, namespace);
+      } catch {
+        /* reported below if it stays */
+      }
+    }),
+  );
+  const deadline = Date.now() + t.cleanupWaitMs;
+  let left = await byLabel();
+  while (left.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, t.pollMs));
+    left = await byLabel();
+  }
+  left.sort();
+  emit({ type: 'cleanup-done', leftovers: left });
+  return left;
+}
