@@ -9,7 +9,7 @@
 // sync is running share the next sync (group commit). A write or sync failure poisons the store:
 // every later call rejects, because memory may now hold what the disk does not; restart recovers.
 import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { IpamState, type IpamRecord, type IpamSnapshot, type PoolSyncReport, type ReleaseSelector, type AllocationConflict } from '../../lib/ipam/state.js';
 import type { AllocateItem, Allocation, Ipam, PoolSpec } from '../../lib/ipam/types.js';
 import { JournalCorruptError, decodeJournal, decodeSingle, encodeRecord } from './journal.js';
@@ -388,7 +388,9 @@ export async function openIpamStore(options: IpamStoreOptions): Promise<IpamStor
     now: options.now ?? Date.now,
     compactBytes: options.compactBytes ?? 4 * 1024 * 1024,
   };
-  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  const created = await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  // A new directory's entry must reach the disk too, or a crash can lose the whole store.
+  if (created !== undefined && opts.fsync) await fsyncDir(dirname(created));
   await takeLock(opts.dir);
   try {
     const snapPath = join(opts.dir, 'snapshot');

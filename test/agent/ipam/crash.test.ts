@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIpamStore } from '../../../src/agent/ipam/store.js';
-import { crashPools } from './fixtures/alloc-loop.js';
+import { crashPools } from './fixtures/pools.js';
 
 let root = '';
 let bundle = '';

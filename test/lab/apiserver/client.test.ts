@@ -10,6 +10,7 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
   Watch,
+  makeInformer,
   setHeaderOptions,
   type KubeConfig,
 } from '@kubernetes/client-node';
@@ -442,5 +443,39 @@ describe('fault injection', () => {
     expect(server.faults.dropWatches()).toBe(1);
     await eventually(() => expect(w.ended()).toBe(true));
     expect(server.store.openWatches).toBe(0);
+  });
+});
+
+describe('client-node informer', () => {
+  it('lists, follows, survives dropped watches and re-lists after 410', async () => {
+    const informer = makeInformer(kc, '/api/v1/namespaces/default/configmaps', () => core.listNamespacedConfigMap({ namespace: 'default' }));
+    const errors: unknown[] = [];
+    informer.on('error', (e) => errors.push(e));
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'before' } } });
+    await informer.start();
+    const names = () => informer.list().map((c) => c.metadata?.name).sort();
+    try {
+      expect(names()).toEqual(['before']);
+      await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'during' } } });
+      await eventually(() => expect(names()).toEqual(['before', 'during']));
+
+      server.faults.dropWatches();
+      await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'after-drop' } } });
+      await eventually(() => expect(names()).toEqual(['after-drop', 'before', 'during']));
+
+      // The watch is dropped and its re-establishment held back while a write happens and the
+      // history is compacted: resuming gets 410 and the informer re-lists (a second list call).
+      await eventually(() => expect(server.store.openWatches).toBe(1));
+      const lists = server.faults.delay({ method: 'GET', path: /\/configmaps$/, ms: 0, times: Infinity });
+      server.faults.delay({ method: 'GET', path: /watch=true/, ms: 300 });
+      server.faults.dropWatches();
+      await core.deleteNamespacedConfigMap({ name: 'before', namespace: 'default' });
+      server.store.compact();
+      await eventually(() => expect(names()).toEqual(['after-drop', 'during']));
+      expect(lists.hits).toBe(1);
+      expect(errors).toEqual([]);
+    } finally {
+      await informer.stop();
+    }
   });
 });
