@@ -81,6 +81,8 @@ export const invokePlugin: InvokePlugin = (type, config, opts) => {
         reject(new DelegateError(type, 999, `${type} ${opts.command} failed: ${why}`));
       }
     });
+    // A delegate may exit without reading stdin (crash, bad env): its exit status tells, not EPIPE.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(JSON.stringify(config));
   });
 };

@@ -53,6 +53,7 @@ export function runPlugin(o: RunPluginOptions): Promise<PluginRun> {
       }
       resolve({ code, stdout, stderr, json });
     });
+    child.stdin.on('error', () => undefined); // the plugin may fail before reading stdin
     child.stdin.end(stdin);
   });
 }
