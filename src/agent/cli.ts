@@ -6,8 +6,8 @@ import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
 import { UserError } from '../lib/errors.js';
 import { runAgent, type AgentOptions } from './main.js';
 
-export const AGENT_USAGE = `usage: agent --node NAME --state-file FILE --data-dir DIR [--socket PATH] [--sysfs-root DIR]
-             [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH]`;
+export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS] [--gc-grace SECONDS])
+             --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH]`;
 
 /** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
@@ -25,6 +25,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'enable-forwarding': { type: 'boolean' },
         checkpoint: { type: 'string' },
         'topology-xml': { type: 'string' },
+        kube: { type: 'boolean' },
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        'gc-grace': { type: 'string' },
       },
       strict: true,
     }));
@@ -33,15 +38,27 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   const stateFile = values['state-file'] as string | undefined;
   const dataDir = values['data-dir'] as string | undefined;
-  if (!stateFile) throw new UserError('--state-file is required (the Kubernetes state source is not wired yet)', { hint: AGENT_USAGE });
+  const kube = Boolean(values.kube);
+  if (!stateFile && !kube) throw new UserError('a state source is required: --kube (the Kubernetes API) or --state-file FILE', { hint: AGENT_USAGE });
+  if (stateFile && kube) throw new UserError('--state-file and --kube are exclusive: pick one state source', { hint: AGENT_USAGE });
   if (!dataDir) throw new UserError('--data-dir is required (IPAM journal and owned routing tables live there)', { hint: AGENT_USAGE });
   const opts: AgentOptions = {
     nodeName: (values.node as string | undefined) ?? env.K8S_NODENAME ?? hostname(),
     socketPath: (values.socket as string | undefined) ?? DEFAULT_AGENT_SOCKET,
-    stateFile,
+    ...(stateFile ? { stateFile } : {}),
     dataDir,
     enableForwarding: Boolean(values['enable-forwarding']),
   };
+  if (kube) {
+    const grace = values['gc-grace'] as string | undefined;
+    if (grace !== undefined && !/^\d+(\.\d+)?$/.test(grace)) throw new UserError(`--gc-grace must be a number of seconds, got "${grace}"`, { hint: AGENT_USAGE });
+    opts.kube = {
+      namespace: (values.namespace as string | undefined) ?? env.POD_NAMESPACE ?? 'multinic-system',
+      ...(values.kubeconfig ? { kubeconfig: values.kubeconfig as string } : {}),
+      ...(values.context ? { context: values.context as string } : {}),
+      ...(grace !== undefined ? { gcGraceMs: Number(grace) * 1000 } : {}),
+    };
+  }
   if (values['sysfs-root']) opts.sysfsRoot = values['sysfs-root'] as string;
   if (values['rt-tables']) opts.rtTablesPath = values['rt-tables'] as string;
   const podFacts: NonNullable<AgentOptions['podFacts']> = {};

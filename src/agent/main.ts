@@ -14,6 +14,7 @@ import { desiredRoutes, RouteReconciler, type NetworkRoutes } from './routes.js'
 import { desiredShims, reconcileShims } from './shim.js';
 import { startAgentServer, type AgentServer } from './server.js';
 import { FileAgentState, type AgentState, type PodFactsPaths } from './state.js';
+import { startKubeMode, type KubeAgent, type KubeModeOptions } from './kube/index.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -31,6 +32,8 @@ export interface AgentOptions {
   ipam?: Ipam & { close?: () => Promise<void> | void; setPools?: (pools: PoolSpec[]) => unknown };
   hostNet?: HostNetwork;
   state?: AgentState;
+  /** `--kube`: the state comes from the Kubernetes API and the agent publishes, claims and mirrors there. */
+  kube?: KubeModeOptions;
   /** Follow `ip monitor` and the state file (default true). */
   watch?: boolean;
   /** Full re-scan and reconcile period (default 60 s). */
@@ -77,6 +80,13 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   };
   try {
     let state = opts.state;
+    let kube: KubeAgent | undefined;
+    if (!state && opts.kube) {
+      kube = await startKubeMode({ ...opts.kube, nodeName: opts.nodeName, podFacts: { ...opts.podFacts, ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) }, log });
+      const k = kube;
+      cleanups.push(() => k.stop());
+      state = kube.state;
+    }
     if (!state) {
       if (!opts.stateFile) throw new Error('runAgent needs a state source (stateFile or state)');
       state = await FileAgentState.open(opts.stateFile, {
@@ -91,7 +101,9 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     log({ level: 'info', msg: 'discovered NICs', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`) });
     const ipam: AgentOptions['ipam'] & object = opts.ipam ?? (await openIpamStore({ dir: join(opts.dataDir, 'ipam') }));
     if (!opts.ipam && ipam.close) cleanups.push(() => ipam.close?.());
-    const core = new AgentCore({ hostName: opts.nodeName, state: st, ipam, nics: () => nics });
+    // In --kube mode allocations are mirrored to IPPools and leaks collected behind the core's back.
+    const core = new AgentCore({ hostName: opts.nodeName, state: st, ipam: kube ? kube.attachIpam(ipam) : ipam, nics: () => nics });
+    void kube?.setNics(nics);
     const routes = new RouteReconciler({ hostNet, rtTablesPath: opts.rtTablesPath, ownershipPath: join(opts.dataDir, 'route-tables.json') });
 
     let last: ReconcileReport | undefined;
@@ -140,6 +152,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
         log({ level: 'error', msg: 'reconcile failed', error: report.error });
       }
       last = report;
+      void kube?.reportRoutes({ error: report.error, localNics: new Set(nics.map((n) => n.interfaceName)) });
       return report;
     };
     const reconcile = (): Promise<ReconcileReport> => {
@@ -151,6 +164,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       const fresh = await discoverNics({ sysfsRoot: opts.sysfsRoot });
       const changed = nicsChanged(nics, fresh);
       nics = fresh;
+      if (changed) void kube?.setNics(nics);
       if (changed) log({ level: 'info', msg: 'NICs changed', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`) });
       return changed;
     };

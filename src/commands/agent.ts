@@ -11,7 +11,9 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
   static override flags = {
     node: Flags.string({ description: 'Node name (default: $K8S_NODENAME, then the hostname).' }),
     socket: Flags.string({ description: 'Unix socket the CNI plugin calls.', default: DEFAULT_AGENT_SOCKET }),
-    'state-file': Flags.string({ description: 'YAML with MultiNicNetwork, CIDR and DeviceClass documents.', required: true }),
+    'state-file': Flags.string({ description: 'YAML with MultiNicNetwork, CIDR and DeviceClass documents (instead of --kube).', exclusive: ['kube'] }),
+    kube: Flags.boolean({ description: 'Take state from the Kubernetes API and publish HostInterface, CIDR claims, IPPools (the DaemonSet mode).' }),
+    'gc-grace': Flags.string({ description: 'Seconds an allocation must look leaked before it is released (--kube; default 60).' }),
     'data-dir': Flags.string({ description: 'Durable data (IPAM journal, owned routing tables).', required: true }),
     'sysfs-root': Flags.string({ description: 'sysfs mount point (default /sys).' }),
     'rt-tables': Flags.string({ description: 'iproute2 rt_tables file (default /etc/iproute2/rt_tables).' }),
@@ -22,7 +24,13 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
 
   async run(): Promise<void> {
     const f = this.flags;
-    const argv: string[] = ['--state-file', f['state-file'], '--data-dir', f['data-dir'], '--socket', f.socket];
+    const argv: string[] = ['--data-dir', f['data-dir'], '--socket', f.socket];
+    if (f['state-file']) argv.push('--state-file', f['state-file']);
+    if (f.kube) argv.push('--kube');
+    if (f.kubeconfig) argv.push('--kubeconfig', f.kubeconfig);
+    if (f.context) argv.push('--context', f.context);
+    if (f.namespace) argv.push('--namespace', f.namespace);
+    if (f['gc-grace']) argv.push('--gc-grace', f['gc-grace']);
     if (f.node) argv.push('--node', f.node);
     if (f['sysfs-root']) argv.push('--sysfs-root', f['sysfs-root']);
     if (f['rt-tables']) argv.push('--rt-tables', f['rt-tables']);
