@@ -18,6 +18,7 @@ export type CheckEvent =
   | { type: 'servers-ready'; group: CheckGroup; ready: number }
   | { type: 'retry'; test: CheckTest; attempt: number; reason: string }
   | { type: 'result'; result: TestResult; done: number; total: number }
+  | { type: 'group-done'; group: CheckGroup }
   | { type: 'cleanup'; pods: number }
   | { type: 'cleanup-done'; leftovers: string[] };
 
@@ -245,6 +246,7 @@ export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions
       for (const test of g.tests) {
         if (!results.has(test.id)) record(evaluateTest(test, observations.get(test.id) as TestObservation, { tolerance: opts.tolerance, namespace: opts.namespace, maxAttempts: t.maxAttempts }));
       }
+      emit({ type: 'group-done', group: g });
       if (!opts.keepPods) {
         const mine = [...created].filter((name) => g.tests.some((x) => name.startsWith(`mnchk-${runId}-${numberOf.get(x.id)}-`)));
         await Promise.all(mine.map(remove));

@@ -1,13 +1,9 @@
-// The human summary of a CheckReport (stdout of `check` without -o): one summary line, then per
-// network and NIC the matrix (Gbit/s where connected, FAIL where not), the aggregate per host
-// pair, and only the failures with their hints (style §9). Pure text.
-import type { CheckReport } from './types.js';
-
-function table(rows: string[][], indent = '  '): string[] {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => indent + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
-}
+// The human summary of a CheckReport (stdout of `check` without -o json|yaml): one summary line,
+// then per network and NIC the matrix (Gbit/s where it passed, FAIL where it did not connect,
+// Gbit/s! where it connected but failed), the aggregate per host pair, and only the failures with
+// their hints (style §9).
+import { renderTable } from '../cli/table.js';
+import type { CheckReport } from '../lib/check/types.js';
 
 export function summaryLine(r: CheckReport): string {
   const s = r.summary;
@@ -15,7 +11,7 @@ export function summaryLine(r: CheckReport): string {
   return `${verdict}: ${s.total} test${s.total === 1 ? '' : 's'}, ${s.passed} passed, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''} in ${s.durationSeconds.toFixed(1)}s`;
 }
 
-export function renderSummary(r: CheckReport, opts: { wide?: boolean } = {}): string {
+export function renderSummary(r: CheckReport, opts: { wide?: boolean; color?: boolean } = {}): string {
   const out: string[] = [summaryLine(r)];
   for (const net of r.networks) {
     const tests = r.tests.filter((t) => t.network === net.name);
@@ -23,29 +19,27 @@ export function renderSummary(r: CheckReport, opts: { wide?: boolean } = {}): st
       out.push('', `network ${net.name}, nic${nic.index} (${nic.netAddress}): Gbit/s client -> server`);
       const clients = [...new Set(nic.connectivity.map((c) => c.client))].sort();
       const servers = [...new Set(nic.connectivity.map((c) => c.server))].sort();
-      const rows = [['CLIENT \\ SERVER', ...servers]];
-      for (const c of clients) {
-        rows.push([
-          c,
-          ...servers.map((s) => {
-            const t = tests.find((x) => x.nicIndex === nic.index && x.client.host === c && x.server.host === s);
-            if (!t) return '-';
-            if (t.status === 'skip') return 'skip';
-            if (t.status === 'fail') return t.connected ? `${t.gbps?.toFixed(2)}!` : 'FAIL';
-            return t.gbps !== undefined ? t.gbps.toFixed(2) : 'ok';
-          }),
-        ]);
-      }
-      out.push(...table(rows));
+      const rows = clients.map((c) => [
+        c,
+        ...servers.map((s) => {
+          const t = tests.find((x) => x.nicIndex === nic.index && x.client.host === c && x.server.host === s);
+          if (!t) return '-';
+          if (t.status === 'skip') return 'skip';
+          if (t.status === 'fail') return t.connected && t.gbps !== undefined ? `${t.gbps.toFixed(2)}!` : 'FAIL';
+          return t.gbps !== undefined ? t.gbps.toFixed(2) : 'ok';
+        }),
+      ]);
+      out.push(renderTable([{ header: 'CLIENT \\ SERVER' }, ...servers.map((s) => ({ header: s, align: 'right' as const }))], rows, { indent: 2, color: opts.color }).trimEnd());
     }
     if (net.hostPairs.length) {
-      out.push('', `network ${net.name}: host pairs (all NICs at once)`);
-      const rows = [['CLIENT', 'SERVER', 'NICS', 'PASSED', 'AGGREGATE Gbit/s', ...(opts.wide ? ['RETRANSMITS'] : [])]];
-      for (const p of net.hostPairs) {
+      out.push('', `network ${net.name}: host pairs (their NICs at once)`);
+      const columns = [{ header: 'CLIENT' }, { header: 'SERVER' }, { header: 'NICS', align: 'right' as const }, { header: 'PASSED', align: 'right' as const }, { header: 'AGGREGATE Gbit/s', align: 'right' as const }];
+      if (opts.wide) columns.push({ header: 'RETRANSMITS', align: 'right' as const });
+      const rows = net.hostPairs.map((p) => {
         const retr = tests.filter((t) => t.client.host === p.client && t.server.host === p.server).reduce((s, t) => s + (t.retransmits ?? 0), 0);
-        rows.push([p.client, p.server, String(p.nics), String(p.passed), p.aggregateGbps.toFixed(2), ...(opts.wide ? [String(retr)] : [])]);
-      }
-      out.push(...table(rows));
+        return [p.client, p.server, String(p.nics), String(p.passed), p.aggregateGbps.toFixed(2), ...(opts.wide ? [String(retr)] : [])];
+      });
+      out.push(renderTable(columns, rows, { indent: 2, color: opts.color }).trimEnd());
     }
   }
   const failures = r.tests.filter((t) => t.status === 'fail');

@@ -1,42 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { evaluateTest } from '../../../src/lib/check/evaluate.js';
 import { renderJunit, xmlEscape } from '../../../src/lib/check/junit.js';
-import { networkFromCidr, planCheck } from '../../../src/lib/check/plan.js';
-import { buildReport, reportExitCode } from '../../../src/lib/check/report.js';
-import { renderSummary, summaryLine } from '../../../src/lib/check/summary.js';
-import type { CheckReport, TestObservation } from '../../../src/lib/check/types.js';
+import { reportExitCode } from '../../../src/lib/check/report.js';
 import { type JsonSchema, validateSchema } from '../../../src/lib/k8s/schema.js';
-import { CLIENT_ADDR, SERVER_ADDR, fixture } from './fixtures.js';
-import { OPTS, sampleCidr, sampleHostInterfaces } from './sample.js';
+import { sampleReport } from './sample-report.js';
 
 const schema = JSON.parse(readFileSync(new URL('../../../schemas/checkreport.json', import.meta.url), 'utf8')) as JsonSchema;
-
-/** A run over host-a/host-b (2 NICs each way) where host-a -> host-b nic1 had no route. */
-function sampleReport(opts: { interruptAfter?: number } = {}): CheckReport {
-  const plan = planCheck([networkFromCidr('fabric', sampleCidr(), sampleHostInterfaces())], { ...OPTS, nodes: ['host-a', 'host-b'], expectGbps: 1 });
-  const results = plan.tests.map((t, i) => {
-    // The real fixture, moved to this test's addresses (first addresses of the two host blocks).
-    const clientAddr = t.clientNic!.podCIDR!.replace(/0\/24$/, '2');
-    const serverAddr = t.serverNic!.podCIDR!.replace(/0\/24$/, '2');
-    const raw = t.id === 'fabric/host-a->host-b/nic1' ? fixture('client-no-route.json') : fixture('client-success.json');
-    const log = raw.replaceAll(CLIENT_ADDR, clientAddr).replaceAll(SERVER_ADDR, serverAddr);
-    const obs: TestObservation = {
-      server: { name: `s${i}`, started: true, phase: 'Running', log: '', address: serverAddr },
-      client: { name: `c${i}`, started: true, phase: 'Succeeded', log, address: clientAddr },
-      attempts: 1,
-    };
-    if (opts.interruptAfter !== undefined && i >= opts.interruptAfter) return evaluateTest(t, { attempts: 0, aborted: true }, { tolerance: 0.2, namespace: 'default' });
-    return evaluateTest(t, obs, { tolerance: 0.2, namespace: 'default' });
-  });
-  return buildReport(plan, results.reverse(), { ...OPTS, nodes: ['host-b', 'host-a'], expectGbps: 1 }, {
-    runId: 'abc12',
-    startedAt: new Date('2026-11-23T08:00:00.123Z'),
-    finishedAt: new Date('2026-11-23T08:00:42.5Z'),
-    interrupted: opts.interruptAfter !== undefined,
-  });
-}
 
 describe('buildReport', () => {
   it('is a versioned CheckReport that validates against schemas/checkreport.json', () => {
@@ -87,23 +57,6 @@ describe('buildReport', () => {
     const t = sampleReport().tests.find((x) => x.status === 'fail');
     expect(Object.values(t ?? {}).includes(undefined)).toBe(false);
     expect('gbps' in (t ?? {})).toBe(false);
-  });
-});
-
-describe('renderSummary', () => {
-  it('one summary line, the matrix per NIC, pairs, then only failures with hints', () => {
-    const r = sampleReport();
-    const text = renderSummary(r);
-    const lines = text.split('\n');
-    expect(lines[0]).toBe(summaryLine(r));
-    expect(lines[0]).toBe('FAIL: 4 tests, 3 passed, 1 failed in 42.4s');
-    expect(text).toContain('network fabric, nic1 (10.0.2.0/24): Gbit/s client -> server');
-    const nic1 = lines.slice(lines.findIndex((l) => l.includes('nic1 (10.0.2.0/24)')));
-    expect(nic1[2]).toMatch(/^ {2}host-a +- +FAIL$/);
-    expect(nic1[3]).toMatch(/^ {2}host-b +\d+\.\d\d +-$/);
-    expect(text).toContain('fabric/host-a->host-b/nic1 [no-route]:');
-    expect(text).toContain('    hint: on host host-a, `ip route show table fabric` should hold `192.168.65.0/24 via 10.0.2.2 dev eth2`');
-    expect(text.match(/hint:/g)).toHaveLength(1);
   });
 });
 
