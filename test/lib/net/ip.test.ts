@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import {
   AddressParseError,
@@ -128,6 +129,46 @@ describe('properties', () => {
         expect(cidrSize(first) * BigInt(2 ** bits)).toBe(cidrSize(c));
         expect(last.base + cidrSize(last)).toBe(c.base + cidrSize(c));
       }),
+    );
+  });
+  // parseIp/formatIp have hand-written fast paths (see ip.ts); they must agree with ipaddr.js.
+  it('formatIp agrees with ipaddr.js RFC 5952 output (IPv6) and dotted quads (IPv4)', () => {
+    const groups = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 });
+    fc.assert(
+      fc.property(groups, (g) => {
+        const addr = g.reduce((v, x) => (v << 16n) | BigInt(x), 0n);
+        const bytes = g.flatMap((x) => [x >> 8, x & 255]);
+        expect(formatIp(6, addr)).toBe(new ipaddr.IPv6(bytes).toRFC5952String());
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (n) => {
+        expect(formatIp(4, BigInt(n))).toBe(ipaddr.fromByteArray([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]).toString());
+      }),
+    );
+  });
+  it('parseIp accepts exactly what ipaddr.js accepts as four-part decimal IPv4 or IPv6 without zone', () => {
+    const chars = fc.constantFrom(...'0123456789abcdefABCDEF.:%x '.split(''));
+    const text = fc.oneof(fc.string({ unit: chars, maxLength: 20 }), fc.ipV4(), fc.ipV6(), fc.ipV4Extended());
+    fc.assert(
+      fc.property(text, (t) => {
+        const s = t.trim();
+        const v4 = ipaddr.IPv4.isValidFourPartDecimal(s);
+        const v6 = s.includes(':') && !s.includes('%') && ipaddr.IPv6.isValid(s);
+        let got: ReturnType<typeof parseIp> | undefined;
+        try {
+          got = parseIp(t);
+        } catch {
+          got = undefined;
+        }
+        if (!v4 && !v6) expect(got, t).toBeUndefined();
+        else {
+          const bytes = ipaddr.parse(s).toByteArray();
+          expect(got, t).toEqual({ family: v4 ? 4 : 6, addr: bytes.reduce((v, b) => (v << 8n) | BigInt(b), 0n) });
+        }
+      }),
+      { numRuns: 3000 },
     );
   });
 });
