@@ -54,6 +54,8 @@ export interface AgentClient {
   release(req: ReleaseRequest): Promise<ReleaseResponse>;
   lookup(req: LookupRequest): Promise<LookupResponse>;
   gc(req: GcRequest): Promise<GcResponse>;
+  /** GET /v1/healthz: resolves when the agent serves (STATUS). */
+  healthz(): Promise<unknown>;
 }
 
 export interface AgentClientOptions {
@@ -62,11 +64,12 @@ export interface AgentClientOptions {
   timeoutMs?: number;
 }
 
-function post<T>(socketPath: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
-  const data = JSON.stringify(body);
+function call<T>(socketPath: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+  const data = body === undefined ? '' : JSON.stringify(body);
+  const method = body === undefined ? 'GET' : 'POST';
   return new Promise<T>((resolve, reject) => {
     const req = request(
-      { socketPath, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      { socketPath, path, method, headers: method === 'GET' ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -114,9 +117,10 @@ export function createAgentClient(opts: AgentClientOptions): AgentClient {
   const s = opts.socketPath;
   return {
     socketPath: s,
-    allocate: (req) => post(s, '/v1/allocate', req, t),
-    release: (req) => post(s, '/v1/release', req, t),
-    lookup: (req) => post(s, '/v1/lookup', req, t),
-    gc: (req) => post(s, '/v1/gc', req, t),
+    allocate: (req) => call(s, '/v1/allocate', req, t),
+    release: (req) => call(s, '/v1/release', req, t),
+    lookup: (req) => call(s, '/v1/lookup', req, t),
+    gc: (req) => call(s, '/v1/gc', req, t),
+    healthz: () => call(s, '/v1/healthz', undefined, Math.min(t, 5_000)),
   };
 }

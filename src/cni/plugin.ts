@@ -286,8 +286,8 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
     const conf = parseNetConf(a.stdinData);
     const agent = deps.agent(socketFor(conf, a.env));
     try {
-      // Any HTTP answer proves the agent serves; a lookup of a key nobody holds is the cheapest one.
-      await agent.lookup({ apiVersion: 'v1', network: conf.name, pod: { uid: '', containerID: 'cni-status-probe', ifName: 'status' } });
+      // Any HTTP answer proves the agent serves (an agent without /v1/healthz answers 404).
+      await agent.healthz();
     } catch (err) {
       if (err instanceof AgentUnavailableError) throw new CniError(CniCode.PluginNotAvailable, `plugin not available: ${err.message}`);
       if (!(err instanceof AgentRequestError)) throw err;

@@ -141,8 +141,10 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
   });
 
   it('STATUS succeeds while the agent answers', async () => {
+    const before = agent.callsTo('/v1/healthz').length;
     const r = await run('STATUS', nadConfig({ cniVersion: '1.1.0' }));
     expect([r.code, r.out]).toEqual([0, '']);
+    expect(agent.callsTo('/v1/healthz').length).toBe(before + 1);
   });
 
   it('GC releases the network\'s allocations that are not valid attachments', async () => {

@@ -117,6 +117,7 @@ export class FakeAgent {
   }
 
   private route(method: string, url: string, body: unknown): Reply {
+    if (method === 'GET' && url === '/v1/healthz') return { status: 200, body: { apiVersion: 'v1', status: 'ok' } };
     if (method !== 'POST') return err(405, 'InvalidRequest', `${method} not allowed`);
     const b = body as { apiVersion?: string; network?: string };
     if (b?.apiVersion !== 'v1') return err(400, 'InvalidRequest', 'apiVersion must be v1');
