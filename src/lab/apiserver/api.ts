@@ -363,9 +363,10 @@ export class Api {
   private defaultOnCreate(t: ResourceType, obj: KubeObject): void {
     const key = storageKey(t);
     if (key === NS_TYPE_KEY) {
-      const spec = (obj.spec ?? {}) as { finalizers?: string[] };
-      obj.spec = { ...spec, finalizers: spec.finalizers ?? ['kubernetes'] };
+      obj.spec = { ...(obj.spec as object), finalizers: ['kubernetes'] };
       obj.status = { phase: 'Active' };
+    } else if (key === '/secrets') {
+      if (!obj.type) obj.type = 'Opaque';
     } else if (key === '/pods') {
       obj.status = { phase: 'Pending', qosClass: 'BestEffort' };
     } else if (key === CRD_KEY) {

@@ -9,6 +9,7 @@ import { Api, type DeleteOptions, type FieldValidation, type PatchType, type Wat
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from './discovery.js';
 import { ApiError, badRequest, failure, methodNotAllowed, toStatus, unsupportedMediaType, type Status } from './errors.js';
 import { Faults } from './faults.js';
+import { decodeProtobuf, PROTOBUF } from './protobuf.js';
 import { openApiV2, openApiV3GroupVersion, openApiV3Root } from './openapi.js';
 import { apiVersionOf, type ResourceType } from './registry.js';
 import { StoreHandle } from './handle.js';
@@ -115,7 +116,11 @@ function sendError(res: ServerResponse, err: unknown): void {
   sendStatus(res, toStatus(err));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readRawBody(req)).toString('utf8');
+}
+
+function readRawBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -126,17 +131,31 @@ function readBody(req: IncomingMessage): Promise<string> {
         req.destroy();
       } else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
 /**
- * The body of a POST/PUT. Only JSON is understood: a protobuf body (kubectl sends one for some
- * built-ins) gets 415, on which client-go retries the request in JSON.
+ * The body of a POST/PUT: JSON, or the protobuf kubectl's typed clients send for the few kinds
+ * protobuf.ts decodes. Anything else gets 415 naming what to do instead.
  */
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const ctype = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim() ?? '';
+  if (ctype === PROTOBUF) {
+    const buf = await readRawBody(req);
+    let decoded;
+    try {
+      decoded = decodeProtobuf(buf);
+    } catch (e) {
+      throw badRequest(`the protobuf request body could not be decoded: ${(e as Error).message}`);
+    }
+    if ('unsupported' in decoded) {
+      const { apiVersion, kind } = decoded.unsupported;
+      throw failure(415, 'UnsupportedMediaType', `the stand-in API server reads ${kind} (${apiVersion}) only as JSON, not ${PROTOBUF}; use \`kubectl apply -f\` (or create -f) with a manifest instead`);
+    }
+    return decoded.object;
+  }
   if (ctype !== 'application/json' && ctype !== '*/*' && ctype !== '') {
     await readBody(req).catch(() => '');
     throw failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json (got ${ctype})`);

@@ -141,6 +141,21 @@ ${side ? '      - {name: side, image: "side:1"}\n' : ''}`;
     }
   });
 
+  it('creates namespaced objects with kubectl create (protobuf request bodies)', async () => {
+    expect(await ok('create', 'namespace', 'team-b')).toBe('namespace/team-b created\n');
+    await ok('-n', 'team-b', 'create', 'configmap', 'cm1', '--from-literal=a=1', '--from-literal=b=two');
+    await ok('-n', 'team-b', 'create', 'secret', 'generic', 's1', '--from-literal=k=v');
+    await ok('-n', 'team-b', 'create', 'serviceaccount', 'robot');
+    const ns = server.store.get('v1', 'Namespace', 'team-b');
+    expect(ns?.spec).toEqual({ finalizers: ['kubernetes'] });
+    const cm = server.store.get('v1', 'ConfigMap', 'cm1', 'team-b');
+    expect(cm?.data).toEqual({ a: '1', b: 'two' });
+    expect(cm?.metadata).not.toHaveProperty('generateName');
+    const secret = server.store.get('v1', 'Secret', 's1', 'team-b');
+    expect([secret?.type, secret?.data]).toEqual(['Opaque', { k: Buffer.from('v').toString('base64') }]);
+    expect(server.store.get('v1', 'ServiceAccount', 'robot', 'team-b')).toBeDefined();
+  });
+
   it('reads pod logs', async () => {
     server.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'iperf', namespace: 'default' }, spec: { containers: [{ name: 'main', image: 'x' }] } });
     server.store.appendPodLog('default', 'iperf', 'Connecting to host 10.0.0.1\n');
