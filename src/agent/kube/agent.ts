@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { cidrFingerprint } from '../../lib/cluster/claim.js';
 import { DEFAULT_GC_GRACE_MS } from '../../lib/cluster/gc.js';
 import { GENERATED_LABEL } from '../../lib/cluster/nad.js';
-import { ROUTES_ANNOTATION, usesMultiNicIpam, type RouteReport } from '../../lib/cluster/status.js';
+import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, usesMultiNicIpam, type RouteReport } from '../../lib/cluster/status.js';
 import { canonical } from '../../lib/cluster/claim.js';
 import { nicAddressing, parseIpamConfig } from '../../lib/agent/addressing.js';
 import type { CIDR, DeviceClass, HostInterface, InterfaceInfo, MultiNicNetwork } from '../../lib/crds/types.gen.js';
@@ -142,7 +142,6 @@ export class KubeAgent {
       api: o.api,
       informers: this.informers,
       events: this.events,
-      planErrors: () => this.planErrors,
       log: this.log,
     });
     this.clusterLoop = new Kicker(async () => {
@@ -316,9 +315,9 @@ export class KubeAgent {
         const out = await claimCidr({ api: this.o.api, network: net, own });
         this.last.claims[name] = out;
         if (out.unplaced.length) {
-          const msg = `${this.o.nodeName}: ${out.unplaced.join('; ')}`;
+          const msg = out.unplaced.join('; ');
           this.planErrors.set(name, msg);
-          this.events.record({ apiVersion: net.apiVersion, kind: net.kind, name, uid: net.metadata.uid }, 'CIDRClaimFailed', msg);
+          this.events.record({ apiVersion: net.apiVersion, kind: net.kind, name, uid: net.metadata.uid }, 'CIDRClaimFailed', `${this.o.nodeName}: ${msg}`);
         } else this.planErrors.delete(name);
         if (out.wrote) this.log({ level: 'info', msg: 'claimed host indexes', network: name, claimed: out.claimed, attempts: out.attempts, conflicts: out.conflicts });
       } catch (e) {
@@ -329,17 +328,21 @@ export class KubeAgent {
         if (e instanceof ClaimFailedError) this.nodeLoop.kick();
       }
     }
+    for (const name of [...this.planErrors.keys()]) if (!this.informers.networks.get(name)) this.planErrors.delete(name);
+    // Claim failures travel on our HostInterface to whichever agent leads.
+    await this.publish(own).catch((e: Error) => this.log({ level: 'warn', msg: 'HostInterface publish failed; will retry', error: e.message }));
   }
 
   /** Creates or updates this node's HostInterface (spec, route reports, last-seen status). */
   private async publish(own: HostInterface): Promise<void> {
     const unmanaged = own.metadata.labels?.[UNMANAGED_LABEL] === 'true';
     const reports = canonical(this.reports);
-    const key = canonical(own.spec) + reports;
+    const claimErrs = canonical(Object.fromEntries([...this.planErrors].sort()));
+    const key = canonical(own.spec) + reports + claimErrs;
     if (this.published === key && this.informers.hostInterfaces.get(this.o.nodeName)) return;
-    const annotations = { [ROUTES_ANNOTATION]: reports };
+    const annotations = { [ROUTES_ANNOTATION]: reports, [CLAIM_ERRORS_ANNOTATION]: claimErrs };
     if (unmanaged) {
-      if (reports !== this.publishedReports) await this.o.api.patch(R.HostInterface, this.o.nodeName, { metadata: { annotations } });
+      if (reports + claimErrs !== this.publishedReports) await this.o.api.patch(R.HostInterface, this.o.nodeName, { metadata: { annotations } });
     } else {
       try {
         await this.o.api.patch(R.HostInterface, this.o.nodeName, { metadata: { annotations }, spec: own.spec });
@@ -357,7 +360,7 @@ export class KubeAgent {
         .catch((e: Error) => this.log({ level: 'debug', msg: 'HostInterface status update failed', error: e.message }));
     }
     this.published = key;
-    this.publishedReports = reports;
+    this.publishedReports = reports + claimErrs;
   }
 
   /** Stops every loop; with `release`, hands the leader lease over at once (clean shutdown). */

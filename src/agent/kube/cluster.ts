@@ -5,7 +5,7 @@
 // (identical to what the winner would write) or fail with 409.
 import { removeHosts } from '../../lib/cluster/claim.js';
 import { effectiveMasterNets, GENERATED_LABEL, planNads, targetNamespaces } from '../../lib/cluster/nad.js';
-import { computeStatus, sameStatus, usesMultiNicIpam } from '../../lib/cluster/status.js';
+import { claimErrors, computeStatus, sameStatus, usesMultiNicIpam } from '../../lib/cluster/status.js';
 import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../../lib/crds/types.gen.js';
 import type { KubeObject } from '../../lib/k8s/meta.js';
 import { R } from '../../lib/k8s/resources.js';
@@ -27,8 +27,6 @@ export interface ClusterOptions {
   api: KubeApi;
   informers: ClusterInformers;
   events?: EventRecorder;
-  /** Plan failures seen by the claimers, by network (shown in status). */
-  planErrors?: () => ReadonlyMap<string, string>;
   log?: (event: Record<string, unknown>) => void;
   now?: () => Date;
 }
@@ -105,7 +103,8 @@ export class ClusterReconciler {
     const namespaces = inf.namespaces.list().map((n) => ({ name: n.metadata?.name ?? '', phase: (n as { status?: { phase?: string } }).status?.phase }));
     const his = inf.hostInterfaces.list().filter((h) => !departed.has(h.spec.hostName));
     const agents = his.filter((h) => nodes.has(h.spec.hostName)).length;
-    const planErrors = this.o.planErrors?.() ?? new Map<string, string>();
+    // Every agent reports its failed claims on its own HostInterface.
+    const planErrors = claimErrors(his);
     for (const net of inf.networks.list()) {
       const name = net.metadata.name ?? '';
       if (net.metadata.deletionTimestamp) continue;

@@ -9,6 +9,31 @@ import { canonical, cidrFingerprint, cidrHosts } from './claim.js';
 /** HostInterface annotation holding this host's route reports, JSON: Record<network, RouteReport>. */
 export const ROUTES_ANNOTATION = 'multinic.fms.io/routes';
 
+/**
+ * HostInterface annotation holding this host's failed claims, JSON: Record<network, message> (e.g.
+ * no free host index). The leader folds them into the network's status, whichever agent leads.
+ */
+export const CLAIM_ERRORS_ANNOTATION = 'multinic.fms.io/claim-errors';
+
+/** Claim failures reported on HostInterfaces, by network: "<host>: <message>" joined with "; ". */
+export function claimErrors(his: readonly HostInterface[]): Map<string, string> {
+  const out = new Map<string, string[]>();
+  for (const hi of [...his].sort((a, b) => (a.spec.hostName < b.spec.hostName ? -1 : 1))) {
+    const text = hi.metadata.annotations?.[CLAIM_ERRORS_ANNOTATION];
+    if (!text) continue;
+    try {
+      const v = JSON.parse(text) as unknown;
+      if (!v || typeof v !== 'object' || Array.isArray(v)) continue;
+      for (const [net, msg] of Object.entries(v as Record<string, unknown>)) {
+        if (typeof msg === 'string' && msg) out.set(net, [...(out.get(net) ?? []), `${hi.spec.hostName}: ${msg}`]);
+      }
+    } catch {
+      // unreadable: the host rewrites it on its next round
+    }
+  }
+  return new Map([...out].map(([k, v]) => [k, v.join('; ')]));
+}
+
 /** One host's report for one network: what it installed for which CIDR. */
 export interface RouteReport {
   /** cidrFingerprint() of the CIDR the routes were computed from. */

@@ -95,6 +95,51 @@ describe('KubeAgent claims', () => {
     }
   });
 
+  it('500s, dropped watches and 409s at once: 3 agents still converge, nothing lost, no index twice', async () => {
+    for (const n of ['a', 'b', 'c']) createNode(c, n);
+    agents.push(...(await Promise.all(['a', 'b', 'c'].map((n) => agentFor(c, n)))));
+    const f500 = c.server.faults.fail({ path: /multinic\.fms\.io/, code: 500, times: 20 });
+    const f409 = c.server.faults.fail({ method: 'PUT', path: /\/cidrs\//, code: 409, times: 10 });
+    const drops = setInterval(() => c.server.faults.dropWatches(), 150);
+    try {
+      createNetwork(c, seedNetwork({}, 'net-1'));
+      createNetwork(c, seedNetwork({ subnet: '172.20.0.0/16' }, 'net-2'));
+      await Promise.all(agents.map((a, i) => a.setNics(hostNics(i)).catch(() => undefined)));
+      await eventually(() => {
+        for (const n of ['net-1', 'net-2']) expect(cidrOf(c, n)?.spec.cidr.map((e) => e.hosts.length)).toEqual([3, 3]);
+      }, 20_000);
+    } finally {
+      clearInterval(drops);
+    }
+    expect(f500.hits).toBe(20);
+    expect(f409.hits).toBe(10);
+    for (const n of ['net-1', 'net-2']) {
+      const spec = cidrOf(c, n)!.spec;
+      expect(duplicateClaims(spec)).toEqual([]);
+      for (const e of spec.cidr) expect(e.hosts.map((h) => h.hostIndex).sort()).toEqual([0, 1, 2]);
+    }
+    // The agents' caches caught up with the server despite the dropped watches.
+    for (const a of agents) await eventually(() => expect(a.state.networks().map((n) => n.cidr?.spec.cidr[0]?.hosts.length)).toEqual([3, 3]));
+  });
+
+  it('a host that does not fit (hostBlock 1: two hosts) gets an Event and fails the network status', async () => {
+    for (const n of ['a', 'b', 'c']) createNode(c, n);
+    createNetwork(c, seedNetwork({ ipam: JSON.stringify({ type: 'multi-nic-ipam', hostBlock: 1, interfaceBlock: 2, vlanMode: 'l3' }), namespaces: ['default'] }));
+    const [a, b, c3] = await Promise.all(['a', 'b', 'c'].map((n) => agentFor(c, n)));
+    agents.push(a!, b!, c3!);
+    await a!.setNics(hostNics(0));
+    await b!.setNics(hostNics(1));
+    await c3!.setNics(hostNics(2));
+    expect(cidrOf(c, 'multi-nic-sample')!.spec.cidr.map((e) => e.hosts.map((h) => h.hostName))).toEqual([['a', 'b'], ['a', 'b']]);
+    const net = () => c.server.store.get('multinic.fms.io/v1', 'MultiNicNetwork', 'multi-nic-sample') as unknown as MultiNicNetwork;
+    await eventually(() => expect(net().status?.configStatus).toBe('Failed'));
+    expect(net().status?.message).toMatch(/^Failed to plan multi-nic-sample: c: eth1 on 10\.0\.1\.0\/24: all 2 host indexes of hostBlock 1/);
+    await c3!.events.drain();
+    const ev = c.server.store.list('v1', 'Event', 'multinic-system').find((e) => (e as { reason?: string }).reason === 'CIDRClaimFailed') as { message?: string; involvedObject?: { name?: string } } | undefined;
+    expect(ev?.involvedObject?.name).toBe('multi-nic-sample');
+    expect(ev?.message).toMatch(/raise hostBlock/);
+  });
+
   it('publishes only its own HostInterface, with our additions, and updates it on change', async () => {
     createNode(c, 'a');
     const a = await agentFor(c, 'a');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cidrFingerprint } from '../../../src/lib/cluster/claim.js';
-import { ROUTES_ANNOTATION, computeStatus, parseRouteReports, withRouteReport, type RouteReport } from '../../../src/lib/cluster/status.js';
+import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, claimErrors, computeStatus, parseRouteReports, withRouteReport, type RouteReport } from '../../../src/lib/cluster/status.js';
 import type { CIDRSpec, HostInterface, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
 
 const net = (vlanMode: string, multiNICIPAM = true, type = 'multi-nic-ipam'): MultiNicNetwork => ({
@@ -76,5 +76,13 @@ describe('route report annotation', () => {
     expect(Object.keys(parseRouteReports(h))).toEqual(['net', 'other']);
     h.metadata.annotations = { [ROUTES_ANNOTATION]: '[1]' };
     expect(parseRouteReports(h)).toEqual({});
+  });
+});
+
+describe('claimErrors', () => {
+  it('collects per-network claim failures from every host, sorted by host, ignoring garbage', () => {
+    const mk = (name: string, v: string): HostInterface => ({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name, annotations: { [CLAIM_ERRORS_ANNOTATION]: v } }, spec: { hostName: name, interfaces: [] } });
+    const got = claimErrors([mk('b', '{"net":"no free host index"}'), mk('a', '{"net":"x","other":""}'), mk('c', 'not json')]);
+    expect([...got]).toEqual([['net', 'a: x; b: no free host index']]);
   });
 });
