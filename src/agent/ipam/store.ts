@@ -426,7 +426,7 @@ export async function openIpamStore(options: IpamStoreOptions): Promise<IpamStor
     try {
       if (decoded.goodBytes < jbuf.length) {
         await fh.truncate(decoded.goodBytes);
-        await fh.sync();
+        if (opts.fsync) await fh.sync();
       }
       if (!existed && opts.fsync) await fsyncDir(opts.dir);
     } catch (e) {

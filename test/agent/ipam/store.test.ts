@@ -130,6 +130,35 @@ describe('IpamStore recovery', () => {
     }
   });
 
+  it('a cut anywhere recovers exactly the state after the last whole record', async () => {
+    const s = await open({ fsync: false });
+    const states: Allocation[][] = [[]];
+    const ends: number[] = [0];
+    for (let i = 0; i < 40; i++) {
+      if (i % 5 === 4) await s.release({ podUID: `u${i - 2}`, containerID: `c-u${i - 2}` });
+      else await s.allocate(i % 2 ? pod(`u${i}`) : [item(poolA, `u${i}`)]);
+      states.push(s.list());
+      ends.push(s.stats().journalBytes);
+    }
+    await s.close();
+    const journal = await readFile(join(dir, 'journal'));
+    expect(journal.length).toBe(ends[ends.length - 1]);
+    const src = dir;
+    // 60 cut points spread over the whole file, always including both ends.
+    const cuts = Array.from({ length: 60 }, (_, k) => Math.round((k * journal.length) / 59));
+    for (const cut of cuts) {
+      dir = `${src}-any${cut}`;
+      await mkdir(dir);
+      await writeFile(join(dir, 'journal'), journal.subarray(0, cut));
+      const whole = ends.filter((e) => e <= cut).length - 1;
+      const r = await open({ fsync: false });
+      expect(r.list(), `cut at byte ${cut}`).toEqual(states[whole]);
+      expect(r.stats().recovery.replayed).toBe(whole);
+      await r.close();
+      await rm(dir, { recursive: true });
+    }
+  });
+
   it('discards a last record with a corrupted CRC', async () => {
     const { before, lastStart } = await threeRecords();
     const buf = await readFile(join(dir, 'journal'));
