@@ -1,6 +1,7 @@
 // The base of every command: kubectl's global flags, output format, colour, and the mapping of
 // errors to exit codes (design §3.4). Commands stay thin: parse → gather → lib → render.
 import { Command, Errors, Flags, Interfaces } from '@oclif/core';
+import type { KubeApi } from '../kube/api.js';
 import { ExitCode, UserError } from '../lib/errors.js';
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
@@ -50,6 +51,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       const { default: chalk } = await import('chalk');
       chalk.level = 0;
     }
+  }
+
+  /**
+   * A KubeApi for the kubectl flags (--kubeconfig, --context, -n, --request-timeout). The client is
+   * imported lazily: commands that never touch the cluster do not pay for it.
+   */
+  protected async kube(): Promise<KubeApi> {
+    const { connect } = await import('../kube/client.js');
+    const f = this.flags as { kubeconfig?: string; context?: string; namespace?: string; 'request-timeout'?: string };
+    return connect({ kubeconfig: f.kubeconfig, context: f.context, namespace: f.namespace, requestTimeout: f['request-timeout'] });
   }
 
   /** Writes data to stdout exactly as given (no trailing newline added when present). */

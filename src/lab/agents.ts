@@ -7,10 +7,10 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { start } from '../host/exec.js';
-import type { KubeObject } from '../lib/k8s/meta.js';
 import { R } from '../lib/k8s/resources.js';
 import type { LabTopology } from '../lib/lab/topology.js';
 import type { KubeApi } from '../kube/api.js';
+import { isAgentDaemonSet } from '../cluster/snapshot.js';
 
 export interface LabAgentsOptions {
   kube: KubeApi;
@@ -24,15 +24,6 @@ export interface LabAgentsOptions {
 
 export const labHostDir = (dir: string, host: string): string => join(dir, 'hosts', host);
 export const labAgentSocket = (dir: string, host: string): string => join(labHostDir(dir, host), 'agent.sock');
-
-/** True when a DaemonSet runs our agent (its container runs `… agent`). */
-export function isAgentDaemonSet(ds: KubeObject): boolean {
-  const containers = ((ds.spec as { template?: { spec?: { containers?: Array<{ command?: string[]; args?: string[] }> } } })?.template?.spec?.containers) ?? [];
-  return containers.some((c) => {
-    const argv = [...(c.command ?? []), ...(c.args ?? [])];
-    return argv.some((a) => a.endsWith('kubectl-multinic')) && argv.includes('agent');
-  });
-}
 
 export class LabAgents {
   private readonly procs = new Map<string, ChildProcess>();

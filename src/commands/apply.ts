@@ -1,0 +1,140 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../cli/base.js';
+import { readAllDocs } from '../cli/files.js';
+import { renderData } from '../cli/output.js';
+import { useColor } from '../cli/table.js';
+import { planTable } from '../cli/views/plan.js';
+import { gatherSnapshot, requireInstalled } from '../cluster/snapshot.js';
+import type { KubeApi } from '../kube/api.js';
+import { parseDuration } from '../kube/client.js';
+import type { CIDR, HostInterface } from '../lib/crds/types.gen.js';
+import { ExitCode, UserError } from '../lib/errors.js';
+import type { KubeObject } from '../lib/k8s/meta.js';
+import { R, type ResourceRef } from '../lib/k8s/resources.js';
+import { ManifestError, describeObject, isObject } from '../lib/manifest.js';
+import { type ValidatedNetwork, validateDeviceClass, validateNetwork, validateNetworkForInventory } from '../lib/network.js';
+import { listPools } from '../lib/plan/index.js';
+import { buildStatusReport, type StatusReport } from '../lib/status.js';
+
+export interface ApplyResult {
+  apiVersion: 'multinic.fms.io/v1';
+  kind: 'ApplyResult';
+  objects: Array<{ kind: string; name: string; action: 'created' | 'configured' | 'unchanged' }>;
+  /** Present when --wait ran. */
+  status?: StatusReport;
+  cidrs: CIDR[];
+}
+
+export default class ApplyCommand extends BaseCommand<typeof ApplyCommand> {
+  static override summary = 'Validate and apply MultiNicNetworks and DeviceClasses, then wait until the agents have carved and routed them.';
+  static override description = `Validates every document with the same rules as 'plan' (exit 2 on bad input, nothing applied), runs
+a server-side dry run, creates or updates the objects, then waits until every agent has published its interfaces, claimed its
+blocks in the network's CIDR and reported its routes (--no-wait to skip), and prints the resulting plan.`;
+  static override examples = [
+    '<%= config.bin %> apply -f examples/network.yaml',
+    '<%= config.bin %> apply -f network.yaml -f deviceclass.yaml --timeout 5m',
+    '<%= config.bin %> apply -f network.yaml --dry-run=server',
+  ];
+  static override flags = {
+    filename: Flags.string({ char: 'f', description: 'Manifest file (YAML or JSON, multi-document; - for stdin).', required: true, multiple: true }),
+    wait: Flags.boolean({ description: 'Wait until the networks are ready.', default: true, allowNo: true }),
+    timeout: Flags.string({ description: 'How long to wait (e.g. 90s, 5m).', default: '2m' }),
+    'dry-run': Flags.option({ options: ['none', 'server'] as const, default: 'none' as const, description: 'server: validate on the server (dryRun=All) and change nothing.' })(),
+    output: Flags.option({ char: 'o', options: ['table', 'wide', 'json', 'yaml'] as const, default: 'table' as const, description: 'Output format.' })(),
+  };
+
+  async run(): Promise<ApplyResult> {
+    const f = this.flags;
+    const docs = await readAllDocs(f.filename);
+    const networks: ValidatedNetwork[] = [];
+    const objects: Array<{ ref: ResourceRef; obj: KubeObject }> = [];
+    for (const doc of docs) {
+      const kind = isObject(doc.value) ? doc.value.kind : undefined;
+      if (kind === 'MultiNicNetwork') {
+        const n = validateNetwork(doc);
+        networks.push(n);
+        objects.push({ ref: R.MultiNicNetwork, obj: n.resource as unknown as KubeObject });
+      } else if (kind === 'DeviceClass') {
+        objects.push({ ref: R.DeviceClass, obj: validateDeviceClass(doc) as unknown as KubeObject });
+      } else {
+        throw new ManifestError(doc.source, `${describeObject(doc.value)} is not a MultiNicNetwork or DeviceClass`, 'apply takes multinic.fms.io/v1 MultiNicNetwork and DeviceClass objects; use kubectl apply for anything else');
+      }
+    }
+    if (objects.length === 0) throw new UserError(`no objects in ${f.filename.join(', ')}`, { hint: 'pass a file with MultiNicNetwork or DeviceClass documents' });
+    const kube = await this.kube();
+    await requireInstalled(kube);
+    const hosts = (await kube.list<HostInterface>(R.HostInterface)).items;
+    for (const n of networks) validateNetworkForInventory(n, hosts);
+
+    // Server-side dry run of everything first: nothing is written unless all of it would be accepted.
+    for (const o of objects) await this.write(kube, o.ref, o.obj, true);
+    const applied: ApplyResult['objects'] = [];
+    if (f['dry-run'] === 'server') {
+      for (const o of objects) this.note(`${o.ref.plural}.${o.ref.group}/${o.obj.metadata?.name} valid (server dry run)`);
+      return { apiVersion: 'multinic.fms.io/v1', kind: 'ApplyResult', objects: applied, cidrs: [] };
+    }
+    for (const o of objects) {
+      const action = await this.write(kube, o.ref, o.obj, false);
+      applied.push({ kind: o.obj.kind ?? '', name: o.obj.metadata?.name ?? '', action });
+      this.note(`${o.obj.kind?.toLowerCase()}.${o.ref.group}/${o.obj.metadata?.name} ${action}`);
+    }
+    const names = new Set(networks.map((n) => n.name));
+    let status: StatusReport | undefined;
+    if (f.wait && names.size > 0) status = await this.waitReady(kube, names, parseDuration(f.timeout));
+    const snap = await gatherSnapshot(kube);
+    const cidrs = snap.cidrs.filter((c) => names.has(c.metadata.name ?? ''));
+    const result: ApplyResult = { apiVersion: 'multinic.fms.io/v1', kind: 'ApplyResult', objects: applied, ...(status ? { status } : {}), cidrs };
+    if (f.output === 'json' || f.output === 'yaml') this.out(await renderData(result, f.output));
+    else {
+      const color = useColor(process.stdout, f['no-color'], process.env);
+      for (const c of cidrs) this.out(planTable({ name: c.metadata.name ?? '', cidr: c, pools: listPools(c), unplaced: [], warnings: [] }, f.output === 'wide', color));
+    }
+    if (status && !status.networks.every((n) => n.ready)) this.exit(ExitCode.Problems);
+    return result;
+  }
+
+  /** Creates or replaces (optimistic concurrency on the live resourceVersion). */
+  private async write(kube: KubeApi, ref: ResourceRef, obj: KubeObject, dryRun: boolean): Promise<'created' | 'configured' | 'unchanged'> {
+    const name = obj.metadata?.name ?? '';
+    const live = await kube.get(ref, name);
+    const desired: KubeObject = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, labels: obj.metadata?.labels, annotations: obj.metadata?.annotations }, spec: obj.spec };
+    if (!live) {
+      await kube.create(ref, desired, { dryRun });
+      return 'created';
+    }
+    if (JSON.stringify(live.spec) === JSON.stringify(obj.spec)) return 'unchanged';
+    await kube.replace(ref, { ...live, metadata: { ...live.metadata, labels: { ...live.metadata?.labels, ...obj.metadata?.labels }, annotations: { ...live.metadata?.annotations, ...obj.metadata?.annotations } }, spec: obj.spec }, { dryRun });
+    return 'configured';
+  }
+
+  /** Polls the status report until the applied networks are ready; progress on stderr. */
+  private async waitReady(kube: KubeApi, names: Set<string>, timeoutMs: number): Promise<StatusReport> {
+    const tty = process.stderr.isTTY;
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    const t0 = Date.now();
+    for (;;) {
+      const report = buildStatusReport(await gatherSnapshot(kube));
+      const mine = report.networks.filter((n) => names.has(n.name));
+      const waiting = mine.flatMap((n) => n.problems.map((p) => `${n.name}: ${p}`));
+      const agents = report.agents.daemonSet ? `agents ${report.agents.ready}/${report.agents.desired}` : 'agents not installed';
+      const line = waiting.length === 0 ? `ready: ${[...names].join(', ')} (${agents})` : `waiting (${agents}): ${waiting[0]}${waiting.length > 1 ? ` (+${waiting.length - 1} more)` : ''}`;
+      const secs = `${((Date.now() - t0) / 1000).toFixed(0)}s`;
+      if (tty) process.stderr.write(`\r\x1b[2K${secs} ${line}`);
+      else if (line !== last) this.note(line);
+      last = line;
+      if (waiting.length === 0) {
+        if (tty) process.stderr.write('\n');
+        return report;
+      }
+      if (Date.now() >= deadline) {
+        if (tty) process.stderr.write('\n');
+        this.note(`error: not ready after ${this.flags.timeout}:`);
+        for (const w of waiting) this.note(`  ${w}`);
+        this.note('hint: kubectl multinic status shows the details; the agent logs and Events say why');
+        return report;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

@@ -1,0 +1,189 @@
+// The StatusReport (`kubectl multinic status -o json`, and what `apply --wait` waits on), built from
+// a snapshot of the cluster's objects. Pure: the snapshot is gathered at the edge.
+import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from './crds/types.gen.js';
+import type { KubeObject } from './k8s/meta.js';
+import { listPools } from './plan/index.js';
+
+export interface ClusterSnapshot {
+  networks: MultiNicNetwork[];
+  cidrs: CIDR[];
+  ippools: IPPool[];
+  hostInterfaces: HostInterface[];
+  nodes: KubeObject[];
+  /** Agent DaemonSets (usually one). */
+  daemonSets: KubeObject[];
+}
+
+export interface NicStatus {
+  interfaceIndex: number;
+  netAddress: string;
+  interfaceName: string;
+  hostIP: string;
+  podCIDR: string;
+  pool: string;
+  /** Addresses allocated in the pool (from its IPPool). */
+  used: number;
+  /** Usable addresses of the pod block minus excludes. */
+  capacity: string;
+}
+
+export interface NetworkHostStatus {
+  hostName: string;
+  /** Routes reported installed for the current CIDR (L3), or nothing to install (L2). */
+  ready: boolean;
+  routes?: number;
+  message?: string;
+  nics: NicStatus[];
+}
+
+export interface NetworkStatusReport {
+  name: string;
+  subnet: string;
+  plugin: string;
+  vlanMode: string;
+  configStatus: string;
+  routeStatus: string;
+  message: string;
+  ready: boolean;
+  /** Why the network is not ready, one line each (empty when ready). */
+  problems: string[];
+  hosts: NetworkHostStatus[];
+}
+
+export interface NodeNic {
+  name: string;
+  netAddress?: string;
+  hostIP?: string;
+  vendor?: string;
+  product?: string;
+  pciAddress?: string;
+  numaNode?: number;
+  speed?: number;
+  mtu?: number;
+  state?: string;
+}
+
+export interface NodeStatus {
+  name: string;
+  /** The Node's Ready condition. */
+  ready: boolean;
+  /** The agent on the node published its HostInterface. */
+  published: boolean;
+  nics: NodeNic[];
+}
+
+export interface StatusReport {
+  apiVersion: 'multinic.fms.io/v1';
+  kind: 'StatusReport';
+  ready: boolean;
+  agents: { daemonSet: string | null; desired: number; ready: number };
+  nodes: NodeStatus[];
+  networks: NetworkStatusReport[];
+}
+
+const nodeReady = (n: KubeObject): boolean =>
+  ((n.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+function vlanModeOf(net: MultiNicNetwork): string {
+  try {
+    return String((JSON.parse(net.spec.ipam) as { vlanMode?: unknown }).vlanMode ?? '');
+  } catch {
+    return '';
+  }
+}
+
+const byName = <T extends { metadata: { name?: string } }>(a: T, b: T): number => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
+
+/** Builds the report; `only` restricts it to one network (unknown → empty networks list). */
+export function buildStatusReport(s: ClusterSnapshot, only?: string): StatusReport {
+  const ds = s.daemonSets[0];
+  const dsStatus = (ds?.status ?? {}) as { desiredNumberScheduled?: number; numberReady?: number };
+  const agents = {
+    daemonSet: ds ? `${ds.metadata?.namespace}/${ds.metadata?.name}` : null,
+    desired: dsStatus.desiredNumberScheduled ?? 0,
+    ready: dsStatus.numberReady ?? 0,
+  };
+  const hifs = new Map(s.hostInterfaces.map((h) => [h.metadata.name ?? h.spec.hostName, h]));
+  const nodes: NodeStatus[] = s.nodes
+    .map((n) => {
+      const name = n.metadata?.name ?? '';
+      const hi = hifs.get(name);
+      return {
+        name,
+        ready: nodeReady(n),
+        published: !!hi,
+        nics: (hi?.spec.interfaces ?? []).map((i) => ({
+          name: i.interfaceName,
+          netAddress: i.netAddress,
+          hostIP: i.hostIP,
+          vendor: i.vendor,
+          product: i.product,
+          pciAddress: i.pciAddress,
+          numaNode: i.numaNode,
+          speed: i.speed,
+          mtu: i.mtu,
+          state: i.state,
+        })),
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const pools = new Map(s.ippools.map((p) => [p.metadata.name ?? '', p]));
+  const cidrs = new Map(s.cidrs.map((c) => [c.metadata.name ?? '', c]));
+  const networks = [...s.networks]
+    .sort(byName)
+    .filter((n) => !only || n.metadata.name === only)
+    .map((net) => networkReport(net, cidrs.get(net.metadata.name ?? ''), pools, nodes));
+  const problems = networks.some((n) => !n.ready) || (agents.daemonSet !== null && agents.ready < agents.desired) || (!only && agents.daemonSet === null);
+  return { apiVersion: 'multinic.fms.io/v1', kind: 'StatusReport', ready: !problems, agents, nodes, networks };
+}
+
+function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<string, IPPool>, nodes: NodeStatus[]): NetworkStatusReport {
+  const name = net.metadata.name ?? '';
+  const st = net.status ?? {};
+  const problems: string[] = [];
+  const hostReady = new Map((st.hosts ?? []).map((h) => [h.hostName, h]));
+  const hosts = new Map<string, NetworkHostStatus>();
+  if (!cidr) problems.push('no CIDR yet: no agent has claimed blocks (are the agents running? kubectl multinic status)');
+  for (const p of cidr ? listPools(cidr) : []) {
+    const ippool = pools.get(p.name);
+    let h = hosts.get(p.hostName);
+    if (!h) {
+      const r = hostReady.get(p.hostName);
+      h = { hostName: p.hostName, ready: r?.ready ?? false, ...(r?.routes !== undefined ? { routes: r.routes } : {}), ...(r?.message ? { message: r.message } : {}), nics: [] };
+      hosts.set(p.hostName, h);
+    }
+    h.nics.push({
+      interfaceIndex: p.interfaceIndex,
+      netAddress: p.netAddress,
+      interfaceName: p.interfaceName,
+      hostIP: p.hostIP,
+      podCIDR: p.podCIDR,
+      pool: p.name,
+      used: ippool?.spec.allocations.length ?? 0,
+      capacity: p.capacity.toString(),
+    });
+  }
+  const netAddrs = new Set(cidr?.spec.cidr.map((e) => e.netAddress) ?? []);
+  for (const n of nodes) {
+    if (!n.published || !n.ready) continue;
+    const inPool = n.nics.some((i) => i.netAddress && netAddrs.has(i.netAddress));
+    if (cidr && inPool && !hosts.has(n.name)) problems.push(`${n.name} has NICs in the pool but no blocks in the CIDR yet`);
+  }
+  const configStatus = st.configStatus ?? 'WaitForConfig';
+  const routeStatus = st.routeStatus ?? 'Unknown';
+  if (configStatus !== 'Success') problems.push(`configStatus is ${configStatus}${st.message ? `: ${st.message}` : ''}`);
+  if (routeStatus !== 'Success' && routeStatus !== 'N/A') problems.push(`routeStatus is ${routeStatus}${st.message ? `: ${st.message}` : ''}`);
+  for (const h of hosts.values()) if (!h.ready && routeStatus !== 'N/A') problems.push(`${h.hostName}: routes not reported${h.message ? ` (${h.message})` : ''}`);
+  return {
+    name,
+    subnet: net.spec.subnet ?? '',
+    plugin: net.spec.plugin.type,
+    vlanMode: vlanModeOf(net),
+    configStatus,
+    routeStatus,
+    message: st.message ?? '',
+    ready: problems.length === 0,
+    problems,
+    hosts: [...hosts.values()].sort((a, b) => a.hostName.localeCompare(b.hostName)).map((h) => ({ ...h, nics: h.nics.sort((a, b) => a.interfaceIndex - b.interfaceIndex) })),
+  };
+}
