@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { renderTable, useColor, visibleWidth } from '../../src/cli/table.js';
+
+describe('renderTable', () => {
+  it.each([
+    ['left-aligned columns, three spaces apart, trailing spaces trimmed', [{ header: 'HOST' }, { header: 'POD CIDR' }], [['host1', '192.168.0.0/24'], ['h2', '10.0.0.0/8']], {}, 'HOST    POD CIDR\nhost1   192.168.0.0/24\nh2      10.0.0.0/8\n'],
+    ['right alignment for numbers', [{ header: 'NAME' }, { header: 'N', align: 'right' as const }], [['a', '5'], ['b', '1234']], {}, 'NAME      N\na         5\nb      1234\n'],
+    ['short rows padded with empty cells', [{ header: 'A' }, { header: 'B' }, { header: 'C' }], [['x']], {}, 'A   B   C\nx\n'],
+    ['no rows: headers only', [{ header: 'A' }], [], {}, 'A\n'],
+    ['indent', [{ header: 'A' }], [['x']], { indent: 2 }, '  A\n  x\n'],
+    ['colour: bold headers only', [{ header: 'A' }, { header: 'B' }], [['xx', 'y']], { color: true }, '\u001b[1mA\u001b[22m    \u001b[1mB\u001b[22m\nxx   y\n'],
+  ])('%s', (_n, cols, rows, opts, want) => {
+    expect(renderTable(cols, rows, opts)).toBe(want);
+  });
+  it('measures width without ANSI escapes, so coloured cells still align', () => {
+    expect(visibleWidth('\u001b[31mred\u001b[39m')).toBe(3);
+    expect(renderTable([{ header: 'A' }, { header: 'B' }], [['\u001b[31mred\u001b[39m', 'x'], ['abcd', 'y']])).toBe('A      B\n\u001b[31mred\u001b[39m    x\nabcd   y\n');
+  });
+});
+
+describe('useColor', () => {
+  it.each([
+    ['a TTY', true, false, {}, true],
+    ['not a TTY (pipe, file)', false, false, {}, false],
+    ['--no-color', true, true, {}, false],
+    ['NO_COLOR set', true, false, { NO_COLOR: '1' }, false],
+    ['FORCE_COLOR=0', true, false, { FORCE_COLOR: '0' }, false],
+  ])('%s', (_n, isTTY, flag, env, want) => {
+    expect(useColor({ isTTY }, flag, env)).toBe(want);
+  });
+});
