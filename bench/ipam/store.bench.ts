@@ -2,8 +2,8 @@
 // same directory: a plain loop of fdatasync'd appends of a record-sized buffer (the cost of one
 // durable write on this disk). Figures are ratios to that baseline (design §4 Bench); rounds
 // alternate baseline and store so a noisy neighbour hits both. Run: bash bench/ipam/run.sh [N] [rounds]
-import { mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openIpamStore } from '../../src/agent/ipam/store.js';
 import type { AllocateItem, PoolSpec } from '../../src/lib/ipam/types.js';
@@ -59,14 +59,14 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 const root = await mkdtemp(join(tmpdir(), 'mnipam-bench-'));
 try {
-  const cases: Array<{ name: string; run: (dir: string) => Promise<{ rate: number; perCommit?: number }> }> = [
-    { name: 'baseline: fdatasync append loop (220 B)', run: async (d) => ({ rate: await baseline(d, 220) }) },
-    { name: 'store: 1 caller, 1 address/request', run: (d) => store(d, 1, 1) },
-    { name: 'store: 1 caller, 2 addresses/request (pod x 2 NICs)', run: (d) => store(d, 1, 2) },
-    { name: 'store: 16 callers, 1 address/request', run: (d) => store(d, 16, 1) },
-    { name: 'store: 64 callers, 1 address/request', run: (d) => store(d, 64, 1) },
-    { name: 'store: 64 callers, 2 addresses/request', run: (d) => store(d, 64, 2) },
-    { name: 'store: 1 caller, fsync off (logic + write only)', run: (d) => store(d, 1, 1, false) },
+  const cases: Array<{ name: string; nics: number; run: (dir: string) => Promise<{ rate: number; perCommit?: number }> }> = [
+    { name: 'baseline: fdatasync append loop (220 B)', nics: 1, run: async (d) => ({ rate: await baseline(d, 220) }) },
+    { name: 'store: 1 caller, 1 address/request', nics: 1, run: (d) => store(d, 1, 1) },
+    { name: 'store: 1 caller, 2 addresses/request (pod x 2 NICs)', nics: 2, run: (d) => store(d, 1, 2) },
+    { name: 'store: 16 callers, 1 address/request', nics: 1, run: (d) => store(d, 16, 1) },
+    { name: 'store: 64 callers, 1 address/request', nics: 1, run: (d) => store(d, 64, 1) },
+    { name: 'store: 64 callers, 2 addresses/request', nics: 2, run: (d) => store(d, 64, 2) },
+    { name: 'store: 1 caller, fsync off (logic + write only)', nics: 1, run: (d) => store(d, 1, 1, false) },
   ];
   const rates = cases.map(() => [] as number[]);
   const perCommit = cases.map(() => [] as number[]);
@@ -74,7 +74,7 @@ try {
     for (const [i, c] of cases.entries()) {
       const dir = join(root, `r${r}-c${i}`);
       await rm(dir, { recursive: true, force: true });
-      await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+      await mkdir(dir);
       const res = await c.run(dir);
       rates[i]?.push(res.rate);
       if (res.perCommit !== undefined) perCommit[i]?.push(res.perCommit);
@@ -82,11 +82,12 @@ try {
     }
   }
   const base = median(rates[0] as number[]);
-  console.log(`IPAM store bench: N=${N} requests per case, ${ROUNDS} rounds (median), node ${process.version}, dir ${root}`);
+  console.log(`IPAM store bench: N=${N} requests per case, ${ROUNDS} rounds (median), node ${process.version}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}, dir ${root}`);
   for (const [i, c] of cases.entries()) {
     const rate = median(rates[i] as number[]);
     const pc = perCommit[i]?.length ? `  records/sync ${median(perCommit[i] as number[]).toFixed(1)}` : '';
-    console.log(`${c.name.padEnd(52)} ${rate.toFixed(0).padStart(8)} req/s  ratio ${(rate / base).toFixed(2)}x baseline${pc}`);
+    const line = `${c.name.padEnd(52)} ${rate.toFixed(0).padStart(7)} req/s ${(rate * c.nics).toFixed(0).padStart(7)} addr/s`;
+    console.log(`${line}  ratio ${(rate / base).toFixed(2)}x baseline${pc}`);
   }
 } finally {
   await rm(root, { recursive: true, force: true });
