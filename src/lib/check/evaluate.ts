@@ -1,6 +1,6 @@
 // Judging one test: an explicit registry of small diagnoses (style §9), tried in order; the first
 // that matches names the likely cause and a hint; none matching is a pass. Pure.
-import { containsAddr, parseIp, tryParseCidr } from '../net/ip.js';
+import { containsAddr, formatIp, parseIp, tryParseCidr, usableRange } from '../net/ip.js';
 import { type Iperf3Outcome, type Iperf3ServerLog, parseIperf3Client, parseIperf3Server } from './iperf3.js';
 import { POD_NIC } from './pods.js';
 import type { CheckTest, FailureCause, NicEndpoint, PodObservation, TestObservation, TestResult } from './types.js';
@@ -43,6 +43,13 @@ function outsideBlock(pod: PodObservation | undefined, nic: NicEndpoint | undefi
   } catch {
     return nic.podCIDR;
   }
+}
+
+/** The host's shim gateway address on the NIC (first usable of its pod block), when it has one. */
+function shimGatewayOf(t: CheckTest, nic: NicEndpoint | undefined): string | undefined {
+  if (!t.shimGateway || !nic?.podCIDR) return undefined;
+  const block = tryParseCidr(nic.podCIDR);
+  return block ? formatIp(block.family, usableRange(block).first) : undefined;
 }
 
 function routeHint(t: CheckTest): string {
@@ -98,6 +105,23 @@ export const DIAGNOSES: readonly Diagnosis[] = [
         summary: `pod ${pod.p.name} on ${pod.host} has no address on network ${t.network} (masters: ${pod.nic?.interfaceName})`,
         hint: `its k8s.v1.cni.cncf.io/network-status annotation has no entry with addresses for ${namespace}/${t.network}: check the NetworkAttachmentDefinition exists in ${namespace} and the IPPool of ${pod.host}/${pod.nic?.interfaceName} (kubectl get ippools), then \`${describe(namespace, pod.p.name)}\``,
       };
+    },
+  },
+  {
+    id: 'gateway-address',
+    title: "no pod holds its host's L3 gateway address",
+    match: ({ test: t, obs, client }) => {
+      if (client?.ok) return undefined;
+      for (const [p, nic, host] of [[obs.client, t.clientNic, t.clientHost], [obs.server, t.serverNic, t.serverHost]] as const) {
+        const gw = shimGatewayOf(t, nic);
+        if (gw && p?.address === gw) {
+          return {
+            summary: `pod ${p.name} on ${host} got ${gw}, the address of ${host}'s L3 gateway (the macvlan shim) on ${nic?.interfaceName}: its traffic ends at the host`,
+            hint: `the IPAM must not hand out the first usable address of ${host}'s block ${nic?.podCIDR} in macvlan L3 mode: check the IPPool of ${host}/${nic?.interfaceName} excludes ${gw} (kubectl get ippools -o yaml) and the agent's allocator`,
+          };
+        }
+      }
+      return undefined;
     },
   },
   {

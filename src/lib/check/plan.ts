@@ -25,7 +25,8 @@ export function networkFromCidr(name: string, cidr: CIDR, his: HostInterface[]):
         .map((h) => ({ host: h.hostName, interfaceName: h.interfaceName, hostIP: h.hostIP, podCIDR: h.podCIDR, ...nicFacts(his, h.hostName, h.interfaceName) }))
         .sort((a, b) => byName(a.host, b.host)),
     }));
-  return { name, source: 'cidr', routeTable: cidr.spec.config.name || name, nics };
+  const shimGateway = cidr.spec.config.type === 'macvlan' && (cidr.spec.config.vlanMode === 'l3' || cidr.spec.config.vlanMode === 'l3s');
+  return { name, source: 'cidr', routeTable: cidr.spec.config.name || name, shimGateway, nics };
 }
 
 /**
@@ -55,7 +56,14 @@ export function networkFromHostInterfaces(net: MultiNicNetwork, his: HostInterfa
       )
       .sort((a, b) => byName(a.host, b.host)),
   }));
-  return { name, source: 'hostinterfaces', routeTable: name, nics };
+  let vlanMode: unknown;
+  try {
+    vlanMode = (JSON.parse(net.spec.ipam) as { vlanMode?: unknown }).vlanMode;
+  } catch {
+    vlanMode = undefined;
+  }
+  const shimGateway = net.spec.plugin.type === 'macvlan' && (vlanMode === 'l3' || vlanMode === 'l3s');
+  return { name, source: 'hostinterfaces', routeTable: name, shimGateway, nics };
 }
 
 /** Ordered (client, server) host pairs. `all`: every ordered pair; `ring`: each host to the next; `star`: every other host to the first. */
@@ -140,6 +148,7 @@ export function planCheck(networks: CheckNetwork[], opts: CheckOptions, selected
           group: group.id,
           network: net.name,
           routeTable: net.routeTable,
+          shimGateway: net.shimGateway,
           nicIndex: nic.index,
           netAddress: nic.netAddress,
           clientHost,

@@ -30,6 +30,11 @@ export interface CheckNetwork {
   source: 'cidr' | 'hostinterfaces';
   /** Policy routing table holding the host routes (design §3.2); the network name. */
   routeTable: string;
+  /**
+   * macvlan in an L3 vlanMode: each host keeps a shim holding the first usable address of its pod
+   * block as the pods' gateway (design §4), so a pod must never hold that address.
+   */
+  shimGateway: boolean;
   nics: NicNetwork[];
 }
 
@@ -72,6 +77,7 @@ export interface CheckTest {
   group: string;
   network: string;
   routeTable: string;
+  shimGateway: boolean;
   nicIndex: number;
   netAddress: string;
   clientHost: string;
@@ -132,6 +138,7 @@ export type TestStatus = 'pass' | 'fail' | 'skip';
 export type FailureCause =
   | 'not-in-cidr'
   | 'pod-failed'
+  | 'gateway-address'
   | 'no-address'
   | 'server-failed'
   | 'iperf3-unsupported'

@@ -105,6 +105,21 @@ describe('evaluateTest', () => {
     expect(r.summary).toContain("outside host-b's block 192.168.64.64/26 on eth1");
   });
 
+  it("macvlan L3: a pod holding its host's shim gateway address is named as the cause of a failed connection", () => {
+    const obs = ok(fixture('client-timeout.json'));
+    obs.server!.address = '192.168.64.65'; // first usable of host-b's block 192.168.64.64/26
+    const r = judge(obs);
+    expect(r.cause).toBe('gateway-address');
+    expect(r.summary).toBe("pod mnchk-x-0-s on host-b got 192.168.64.65, the address of host-b's L3 gateway (the macvlan shim) on eth1: its traffic ends at the host");
+    expect(r.hint).toContain('excludes 192.168.64.65');
+    // Not in shim mode (e.g. ipvlan L3), the first address is an ordinary pod address.
+    expect(judge(obs, test({ shimGateway: false })).cause).toBe('no-route');
+    // A test that passed is not blamed on it.
+    const passed = ok(fixture('client-success.json'));
+    passed.server!.address = '192.168.64.65';
+    expect(judge(passed).cause).not.toBe('gateway-address');
+  });
+
   it('pods that never started, or started without an address', () => {
     const notStarted: TestObservation = { server: { name: 's', phase: 'Pending', started: false, message: 'failed to allocate: pool exhausted' }, attempts: 0 };
     const r = judge(notStarted);

@@ -41,6 +41,10 @@ describe('networkFromCidr / networkFromHostInterfaces', () => {
       host: 'host-b', interfaceName: 'eth2', hostIP: '10.0.2.2', podCIDR: '192.168.65.0/24', speedMbps: 100000, physical: true,
     });
     expect(net.routeTable).toBe('fabric');
+    expect(net.shimGateway).toBe(true);
+    const ipvlan = sampleCidr();
+    ipvlan.spec.config.type = 'ipvlan';
+    expect(networkFromCidr('fabric', ipvlan, []).shimGateway).toBe(false);
   });
 
   it('without a CIDR: masterNets order, else NIC networks sorted by address', () => {
@@ -50,6 +54,10 @@ describe('networkFromCidr / networkFromHostInterfaces', () => {
     expect(sorted.nics.map((n) => n.netAddress)).toEqual(['10.0.1.0/24', '10.0.2.0/24']);
     expect(sorted.nics[0]?.endpoints.map((e) => `${e.host}:${e.interfaceName}`)).toEqual(['host-a:eth1', 'host-b:eth1', 'host-c:eth1']);
     expect(sorted.source).toBe('hostinterfaces');
+    expect(sorted.shimGateway).toBe(false); // vlanMode unset
+    const l3 = sampleNetwork();
+    l3.spec.ipam = '{"type":"multi-nic-ipam","vlanMode":"l3"}';
+    expect(networkFromHostInterfaces(l3, his).shimGateway).toBe(true);
   });
 });
 
