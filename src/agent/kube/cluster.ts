@@ -67,7 +67,8 @@ export class ClusterReconciler {
     const nodes = new Set(inf.nodes.list().map((n) => n.metadata?.name ?? ''));
     const candidates = new Set<string>();
     for (const c of inf.cidrs.list()) for (const e of c.spec.cidr) for (const h of e.hosts) if (!nodes.has(h.hostName)) candidates.add(h.hostName);
-    for (const h of inf.hostInterfaces.list()) if (!nodes.has(h.spec.hostName)) candidates.add(h.spec.hostName);
+    // User-managed HostInterfaces (upstream's multi-nic-unmanaged label) are never ours to delete.
+    for (const h of inf.hostInterfaces.list()) if (!nodes.has(h.spec.hostName) && h.metadata.labels?.['multi-nic-unmanaged'] !== 'true') candidates.add(h.spec.hostName);
     const departed = new Set<string>();
     for (const n of candidates) {
       try {
@@ -90,7 +91,7 @@ export class ClusterReconciler {
       }
       for (const n of departed) {
         try {
-          await this.o.api.delete(R.HostInterface, n);
+          if (inf.hostInterfaces.get(n)?.metadata.labels?.['multi-nic-unmanaged'] !== 'true') await this.o.api.delete(R.HostInterface, n);
           const pools = await this.o.api.list<K<IPPool>>(R.IPPool, { labelSelector: `hostname=${n}` });
           for (const p of pools.items) if (p.spec.hostName === n) await this.o.api.delete(R.IPPool, p.metadata.name ?? '');
         } catch (e) {

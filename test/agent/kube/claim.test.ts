@@ -23,7 +23,7 @@ const summary = (c2: TestCluster, net = 'multi-nic-sample') =>
 
 describe('claimCidr', () => {
   it('creates the CIDR with the seed network blocks (upstream docs example)', async () => {
-    const net = createNetwork(c, seedNetwork()) as MultiNicNetwork;
+    const net = createNetwork(c, seedNetwork());
     const a = await claimCidr({ api: c.api, network: net, own: hi('host1', 0) });
     const b = await claimCidr({ api: c.api, network: net, own: hi('host2', 1) });
     expect(a.wrote && b.wrote).toBe(true);
@@ -43,7 +43,7 @@ describe('claimCidr', () => {
   });
 
   it('8 concurrent claimers under a 409 storm and racing creates: distinct indexes, nobody lost', async () => {
-    const net = createNetwork(c, seedNetwork()) as MultiNicNetwork;
+    const net = createNetwork(c, seedNetwork());
     const storm = c.server.faults.fail({ method: 'PUT', path: /\/cidrs\/multi-nic-sample/, code: 409, times: 25 });
     const names = Array.from({ length: 8 }, (_, i) => `node-${i}`);
     const outs = await Promise.all(names.map(async (n, i) => claimCidr({ api: await c.client(), network: net, own: hi(n, i), jitterMs: 20 })));

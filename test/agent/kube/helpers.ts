@@ -80,8 +80,8 @@ export function createNode(c: TestCluster, name: string): void {
   c.server.store.create({ apiVersion: 'v1', kind: 'Node', metadata: { name } });
 }
 
-export function createNetwork(c: TestCluster, net: MultiNicNetwork): KubeObject {
-  return c.server.store.create(structuredClone(net) as never);
+export function createNetwork(c: TestCluster, net: MultiNicNetwork): MultiNicNetwork {
+  return c.server.store.create(structuredClone(net) as never) as unknown as MultiNicNetwork;
 }
 
 /** A KubeAgent on its own client, with test-speed timings; the caller stops it. */
