@@ -76,7 +76,8 @@ export interface StatusReport {
   apiVersion: 'multinic.fms.io/v1';
   kind: 'StatusReport';
   ready: boolean;
-  agents: { daemonSet: string | null; desired: number; ready: number };
+  /** `daemonSet` (namespace/name) is absent when the agent is not installed. */
+  agents: { daemonSet?: string; desired: number; ready: number };
   nodes: NodeStatus[];
   networks: NetworkStatusReport[];
 }
@@ -99,7 +100,7 @@ export function buildStatusReport(s: ClusterSnapshot, only?: string): StatusRepo
   const ds = s.daemonSets[0];
   const dsStatus = (ds?.status ?? {}) as { desiredNumberScheduled?: number; numberReady?: number };
   const agents = {
-    daemonSet: ds ? `${ds.metadata?.namespace}/${ds.metadata?.name}` : null,
+    ...(ds ? { daemonSet: `${ds.metadata?.namespace}/${ds.metadata?.name}` } : {}),
     desired: dsStatus.desiredNumberScheduled ?? 0,
     ready: dsStatus.numberReady ?? 0,
   };
@@ -133,7 +134,7 @@ export function buildStatusReport(s: ClusterSnapshot, only?: string): StatusRepo
     .sort(byName)
     .filter((n) => !only || n.metadata.name === only)
     .map((net) => networkReport(net, cidrs.get(net.metadata.name ?? ''), pools, nodes));
-  const problems = networks.some((n) => !n.ready) || (agents.daemonSet !== null && agents.ready < agents.desired) || (!only && agents.daemonSet === null);
+  const problems = networks.some((n) => !n.ready) || (agents.daemonSet !== undefined && agents.ready < agents.desired) || (!only && agents.daemonSet === undefined);
   return { apiVersion: 'multinic.fms.io/v1', kind: 'StatusReport', ready: !problems, agents, nodes, networks };
 }
 

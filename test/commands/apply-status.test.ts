@@ -1,0 +1,141 @@
+// `apply` and `status` through the built executable against the API stand-in (real HTTP, real
+// Kubernetes semantics). Readiness with running agents is covered end to end by the lab test.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiServer, type ApiServer } from '../../src/lab/apiserver/server.js';
+import { writeKubeconfig } from '../../src/lab/kubeconfig.js';
+import { CRDS } from '../../src/lib/crds/crds.gen.js';
+import { validateSchema, type JsonSchema } from '../../src/lib/k8s/schema.js';
+import type { KubeObject } from '../../src/lib/k8s/meta.js';
+import { repoRoot, runCliAsync } from '../helpers/cli.js';
+
+let server: ApiServer;
+let dir: string;
+let kubeconfig: string;
+const seed = join(repoRoot, 'examples/network.yaml');
+
+function file(name: string, content: unknown): string {
+  const p = join(dir, name);
+  writeFileSync(p, typeof content === 'string' ? content : stringify(content));
+  return p;
+}
+const cli = (args: string[]) => runCliAsync([...args, '--kubeconfig', kubeconfig]);
+const networks = () => server.store.list('multinic.fms.io/v1', 'MultiNicNetwork');
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mn-apply-'));
+  server = await startApiServer();
+  kubeconfig = join(dir, 'kubeconfig');
+  await writeKubeconfig(kubeconfig, server.url);
+  for (const crd of CRDS) server.store.create(structuredClone(crd) as unknown as KubeObject);
+  for (const n of ['host1', 'host2']) server.store.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: n } });
+});
+afterAll(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('apply', () => {
+  it('rejects a document that is not a network, naming it, and applies nothing (exit 2)', async () => {
+    const f = file('cm.yaml', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } });
+    const r = await cli(['apply', '-f', seed, '-f', f, '--no-wait']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cm.yaml#1: ConfigMap "x" is not a MultiNicNetwork or DeviceClass');
+    expect(r.stdout).toBe('');
+    expect(networks()).toHaveLength(0);
+  });
+
+  it('rejects an invalid network with the field and the fix (exit 2)', async () => {
+    const doc = readFileSync(seed, 'utf8').replace('strategy: none', 'strategy: bogus');
+    const r = await cli(['apply', '-f', file('bad.yaml', doc), '--no-wait']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/spec\.attachPolicy\.strategy/);
+    expect(r.stderr).toMatch(/hint: use one of none, devClass, topology, costOpt, perfOpt/);
+    expect(networks()).toHaveLength(0);
+  });
+
+  it('server dry run changes nothing', async () => {
+    const r = await cli(['apply', '-f', seed, '--dry-run=server']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('valid (server dry run)');
+    expect(networks()).toHaveLength(0);
+  });
+
+  it('creates, then reports unchanged, then configured', async () => {
+    const first = await cli(['apply', '-f', seed, '--no-wait']);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain('multinicnetwork.multinic.fms.io/multi-nic-sample created');
+    expect(networks().map((n) => n.metadata?.name)).toEqual(['multi-nic-sample']);
+    const again = await cli(['apply', '-f', seed, '--no-wait']);
+    expect(again.stderr).toContain('multi-nic-sample unchanged');
+    const changed = readFileSync(seed, 'utf8').replace('"hostBlock": 6', '"hostBlock": 5');
+    const third = await cli(['apply', '-f', file('changed.yaml', changed), '--no-wait']);
+    expect(third.code).toBe(0);
+    expect(third.stderr).toContain('multi-nic-sample configured');
+    expect(String((networks()[0] as { spec: { ipam: string } }).spec.ipam)).toContain('"hostBlock": 5');
+  });
+
+  it('waits, then says what it is still waiting for and exits 1 when nothing becomes ready', async () => {
+    const r = await cli(['apply', '-f', seed, '--timeout', '1500ms']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not ready after 1500ms/);
+    expect(r.stderr).toMatch(/multi-nic-sample: no CIDR yet/);
+  });
+
+  it('exits 3 naming the address when the cluster is unreachable', async () => {
+    const port = await closedPort();
+    const kc = join(dir, 'dead-kubeconfig');
+    await writeKubeconfig(kc, `http://127.0.0.1:${port}`);
+    const r = await runCliAsync(['apply', '-f', seed, '--kubeconfig', kc]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`127.0.0.1:${port}`);
+  });
+});
+
+describe('status', () => {
+  it('prints a StatusReport matching its schema, and exits 1 while agents are missing', async () => {
+    const r = await cli(['status', '-o', 'json']);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { kind: string; ready: boolean; networks: Array<{ name: string; ready: boolean; problems: string[] }>; nodes: Array<{ name: string; published: boolean }> };
+    const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas/statusreport.json'), 'utf8')) as JsonSchema;
+    expect(validateSchema(schema, report)).toEqual([]);
+    expect(report.kind).toBe('StatusReport');
+    expect(report.ready).toBe(false);
+    expect(report.nodes.map((n) => [n.name, n.published])).toEqual([['host1', false], ['host2', false]]);
+    expect(report.networks[0]?.problems[0]).toMatch(/no CIDR yet/);
+  });
+
+  it('names an unknown network and lists the real ones (exit 2)', async () => {
+    const r = await cli(['status', 'nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('MultiNicNetwork "nope" not found');
+    expect(r.stderr).toContain('multi-nic-sample');
+  });
+
+  it('says how to install when the CRDs are missing (exit 2)', async () => {
+    const bare = await startApiServer();
+    try {
+      const kc = join(dir, 'bare-kubeconfig');
+      await writeKubeconfig(kc, bare.url);
+      const r = await runCliAsync(['status', '--kubeconfig', kc]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('hint: install it first: kubectl multinic install');
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
