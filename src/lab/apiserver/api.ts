@@ -522,7 +522,7 @@ export class Api {
 
   private dependentsOf(uid: string): Array<{ key: string; object: KubeObject }> {
     const out = [];
-    for (const e of this.store.entries()) if (e.object.metadata?.ownerReferences?.some((r) => r.uid === uid)) out.push(e);
+    for (const e of this.store.peek()) if (e.object.metadata?.ownerReferences?.some((r) => r.uid === uid)) out.push({ key: e.key, object: structuredClone(e.object) });
     return out;
   }
 
@@ -550,11 +550,12 @@ export class Api {
    */
   private sweepOnce(): boolean {
     let changed = false;
-    const all = [...this.store.entries()];
+    const all = [...this.store.peek()];
     const uids = new Set(all.map((e) => e.object.metadata?.uid));
-    const alive = (key: string, o: KubeObject): KubeObject | undefined => this.store.get(key, o.metadata?.namespace ?? '', o.metadata?.name ?? '');
+    const alive = (key: string, o: Readonly<KubeObject>): KubeObject | undefined => this.store.get(key, o.metadata?.namespace ?? '', o.metadata?.name ?? '');
     for (const { key, object: snap } of all) {
       const t = this.typeForKey(key);
+      if (!snap.metadata?.ownerReferences?.length && !snap.metadata?.deletionTimestamp) continue;
       const object = alive(key, snap);
       if (!t || !object) continue;
       const meta = object.metadata ?? {};

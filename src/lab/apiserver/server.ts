@@ -22,7 +22,7 @@ export interface ApiServerOptions {
   host?: string;
   /** Events kept for watch resumption (default 2000); older resourceVersions get 410. */
   historyLimit?: number;
-  /** Interval of BOOKMARK events on watches that allow them (default 1000 ms; kube uses ~1 min). */
+  /** Interval of BOOKMARK events on watches that allow them (default 5000 ms; kube uses ~1 min). */
   bookmarkIntervalMs?: number;
   /** Namespaces that exist from the start (default: those of a fresh cluster; [] for none). */
   namespaces?: readonly string[];
@@ -52,7 +52,7 @@ export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiSe
   for (const name of opts.namespaces ?? INITIAL_NAMESPACES) api.create(nsType, '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   const sockets = new Set<Socket>();
   const streams = new Set<ServerResponse>();
-  const ctx: Ctx = { api, faults, streams, bookmarkMs: opts.bookmarkIntervalMs ?? 1000, address: '' };
+  const ctx: Ctx = { api, faults, streams, bookmarkMs: opts.bookmarkIntervalMs ?? 5000, address: '' };
   const server = createServer((req, res) => {
     handle(ctx, req, res).catch((err: unknown) => sendError(res, err));
   });

@@ -61,11 +61,6 @@ export class Store {
       .map(([, o]) => structuredClone(o));
   }
 
-  /** Every stored object of every type (copies), for cross-type work such as garbage collection. */
-  *entries(): Generator<{ key: string; object: KubeObject }> {
-    for (const [key, m] of this.data) for (const o of [...m.values()]) yield { key, object: structuredClone(o) };
-  }
-
   /**
    * Records a write: assigns the next resourceVersion, stores (or removes, for DELETED) the object,
    * appends to history and notifies watches synchronously. Returns the stored copy.
@@ -92,9 +87,22 @@ export class Store {
     return structuredClone(stored);
   }
 
-  /** Drops every type's objects under a storage key (a CRD's resource going away). No events. */
+  /**
+   * The stored objects themselves, not copies: for the background controllers' scans only, which
+   * must not modify them (they write through write()).
+   */
+  *peek(): Generator<{ key: string; object: Readonly<KubeObject> }> {
+    for (const [key, m] of this.data) for (const o of [...m.values()]) yield { key, object: o };
+  }
+
+  /** Drops a type's objects (a CRD's resource going away) and ends its watches. No events. */
   dropKey(key: string): void {
     this.data.delete(key);
+    for (const w of [...this.watches]) {
+      if (w.key !== key) continue;
+      this.watches.delete(w);
+      w.onClose();
+    }
   }
 
   private deliver(w: WatchSpec, ev: StoredEvent): void {

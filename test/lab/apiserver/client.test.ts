@@ -98,6 +98,23 @@ describe('core CRUD', () => {
   });
 });
 
+describe('dry run and collections', () => {
+  it('validates and answers a dryRun=All create without storing anything', async () => {
+    const rv = server.store.resourceVersion;
+    const dry = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'dry' } }, dryRun: 'All' });
+    expect(dry.metadata?.name).toBe('dry');
+    expect(await codeOf(core.readNamespacedConfigMap({ name: 'dry', namespace: 'default' }))).toBe(404);
+    expect(server.store.resourceVersion).toBe(rv);
+    expect(await codeOf(core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'Not Valid' } }, dryRun: 'All' }))).toBe(422);
+  });
+
+  it('deletes a selected collection', async () => {
+    for (const [name, sel] of [['a', 'x'], ['b', 'x'], ['c', 'y']]) await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name, labels: { sel: sel ?? '' } } } });
+    await core.deleteCollectionNamespacedConfigMap({ namespace: 'default', labelSelector: 'sel=x' });
+    expect((await core.listNamespacedConfigMap({ namespace: 'default' })).items.map((c) => c.metadata?.name)).toEqual(['c']);
+  });
+});
+
 describe('patch', () => {
   it('applies merge, JSON and strategic merge patches', async () => {
     await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'p', labels: { a: '1', b: '2' } }, data: { x: '1', y: '2' } } });
@@ -199,8 +216,12 @@ describe('custom resources', () => {
     });
     await custom.createNamespacedCustomObject({ ...nad, body: { apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'n1' }, spec: { config: '{"type":"multi-nic"}' } } });
     expect(((await custom.listNamespacedCustomObject(nad)) as { items: unknown[] }).items).toHaveLength(1);
+    const w = await collect('/apis/k8s.cni.cncf.io/v1/network-attachment-definitions', {});
     await ext.deleteCustomResourceDefinition({ name: 'network-attachment-definitions.k8s.cni.cncf.io' });
     await eventually(async () => expect(await codeOf(custom.listNamespacedCustomObject(nad))).toBe(404));
+    // Watchers saw the object go, then their stream ended with the resource.
+    await eventually(() => expect(w.ended()).toBe(true));
+    expect(w.events.map((e) => `${e.type} ${e.name}`)).toEqual(['ADDED n1', 'DELETED n1']);
     expect(await codeOf(ext.readCustomResourceDefinition({ name: 'network-attachment-definitions.k8s.cni.cncf.io' }))).toBe(404);
   });
 });
