@@ -27,7 +27,10 @@ export interface PlannedPool {
   hostIndex: number;
   vlanCIDR: string;
   podCIDR: string;
-  /** excludeCIDRs strictly smaller than the pod block and inside it (the pool's `excludes`). */
+  /**
+   * excludeCIDRs strictly smaller than the pod block and inside it (the pool's `excludes`); in
+   * host-subnet mode also the hosts' own NIC addresses inside it.
+   */
   excludes: string[];
   /** Addresses in the block but the network address (and IPv4 broadcast); see usableRange. */
   usable: bigint;
@@ -73,12 +76,21 @@ export function listPools(cidr: CIDR): PlannedPool[] {
     }
     return m;
   };
+  // Host-subnet mode: pod blocks lie in the NIC network itself, so the hosts' own NIC addresses
+  // must never be handed to pods (upstream meant to, but its GetHostAddressesToExclude is dead code).
+  const hostSubnet = cidr.spec.config.subnet === '';
   const out: PlannedPool[] = [];
   for (const e of cidr.spec.cidr) {
+    let hostIps: Map<bigint, Cidr[]> | undefined;
     for (const h of e.hosts) {
       const pod = tryParseCidr(h.podCIDR, { strict: false });
       if (!pod) continue;
-      const inside = bucketsFor(pod.prefix).get(pod.base) ?? [];
+      let inside = bucketsFor(pod.prefix).get(pod.base) ?? [];
+      if (hostSubnet) {
+        hostIps ??= hostAddressBuckets(e.hosts, pod.prefix);
+        const own = hostIps.get(pod.base);
+        if (own) inside = [...inside, ...own].sort(compareCidr);
+      }
       const { count, first, last } = usableRange(pod);
       out.push({
         name: h.ippool || ippoolName(network, h.podCIDR, (sharedCount.get(h.podCIDR) ?? 0) > 1 ? h.hostName : undefined),
@@ -98,6 +110,28 @@ export function listPools(cidr: CIDR): PlannedPool[] {
     }
   }
   return out.sort((a, b) => (a.hostName < b.hostName ? -1 : a.hostName > b.hostName ? 1 : a.interfaceIndex - b.interfaceIndex));
+}
+
+/** The hosts' NIC addresses as single-address networks, bucketed by the pod block holding them. */
+function hostAddressBuckets(hosts: readonly { hostIP: string }[], prefix: number): Map<bigint, Cidr[]> {
+  const m = new Map<bigint, Cidr[]>();
+  const seen = new Set<bigint>();
+  for (const h of hosts) {
+    let ip: ReturnType<typeof parseIp>;
+    try {
+      ip = parseIp(h.hostIP);
+    } catch {
+      continue;
+    }
+    if (seen.has(ip.addr)) continue;
+    seen.add(ip.addr);
+    const key = networkOf(ip.family, ip.addr, prefix).base;
+    const c: Cidr = { family: ip.family, base: ip.addr, prefix: familyBits(ip.family) };
+    const list = m.get(key);
+    if (list) list.push(c);
+    else m.set(key, [c]);
+  }
+  return m;
 }
 
 /** Addresses in [first, last] covered by the (sorted) ranges, overlaps counted once. */

@@ -129,20 +129,27 @@ const rows: Row[] = [
     unplaced: ['h003 eth0 10.0.1.0/24'],
   },
   {
-    name: 'host-subnet mode (empty subnet): pod blocks carved from each NIC network',
+    name: 'host-subnet mode (empty subnet): pod blocks carved from each NIC network, host addresses excluded',
     net: { subnet: '', hostBlock: 2 },
     hosts: fleet(2, ['10.0.1.0/24', '10.0.2.0/24']),
     vlans: { '10.0.1.0/24': '0 10.0.1.0/24', '10.0.2.0/24': '1 10.0.2.0/24' },
     grid: { h000: { '10.0.1.0/24': '10.0.1.0/26', '10.0.2.0/24': '10.0.2.0/26' }, h001: { '10.0.1.0/24': '10.0.1.64/26', '10.0.2.0/24': '10.0.2.64/26' } },
+    // The hosts' own NIC addresses (.1, .2) lie in h000's blocks: never handed to pods.
+    pools: [
+      ['net-10.0.1.0-26', ['10.0.1.1/32', '10.0.1.2/32'], 60n],
+      ['net-10.0.2.0-26', ['10.0.2.1/32', '10.0.2.2/32'], 60n],
+      ['net-10.0.1.64-26', [], 62n],
+      ['net-10.0.2.64-26', [], 62n],
+    ],
   },
   {
-    name: 'host-subnet mode with hostBlock 0: hosts share the NIC network, pools still distinct, warned',
+    name: 'host-subnet mode with hostBlock 0: hosts share the NIC network, pools still distinct, host addresses excluded, warned',
     net: { subnet: '', hostBlock: 0 },
     hosts: fleet(2, ['10.0.1.0/24']),
     grid: { h000: { '10.0.1.0/24': '10.0.1.0/24' }, h001: { '10.0.1.0/24': '10.0.1.0/24' } },
     pools: [
-      ['net-10.0.1.0-24-h000', [], 254n],
-      ['net-10.0.1.0-24-h001', [], 254n],
+      ['net-10.0.1.0-24-h000', ['10.0.1.1/32', '10.0.1.2/32'], 252n],
+      ['net-10.0.1.0-24-h001', ['10.0.1.1/32', '10.0.1.2/32'], 252n],
     ],
     warnings: ['SharedPodBlock'],
   },

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Planner scaling bench (issue 2): 4096 hosts x 8 NICs on 10.0.0.0/8 (interfaceBlock 3, hostBlock
+// 12) and an IPv6 equivalent, at 1/4, 1/2 and full size. Each size runs in its own process so peak
+// RSS is that size's alone. Figures are ratios: time per doubling (2.0 = linear), and planner time
+// against a baseline run side by side in the same process (structuredClone of the same inventory,
+// an O(n) walk of the same data), so machine load cancels out.
+// Usage: node bench/plan/run.mjs [--runs N]   (needs `make build`: runs against dist/)
+/* global structuredClone */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(import.meta.url);
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1] ?? 0) || 7;
+
+const FAMILIES = {
+  ipv4: {
+    subnet: '10.0.0.0/8',
+    // 8 NIC networks of /19 (8190 addresses each) in 172.16.0.0/16.
+    nic: (k, i) => ({ netAddress: `172.16.${k * 32}.0/19`, hostIP: `172.16.${k * 32 + (i + 1 >> 8)}.${(i + 1) & 255}` }),
+  },
+  ipv6: {
+    subnet: 'fd00:a::/49',
+    nic: (k, i) => ({ netAddress: '10.255.0.0/24', hostIP: '10.255.0.1', netAddressV6: `fd10:${k}::/64`, hostIPv6: `fd10:${k}::${(i + 1).toString(16)}` }),
+  },
+};
+
+async function child(family, hosts) {
+  const { validateNetwork, validateNetworkForInventory } = await import('../../dist/lib/network.js');
+  const { planNetwork } = await import('../../dist/lib/plan/index.js');
+  const { checkPool } = await import('../../dist/lib/pool-check.js');
+  const f = FAMILIES[family];
+  const inventory = [];
+  for (let i = 0; i < hosts; i++) {
+    const name = `node-${String(i).padStart(5, '0')}`;
+    inventory.push({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name }, spec: { hostName: name, interfaces: Array.from({ length: 8 }, (_, k) => ({ interfaceName: `eth${k}`, ...f.nic(k, i) })) } });
+  }
+  const doc = {
+    apiVersion: 'multinic.fms.io/v1',
+    kind: 'MultiNicNetwork',
+    metadata: { name: 'bench' },
+    spec: { subnet: f.subnet, ipam: JSON.stringify({ type: 'multi-nic-ipam', interfaceBlock: 3, hostBlock: 12, vlanMode: 'l3' }), plugin: { cniVersion: '0.3.0', type: 'ipvlan' } },
+  };
+  const network = validateNetwork({ source: 'bench#1', value: doc });
+  const timeIt = (fn) => {
+    const t = process.hrtime.bigint();
+    const r = fn();
+    return [Number(process.hrtime.bigint() - t) / 1e6, r];
+  };
+  const plans = [];
+  const replans = [];
+  const bases = [];
+  let pools = 0;
+  let first;
+  for (let r = 0; r < runs; r++) {
+    const [b] = timeIt(() => structuredClone(inventory));
+    const [p, res] = timeIt(() => {
+      validateNetworkForInventory(network, inventory);
+      const out = planNetwork({ network, inventory });
+      checkPool(network, inventory);
+      return out;
+    });
+    first ??= res;
+    // The agent's path: re-plan with the previous CIDR (every host kept).
+    const [q] = timeIt(() => planNetwork({ network, inventory, previous: first.cidr }));
+    if (res.unplaced.length) throw new Error(`${res.unplaced.length} unplaced`);
+    pools = res.pools.length;
+    bases.push(b);
+    plans.push(p);
+    replans.push(q);
+  }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rssMB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify({ family, hosts, pools, planMs: med(plans), replanMs: med(replans), baselineMs: med(bases), rssMB }));
+}
+
+function main() {
+  const rows = [];
+  for (const family of Object.keys(FAMILIES)) {
+    for (const hosts of [1024, 2048, 4096]) {
+      const r = spawnSync(process.execPath, ['--expose-gc', here, '--child', family, String(hosts), '--runs', String(runs)], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${family} ${hosts}: ${r.stderr}`);
+      rows.push(JSON.parse(r.stdout));
+    }
+  }
+  const fmt = (n, d = 1) => n.toFixed(d);
+  console.log(`planner scaling, median of ${runs} runs per size (plan = validate against inventory + planNetwork + checkPool; replan = planNetwork with the previous CIDR)`);
+  console.log('family  hosts  pools   plan ms  x/doubling  replan ms  x/doubling  baseline ms  plan/baseline  peak RSS MB');
+  let prev;
+  for (const r of rows) {
+    const same = prev && prev.family === r.family;
+    console.log(
+      [
+        r.family.padEnd(6),
+        String(r.hosts).padStart(5),
+        String(r.pools).padStart(6),
+        fmt(r.planMs).padStart(9),
+        (same ? fmt(r.planMs / prev.planMs, 2) : '-').padStart(11),
+        fmt(r.replanMs).padStart(10),
+        (same ? fmt(r.replanMs / prev.replanMs, 2) : '-').padStart(11),
+        fmt(r.baselineMs).padStart(12),
+        fmt(r.planMs / r.baselineMs, 2).padStart(14),
+        fmt(r.rssMB, 0).padStart(12),
+      ].join(' '),
+    );
+    prev = r;
+  }
+}
+
+if (args[0] === '--child') await child(args[1], Number(args[2]));
+else main();
