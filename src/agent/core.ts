@@ -56,8 +56,18 @@ interface HostNicOfNetwork {
   addressing: NicAddressing;
 }
 
+const holderKey = (network: string, uid: string, containerID: string, ifName: string) => `${network}\0${uid}\0${containerID}\0${ifName}`;
+
 export class AgentCore {
   private readonly plans = new WeakMap<MultiNicNetwork, { ipam: IpamConfig }>();
+  /**
+   * Allocations by holder (network + pod UID + container + CNI ifName), so the hot path never
+   * scans every allocation. Built from the IPAM on first use and kept by allocate/release; the
+   * agent drops it (invalidate) when something else may have changed the IPAM (state or pool sync).
+   */
+  private index: Map<string, Allocation[]> | undefined;
+  /** Per CIDR object (replaced on every state change): this host's NICs with their addressing. */
+  private readonly hostNicCache = new WeakMap<object, HostNicOfNetwork[]>();
 
   constructor(private readonly deps: AgentCoreDeps) {}
 
@@ -69,8 +79,19 @@ export class AgentCore {
     const req = validateAllocate(body);
     const ns = this.networkOrThrow(req.network);
     const mine = this.hostNics(ns);
-    const existing = this.held(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName);
-    if (existing.length) return this.respond(ns, mine, existing);
+    const key = holderKey(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName);
+    const existing = this.holders().get(key);
+    if (existing?.length) {
+      // A repeated ADD: the same addresses, re-confirmed by the IPAM (it answers held keys as they are).
+      const again = await this.deps.ipam.allocate(
+        existing.flatMap((a) => {
+          const m = mine.find((x) => x.addressing.pool.name === a.pool);
+          return m ? [{ pool: m.addressing.pool, key: { podUID: a.podUID, containerID: a.containerID, interface: a.interface }, podName: req.pod.name, namespace: req.pod.namespace }] : [];
+        }),
+      );
+      this.holders().set(key, again);
+      return this.respond(ns, mine, again);
+    }
 
     const discovered = new Map(this.deps.nics().map((n) => [n.interfaceName, n]));
     const present = mine.filter((m) => discovered.has(m.host.interfaceName));
@@ -131,19 +152,46 @@ export class AgentCore {
       if (err.code === 'NotReady' || err.name === 'InvalidPoolError') throw new AgentError('NotReady', `network "${req.network}": ${err.message}`);
       throw e;
     }
+    this.holders().set(key, allocs);
     return this.respond(ns, mine, allocs);
+  }
+
+  /** Forgets the holder index; the next request rebuilds it from the IPAM. */
+  invalidate(): void {
+    this.index = undefined;
+  }
+
+  private holders(): Map<string, Allocation[]> {
+    if (this.index) return this.index;
+    const index = new Map<string, Allocation[]>();
+    for (const a of this.deps.ipam.list()) {
+      const dash = a.interface.lastIndexOf('-');
+      if (dash <= 0) continue;
+      const k = holderKey(a.network, a.podUID, a.containerID, a.interface.slice(0, dash));
+      const list = index.get(k) ?? [];
+      list.push(a);
+      index.set(k, list);
+    }
+    for (const list of index.values()) list.sort((x, y) => ifIndex(x.interface) - ifIndex(y.interface));
+    return (this.index = index);
   }
 
   async release(body: unknown): Promise<ReleaseResponse> {
     const req = validateRelease(body);
     const released = await this.deps.ipam.release({ podUID: req.pod.uid, containerID: req.pod.containerID, ifPrefix: `${req.pod.ifName}-`, network: req.network });
+    this.index?.delete(holderKey(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName));
     return { apiVersion: 'v1', released: released.length };
   }
 
   async lookup(body: unknown): Promise<LookupResponse> {
     const req = validateRelease(body);
     const ns = this.networkOrThrow(req.network);
-    const held = this.held(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName);
+    // CHECK is not the hot path: read the IPAM itself rather than the index.
+    const prefix = `${req.pod.ifName}-`;
+    const held = this.deps.ipam
+      .list()
+      .filter((a) => a.network === req.network && a.podUID === req.pod.uid && a.containerID === req.pod.containerID && a.interface.startsWith(prefix))
+      .sort((a, b) => ifIndex(a.interface) - ifIndex(b.interface));
     if (held.length === 0) throw new AgentError('NotFound', `no addresses held in network "${req.network}" for pod ${req.pod.uid} container ${req.pod.containerID} ${req.pod.ifName}`);
     return this.respond(ns, this.hostNics(ns), held);
   }
@@ -156,9 +204,11 @@ export class AgentCore {
       for (const m of this.hostNics(ns)) byPool.set(m.addressing.pool.name, m.host.interfaceName);
     }
     const out = new Map<string, number>();
-    for (const a of this.deps.ipam.list()) {
-      const nic = byPool.get(a.pool);
-      if (nic) out.set(nic, (out.get(nic) ?? 0) + 1);
+    for (const list of this.holders().values()) {
+      for (const a of list) {
+        const nic = byPool.get(a.pool);
+        if (nic) out.set(nic, (out.get(nic) ?? 0) + 1);
+      }
     }
     return out;
   }
@@ -176,12 +226,15 @@ export class AgentCore {
       }
       this.plans.set(ns.network, plan);
     }
+    const cached = this.hostNicCache.get(ns.cidr);
+    if (cached) return cached;
     const out: HostNicOfNetwork[] = [];
     for (const entry of [...ns.cidr.spec.cidr].sort((a, b) => a.interfaceIndex - b.interfaceIndex)) {
       for (const host of entry.hosts) {
         if (host.hostName === this.hostName) out.push({ entry, host, addressing: nicAddressing(ns.network, plan.ipam, entry, host) });
       }
     }
+    this.hostNicCache.set(ns.cidr, out);
     return out;
   }
 
@@ -191,14 +244,6 @@ export class AgentCore {
       throw new AgentError('UnknownNetwork', `network "${name}" is not known to the agent on ${this.hostName}`, `create the MultiNicNetwork "${name}" (kubectl get multinicnetworks) or fix the NAD name`);
     }
     return ns;
-  }
-
-  private held(network: string, uid: string, containerID: string, ifName: string): Allocation[] {
-    const prefix = `${ifName}-`;
-    return this.deps.ipam
-      .list()
-      .filter((a) => a.network === network && a.podUID === uid && a.containerID === containerID && a.interface.startsWith(prefix))
-      .sort((a, b) => ifIndex(a.interface) - ifIndex(b.interface));
   }
 
   private respond(ns: NetworkState, mine: HostNicOfNetwork[], allocs: Allocation[]): AllocateResponse {

@@ -17,6 +17,9 @@ export async function bundleAgent(): Promise<string> {
     target: 'node20',
     outfile,
     logLevel: 'error',
+    // The --kube mode (and @kubernetes/client-node, 15 MB of source) is loaded lazily by main.ts;
+    // file-state agents never import it, so the bundle leaves it out.
+    external: ['./kube/index.js'],
     // CommonJS dependencies (ipaddr.js) may call require(); give the ESM bundle one.
     banner: { js: "import { createRequire as __mnagRequire } from 'node:module'; const require = __mnagRequire(import.meta.url);" },
   });
