@@ -3,16 +3,20 @@
 // host-local, one after the other as Multus runs them. Same run, interleaved per iteration, same
 // pod-netns setup; each side DELs untimed. Also measured: delegates in sequence
 // (MULTINIC_CNI_SEQUENTIAL=1), to see whether running them in parallel helps.
-// The agent is the fake (test/fakes/agent-server.ts) serving from this process on a unix socket.
+// Everything runs inside one "host" netns holding the 4 NICs (veths into a fabric netns). The agent
+// is the fake (test/fakes/agent-server.ts, serving from this process) or, with --agent real, the
+// real agent (src/agent, journal fsync included) running in the host netns from a state file.
 //
-//   bash bench/cni/run.sh [--runs 20] [--plugin bin/multi-nic]
+//   bash bench/cni/run.sh [--runs 20] [--plugin bin/multi-nic] [--agent fake|real]
 // Needs root, /usr/lib/cni and the built plugin. Prints a JSON report (also build/bench/cni-add-4nic.json).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FakeAgent } from '../../test/fakes/agent-server.js';
+import { bundleAgent } from '../../test/agent/helpers/bundle.js';
+import { stateYaml, testCidr, testNetwork } from '../../test/agent/helpers/network.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -20,11 +24,15 @@ const opt = (name: string, dflt: string): string => {
   return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
 };
 const runs = Number(opt('runs', '20'));
+const agentKind = opt('agent', 'fake');
+if (agentKind !== 'fake' && agentKind !== 'real') throw new Error(`--agent must be fake or real, not ${agentKind}`);
 const plugin = resolve(opt('plugin', 'bin/multi-nic'));
 const cniDir = '/usr/lib/cni';
 const tag = `mncb${process.pid % 1000}`;
 const FABRIC = `${tag}f`;
-const masters = [1, 2, 3, 4].map((i) => `${tag}e${i}`);
+const HOST = `${tag}h`;
+const masters = [1, 2, 3, 4].map((i) => `eth${i}`);
+const podCidr = (i: number) => `192.168.${i * 64}.0/24`;
 
 function sh(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   return new Promise((res) => {
@@ -32,8 +40,8 @@ function sh(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; input?
     const c = spawn(cmd, argv, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     c.on('close', (code) => res({ code, stdout, stderr, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
     if (c.stdin) {
       c.stdin.on('error', () => undefined); // a child that exits without reading stdin
@@ -48,14 +56,9 @@ async function must(cmd: string, argv: string[]): Promise<void> {
 
 const dir = mkdtempSync(join(tmpdir(), `${tag}-`));
 const sock = join(dir, 'agent.sock');
-const agent = await new FakeAgent(sock, [
-  {
-    name: 'mnbench',
-    plugin: { type: 'macvlan', cniVersion: '1.0.0', args: { mode: 'bridge' } },
-    vlanMode: 'l3',
-    nics: masters.map((m, i) => ({ master: m, netAddress: `10.250.${i}.0/24`, vlanCIDR: `192.168.${i * 64}.0/18`, podCIDR: `192.168.${i * 64}.64/26` })),
-  },
-]).start();
+let fake: FakeAgent | undefined;
+let real: ChildProcess | undefined;
+let realLog = '';
 
 const ours = {
   cniVersion: '1.0.0',
@@ -73,7 +76,7 @@ const baseline = masters.map((m, i) => ({
   type: 'macvlan',
   master: m,
   mode: 'bridge',
-  ipam: { type: 'host-local', ranges: [[{ subnet: `192.168.${i * 64}.64/26`, gateway: `192.168.${i * 64}.65` }]], routes: [{ dst: `192.168.${i * 64}.0/18` }] },
+  ipam: { type: 'host-local', ranges: [[{ subnet: podCidr(i), gateway: `192.168.${i * 64}.1` }]], routes: [{ dst: `192.168.${i * 64}.0/18` }] },
 }));
 
 const env = (command: string, containerID: string, netns: string, ifName: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
@@ -99,7 +102,7 @@ interface Sample { wallMs: number; cpuMs: number }
  */
 async function timed(script: string, e: NodeJS.ProcessEnv): Promise<Sample> {
   const cpuFile = join(dir, 'cpu');
-  const r = await sh('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, 'sh', '-c', script], { env: e });
+  const r = await sh('ip', ['netns', 'exec', HOST, '/usr/bin/time', '-f', '%U %S', '-o', cpuFile, 'sh', '-c', script], { env: e });
   if (r.code !== 0) throw new Error(`${script}: ${r.stdout} ${r.stderr}`);
   const [u, sy] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number);
   return { wallMs: r.ms, cpuMs: ((u ?? 0) + (sy ?? 0)) * 1000 };
@@ -112,7 +115,7 @@ async function oursOnce(i: number, sequential: boolean): Promise<Sample> {
   const extra = sequential ? { MULTINIC_CNI_SEQUENTIAL: '1' } : {};
   try {
     const s = await timed(`exec ${plugin} < ${dir}/ours.json > /dev/null`, env('ADD', id, `/run/netns/${ns}`, 'net1', extra));
-    const d = await sh(plugin, [], { env: env('DEL', id, `/run/netns/${ns}`, 'net1'), input: JSON.stringify(ours) });
+    const d = await sh('ip', ['netns', 'exec', HOST, plugin], { env: env('DEL', id, `/run/netns/${ns}`, 'net1'), input: JSON.stringify(ours) });
     if (d.code !== 0) throw new Error(`multi-nic DEL failed: ${d.stdout}`);
     return s;
   } finally {
@@ -129,7 +132,7 @@ async function baselineOnce(i: number): Promise<Sample> {
     const script = [1, 2, 3, 4].map((k) => `CNI_IFNAME=net${k} ${cniDir}/macvlan < ${dir}/net${k}.json > /dev/null`).join(' && ');
     const s = await timed(script, env('ADD', id, `/run/netns/${ns}`, 'net1'));
     for (const [k, conf] of baseline.entries()) {
-      await sh(join(cniDir, 'macvlan'), [], { env: env('DEL', id, `/run/netns/${ns}`, `net${k + 1}`), input: JSON.stringify(conf) });
+      await sh('ip', ['netns', 'exec', HOST, join(cniDir, 'macvlan')], { env: env('DEL', id, `/run/netns/${ns}`, `net${k + 1}`), input: JSON.stringify(conf) });
     }
     return s;
   } finally {
@@ -140,13 +143,44 @@ async function baselineOnce(i: number): Promise<Sample> {
 const samples: Record<'ours' | 'oursSequential' | 'baseline', Sample[]> = { ours: [], oursSequential: [], baseline: [] };
 try {
   await must('ip', ['netns', 'add', FABRIC]);
+  await must('ip', ['netns', 'add', HOST]);
   for (const [i, m] of masters.entries()) {
-    await must('ip', ['link', 'add', m, 'type', 'veth', 'peer', 'name', `f${i}`, 'netns', FABRIC]);
+    await must('ip', ['-n', HOST, 'link', 'add', m, 'type', 'veth', 'peer', 'name', `f${i}`, 'netns', FABRIC]);
     await must('ip', ['-n', FABRIC, 'link', 'set', `f${i}`, 'up']);
-    await must('ip', ['link', 'set', m, 'up']);
+    await must('ip', ['-n', HOST, 'addr', 'add', `10.0.${i + 1}.1/24`, 'dev', m]);
+    await must('ip', ['-n', HOST, 'link', 'set', m, 'up']);
+  }
+  if (agentKind === 'fake') {
+    fake = await new FakeAgent(sock, [
+      {
+        name: 'mnbench',
+        plugin: { type: 'macvlan', cniVersion: '1.0.0', args: { mode: 'bridge' } },
+        vlanMode: 'l3',
+        nics: masters.map((m, i) => ({ master: m, netAddress: `10.0.${i + 1}.0/24`, vlanCIDR: `192.168.${i * 64}.0/18`, podCIDR: podCidr(i) })),
+      },
+    ]).start();
+  } else {
+    // The real agent from a state file: the network and the CIDR the planner would write for one host.
+    const network = testNetwork({ name: 'mnbench' });
+    network.spec.masterNets = masters.map((_m, i) => `10.0.${i + 1}.0/24`);
+    const cidr = testCidr(['bench'], 'mnbench', masters.map((dev, i) => ({ dev, net: i + 1 })));
+    writeFileSync(join(dir, 'state.yaml'), stateYaml([network, cidr]));
+    const agentJs = await bundleAgent();
+    real = spawn('ip', ['netns', 'exec', HOST, process.execPath, agentJs, 'run', '--node', 'bench', '--socket', sock, '--state-file', join(dir, 'state.yaml'), '--data-dir', join(dir, 'agent'), '--rt-tables', join(dir, 'rt_tables'), '--enable-forwarding'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    real.stderr?.on('data', (c: Buffer) => (realLog += c.toString()));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const st = await sh('curl', ['-s', '--unix-socket', sock, 'http://agent/v1/state']).catch(() => ({ stdout: '' }));
+      if (st.stdout.includes('lastReconcile')) break;
+      if (Date.now() > deadline || real.exitCode !== null) throw new Error(`agent did not become ready:\n${realLog}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
   // Warm-up: page in node, the plugin's modules and the Go binaries; not reported.
-  await oursOnce(-1, false);
+  const probe = await oursOnce(-1, false).catch((e: Error) => {
+    throw new Error(`${e.message}\n${realLog}`);
+  });
+  void probe;
   await baselineOnce(-1);
   for (let i = 0; i < runs; i++) {
     // Rotate the order each iteration so drift on the shared machine hits every variant alike.
@@ -158,9 +192,13 @@ try {
     }
   }
 } finally {
-  for (const m of masters) await sh('ip', ['link', 'del', m]);
+  if (real) {
+    real.kill('SIGTERM');
+    await new Promise((r) => (real?.exitCode !== null ? r(null) : real.once('exit', r)));
+  }
+  await fake?.stop();
+  await sh('ip', ['netns', 'del', HOST]);
   await sh('ip', ['netns', 'del', FABRIC]);
-  await agent.stop();
   rmSync(dir, { recursive: true, force: true });
   for (const b of baseline) rmSync(`/var/lib/cni/networks/${b.name}`, { recursive: true, force: true });
 }
@@ -176,12 +214,12 @@ const ratio = (a: keyof typeof samples, b: keyof typeof samples, f: keyof Sample
 const report = {
   apiVersion: 'multinic.fms.io/v1',
   kind: 'BenchReport',
-  bench: 'cni-add-4nic',
+  bench: `cni-add-4nic-${agentKind}-agent`,
   runs,
   cores: cpus().length,
   loadAverage: loadavg().map((x) => +x.toFixed(1)),
   plugin,
-  agent: 'fake (test/fakes/agent-server.ts, in the bench process)',
+  agent: agentKind === 'fake' ? 'fake (test/fakes/agent-server.ts, in the bench process)' : 'real (src/agent, file state, durable journal), in the host netns',
   variants: {
     ours: { ...stat('ours'), note: 'one multi-nic ADD, 4 macvlan delegates in parallel' },
     oursSequential: { ...stat('oursSequential'), note: 'one multi-nic ADD, delegates one after another' },
@@ -196,5 +234,5 @@ const report = {
   goal: 'wallOursVsBaseline <= 1.2',
 };
 mkdirSync('build/bench', { recursive: true });
-writeFileSync('build/bench/cni-add-4nic.json', `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(`build/bench/cni-add-4nic-${agentKind}.json`, `${JSON.stringify(report, null, 2)}\n`);
 console.log(JSON.stringify(report, null, 2));
