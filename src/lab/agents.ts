@@ -87,6 +87,8 @@ export class LabAgents {
       '--socket', labAgentSocket(this.o.dir, host),
       '--data-dir', join(hostDir, 'data'),
       '--rt-tables', join(hostDir, 'rt_tables'),
+      // Tests that break a route on purpose stretch the agents' re-assert timer (seconds).
+      ...(process.env.MULTINIC_LAB_RESYNC ? ['--resync', process.env.MULTINIC_LAB_RESYNC] : []),
     ];
     const child = start('ip', args, { env: { ...process.env, MULTINIC_LAB: '1' } });
     const out = createWriteStream(join(hostDir, 'agent.log'), { flags: 'a' });

@@ -1,0 +1,116 @@
+// The lab end to end, as an admin drives it, through the built CLI and plain kubectl semantics:
+// lab up → install → apply the seed network (macvlan L3) → a pod asking for one NIC gets one →
+// check passes → one host route deleted → check fails naming exactly that host pair and NIC →
+// lab down leaves no namespace, link or process behind. Real namespaces, agents, CNI, iperf3.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/kube/client.js';
+import type { KubeApi } from '../../src/kube/api.js';
+import { R } from '../../src/lib/k8s/resources.js';
+import { readNetworkStatus } from '../../src/lib/multus.js';
+import { repoRoot, runCliAsync } from '../helpers/cli.js';
+import { hasCniPlugins, hasIperf3, privileged } from '../helpers/privileged.js';
+
+const prefix = 'mne2e';
+const ready = privileged.ok && hasCniPlugins && hasIperf3;
+const why = !privileged.ok ? privileged.reason : !hasCniPlugins ? 'needs containernetworking-plugins in /usr/lib/cni' : 'needs iperf3';
+let dir = '';
+let kubeconfig = '';
+let kube: KubeApi;
+// Agents re-assert routes on a timer; keep it out of the way of the deleted-route scenario.
+const env = { MULTINIC_LAB_RESYNC: '3600' };
+const cli = (args: string[], timeoutMs = 180_000) => runCliAsync([...args, '--kubeconfig', kubeconfig], { env, timeoutMs });
+
+function ip(args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8' });
+}
+
+describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mn-e2e-'));
+    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
+    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '3', '--nics', '2', '--dir', join(dir, 'lab'), '-o', 'json'], { env, timeoutMs: 120_000 });
+    expect(up.stderr).toBe(up.code === 0 ? up.stderr : '<lab up failed>');
+    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
+    kube = await connect({ kubeconfig });
+    const inst = await cli(['install', '--wait', '--timeout', '90s']);
+    expect(inst.code, inst.stderr).toBe(0);
+    const applied = await cli(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '120s']);
+    expect(applied.code, applied.stderr).toBe(0);
+  }, 400_000);
+
+  afterAll(async () => {
+    if (dir) {
+      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('reports every host ready with routes in status', async () => {
+    const r = await cli(['status', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as { networks: Array<{ name: string; ready: boolean; hosts: Array<{ hostName: string; ready: boolean; nics: unknown[] }> }> };
+    expect(rep.networks.map((n) => [n.name, n.ready])).toEqual([['multi-nic-sample', true]]);
+    expect(rep.networks[0]?.hosts.map((h) => [h.hostName, h.ready, h.nics.length])).toEqual([
+      ['host1', true, 2],
+      ['host2', true, 2],
+      ['host3', true, 2],
+    ]);
+  }, 60_000);
+
+  it('gives a pod that asks for nics: 1 exactly one interface', async () => {
+    await kube.create(R.Pod, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'one-nic', namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/networks': '[{"name": "multi-nic-sample", "cni-args": {"nics": 1}}]' } },
+      spec: { nodeName: 'host2', containers: [{ name: 'main', image: 'lab', command: ['sleep', '600'] }] },
+    });
+    let pod = await kube.get(R.Pod, 'one-nic', 'default');
+    for (let i = 0; i < 100 && (pod?.status as { phase?: string } | undefined)?.phase !== 'Running'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      pod = await kube.get(R.Pod, 'one-nic', 'default');
+    }
+    expect((pod?.status as { phase?: string }).phase).toBe('Running');
+    const st = readNetworkStatus(pod?.metadata?.annotations);
+    expect(st.map((s) => s.interface)).toEqual(['net1-0']);
+    const podNs = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-p`));
+    const links = podNs.flatMap((ns) => ip(['-n', ns, '-o', 'link', 'show']).split('\n').filter((l) => / net1-/.test(l)));
+    expect(links).toHaveLength(1);
+    await kube.delete(R.Pod, 'one-nic', 'default');
+  }, 60_000);
+
+  it('check passes on the healthy lab', async () => {
+    const r = await cli(['check', '--pairs', 'ring', '--duration', '1', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as { kind: string; summary: { total: number; failed: number } };
+    expect(rep.kind).toBe('CheckReport');
+    expect(rep.summary.failed).toBe(0);
+    expect(rep.summary.total).toBe(6); // 3 host pairs in a ring x 2 NICs
+  }, 240_000);
+
+  it('fails exactly the host pair and NIC whose host route is gone, with a hint', async () => {
+    // host1's route to host2's pod block on the second NIC network (192.168.65.0/24 via 10.0.2.2).
+    const table = ip(['-n', `${prefix}-host1`, 'route', 'show', 'table', 'all', '192.168.65.0/24']).trim();
+    const id = /table (\S+)/.exec(table)?.[1];
+    expect(table).toContain('via 10.0.2.2 dev eth2');
+    ip(['-n', `${prefix}-host1`, 'route', 'del', '192.168.65.0/24', 'table', id as string]);
+    const r = await cli(['check', '--nodes', 'host1,host2', '--duration', '1', '-o', 'json']);
+    expect(r.code).toBe(1);
+    const rep = JSON.parse(r.stdout) as { tests: Array<{ client: { host: string }; server: { host: string }; nicIndex: number; status: string; cause?: string; hint?: string }> };
+    const failed = rep.tests.filter((t) => t.status !== 'pass');
+    expect(failed.map((t) => `${t.client.host}->${t.server.host}/nic${t.nicIndex}`)).toEqual(['host1->host2/nic1']);
+    expect(failed[0]?.hint).toBeTruthy();
+  }, 240_000);
+
+  it('lab down leaves no namespace, link or process behind', async () => {
+    const down = await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(ip(['netns', 'list']).split('\n').filter((l) => l.startsWith(`${prefix}-`))).toEqual([]);
+    expect(ip(['-o', 'link', 'show']).split('\n').filter((l) => l.includes(prefix))).toEqual([]);
+    const procs = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(join(dir, 'lab')) && !l.includes('ps -eo'));
+    expect(procs).toEqual([]);
+  }, 60_000);
+});
