@@ -92,6 +92,8 @@ export interface CompiledPool {
   readonly spec: PoolSpec;
   readonly family: Family;
   readonly cidr: Cidr;
+  /** Last address of the block (broadcast for IPv4). */
+  readonly end: bigint;
   /** First and last address that may ever be handed out (network/broadcast removed). */
   readonly first: bigint;
   readonly last: bigint;
@@ -169,7 +171,7 @@ export function compilePool(spec: PoolSpec): CompiledPool {
   }
   let blockedCount = 0n;
   for (const [lo, hi] of blocked) blockedCount += hi - lo + 1n;
-  return { spec, family: cidr.family, cidr, first: range.first, last: range.last, blocked, usable: range.count - blockedCount };
+  return { spec, family: cidr.family, cidr, end: lastAddress(cidr), first: range.first, last: range.last, blocked, usable: range.count - blockedCount };
 }
 
 /** Index of the blocked range containing `addr`, or -1 (binary search). */
@@ -202,7 +204,7 @@ interface Occupancy {
 class BitmapOccupancy implements Occupancy {
   private readonly words: Uint32Array;
   constructor(private readonly pool: CompiledPool) {
-    const size = Number(lastAddress(pool.cidr) - pool.cidr.base + 1n);
+    const size = Number(pool.end - pool.cidr.base + 1n);
     this.words = new Uint32Array(Math.ceil(size / 32));
     for (const [lo, hi] of pool.blocked) {
       for (let a = lo; a <= hi; a++) this.set(a);
@@ -240,14 +242,13 @@ class BitmapOccupancy implements Occupancy {
  * addresses one by one, so a step costs at most the number of allocations, never the block size.
  */
 class SparseOccupancy implements Occupancy {
-  private readonly used = new Set<bigint>();
-  constructor(private readonly pool: CompiledPool) {}
-  set(addr: bigint): void {
-    this.used.add(addr);
-  }
-  clear(addr: bigint): void {
-    this.used.delete(addr);
-  }
+  /** `used` is the allocator's holder map itself: one bigint-keyed structure, not two. */
+  constructor(
+    private readonly pool: CompiledPool,
+    private readonly used: ReadonlyMap<bigint, unknown>,
+  ) {}
+  set(): void {}
+  clear(): void {}
   nextClear(from: bigint, to: bigint): bigint | undefined {
     let a = from;
     while (a <= to) {
@@ -279,7 +280,7 @@ export class PoolAllocator {
     readonly pool: CompiledPool,
     cursor?: bigint,
   ) {
-    this.occ = lastAddress(pool.cidr) - pool.cidr.base + 1n <= BITMAP_MAX ? new BitmapOccupancy(pool) : new SparseOccupancy(pool);
+    this.occ = pool.end - pool.cidr.base + 1n <= BITMAP_MAX ? new BitmapOccupancy(pool) : new SparseOccupancy(pool, this.holders);
     this.cursorAddr = cursor;
   }
 
@@ -305,8 +306,8 @@ export class PoolAllocator {
 
   /** Why `addr` can never be handed out from this pool, or undefined when it can. */
   whyNotAllocatable(addr: bigint): string | undefined {
-    const { cidr, first, last } = this.pool;
-    if (addr < cidr.base || addr > lastAddress(cidr)) return 'outside the pod block';
+    const { cidr, end, first, last } = this.pool;
+    if (addr < cidr.base || addr > end) return 'outside the pod block';
     if (addr < first) return 'it is the network address';
     if (addr > last) return 'it is the broadcast address';
     if (blockedAt(this.pool.blocked, addr) >= 0) return 'it is excluded or reserved';
