@@ -175,6 +175,13 @@ export class KubeAgent {
     this.informers.cidrs.onChange((_t, c) => {
       if (this.mirror) this.mirror.mark(this.poolsOf(c.metadata.name ?? '').map((p) => p.spec.name));
     });
+    // Our HostInterface deleted behind our back (kubectl delete): publish it again.
+    this.informers.hostInterfaces.onChange((t, h) => {
+      if (t === 'DELETED' && h.metadata.name === this.o.nodeName) {
+        this.published = undefined;
+        nodeKick();
+      }
+    });
     const clusterKick = () => this.clusterLoop.kick();
     for (const k of ['networks', 'cidrs', 'hostInterfaces', 'nodes', 'namespaces', 'nads'] as const) this.informers[k].onChange(clusterKick);
     this.elector.start();

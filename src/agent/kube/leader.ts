@@ -67,25 +67,43 @@ export class LeaderElector {
   /** One election round (exported for tests and for a prompt first attempt). */
   async tick(): Promise<void> {
     const now = this.now();
+    // A hung API call must not keep us "leading" past the deadline: bound the whole round by it.
+    let timer: NodeJS.Timeout | undefined;
+    const live = { ok: true };
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        live.ok = false;
+        reject(new Error(`lease round took longer than ${this.deadlineMs} ms`));
+      }, this.deadlineMs);
+    });
     try {
-      const lease = await this.o.api.get<LeaseObject>(R.Lease, this.name, this.o.namespace);
-      const d = decideLease(lease?.spec, lease !== undefined, this.o.identity, this.duration, now);
-      if (d.action === 'wait') {
-        this.setLeading(false, `lease held by ${d.holder}`);
-        return;
-      }
-      if (d.action === 'create') {
-        await this.o.api.create<LeaseObject>(R.Lease, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: this.o.namespace }, spec: d.spec });
-      } else {
-        await this.o.api.replace<LeaseObject>(R.Lease, { ...lease, metadata: { ...lease?.metadata, name: this.name, namespace: this.o.namespace }, spec: d.spec });
-      }
-      this.lastRenew = now.getTime();
-      if (d.action === 'takeover') this.o.log?.({ level: 'info', msg: 'took over the leader lease', from: d.from || '(released)' });
-      this.setLeading(true, d.action);
+      await Promise.race([this.round(now, live), limit]);
     } catch (e) {
       if (!isConflict(e) && !isAlreadyExists(e)) this.o.log?.({ level: 'warn', msg: 'leader lease update failed', error: (e as Error).message });
       if (this.leading && this.now().getTime() - this.lastRenew > this.deadlineMs) this.setLeading(false, 'renew deadline passed');
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** Reads, decides, writes. A round abandoned by the deadline (`live.ok` false) changes nothing locally. */
+  private async round(now: Date, live: { ok: boolean }): Promise<void> {
+    const lease = await this.o.api.get<LeaseObject>(R.Lease, this.name, this.o.namespace);
+    const d = decideLease(lease?.spec, lease !== undefined, this.o.identity, this.duration, now);
+    if (!live.ok) return;
+    if (d.action === 'wait') {
+      this.setLeading(false, `lease held by ${d.holder}`);
+      return;
+    }
+    if (d.action === 'create') {
+      await this.o.api.create<LeaseObject>(R.Lease, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: this.o.namespace }, spec: d.spec });
+    } else {
+      await this.o.api.replace<LeaseObject>(R.Lease, { ...lease, metadata: { ...lease?.metadata, name: this.name, namespace: this.o.namespace }, spec: d.spec });
+    }
+    if (!live.ok) return;
+    this.lastRenew = now.getTime();
+    if (d.action === 'takeover') this.o.log?.({ level: 'info', msg: 'took over the leader lease', from: d.from || '(released)' });
+    this.setLeading(true, d.action);
   }
 
   private setLeading(v: boolean, why: string): void {

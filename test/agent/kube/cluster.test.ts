@@ -2,7 +2,7 @@
 // target namespace (and later ones, and removed when a namespace leaves the list), status with
 // per-host route readiness, and departed nodes leaving the CIDR.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { KubeAgent } from '../../../src/agent/kube/index.js';
+import { LeaderElector, type KubeAgent } from '../../../src/agent/kube/index.js';
 import type { KubeObject } from '../../../src/lib/k8s/meta.js';
 import type { MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
 import { AGENT_NS, agentFor, cidrOf, createNetwork, createNode, eventually, hostNics, seedNetwork, testCluster, type TestCluster } from './helpers.js';
@@ -56,10 +56,43 @@ describe('leader election', () => {
     await eventually(() => expect(all.filter((a) => a.elector.isLeader)).toHaveLength(1));
     const leader = all.find((a) => a.elector.isLeader)!;
     agents.splice(agents.indexOf(leader), 1);
-    const t = Date.now();
+    const held = lease()!.spec as { renewTime: string; leaseDurationSeconds: number };
     await leader.stop({ release: true });
+    expect((lease()!.spec as { holderIdentity: string }).holderIdentity).toBe('');
+    // Without the release the other agent would wait until the lease expired (last renew + 2 s).
+    const heldUntil = Date.parse(held.renewTime) + held.leaseDurationSeconds * 1000;
     await eventually(() => expect(all.find((a) => a !== leader)!.elector.isLeader).toBe(true));
-    expect(Date.now() - t).toBeLessThan(1500);
+    const now = lease()!.spec as { acquireTime: string };
+    expect(Date.parse(now.acquireTime)).toBeLessThan(heldUntil);
+  });
+});
+
+describe('LeaderElector', () => {
+  it('a leader whose API calls hang steps down before its lease can expire for others, and leads again after', async () => {
+    const expiryAtStepDown: number[] = [];
+    const el = new LeaderElector({
+      api: c.api,
+      namespace: AGENT_NS,
+      identity: 'solo',
+      durationSeconds: 3,
+      retryMs: 100,
+      onStoppedLeading: () => {
+        const l = lease()!.spec as { renewTime: string; leaseDurationSeconds: number };
+        expiryAtStepDown.push(Date.parse(l.renewTime) + l.leaseDurationSeconds * 1000 - Date.now());
+      },
+    }).start();
+    try {
+      await eventually(() => expect(el.isLeader).toBe(true));
+      const hang = c.server.faults.delay({ path: /\/leases\//, ms: 5000, times: Infinity });
+      await eventually(() => expect(el.isLeader).toBe(false), 10_000);
+      // The lease it last wrote was still valid when it let go: nobody else could have led yet.
+      expect(expiryAtStepDown).toHaveLength(1);
+      expect(expiryAtStepDown[0]).toBeGreaterThan(0);
+      hang.cancel();
+      await eventually(() => expect(el.isLeader).toBe(true), 10_000);
+    } finally {
+      await el.stop();
+    }
   });
 });
 
