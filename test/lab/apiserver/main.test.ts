@@ -1,21 +1,19 @@
-// The runnable entry (`node dist/lab/apiserver/main.js`): bundled here with esbuild so the test
-// does not depend on a prior `make build`; prints its URL, writes a working kubeconfig, exits 0 on
-// SIGTERM, and refuses a bad port with exit 2.
+// The runnable entry exactly as shipped (`node dist/lab/apiserver/main.js`, built by the vitest
+// globalSetup): prints its URL, writes a working kubeconfig, exits 0 on SIGTERM, and refuses a bad
+// port with exit 2.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'esbuild';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
+const entry = 'dist/lab/apiserver/main.js';
 let dir: string;
-let entry: string;
 
-beforeAll(async () => {
+beforeAll(() => {
+  expect(existsSync(entry), `${entry} missing: the globalSetup build did not run`).toBe(true);
   dir = mkdtempSync(join(tmpdir(), 'mn-apiserver-main-'));
-  entry = join(dir, 'main.cjs');
-  await build({ entryPoints: ['src/lab/apiserver/main.ts'], bundle: true, platform: 'node', format: 'cjs', outfile: entry, logLevel: 'silent' });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
