@@ -135,5 +135,11 @@ describe('IPPool mirror', () => {
     await a.ipamMirror!.resync();
     expect(names()).toEqual(['multi-nic-sample-192.168.0.0-24']);
     expect(await c.api.get(R.IPPool, 'multi-nic-sample-192.168.64.0-24')).toBeUndefined();
+    // Deleting the network takes its CIDR and IPPools with it (ownerReferences, Kubernetes GC).
+    c.server.store.delete('multinic.fms.io/v1', 'MultiNicNetwork', 'multi-nic-sample');
+    await eventually(() => {
+      expect(c.server.store.get('multinic.fms.io/v1', 'CIDR', 'multi-nic-sample')).toBeUndefined();
+      expect(names()).toEqual([]);
+    });
   });
 });
