@@ -136,3 +136,26 @@ describe('AgentCore.release and lookup', () => {
     expect(ipam.list()).toHaveLength(2);
   });
 });
+
+describe('AgentCore holder index', () => {
+  it('an allocation released behind the core (GC) is re-allocated by a repeated ADD, and lookup sees it gone', async () => {
+    const { core, ipam } = setup();
+    await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() });
+    await ipam.release({ podUID: 'uid-1', containerID: 'c1' });
+    expect(ipam.list()).toEqual([]);
+    expect(await code(core.lookup({ apiVersion: 'v1', network: 'mnet', pod: { uid: 'uid-1', containerID: 'c1', ifName: 'net1' } }))).toMatch(/^NotFound/);
+    const again = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() });
+    expect(again.nics).toHaveLength(2);
+    expect(ipam.list().map((a) => a.interface)).toEqual(['net1-0', 'net1-1']);
+  });
+
+  it('is rebuilt from the IPAM after invalidate (allocations made before the core started)', async () => {
+    const { core, ipam, state } = setup();
+    const first = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() });
+    const fresh = new AgentCore({ hostName: 'h1', state, ipam, nics: () => H1_NICS });
+    const again = await fresh.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod(), args: { masters: ['eth2'] } });
+    expect(again.nics.map((n) => n.address)).toEqual(first.nics.map((n) => n.address));
+    fresh.invalidate();
+    expect((await fresh.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() })).nics).toEqual(first.nics);
+  });
+});

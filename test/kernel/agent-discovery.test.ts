@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { privileged } from '../helpers/privileged.js';
 import { NetnsLab } from '../agent/helpers/netns.js';
 import { bundleAgent } from '../agent/helpers/bundle.js';
+import { discoverNics, watchNics } from '../../src/agent/discovery.js';
 
 describe.skipIf(!privileged.ok)(`agent discovery in a netns ${privileged.reason}`, () => {
   const lab = new NetnsLab('mnagd');
@@ -51,5 +52,22 @@ describe.skipIf(!privileged.ok)(`agent discovery in a netns ${privileged.reason}
     await lab.ip(host, ['link set eth3 up']);
     const { stdout } = await lab.exec(host, 'node', [agent, 'discover']);
     expect((JSON.parse(stdout) as Array<{ interfaceName: string }>).map((n) => n.interfaceName)).toEqual(['eth1', 'eth2', 'eth3']);
+  });
+
+  it('watchNics fires (debounced, once per burst) on address and link events in the namespace', async () => {
+    let events = 0;
+    const stop = watchNics(() => events++, { netns: { name: host }, debounceMs: 150, intervalMs: 3_600_000 });
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // let `ip monitor` subscribe
+      expect(events).toBe(0);
+      await lab.ip(host, ['addr add 10.0.4.5/24 dev eth3', 'addr del 10.0.3.5/24 dev eth3', 'link set eth2 mtu 1400']);
+      await expect.poll(() => events, { timeout: 5000 }).toBe(1);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(events).toBe(1);
+      const nics = await discoverNics({ netns: { name: host }, sysfsRoot: '/nonexistent' });
+      expect(nics.map((n) => `${n.interfaceName}=${n.netAddress}/${n.mtu}`)).toEqual(['eth1=10.0.1.0/24/9000', 'eth2=10.0.2.0/24/1400', 'eth3=10.0.4.0/24/1500']);
+    } finally {
+      stop();
+    }
   });
 });
