@@ -42,10 +42,13 @@ async function child(family, hosts) {
     spec: { subnet: f.subnet, ipam: JSON.stringify({ type: 'multi-nic-ipam', interfaceBlock: 3, hostBlock: 12, vlanMode: 'l3' }), plugin: { cniVersion: '0.3.0', type: 'ipvlan' } },
   };
   const network = validateNetwork({ source: 'bench#1', value: doc });
+  // CPU time (user + system, all threads incl. GC) rather than wall time: the CI machine is shared,
+  // and a loaded machine stretches wall time without changing the work done.
   const timeIt = (fn) => {
-    const t = process.hrtime.bigint();
+    const c = process.cpuUsage();
     const r = fn();
-    return [Number(process.hrtime.bigint() - t) / 1e6, r];
+    const d = process.cpuUsage(c);
+    return [(d.user + d.system) / 1e3, r];
   };
   const plans = [];
   const replans = [];
@@ -84,7 +87,7 @@ function main() {
     }
   }
   const fmt = (n, d = 1) => n.toFixed(d);
-  console.log(`planner scaling, median of ${runs} runs per size (plan = validate against inventory + planNetwork + checkPool; replan = planNetwork with the previous CIDR)`);
+  console.log(`planner scaling, CPU ms, median of ${runs} runs per size (plan = validate against inventory + planNetwork + checkPool; replan = planNetwork with the previous CIDR; baseline = structuredClone of the inventory)`);
   console.log('family  hosts  pools   plan ms  x/doubling  replan ms  x/doubling  baseline ms  plan/baseline  peak RSS MB');
   let prev;
   for (const r of rows) {

@@ -87,7 +87,7 @@ export function planNetwork(input: PlanInput): PlanResult {
     for (const n of nics) distinct.set(key(n.net), n.net);
     pool = [...distinct.values()].sort(compareCidr);
   }
-  if (pool.length === 0) warn('NoNicNetworks', 'no NIC network in the inventory and no masterNets: nothing to plan');
+  if (pool.length === 0) warn('NoNicNetworks', `no IPv${net.family} NIC network in the inventory and no masterNets: nothing to plan`);
 
   const prevConfig = previous?.spec.config;
   if (prevConfig && previous && previous.spec.cidr.length > 0) {

@@ -168,6 +168,13 @@ const rows: Row[] = [
     ],
   },
   {
+    name: 'an IPv6 network over an inventory with IPv4 NICs only: empty plan, warned',
+    net: { subnet: 'fd00:10::/48', interfaceBlock: 4, hostBlock: 12 },
+    hosts: two,
+    grid: {},
+    warnings: ['NoNicNetworks'],
+  },
+  {
     name: 'a host with two NICs on one network uses the lowest interface name',
     net: {},
     hosts: [host('a', [['eth9', '10.0.1.0/24', '10.0.1.9'], ['eth1', '10.0.1.0/24', '10.0.1.1']])],
