@@ -159,3 +159,23 @@ describe('AgentCore holder index', () => {
     expect((await fresh.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() })).nics).toEqual(first.nics);
   });
 });
+
+describe('AgentCore topology facts', () => {
+  it('topology asks the state for the pod GPU NUMA nodes and prefers NICs there', async () => {
+    const nics = [nic('eth1', '10.0.1.1', { numaNode: 0 }), nic('eth2', '10.0.2.1', { numaNode: 1 })];
+    const { core, state } = setup(testNetwork({ strategy: 'topology' }), nics);
+    state.facts = { gpuNumaNodes: [1, 1], deviceIDs: [] };
+    const r = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod(), args: { nics: 1 } });
+    expect(r.nics.map((n) => n.master)).toEqual(['eth2']);
+    state.facts = { gpuNumaNodes: [0], deviceIDs: [] };
+    const r2 = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('u2'), args: { nics: 1 } });
+    expect(r2.nics.map((n) => n.master)).toEqual(['eth1']);
+  });
+
+  it('device IDs from the kubelet (via the NAD resourceName) select NICs when the CNI passes none', async () => {
+    const { core, state } = setup();
+    state.facts = { gpuNumaNodes: [], deviceIDs: ['0000:5e:00.0'] };
+    const r = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod(), resourceName: 'openshift.io/mlnx' });
+    expect(r.nics.map((n) => n.master)).toEqual(['eth2']);
+  });
+});
