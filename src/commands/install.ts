@@ -112,8 +112,19 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
 
     const done: InstalledObject[] = [];
     const applied: KubeObject[] = [];
+    // A server dry run creates nothing, so objects in a namespace it would create cannot be sent
+    // (the API answers 404 for the namespace, as kube-apiserver does for kubectl apply --dry-run=server).
+    const unborn = new Set<string>();
     for (const desired of objects) {
+      const ns = desired.metadata?.namespace;
+      if (ns && unborn.has(ns)) {
+        done.push(entry(desired, 'create'));
+        applied.push(desired);
+        say(`${displayName(desired)} created (server dry run; not sent: namespace ${ns} does not exist yet)`);
+        continue;
+      }
       const { action, object } = await applyOne(api, desired, dryRun === 'server');
+      if (dryRun === 'server' && desired.kind === 'Namespace' && action === 'create') unborn.add(desired.metadata?.name ?? '');
       done.push(entry(desired, action));
       applied.push(object);
       const verb = { create: 'created', update: 'configured', unchanged: 'unchanged', keep: 'unchanged (not ours)' }[action];

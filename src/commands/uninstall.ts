@@ -55,9 +55,9 @@ export default class UninstallCommand extends BaseCommand<typeof UninstallComman
       const opts = r === R.NetworkAttachmentDefinition ? { labelSelector: `${GENERATED_LABEL}=true` } : {};
       networks.push(...(await listIfServed(api, r, opts)));
     }
-    // The same object set install renders (with the NAD CRD: removed only if it carries our label).
+    // The same object set install renders (the NAD CRD included: removed only if it carries our label).
     const installed: KubeObject[] = [];
-    for (const o of uninstallOrder(renderInstall({ version: this.config.version, namespace, nadCrd: true, crds: !f['keep-crds'] }))) {
+    for (const o of uninstallOrder(renderInstall({ version: this.config.version, namespace, nadCrd: !f['keep-crds'], crds: !f['keep-crds'] }))) {
       const existing = await api.get(refOf(o), o.metadata?.name ?? '', o.metadata?.namespace);
       if (!isOurs(existing)) continue;
       if (o.metadata?.name === NAD_CRD_NAME) {

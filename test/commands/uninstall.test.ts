@@ -1,0 +1,178 @@
+// `kubectl multinic uninstall` through the built executable against the API stand-in: networks only
+// after confirmation (a terminal, or --yes), everything install created removed, nothing foreign.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { startApiServer, writeKubeconfig, type ApiServer } from '../../src/lab/apiserver/index.js';
+import type { KubeObject } from '../../src/lib/k8s/meta.js';
+import { NAD_CRD_NAME } from '../../src/lib/install/nad-crd.js';
+import { renderInstall } from '../../src/lib/install/render.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const bin = join(root, 'bin/kubectl-multinic');
+const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+const network = parse(readFileSync(join(root, 'examples/network.yaml'), 'utf8')) as KubeObject;
+let dir = '';
+// Each case spawns the CLI (oclif + client-node start-up, seconds on a loaded 2-core CI box).
+vi.setConfig({ testTimeout: 120_000 });
+
+function newest(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
+}
+
+beforeAll(() => {
+  const built = join(root, 'dist/commands/uninstall.js');
+  if (!existsSync(built) || !existsSync(join(root, 'oclif.manifest.json')) || statSync(built).mtimeMs < newest(join(root, 'src'))) {
+    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
+    spawnSync('npx', ['oclif', 'manifest'], { cwd: root, stdio: 'ignore' });
+  }
+  dir = mkdtempSync(join(tmpdir(), 'mn-f-uninstall-'));
+}, 180_000);
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+/** Runs the CLI without blocking the event loop (the stand-in serves from this process). */
+function cli(args: string[], opts: { tty?: string } = {}): Promise<Run> {
+  const env = { ...process.env, NO_COLOR: '1', KUBECONFIG: '' };
+  // With `tty`, run under script(1) so stdin/stderr are a terminal, and type `tty` at the prompt.
+  const [cmd, argv] = opts.tty === undefined
+    ? [process.execPath, [bin, ...args]]
+    : ['script', ['-qec', [process.execPath, bin, ...args].map((a) => `'${a}'`).join(' '), '/dev/null']];
+  return new Promise((resolve) => {
+    const p = spawn(cmd, argv, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (opts.tty !== undefined && stdout.includes('[y/N]')) p.stdin.end(`${opts.tty}\n`);
+    });
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    if (opts.tty === undefined) p.stdin.end();
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const crd = (s: ApiServer, name: string) => s.store.get('apiextensions.k8s.io/v1', 'CustomResourceDefinition', name);
+/** The seed network, or undefined when it (or its whole kind, with the CRD) is gone. */
+const mnn = (s: ApiServer) => {
+  if (!crd(s, 'multinicnetworks.multinic.fms.io')) return undefined;
+  return s.store.get('multinic.fms.io/v1', 'MultiNicNetwork', 'multi-nic-sample');
+};
+const agentDs = (s: ApiServer) => s.store.get('apps/v1', 'DaemonSet', 'multinic-agent', 'multinic-system');
+const nad = (name: string, generated: boolean): KubeObject => ({
+  apiVersion: 'k8s.cni.cncf.io/v1',
+  kind: 'NetworkAttachmentDefinition',
+  metadata: { name, namespace: 'default', ...(generated ? { labels: { 'multi-nic-cni-generated': 'true' } } : {}) },
+  spec: { config: '{"cniVersion":"1.0.0","type":"multi-nic"}' },
+});
+
+/** A stand-in with install done, the seed network, a generated NAD, and optionally a foreign NAD. */
+async function installed(name: string, opts: { foreignNad?: boolean } = {}): Promise<{ server: ApiServer; kc: string }> {
+  const server = await startApiServer();
+  const kc = join(dir, `${name}.kubeconfig`);
+  await writeKubeconfig(kc, server.url);
+  const r = await cli(['install', '--kubeconfig', kc]);
+  if (r.code !== 0) throw new Error(`install failed: ${r.stderr}`);
+  server.store.create(network);
+  server.store.create(nad('multi-nic-sample', true));
+  if (opts.foreignNad) server.store.create(nad('sriov-net', false));
+  server.store.create({ apiVersion: 'multinic.fms.io/v1', kind: 'DeviceClass', metadata: { name: 'highspeed' }, spec: { ids: [{ vendor: '15b3', products: ['1019'] }] } });
+  return { server, kc };
+}
+
+describe('uninstall', () => {
+  let server: ApiServer;
+  let kc = '';
+  beforeAll(async () => {
+    ({ server, kc } = await installed('main', { foreignNad: true }));
+  }, 180_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('refuses to delete networks without a terminal or --yes: exit 2 with the hint, nothing deleted', async () => {
+    const rv = server.store.resourceVersion;
+    const r = await cli(['uninstall', '--kubeconfig', kc]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('uninstall would delete 1 MultiNicNetwork, 1 NetworkAttachmentDefinition and 1 DeviceClass, but cannot ask for confirmation');
+    expect(r.stderr).toContain('hint: pass --yes');
+    expect(server.store.resourceVersion).toBe(rv);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/script'))('asks on a terminal; answering no changes nothing (exit 1)', async () => {
+    const rv = server.store.resourceVersion;
+    const r = await cli(['uninstall', '--kubeconfig', kc], { tty: 'n' });
+    // script(1) merges the child's stderr into its stdout (one terminal).
+    expect(r.stdout).toContain('This deletes 1 MultiNicNetwork, 1 NetworkAttachmentDefinition and 1 DeviceClass (networks: multi-nic-sample).');
+    expect(r.stdout).toContain('uninstall cancelled; nothing was changed');
+    expect(r.code).toBe(1);
+    expect(server.store.resourceVersion).toBe(rv);
+  });
+
+  it('--yes deletes networks first, then everything install created; keeps the NAD CRD that others still use', async () => {
+    const r = await cli(['uninstall', '--kubeconfig', kc, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    await server.store.settle();
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('multinicnetwork.multinic.fms.io/multi-nic-sample deleted');
+    expect(lines.indexOf('networkattachmentdefinition.k8s.cni.cncf.io/multi-nic-sample -n default deleted')).toBeLessThan(lines.indexOf('daemonset.apps/multinic-agent -n multinic-system deleted'));
+    expect(lines.at(-1)).toMatch(/^customresourcedefinition\.apiextensions\.k8s\.io\/\S+ deleted$/);
+    expect(mnn(server)).toBeUndefined();
+    for (const o of renderInstall({ version })) {
+      expect(server.store.get(o.apiVersion!, o.kind!, o.metadata!.name!, o.metadata?.namespace ?? ''), `${o.kind}/${o.metadata?.name}`).toBeUndefined();
+    }
+    expect(r.stderr).toContain(`note: keeping CustomResourceDefinition ${NAD_CRD_NAME}: 1 NetworkAttachmentDefinition(s) not generated by multinic use it (e.g. default/sriov-net)`);
+    expect(server.store.get('k8s.cni.cncf.io/v1', 'NetworkAttachmentDefinition', 'sriov-net', 'default')).toBeDefined();
+    expect(server.store.get('k8s.cni.cncf.io/v1', 'NetworkAttachmentDefinition', 'multi-nic-sample', 'default')).toBeUndefined();
+  });
+
+  it('a second uninstall finds nothing to do', async () => {
+    const r = await cli(['uninstall', '--kubeconfig', kc]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('nothing to uninstall');
+  });
+});
+
+describe('uninstall --keep-crds and stuck finalizers', () => {
+  let server: ApiServer;
+  let kc = '';
+  beforeAll(async () => {
+    ({ server, kc } = await installed('keep'));
+  }, 180_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('leaves the agent running and exits 1 naming the finalizer when a network does not go away', async () => {
+    server.store.patch('multinic.fms.io/v1', 'MultiNicNetwork', 'multi-nic-sample', '', 'merge', { metadata: { finalizers: ['example.com/hold'] } });
+    const r = await cli(['uninstall', '--kubeconfig', kc, '--yes', '--keep-crds', '--timeout', '2s']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('still terminating after 2s: multinicnetwork.multinic.fms.io/multi-nic-sample (finalizers: example.com/hold)');
+    expect(agentDs(server)).toBeDefined();
+    expect(crd(server, 'multinicnetworks.multinic.fms.io')).toBeDefined();
+    server.store.patch('multinic.fms.io/v1', 'MultiNicNetwork', 'multi-nic-sample', '', 'merge', { metadata: { finalizers: null } });
+  });
+
+  it('--keep-crds removes the agent and networks but keeps CRDs and DeviceClasses', async () => {
+    const r = await cli(['uninstall', '--kubeconfig', kc, '--yes', '--keep-crds']);
+    expect(r.code, r.stderr).toBe(0);
+    await server.store.settle();
+    expect(agentDs(server)).toBeUndefined();
+    expect(server.store.get('v1', 'Namespace', 'multinic-system')).toBeUndefined();
+    expect(mnn(server)).toBeUndefined();
+    expect(crd(server, 'multinicnetworks.multinic.fms.io')).toBeDefined();
+    expect(crd(server, NAD_CRD_NAME), r.stdout).toBeDefined();
+    expect(server.store.get('multinic.fms.io/v1', 'DeviceClass', 'highspeed')).toBeDefined();
+  });
+});
