@@ -197,11 +197,12 @@ const OWN = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 
 /**
  * What the agent may do cluster-wide. Each rule maps to a job in design §2: read the user's intent,
- * write what it generates (HostInterface, CIDR, IPPool, NADs), report network status and events.
+ * write what it generates (HostInterface, CIDR, IPPool, NADs), report status (its HostInterface's
+ * liveness, the networks' status) and events.
  */
 export const AGENT_CLUSTER_RULES: PolicyRule[] = [
   { apiGroups: ['multinic.fms.io'], resources: ['deviceclasses', 'multinicnetworks'], verbs: READ },
-  { apiGroups: ['multinic.fms.io'], resources: ['multinicnetworks/status'], verbs: ['update', 'patch'] },
+  { apiGroups: ['multinic.fms.io'], resources: ['hostinterfaces/status', 'multinicnetworks/status'], verbs: ['update', 'patch'] },
   { apiGroups: ['multinic.fms.io'], resources: ['cidrs', 'hostinterfaces', 'ippools'], verbs: OWN },
   { apiGroups: ['k8s.cni.cncf.io'], resources: ['network-attachment-definitions'], verbs: OWN },
   { apiGroups: [''], resources: ['namespaces', 'nodes', 'pods'], verbs: READ },

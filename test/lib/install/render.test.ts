@@ -120,6 +120,8 @@ describe('renderInstall', () => {
       ...own('multinic.fms.io', 'cidrs'),
       ...own('multinic.fms.io', 'ippools'),
       ...own('k8s.cni.cncf.io', 'network-attachment-definitions'),
+      'multinic.fms.io/hostinterfaces/status:update',
+      'multinic.fms.io/hostinterfaces/status:patch',
       'multinic.fms.io/multinicnetworks/status:update',
       'multinic.fms.io/multinicnetworks/status:patch',
       'core/events:create',
