@@ -357,20 +357,37 @@ export class IpamStore implements Ipam {
   }
 }
 
+/** Start time of a process (field 22 of /proc/PID/stat, clock ticks since boot), if readable. */
+async function processStart(pid: number): Promise<string | undefined> {
+  const stat = (await readIfExists(`/proc/${pid}/stat`).catch(() => undefined))?.toString('utf8');
+  if (!stat) return undefined;
+  // Fields after the command name, which is in parentheses and may itself contain spaces.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+/**
+ * Takes `<dir>/lock`, holding "<pid> <start time>". A lock is stale when its process is gone, or
+ * when the pid now belongs to a process started at another time: the data directory is a hostPath
+ * that outlives containers, and a new container's pids start again from 1.
+ */
 async function takeLock(dir: string): Promise<void> {
   if (openDirs.has(dir)) throw new IpamStoreLockedError(dir, process.pid);
   const path = join(dir, 'lock');
+  const me = `${process.pid} ${(await processStart(process.pid)) ?? '-'}\n`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      await writeFile(path, me, { flag: 'wx', mode: 0o600 });
       openDirs.add(dir);
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    const pid = Number.parseInt((await readIfExists(path))?.toString('utf8') ?? '', 10);
-    // Our own pid here is a lock left by an earlier container of this agent (pid 1 again).
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) throw new IpamStoreLockedError(dir, pid);
+    const [pidText, start] = ((await readIfExists(path))?.toString('utf8') ?? '').trim().split(' ');
+    const pid = Number.parseInt(pidText ?? '', 10);
+    const live =
+      Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid) &&
+      (start === undefined || start === '-' || (await processStart(pid)) === undefined || (await processStart(pid)) === start);
+    if (live) throw new IpamStoreLockedError(dir, pid);
     await rm(path, { force: true });
   }
   throw new IpamStoreLockedError(dir, -1);

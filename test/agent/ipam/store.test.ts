@@ -300,15 +300,28 @@ describe('IpamStore ownership and lifecycle', () => {
     await s.close();
     await writeFile(join(dir, 'lock'), '999999999\n');
     const s2 = await open();
-    expect((await readFile(join(dir, 'lock'), 'utf8')).trim()).toBe(String(process.pid));
+    expect((await readFile(join(dir, 'lock'), 'utf8')).split(' ')[0]).toBe(String(process.pid));
     await s2.close();
   });
 
   it('refuses a lock held by another live process', async () => {
     const s = await open();
     await s.close();
-    await writeFile(join(dir, 'lock'), `${process.ppid}\n`);
+    const stat = await readFile(`/proc/${process.ppid}/stat`, 'utf8');
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    await writeFile(join(dir, 'lock'), `${process.ppid} ${start}\n`);
     await expect(open()).rejects.toThrow(new RegExp(`in use by process ${process.ppid}`));
+    await writeFile(join(dir, 'lock'), `${process.ppid}\n`); // written by a lock without start times
+    await expect(open()).rejects.toThrow(IpamStoreLockedError);
+  });
+
+  it('takes over a lock whose pid now belongs to a process started at another time (new container)', async () => {
+    const s = await open();
+    await s.close();
+    await writeFile(join(dir, 'lock'), `${process.ppid} 1\n`);
+    const s2 = await open();
+    expect((await readFile(join(dir, 'lock'), 'utf8')).split(' ')[0]).toBe(String(process.pid));
+    await s2.close();
   });
 
   it('calls after close reject with a NotReady error', async () => {
