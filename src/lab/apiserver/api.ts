@@ -66,6 +66,8 @@ export interface WatchOptions extends ListOptions {
 type Meta = ObjectMeta & { generateName?: string; deletionGracePeriodSeconds?: number };
 
 const NS_TYPE_KEY = '/namespaces';
+/** Set on every namespace by kube-apiserver (1.21+), so namespaces can be selected by name. */
+const NS_NAME_LABEL = 'kubernetes.io/metadata.name';
 const CRD_KEY = 'apiextensions.k8s.io/customresourcedefinitions';
 const CRD_FINALIZER = 'customresourcecleanup.apiextensions.k8s.io';
 const FOREGROUND = 'foregroundDeletion';
@@ -364,6 +366,7 @@ export class Api {
     const key = storageKey(t);
     if (key === NS_TYPE_KEY) {
       obj.spec = { ...(obj.spec as object), finalizers: ['kubernetes'] };
+      obj.metadata!.labels = { ...obj.metadata!.labels, [NS_NAME_LABEL]: obj.metadata!.name ?? '' };
       obj.status = { phase: 'Active' };
     } else if (key === '/secrets') {
       if (!obj.type) obj.type = 'Opaque';
@@ -457,6 +460,7 @@ export class Api {
     }
     if (meta.finalizers?.length === 0) delete meta.finalizers;
     if (meta.ownerReferences?.length === 0) delete meta.ownerReferences;
+    if (storageKey(t) === NS_TYPE_KEY) meta.labels = { ...meta.labels, [NS_NAME_LABEL]: om.name ?? '' };
     this.admit(t, result, opts);
     if (t.generation && !same(specOf(old, hasStatus), specOf(result, hasStatus))) meta.generation = (om.generation ?? 0) + 1;
     if (same(result, old)) return this.present(t, old);

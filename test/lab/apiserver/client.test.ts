@@ -98,6 +98,21 @@ describe('core CRUD', () => {
   });
 });
 
+describe('server-side printing', () => {
+  it('answers kubectl\'s Table request with Name, type columns and Age', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'tbl' } } });
+    const res = await fetch(`${server.url}/api/v1/namespaces?labelSelector=kubernetes.io/metadata.name=tbl`, { headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' } });
+    const table = (await res.json()) as { kind: string; columnDefinitions: Array<{ name: string }>; rows: Array<{ cells: unknown[]; object: { kind: string; metadata: { name: string } } }> };
+    expect(table.kind).toBe('Table');
+    expect(table.columnDefinitions.map((c) => c.name)).toEqual(['Name', 'Status', 'Age']);
+    expect(table.rows).toHaveLength(1);
+    const row = table.rows[0];
+    expect(row?.cells.slice(0, 2)).toEqual(['tbl', 'Active']);
+    expect(row?.cells[2]).toMatch(/^\d+s$/);
+    expect(row?.object).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name: 'tbl' } });
+  });
+});
+
 describe('dry run and collections', () => {
   it('validates and answers a dryRun=All create without storing anything', async () => {
     const rv = server.store.resourceVersion;
@@ -335,6 +350,14 @@ describe('watch', () => {
     const bookmarks = w.events.filter((e) => e.type === 'BOOKMARK');
     expect(bookmarks.length).toBeGreaterThan(3);
     expect(bookmarks[0]?.rv).toBe(String(server.store.resourceVersion));
+  });
+
+  it('with sendInitialEvents, ends the initial ADDED events with an annotated BOOKMARK', async () => {
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'init' } } });
+    const w = await collect('/api/v1/namespaces/default/configmaps', { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', allowWatchBookmarks: true });
+    await eventually(() => expect(w.events.map((e) => e.type)).toEqual(['ADDED', 'BOOKMARK']));
+    expect((w.events[1]?.object as { metadata: { annotations?: Record<string, string> } }).metadata.annotations).toEqual({ 'k8s.io/initial-events-end': 'true' });
+    w.stop();
   });
 
   it('supports the legacy /watch/ path for one object', async () => {
