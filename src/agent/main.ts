@@ -142,6 +142,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
         report.routeOps = r.ops.length;
         report.tables = r.tables;
         report.removedTables = r.removed;
+        if (r.skipped.length) report.error = `no policy table for network(s) ${r.skipped.join(', ')}: a purely numeric name cannot be a routing table name`;
         if (report.forwarding.required) {
           const v = await hostNet.sysctl('net.ipv4.ip_forward');
           report.forwarding.value = v;

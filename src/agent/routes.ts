@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import type { CIDR } from '../lib/crds/types.gen.js';
 import { routesForHost } from '../lib/routes.js';
 import { diffTable, type DesiredTable, type RouteOp } from '../lib/agent/route-diff.js';
-import { ensureTables, parseRtTables, removeTables, type RtTableEntry } from '../lib/agent/rt-tables.js';
+import { ensureTables, parseRtTables, removeTables, validTableName, type RtTableEntry } from '../lib/agent/rt-tables.js';
 import type { HostNetwork } from './hostnet.js';
 
 export const DEFAULT_RT_TABLES = '/etc/iproute2/rt_tables';
@@ -35,6 +35,8 @@ export interface RouteReconcileResult {
   tables: Record<string, number>;
   /** Tables removed because their network went away. */
   removed: string[];
+  /** Networks whose name cannot be a routing table name (purely numeric): left without routes. */
+  skipped: string[];
 }
 
 /** Table ownership, persisted so a network deleted while the agent was down is still cleaned up. */
@@ -63,7 +65,9 @@ export class RouteReconciler {
     return next;
   }
 
-  private async run(want: NetworkRoutes[]): Promise<RouteReconcileResult> {
+  private async run(all: NetworkRoutes[]): Promise<RouteReconcileResult> {
+    const want = all.filter((w) => validTableName(w.network));
+    const skipped = all.filter((w) => !validTableName(w.network)).map((w) => w.network);
     const rtPath = this.opts.rtTablesPath ?? DEFAULT_RT_TABLES;
     const owned = await this.loadOwned();
     const rtText = (await readFile(rtPath, 'utf8').catch(() => '')) as string;
@@ -93,7 +97,7 @@ export class RouteReconciler {
       if (text !== now) await atomicWrite(rtPath, text);
       await this.saveOwned(allOwned.filter((e) => !gone.includes(e)));
     }
-    return { ops, tables: Object.fromEntries(wantEntries.map((e) => [e.name, e.id])), removed: gone.map((e) => e.name) };
+    return { ops, tables: Object.fromEntries(wantEntries.map((e) => [e.name, e.id])), removed: gone.map((e) => e.name), skipped };
   }
 
   private async loadOwned(): Promise<RtTableEntry[]> {

@@ -77,3 +77,18 @@ describe('RouteReconciler (fake host network)', () => {
     expect((await r.reconcile([desiredRoutes(testCidr(['h1', 'h2']), 'h1')])).ops).toEqual([]);
   });
 });
+
+describe('RouteReconciler names', () => {
+  it('a purely numeric network name is skipped and reported; the others still converge', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mnag-rt-'));
+    const rtPath = join(dir, 'rt_tables');
+    writeFileSync(rtPath, RT);
+    const host = new FakeHostNetwork();
+    host.addLink('eth1', ['10.0.1.1/24']);
+    host.addLink('eth2', ['10.0.2.1/24']);
+    const r = await new RouteReconciler({ hostNet: host, rtTablesPath: rtPath }).reconcile([desiredRoutes(testCidr(['h1', 'h2'], '123'), 'h1'), desiredRoutes(testCidr(['h1', 'h2'], '1net'), 'h1')]);
+    expect([r.skipped, r.tables]).toEqual([['123'], { '1net': 101 }]);
+    expect(host.tables.get(101)).toHaveLength(2);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

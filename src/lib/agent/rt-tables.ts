@@ -25,9 +25,13 @@ export function parseRtTables(text: string): RtTableEntry[] {
   return out;
 }
 
-/** Table names must be one token that `ip` accepts as a name and that is not a number. */
+/**
+ * Table names must be one token (no spaces or '#'), not a number (it would read as an id) and not a
+ * name iproute2 reserves. Kubernetes object names (DNS-1123, up to 253 characters) all qualify
+ * unless purely numeric.
+ */
 export function validTableName(name: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/.test(name) && !['local', 'main', 'default', 'unspec', 'all'].includes(name);
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/.test(name) && !/^(0x[0-9a-fA-F]+|\d+)$/.test(name) && !['local', 'main', 'default', 'unspec', 'all'].includes(name);
 }
 
 /**

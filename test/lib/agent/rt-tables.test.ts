@@ -64,6 +64,6 @@ describe('rt_tables', () => {
   it('refuses names ip could not use', () => {
     expect(() => ensureTables(STOCK, ['main'])).toThrow(/cannot be a routing table name/);
     expect(() => ensureTables(STOCK, ['123'])).toThrow(/cannot be a routing table name/);
-    expect([validTableName('multi-nic-sample'), validTableName('a b')]).toEqual([true, false]);
+    expect([validTableName('multi-nic-sample'), validTableName('1net'), validTableName('a b'), validTableName('0x10')]).toEqual([true, true, false, false]);
   });
 });
