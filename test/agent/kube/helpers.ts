@@ -117,3 +117,25 @@ export async function eventually<T>(fn: () => T | Promise<T>, budgetMs = 8000): 
 
 export const cidrOf = (c: TestCluster, name: string) => c.server.store.get('multinic.fms.io/v1', 'CIDR', name) as (KubeObject & { spec: import('../../../src/lib/crds/types.gen.js').CIDRSpec }) | undefined;
 export { R };
+
+/**
+ * The standalone agent (src/agent/bin.ts) bundled WITH its lazily loaded --kube mode, to run inside
+ * a network namespace (test/agent/helpers/bundle.ts leaves --kube out for the file-state agent).
+ */
+export async function bundleKubeAgent(): Promise<string> {
+  const { build } = await import('esbuild');
+  const dir = mkdtempSync(join(tmpdir(), 'mnG-bundle-'));
+  const outfile = join(dir, 'agent.mjs');
+  await build({
+    entryPoints: [new URL('../../../src/agent/bin.ts', import.meta.url).pathname],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile,
+    logLevel: 'error',
+    // CommonJS dependencies (ipaddr.js, client-node's) may call require(); give the ESM bundle one.
+    banner: { js: "import { createRequire as __mnGRequire } from 'node:module'; const require = __mnGRequire(import.meta.url);" },
+  });
+  return outfile;
+}

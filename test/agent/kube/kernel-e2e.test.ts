@@ -4,18 +4,17 @@
 // Success, and a restarted agent keeps its index. Hosts reach the stand-in over a management
 // bridge in the root namespace (their default route, so discovery leaves it out).
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { privileged } from '../../helpers/privileged.js';
 import { NetnsLab } from '../helpers/netns.js';
-import { bundleAgent } from '../helpers/bundle.js';
 import { run, start } from '../../../src/host/exec.js';
 import { startApiServer, writeKubeconfig, type ApiServer } from '../../../src/lab/apiserver/index.js';
 import { CRDS } from '../../../src/lib/crds/crds.gen.js';
 import type { CIDR, HostInterface, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
-import { AGENT_NS, eventually, seedNetwork } from './helpers.js';
+import { AGENT_NS, bundleKubeAgent, eventually, seedNetwork } from './helpers.js';
 
 const BR = 'mnGbr';
 const MGMT = '172.31.250';
@@ -31,8 +30,10 @@ describe.skipIf(!privileged.ok)(`agent --kube end to end in network namespaces $
 
   const startAgent = (h: string): void => {
     const child = start('ip', ['netns', 'exec', `mnG${h}`, process.execPath, bundle, 'run', '--kube', '--kubeconfig', kubeconfig, '--namespace', AGENT_NS, '--node', h, '--socket', join(dir, `${h}.sock`), '--data-dir', join(dir, h), '--rt-tables', join(dir, `${h}-rt_tables`), '--enable-forwarding']);
-    child.stdout?.resume();
-    child.stderr?.resume();
+    // The agent's log goes to a file in the test dir: printed when the test fails.
+    const log = createWriteStream(join(dir, `${h}.log`), { flags: 'a' });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
     procs.set(h, child);
   };
   const stopAgent = async (h: string): Promise<void> => {
@@ -47,7 +48,7 @@ describe.skipIf(!privileged.ok)(`agent --kube end to end in network namespaces $
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mnG-e2e-'));
-    bundle = await bundleAgent();
+    bundle = await bundleKubeAgent();
     await run('ip', ['link', 'del', BR]).catch(() => undefined);
     await run('ip', ['link', 'add', BR, 'type', 'bridge']);
     await run('ip', ['addr', 'add', `${MGMT}.1/24`, 'dev', BR]);
@@ -74,12 +75,21 @@ describe.skipIf(!privileged.ok)(`agent --kube end to end in network namespaces $
     for (const h of hosts) startAgent(h);
   }, 60_000);
 
+  afterEach((ctx) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    for (const h of hosts) {
+      const text = readFileSync(join(dir, `${h}.log`), 'utf8').trim().split('\n').slice(-25).join('\n');
+      process.stderr.write(`--- agent ${h} log (last lines) ---\n${text}\n`);
+    }
+  });
+
   afterAll(async () => {
     await Promise.all([...procs.keys()].map(stopAgent));
     await server?.close();
     await lab.cleanup();
     await run('ip', ['link', 'del', BR]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
+    if (bundle) rmSync(dirname(bundle), { recursive: true, force: true });
   });
 
   it('publishes HostInterfaces, claims the seed blocks, installs and reports routes, writes NADs and status', async () => {
