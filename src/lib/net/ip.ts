@@ -39,6 +39,9 @@ export function parseIp(text: string): { family: Family; addr: bigint } {
     if (o.every((x) => x <= 255)) return { family: 4, addr: BigInt(((o[0]! << 24) >>> 0) + (o[1]! << 16) + (o[2]! << 8) + o[3]!) };
   }
   if (s.includes(':') && !s.includes('%')) {
+    const fast = parseHexIpv6(s);
+    if (fast !== undefined) return { family: 6, addr: fast };
+    // Forms the fast path leaves alone (embedded IPv4, oddities): ipaddr.js decides.
     let b: number[] | undefined;
     try {
       b = ipaddr.IPv6.parse(s).toByteArray();
@@ -48,6 +51,29 @@ export function parseIp(text: string): { family: Family; addr: bigint } {
     if (b) return { family: 6, addr: bytesToBig(b) };
   }
   throw new AddressParseError(text, 'an IPv4 or IPv6 address');
+}
+
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/** Pure hex-and-colon IPv6 text (RFC 4291 §2.2 forms 1 and 2) to a bigint; undefined otherwise. */
+function parseHexIpv6(s: string): bigint | undefined {
+  const halves = s.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (t: string): string[] | undefined => {
+    if (t === '') return [];
+    const g = t.split(':');
+    return g.every((x) => HEX_GROUP.test(x)) ? g : undefined;
+  };
+  const head = groups(halves[0] ?? '');
+  const tail = halves.length === 2 ? groups(halves[1] ?? '') : [];
+  if (!head || !tail) return undefined;
+  const n = head.length + tail.length;
+  if (halves.length === 2 ? n > 7 : n !== 8) return undefined;
+  let v = 0n;
+  for (const g of head) v = (v << 16n) | BigInt(parseInt(g, 16));
+  v <<= 16n * BigInt(8 - n);
+  for (const g of tail) v = (v << 16n) | BigInt(parseInt(g, 16));
+  return v;
 }
 
 /** Four decimal octets without leading zeros (a leading zero means octal to some parsers). */

@@ -150,7 +150,12 @@ describe('properties', () => {
   });
   it('parseIp accepts exactly what ipaddr.js accepts as four-part decimal IPv4 or IPv6 without zone', () => {
     const chars = fc.constantFrom(...'0123456789abcdefABCDEF.:%x '.split(''));
-    const text = fc.oneof(fc.string({ unit: chars, maxLength: 20 }), fc.ipV4(), fc.ipV6(), fc.ipV4Extended());
+    // Near-misses of the hex-and-colon form: 1-9 groups of 1-5 hex digits, "::" anywhere (or twice).
+    const hexGroup = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'.split('')), minLength: 0, maxLength: 5 });
+    const nearV6 = fc
+      .tuple(fc.array(hexGroup, { minLength: 1, maxLength: 9 }), fc.integer({ min: -1, max: 9 }), fc.integer({ min: -1, max: 9 }))
+      .map(([g, a, b]) => g.map((x, i) => (i === a || i === b ? `${x}:` : x)).join(':'));
+    const text = fc.oneof(fc.string({ unit: chars, maxLength: 20 }), nearV6, nearV6, fc.ipV4(), fc.ipV6(), fc.ipV4Extended());
     fc.assert(
       fc.property(text, (t) => {
         const s = t.trim();
