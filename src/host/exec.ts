@@ -13,6 +13,8 @@ export class CommandError extends Error {
     readonly argv: string[],
     readonly code: number | null,
     readonly stderr: string,
+    /** What the command printed before failing (CNI plugins write their error JSON to stdout). */
+    readonly stdout = '',
   ) {
     super(`${argv.join(' ')}: ${stderr.trim() || `exit code ${code}`}`);
     this.name = 'CommandError';
@@ -47,7 +49,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       (err, stdout, stderr) => {
         if (err) {
           const code = typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
-          reject(new CommandError(argv, code, stderr || err.message));
+          reject(new CommandError(argv, code, stderr || err.message, stdout));
         } else resolve({ stdout, stderr });
       },
     );

@@ -1,7 +1,6 @@
 // The network configuration the plugin reads on stdin, in upstream's NAD shape (upstream.md §2.5,
 // §6.1), validated strictly: every rejection names the field, what was wrong and how to fix it.
 // Pure: takes the stdin text and returns plain data or throws CniError.
-// eslint-disable-next-line no-restricted-imports -- src/lib/agent/protocol.ts is pure lib code; the '**/agent/**' pattern is meant for src/agent
 import type { SelectionArgs } from '../agent/protocol.js';
 import { CniCode, CniError } from './errors.js';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './version.js';

@@ -1,6 +1,5 @@
 // Per-NIC delegate configurations: what the real main plugin (macvlan, ipvlan, sriov, host-device)
 // receives for one pod NIC. Pure.
-// eslint-disable-next-line no-restricted-imports -- src/lib/agent/protocol.ts is pure lib code; the '**/agent/**' pattern is meant for src/agent
 import type { AllocatedNic } from '../agent/protocol.js';
 import { CniCode, CniError } from './errors.js';
 import type { NetConf } from './config.js';

@@ -1,6 +1,5 @@
 // CNI results (CNI SPEC "Success"): decoding a delegate's result, merging one result per NIC into
 // the single result of the attachment, and printing it in the config's cniVersion. Pure.
-// eslint-disable-next-line no-restricted-imports -- src/lib/agent/protocol.ts is pure lib code; the '**/agent/**' pattern is meant for src/agent
 import type { AllocatedNic } from '../agent/protocol.js';
 import { CniCode, CniError } from './errors.js';
 import { ipsCarryVersion } from './version.js';

@@ -5,7 +5,6 @@
 import { CRDS } from '../crds/crds.gen.js';
 import { UserError } from '../errors.js';
 import type { KubeObject } from '../k8s/meta.js';
-// eslint-disable-next-line no-restricted-imports -- src/lib/agent/protocol.ts is pure lib code; the '**/agent/**' pattern is meant for src/agent
 import { DEFAULT_AGENT_SOCKET } from '../agent/protocol.js';
 import { nadCrd } from './nad-crd.js';
 
