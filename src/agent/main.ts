@@ -116,10 +116,16 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       try {
         const nets = st.networks();
         const local = new Set(nics.map((n) => n.interfaceName));
-        const shims = desiredShims(nets, opts.nodeName);
-        for (const parent of [...shims.keys()]) if (!local.has(parent)) shims.delete(parent);
-        const shimRes = await reconcileShims(hostNet, shims);
-        report.shimOps = shimRes.ops.length;
+        // Each step runs even when an earlier one failed: a broken shim must not stop routes.
+        const errors: string[] = [];
+        try {
+          const shims = desiredShims(nets, opts.nodeName);
+          for (const parent of [...shims.keys()]) if (!local.has(parent)) shims.delete(parent);
+          const shimRes = await reconcileShims(hostNet, shims);
+          report.shimOps = shimRes.ops.length;
+        } catch (e) {
+          errors.push((e as Error).message);
+        }
         const want: NetworkRoutes[] = [];
         for (const n of nets) {
           if (!n.cidr || !n.cidr.spec.cidr.some((e) => e.hosts.some((h) => h.hostName === opts.nodeName))) continue;
@@ -135,14 +141,18 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
             return [];
           }
         });
-        if (typeof ipam.setPools === 'function') ipam.setPools(pools);
+        try {
+          if (typeof ipam.setPools === 'function') ipam.setPools(pools);
+        } catch (e) {
+          errors.push(`failed to sync IP pools: ${(e as Error).message}`);
+        }
         // Pool sync and (in --kube mode) leak GC change the IPAM behind the core: rebuild its index.
         core.invalidate();
         const r = await routes.reconcile(want);
         report.routeOps = r.ops.length;
         report.tables = r.tables;
         report.removedTables = r.removed;
-        if (r.skipped.length) report.error = `no policy table for network(s) ${r.skipped.join(', ')}: a purely numeric name cannot be a routing table name`;
+        if (r.skipped.length) errors.push(`no policy table for network(s) ${r.skipped.join(', ')}: a purely numeric name cannot be a routing table name`);
         if (report.forwarding.required) {
           const v = await hostNet.sysctl('net.ipv4.ip_forward');
           report.forwarding.value = v;
@@ -153,6 +163,10 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
           if (!report.forwarding.ok) log({ level: 'warn', msg: 'L3 networks need net.ipv4.ip_forward=1; it is not set (start the agent with --enable-forwarding or set the sysctl)' });
         }
         if (report.routeOps || report.shimOps || report.removedTables.length) log({ level: 'info', msg: 'reconciled', routeOps: report.routeOps, shimOps: report.shimOps, removed: report.removedTables });
+        if (errors.length) {
+          report.error = errors.join('; ');
+          log({ level: 'error', msg: 'reconcile incomplete', error: report.error });
+        }
       } catch (e) {
         report.error = (e as Error).message;
         log({ level: 'error', msg: 'reconcile failed', error: report.error });

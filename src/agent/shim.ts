@@ -17,7 +17,12 @@ export function desiredShims(nets: Array<{ network: MultiNicNetwork; cidr?: CIDR
   const out = new Map<string, string[]>();
   for (const { network, cidr } of nets) {
     if (!cidr) continue;
-    const ipam = parseIpamConfig(network.metadata.name ?? '', network.spec.ipam);
+    let ipam;
+    try {
+      ipam = parseIpamConfig(network.metadata.name ?? '', network.spec.ipam);
+    } catch {
+      continue; // reported where it matters: allocation answers NotReady naming the field
+    }
     if (!usesShim(network.spec.plugin.type, ipam.vlanMode)) continue;
     for (const e of cidr.spec.cidr) {
       for (const h of e.hosts) {

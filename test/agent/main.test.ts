@@ -70,3 +70,25 @@ describe('runAgent (fake host network and IPAM)', () => {
     expect(existsSync(join(dir, 'b.sock'))).toBe(false);
   });
 });
+
+describe('runAgent reconcile isolation', () => {
+  it('a failing shim step does not stop the routes; the report names the failure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mnag-main-'));
+    const host = new FakeHostNetwork();
+    // The shim parents exist on the fake host but not in real discovery, so give the agent a host
+    // network whose link listing fails: the shim step breaks, the route step must still run.
+    host.links = async () => {
+      throw new Error('netlink unavailable');
+    };
+    const agent = await runAgent({ nodeName: 'h1', socketPath: join(dir, 'a.sock'), dataDir: join(dir, 'data'), rtTablesPath: join(dir, 'rt'), state: new StaticState([{ network: testNetwork(), cidr: testCidr(['h1', 'h2']) }]), ipam: new FakeIpam(), hostNet: host, watch: false, log: () => undefined });
+    try {
+      const r = await agent.reconcile();
+      expect(r.error).toMatch(/netlink unavailable/);
+      expect(r.tables).toEqual({ mnet: 100 });
+      expect(host.rules_.some((x) => x.table === '100')).toBe(true);
+    } finally {
+      await agent.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
