@@ -6,7 +6,7 @@ import { isConflict, type KubeApi } from '../kube/api.js';
 import { connect, parseDuration } from '../kube/client.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { R, refFor } from '../lib/k8s/resources.js';
-import { detectCniBinDir, displayName, isOurs, planApply, type ApplyAction, type CniBinDir } from '../lib/install/apply.js';
+import { detectCniBinDir, displayName, isOurs, planApply, withHash, type ApplyAction, type CniBinDir } from '../lib/install/apply.js';
 import { NAD_CRD_NAME } from '../lib/install/nad-crd.js';
 import { AGENT_NAME, DEFAULT_CNI_BIN_DIR, DEFAULT_NAMESPACE, DEFAULT_RESOURCES, defaultImage, parseToleration, renderInstall, type InstallOptions } from '../lib/install/render.js';
 
@@ -93,7 +93,8 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       if (!f['cni-bin-dir']) cniBinDir.source = 'default; client dry run does not look up Multus';
       const nad = f['install-nad-crd'] === 'always';
       if (f['install-nad-crd'] === 'auto') this.note('note: client dry run: the NetworkAttachmentDefinition CRD is left out (Multus provides it); use --install-nad-crd=always to include it');
-      const objects = renderInstall({ ...opts, cniBinDir: cniBinDir.path, nadCrd: nad });
+      // Stamped like a real apply, so a later `install` sees GitOps-applied objects as unchanged.
+      const objects = renderInstall({ ...opts, cniBinDir: cniBinDir.path, nadCrd: nad }).map(withHash);
       if (f.output) this.out(await renderObjects(objects, f.output));
       else for (const o of objects) this.out(`${displayName(o)} created (dry run)`);
       return this.result(opts, cniBinDir, dryRun, objects.map((o) => entry(o, 'create')));

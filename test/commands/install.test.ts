@@ -1,7 +1,7 @@
 // `kubectl multinic install` through the built executable against the API stand-in, as a user runs
 // it: exit code, stdout/stderr, and what ends up in the API.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startApiServer, writeKubeconfig, type ApiServer } from '../../src/lab/apiserver/index.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
+import { APPLIED_HASH_ANNOTATION } from '../../src/lib/install/apply.js';
 import { NAD_CRD_NAME } from '../../src/lib/install/nad-crd.js';
 import { renderInstall } from '../../src/lib/install/render.js';
 
@@ -91,6 +92,7 @@ describe('install against the API stand-in', () => {
     const want = renderInstall({ version });
     expect(docs.map((d) => `${d.kind}/${d.metadata?.name}`)).toEqual(want.map((d) => `${d.kind}/${d.metadata?.name}`));
     expect(docs.find((d) => d.kind === 'DaemonSet')?.spec).toEqual(want.find((d) => d.kind === 'DaemonSet')?.spec);
+    for (const d of docs) expect(d.metadata?.annotations?.[APPLIED_HASH_ANNOTATION], `${d.kind}`).toMatch(/^[0-9a-f]{16}$/);
     expect(r.stderr).toContain('--install-nad-crd=always');
     expect(all(server)).toEqual(before);
   });
@@ -178,6 +180,32 @@ describe('install against the API stand-in', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('timed out after 2s waiting for DaemonSet multinic-system/multinic-agent');
     expect(r.stderr).toContain('hint: see why with: kubectl -n multinic-system get pods');
+  });
+});
+
+describe.skipIf(spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0)('GitOps: kubectl apply of the dry-run output', () => {
+  let server: ApiServer;
+  let kc = '';
+  beforeAll(async () => {
+    ({ server, kc } = await lab('gitops'));
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('kubectl apply -f of `install --dry-run=client -o yaml` creates everything; install then finds it all unchanged', async () => {
+    const manifest = join(dir, 'multinic.yaml');
+    const printed = await cli(['install', '--dry-run=client', '-o', 'yaml', '--install-nad-crd=always']);
+    expect(printed.code, printed.stderr).toBe(0);
+    writeFileSync(manifest, printed.stdout);
+    const applied = await run('kubectl', ['--kubeconfig', kc, 'apply', '-f', manifest]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('daemonset.apps/multinic-agent created');
+    const rv = server.store.resourceVersion;
+    const r = await cli(['install', '--kubeconfig', kc]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/ created$| configured$/m);
+    expect(server.store.resourceVersion).toBe(rv);
   });
 });
 

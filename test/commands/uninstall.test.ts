@@ -176,3 +176,25 @@ describe('uninstall --keep-crds and stuck finalizers', () => {
     expect(server.store.get('multinic.fms.io/v1', 'DeviceClass', 'highspeed')).toBeDefined();
   });
 });
+
+describe.skipIf(!existsSync('/usr/bin/script'))('uninstall on a terminal, answering yes', () => {
+  let server: ApiServer;
+  let kc = '';
+  beforeAll(async () => {
+    ({ server, kc } = await installed('tty'));
+  }, 180_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('deletes the networks and everything install created', async () => {
+    const r = await cli(['uninstall', '--kubeconfig', kc], { tty: 'y' });
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain('Delete them and uninstall? [y/N]');
+    expect(r.stdout).toContain('multinicnetwork.multinic.fms.io/multi-nic-sample deleted');
+    await server.store.settle();
+    expect(mnn(server)).toBeUndefined();
+    expect(agentDs(server)).toBeUndefined();
+    expect(crd(server, NAD_CRD_NAME)).toBeUndefined();
+  });
+});
