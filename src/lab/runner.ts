@@ -7,7 +7,7 @@
 // the namespace. Minimal by design: no images, volumes, probes or restarts.
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { run, start } from '../host/exec.js';
+import { CommandError, run, start } from '../host/exec.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { R } from '../lib/k8s/resources.js';
 import type { LabTopology } from '../lib/lab/topology.js';
@@ -245,13 +245,14 @@ export class LabNodeRunner {
       const { stdout } = await run('ip', ['netns', 'exec', hostNs, bin], { input: JSON.stringify(att.config), env, timeoutMs: 60_000 });
       return stdout.trim() ? JSON.parse(stdout) : {};
     } catch (e) {
-      const err = e as Error & { stderr?: string };
-      const out = /\{[\s\S]*\}/.exec(err.message)?.[0];
-      let msg = err.message;
-      try {
-        if (out) msg = (JSON.parse(out) as { msg?: string }).msg ?? msg;
-      } catch {
-        /* not CNI JSON */
+      // A CNI plugin reports failure as {code, msg} on stdout (CNI spec, "Error result").
+      let msg = (e as Error).message;
+      if (e instanceof CommandError) {
+        try {
+          msg = (JSON.parse(e.stdout) as { msg?: string }).msg ?? (e.stderr.trim() || msg);
+        } catch {
+          msg = e.stderr.trim() || msg;
+        }
       }
       throw new Error(`plugin type="${type}" name="${att.network}" failed (${command.toLowerCase()}): ${msg}`, { cause: e });
     }
