@@ -98,7 +98,7 @@ describe('IpamStore recovery', () => {
     await s.allocate(pod('u1'));
     await s.allocate(pod('u2'));
     const before = s.list();
-    await s.allocate(pod('u3'));
+    await s.allocate([item(poolA, 'u3')]);
     await s.close();
     const buf = await readFile(join(dir, 'journal'));
     const d = decodeJournal(buf, 'journal');
@@ -119,16 +119,19 @@ describe('IpamStore recovery', () => {
       expect(s.list(), `cut at ${cut}`).toEqual(before);
       expect(s.stats().recovery.discardedBytes).toBe(cut - lastStart);
       expect((await stat(join(dir, 'journal'))).size).toBe(lastStart);
-      // Appending after recovery lands after the last good record and reads back.
-      await s.allocate(pod('u9'));
-      await s.close();
-      const s2 = await open({ fsync: false });
-      expect(s2.list().filter((a) => a.podUID === 'u9')).toHaveLength(2);
-      expect(s2.stats().recovery.discardedBytes).toBe(0);
-      await s2.close();
+      // Appending after recovery lands after the last good record and reads back (sampled: it
+      // does not depend on where the cut was, and each check costs two more opens).
+      if ((cut - lastStart) % 16 === 0 || cut === size - 1) {
+        await s.allocate(pod('u9'));
+        await s.close();
+        const s2 = await open({ fsync: false });
+        expect(s2.list().filter((a) => a.podUID === 'u9')).toHaveLength(2);
+        expect(s2.stats().recovery.discardedBytes).toBe(0);
+        await s2.close();
+      } else await s.close();
       await rm(dir, { recursive: true });
     }
-  });
+  }, 120_000);
 
   it('a cut anywhere recovers exactly the state after the last whole record', async () => {
     const s = await open({ fsync: false });
