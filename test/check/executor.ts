@@ -21,6 +21,8 @@ export interface ExecutorOptions {
   cidr: CIDR;
   isolate?: (host: string, nicIndex: number) => boolean;
   failPod?: (pod: PodLike) => string | undefined;
+  /** Seconds a pod's command waits before it starts (a server that is not listening yet). */
+  startDelay?: (pod: PodLike) => number;
 }
 
 interface PodLike {
@@ -151,7 +153,9 @@ export class PodExecutor {
     this.started.push(pod.metadata.name);
     const c = pod.spec.containers[0];
     const argv = [...(c?.command ?? []), ...(c?.args ?? [])];
-    const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const delay = this.o.startDelay?.(pod) ?? 0;
+    const wrapped = delay > 0 ? ['sh', '-c', `sleep ${delay}; exec "$@"`, 'sh', ...argv] : argv;
+    const child = spawn('ip', ['netns', 'exec', netns, ...wrapped], { stdio: ['ignore', 'pipe', 'pipe'] });
     r.child = child;
     const append = (chunk: Buffer): void => {
       try {

@@ -101,7 +101,7 @@ describe.skipIf(!privileged.ok || !hasIperf3)(`check orchestration over real ipe
     const bad = out.results.find((r) => r.id === 'fabric/host-a->host-b/nic1');
     expect(bad?.connected).toBe(false);
     expect(bad?.summary).toMatch(/^host-a -> host-b on nic1 \(eth2 -> eth2, 10\.0\.2\.0\/24\): no (route to|answer from) 192\.168\.65\.\d+ \(unable to connect to server: /);
-    expect(bad?.hint).toContain('on host host-a, `ip route show table fabric` should hold `192.168.65.0/24 via 10.0.2.2 dev eth2`');
+    expect(bad?.hint).toContain('on host host-a, `ip route show table fabric` (the table of `ip rule` "from 192.168.0.0/16") should hold `192.168.65.0/24 via 10.0.2.2 dev eth2`');
     expect(await podsLeft()).toEqual([]);
     expect(ex.namespaces()).toEqual(['mnchkof']);
   });
@@ -137,6 +137,21 @@ describe.skipIf(!privileged.ok || !hasIperf3)(`check orchestration over real ipe
     expect(out.results).toHaveLength(4);
     expect(out.results.filter((r) => r.status === 'skip').length).toBeGreaterThanOrEqual(2);
     expect(out.leftovers).toEqual([]);
+    expect(await podsLeft()).toEqual([]);
+  });
+
+  it('a server not listening yet: the refused client is retried and the test passes', async () => {
+    startExecutor({ startDelay: (p) => (p.metadata.name.endsWith('-s') ? 1.5 : 0) });
+    const o = opts({ test: '*/host-a->host-b/nic0' });
+    const events: CheckEvent[] = [];
+    const out = await runCheck(api, planCheck(await gatherNetworks(api, []), o), o, {
+      timings: { ...FAST, serverListenMs: 100, retryDelayMs: 1000 },
+      onEvent: (e) => events.push(e),
+    });
+    expect(out.results.map((r) => `${r.id}:${r.status}`)).toEqual(['fabric/host-a->host-b/nic0:pass']);
+    expect(out.results[0]?.attempts).toBeGreaterThanOrEqual(2);
+    const retry = events.find((e) => e.type === 'retry');
+    expect(retry && retry.type === 'retry' && retry.reason).toContain('Connection refused');
     expect(await podsLeft()).toEqual([]);
   });
 

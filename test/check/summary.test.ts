@@ -14,7 +14,7 @@ describe('renderSummary', () => {
     expect(nic1[2]).toMatch(/^ {2}host-a +- +FAIL$/);
     expect(nic1[3]).toMatch(/^ {2}host-b +\d+\.\d\d +-$/);
     expect(text).toContain('fabric/host-a->host-b/nic1 [no-route]:');
-    expect(text).toContain('    hint: on host host-a, `ip route show table fabric` should hold `192.168.65.0/24 via 10.0.2.2 dev eth2`');
+    expect(text).toContain('    hint: on host host-a, `ip route show table fabric` (the table of `ip rule` "from 192.168.0.0/16") should hold `192.168.65.0/24 via 10.0.2.2 dev eth2`');
     expect(text.match(/hint:/g)).toHaveLength(1);
   });
 });

@@ -173,7 +173,7 @@ describe.skipIf(!privileged.ok || !hasIperf3)(`check over real iperf3 pods (${pr
     expect(out[0]).toMatch(/^FAIL: 2 tests, 0 passed, 2 failed in \d+\.\ds$/);
     expect(r.stdout).toContain('network fabric, nic0 (10.0.1.0/24): Gbit/s client -> server');
     expect(r.stdout).toMatch(/fabric\/host-a->host-b\/nic0 \[no-route\]: host-a -> host-b on nic0 \(eth1 -> eth1, 10\.0\.1\.0\/24\)/);
-    expect(r.stdout).toContain('hint: on host host-a, `ip route show table fabric` should hold `192.168.1.0/24 via 10.0.1.2 dev eth1`');
+    expect(r.stdout).toContain('hint: on host host-a, `ip route show table fabric` (the table of `ip rule` "from 192.168.0.0/16") should hold `192.168.1.0/24 via 10.0.1.2 dev eth1`');
     expect(r.stdout).not.toContain('nic1');
     expect(pods()).toEqual([]);
   });

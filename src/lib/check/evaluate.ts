@@ -56,8 +56,11 @@ function routeHint(t: CheckTest): string {
   const c = t.clientNic;
   const s = t.serverNic;
   if (c?.podCIDR && s?.podCIDR && c.hostIP && s.hostIP) {
+    // The table is named after the network in rt_tables; where the name does not resolve, `ip rule`
+    // shows its number on the rule for the network's subnet.
+    const table = t.subnet ? ` (the table of \`ip rule\` "from ${t.subnet}")` : '';
     return (
-      `on host ${t.clientHost}, \`ip route show table ${t.routeTable}\` should hold \`${s.podCIDR} via ${s.hostIP} dev ${c.interfaceName}\`; ` +
+      `on host ${t.clientHost}, \`ip route show table ${t.routeTable}\`${table} should hold \`${s.podCIDR} via ${s.hostIP} dev ${c.interfaceName}\`; ` +
       `on host ${t.serverHost} (the way back) \`${c.podCIDR} via ${c.hostIP} dev ${s.interfaceName}\`. ` +
       `The agent restores missing routes; \`kubectl multinic status\` shows per-host route readiness`
     );

@@ -26,7 +26,7 @@ export function networkFromCidr(name: string, cidr: CIDR, his: HostInterface[]):
         .sort((a, b) => byName(a.host, b.host)),
     }));
   const shimGateway = cidr.spec.config.type === 'macvlan' && (cidr.spec.config.vlanMode === 'l3' || cidr.spec.config.vlanMode === 'l3s');
-  return { name, source: 'cidr', routeTable: cidr.spec.config.name || name, shimGateway, nics };
+  return { name, source: 'cidr', routeTable: cidr.spec.config.name || name, subnet: cidr.spec.config.subnet || undefined, shimGateway, nics };
 }
 
 /**
@@ -148,6 +148,7 @@ export function planCheck(networks: CheckNetwork[], opts: CheckOptions, selected
           group: group.id,
           network: net.name,
           routeTable: net.routeTable,
+          subnet: net.subnet,
           shimGateway: net.shimGateway,
           nicIndex: nic.index,
           netAddress: nic.netAddress,

@@ -30,6 +30,8 @@ export interface CheckNetwork {
   source: 'cidr' | 'hostinterfaces';
   /** Policy routing table holding the host routes (design §3.2); the network name. */
   routeTable: string;
+  /** The network's subnet: the source of the policy rule that selects routeTable (absent in host-subnet mode). */
+  subnet?: string;
   /**
    * macvlan in an L3 vlanMode: each host keeps a shim holding the first usable address of its pod
    * block as the pods' gateway (design §4), so a pod must never hold that address.
@@ -77,6 +79,7 @@ export interface CheckTest {
   group: string;
   network: string;
   routeTable: string;
+  subnet?: string;
   shimGateway: boolean;
   nicIndex: number;
   netAddress: string;

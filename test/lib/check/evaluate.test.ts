@@ -53,7 +53,7 @@ describe('evaluateTest', () => {
     expect(r).toMatchObject({ status: 'fail', cause: 'no-route', connected: false });
     expect(r.summary).toContain('host-a -> host-b on nic0');
     expect(r.summary).toContain('Network is unreachable');
-    expect(r.hint).toContain('on host host-a, `ip route show table fabric` should hold `192.168.64.64/26 via 10.0.1.2 dev eth1`');
+    expect(r.hint).toContain('on host host-a, `ip route show table fabric` (the table of `ip rule` "from 192.168.0.0/16") should hold `192.168.64.64/26 via 10.0.1.2 dev eth1`');
     expect(r.hint).toContain('on host host-b (the way back) `192.168.64.0/26 via 10.0.1.1 dev eth1`');
     expect(judge(ok(fixture('client-timeout.json'))).cause).toBe('no-route');
   });
