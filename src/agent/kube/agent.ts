@@ -319,7 +319,7 @@ export class KubeAgent {
       const name = net.metadata.name ?? '';
       if (net.metadata.deletionTimestamp || !usesMultiNicIpam(net)) continue;
       try {
-        const out = await claimCidr({ api: this.o.api, network: net, own });
+        const out = await claimCidr({ api: this.o.api, network: net, own, cached: this.informers.cidrs.get(name) });
         this.last.claims[name] = out;
         if (out.unplaced.length) {
           const msg = out.unplaced.join('; ');

@@ -20,6 +20,12 @@ export interface ClaimOptions {
   /** Upper bound of the jittered pause between attempts (default 100 ms, doubling to 2 s). */
   jitterMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The informer's copy of the CIDR: when planning against it changes nothing for us, the claim is
+   * confirmed without an API call (every agent re-checks on every CIDR event, so this keeps a
+   * rollout of N nodes from costing N^2 GETs). A stale copy only delays us until the next event.
+   */
+  cached?: CIDR | undefined;
 }
 
 export interface ClaimOutcome {
@@ -57,6 +63,16 @@ export async function claimCidr(o: ClaimOptions): Promise<ClaimOutcome> {
   const sleep = o.sleep ?? defaultSleep;
   let conflicts = 0;
   let lastErr: unknown;
+  if (o.cached) {
+    const plan = planNetwork({ network: validated, inventory: claimInventory(o.own, o.cached.spec), previous: o.cached });
+    try {
+      const m = mergeOwnClaim(o.cached.spec, plan.cidr.spec, me);
+      const unplaced = plan.unplaced.filter((u) => u.hostName === me).map((u) => `${u.interfaceName} on ${u.netAddress}: ${u.reason}`);
+      if (!m.changed) return { network: name, claimed: m.claimed, wrote: false, attempts: 0, conflicts: 0, unplaced, cidr: o.cached };
+    } catch (e) {
+      if (!(e instanceof ClaimCollisionError)) throw e;
+    }
+  }
   for (let attempt = 1; attempt <= max; attempt++) {
     const current = await o.api.get<K<CIDR>>(R.CIDR, name);
     const plan = planNetwork({ network: validated, inventory: claimInventory(o.own, current?.spec), previous: current });

@@ -154,3 +154,18 @@ describe('KubeAgent claims', () => {
     await eventually(() => expect(get()?.spec.interfaces.map((i) => i.interfaceName)).toEqual(['eth1', 'eth2', 'eth3']));
   });
 });
+
+describe('claimCidr with the informer copy', () => {
+  it('confirms an existing claim from the cached CIDR without any API call; claims through the API otherwise', async () => {
+    const net = createNetwork(c, seedNetwork());
+    const first = await claimCidr({ api: c.api, network: net, own: hi('host1', 0) });
+    const gets = c.server.faults.delay({ method: 'GET', path: /\/cidrs\//, ms: 0, times: Infinity });
+    const again = await claimCidr({ api: c.api, network: net, own: hi('host1', 0), cached: first.cidr });
+    expect(again).toMatchObject({ wrote: false, attempts: 0, claimed: first.claimed });
+    expect(gets.hits).toBe(0);
+    // host2 is not in the cached copy: it goes to the API and claims.
+    const second = await claimCidr({ api: c.api, network: net, own: hi('host2', 1), cached: first.cidr });
+    expect(second.wrote).toBe(true);
+    expect(gets.hits).toBe(1);
+  });
+});
