@@ -584,10 +584,15 @@ export class Api {
         const deps = this.dependentsOf(meta.uid ?? '');
         for (const d of deps) {
           const dt = this.typeForKey(d.key);
-          if (dt && !d.object.metadata?.deletionTimestamp) this.deleteObject(dt, d.object, 'Foreground');
+          if (dt && !d.object.metadata?.deletionTimestamp) {
+            this.deleteObject(dt, d.object, 'Foreground');
+            changed = true;
+          }
         }
-        if (this.dependentsOf(meta.uid ?? '').length === 0) this.dropFinalizer(t, object, FOREGROUND);
-        changed = true;
+        if (this.dependentsOf(meta.uid ?? '').length === 0) {
+          this.dropFinalizer(t, object, FOREGROUND);
+          changed = true;
+        }
         continue;
       }
       if (key === NS_TYPE_KEY) {
@@ -595,13 +600,19 @@ export class Api {
         const remaining = contents.map((e) => ({ t: this.typeForKey(e.key), o: alive(e.key, e.object) })).filter((x) => x.o);
         for (const { t: ct, o } of remaining) if (ct && o && !o.metadata?.deletionTimestamp) this.deleteObject(ct, o, 'Background');
         if (remaining.length === 0) {
+          // Empty: the namespace controller's own finalizer goes; user finalizers still hold it.
           const spec = (object.spec ?? {}) as { finalizers?: string[] };
           const o = structuredClone(object);
           o.spec = { ...spec, finalizers: [] };
-          if (meta.finalizers?.length) this.store.write(key, 'MODIFIED', o);
-          else this.removeNow(t, o);
+          if (!meta.finalizers?.length) {
+            this.removeNow(t, o);
+            changed = true;
+          } else if (spec.finalizers?.length) {
+            this.store.write(key, 'MODIFIED', o);
+            changed = true;
+          }
         }
-        changed = remaining.some((x) => !x.o?.metadata?.deletionTimestamp) || remaining.length === 0;
+        if (remaining.some((x) => !x.o?.metadata?.deletionTimestamp)) changed = true;
         continue;
       }
       if (key === CRD_KEY && meta.finalizers?.includes(CRD_FINALIZER)) {
@@ -609,9 +620,16 @@ export class Api {
         const ik = `${spec.group}/${spec.names.plural}`;
         const instances = this.store.list(ik);
         const it = this.typeForKey(ik);
-        for (const o of instances) if (it && !o.metadata?.deletionTimestamp) this.deleteObject(it, o, 'Background');
-        if (this.store.list(ik).length === 0) this.dropFinalizer(t, object, CRD_FINALIZER);
-        changed = instances.some((o) => !o.metadata?.deletionTimestamp) || this.store.list(ik).length === 0;
+        for (const o of instances) {
+          if (it && !o.metadata?.deletionTimestamp) {
+            this.deleteObject(it, o, 'Background');
+            changed = true;
+          }
+        }
+        if (this.store.list(ik).length === 0) {
+          this.dropFinalizer(t, object, CRD_FINALIZER);
+          changed = true;
+        }
       }
     }
     return changed;

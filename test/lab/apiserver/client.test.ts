@@ -428,6 +428,27 @@ describe('deletion', () => {
     await eventually(async () => expect(await codeOf(core.readNamespace({ name: 'team' }))).toBe(404));
   });
 
+  it('holds a namespace with its own finalizer without rewriting it, and a CRD until its objects are gone', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'held-ns', finalizers: ['example.com/ns'] } } });
+    const before = server.store.resourceVersion;
+    await core.deleteNamespace({ name: 'held-ns' });
+    await eventually(async () => expect((await core.readNamespace({ name: 'held-ns' })).spec?.finalizers ?? []).toEqual([]));
+    await server.store.settle();
+    // Two writes: the deletion mark, then the namespace controller dropping spec.finalizers.
+    expect(server.store.resourceVersion - before).toBe(2);
+    expect((await core.readNamespace({ name: 'held-ns' })).status?.phase).toBe('Terminating');
+
+    installCrds(server);
+    await custom.createClusterCustomObject({ ...G, plural: 'multinicnetworks', body: { ...structuredClone(NET), metadata: { name: 'held', finalizers: ['example.com/net'] } } });
+    const ext = kc.makeApiClient(ApiextensionsV1Api);
+    await ext.deleteCustomResourceDefinition({ name: 'multinicnetworks.multinic.fms.io' });
+    await eventually(async () => expect(((await custom.getClusterCustomObject({ ...G, plural: 'multinicnetworks', name: 'held' })) as { metadata: { deletionTimestamp?: string } }).metadata.deletionTimestamp).toBeDefined());
+    expect((await statusOf(custom.createClusterCustomObject({ ...G, plural: 'multinicnetworks', body: { ...structuredClone(NET), metadata: { name: 'late' } } }))).code).toBe(405);
+    expect((await ext.readCustomResourceDefinition({ name: 'multinicnetworks.multinic.fms.io' })).metadata?.deletionTimestamp).toBeInstanceOf(Date);
+    await custom.patchClusterCustomObject({ ...G, plural: 'multinicnetworks', name: 'held', body: { metadata: { finalizers: null } } }, merge);
+    await eventually(async () => expect(await codeOf(ext.readCustomResourceDefinition({ name: 'multinicnetworks.multinic.fms.io' }))).toBe(404));
+  });
+
   it('checks delete preconditions', async () => {
     const c = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'pc' } } });
     const s = await statusOf(core.deleteNamespacedConfigMap({ name: 'pc', namespace: 'default', body: { preconditions: { uid: 'not-the-uid' } } }));
