@@ -155,6 +155,36 @@ describe.skipIf(!privileged.ok || !hasIperf3)(`check orchestration over real ipe
     expect(await podsLeft()).toEqual([]);
   });
 
+  it('--concurrency runs disjoint host pairs at the same time and never two pairs sharing a host', async () => {
+    const hosts = ['host-a', 'host-b', 'host-c', 'host-d'];
+    const wide = { ...sampleCidr(hosts), metadata: { name: 'wide' } };
+    wide.spec.config = { ...wide.spec.config, name: 'wide' };
+    server.store.create({ ...sampleNetwork(), metadata: { name: 'wide' } } as never);
+    server.store.create(wide as never);
+    startExecutor({ cidr: wide });
+    const o = opts({ networks: ['wide'], pairs: 'ring', concurrency: 2, test: '*/nic0' });
+    const plan = planCheck(await gatherNetworks(api, ['wide']), o);
+    expect(plan.groups.map((g) => g.id)).toEqual(['wide/host-a->host-b', 'wide/host-b->host-c', 'wide/host-c->host-d', 'wide/host-d->host-a']);
+    const running = new Map<string, string[]>();
+    let maxAtOnce = 0;
+    const out = await runCheck(api, plan, o, {
+      timings: FAST,
+      onEvent: (e) => {
+        if (e.type === 'group') {
+          for (const [, hs] of running) for (const h of [e.group.clientHost, e.group.serverHost]) expect(hs).not.toContain(h);
+          running.set(e.group.id, [e.group.clientHost, e.group.serverHost]);
+          maxAtOnce = Math.max(maxAtOnce, running.size);
+        }
+        if (e.type === 'group-done') running.delete(e.group.id);
+      },
+    });
+    server.store.delete('multinic.fms.io/v1', 'CIDR', 'wide');
+    server.store.delete('multinic.fms.io/v1', 'MultiNicNetwork', 'wide');
+    expect(maxAtOnce).toBe(2);
+    expect(out.results.map((r) => r.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
+    expect(await podsLeft()).toEqual([]);
+  });
+
   it('a namespace that does not exist is a usage error and leaves nothing behind', async () => {
     startExecutor();
     const o = opts({ namespace: 'nope' });
