@@ -75,8 +75,8 @@ describe('runAgent reconcile isolation', () => {
   it('a failing shim step does not stop the routes; the report names the failure', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mnag-main-'));
     const host = new FakeHostNetwork();
-    // The shim parents exist on the fake host but not in real discovery, so give the agent a host
-    // network whose link listing fails: the shim step breaks, the route step must still run.
+    // A host network whose link listing fails: the shim step (which lists links) breaks, the route
+    // step (rules and tables only) must still run.
     host.links = async () => {
       throw new Error('netlink unavailable');
     };
