@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# make bench: every benchmark in bench/, each reporting ratios against a baseline run side by side
+# in the same process or script. Privileged ones (namespaces, the lab) need root and say so.
+# Select some with BENCH="plan ipam ..."; default: all but check (which needs a running lab).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+all="plan ipam ipam-allocator agent cni cni-real cni-startup"
+sel=${BENCH:-$all}
+status=0
+run() {
+  local name=$1; shift
+  printf '\n\033[1m== bench %s\033[0m: %s\n' "$name" "$*"
+  if ! "$@"; then echo "bench $name FAILED" >&2; status=1; fi
+}
+for b in $sel; do
+  case $b in
+    plan) run plan node bench/plan/run.mjs ;;
+    ipam) run ipam bash bench/ipam/run.sh 2000 3 ;;
+    ipam-allocator) run ipam-allocator bash bench/ipam/run.sh allocator ;;
+    agent) run agent bash bench/agent/run.sh ;;
+    cni) run cni bash bench/cni/run.sh --runs 15 ;;
+    cni-real) run cni-real bash bench/cni/run.sh --runs 15 --agent real ;;
+    cni-startup) run cni-startup node bench/cni-startup/bench.mjs --runs 20 ;;
+    check) run check bash bench/check/run.sh ;;
+    *) echo "unknown bench $b (known: $all check)" >&2; status=2 ;;
+  esac
+done
+exit $status
