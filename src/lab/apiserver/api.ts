@@ -169,6 +169,7 @@ export class Api {
     const causes = nameErrors(meta.name, t.plural === 'namespaces');
     if (causes.length) throw invalid(t.group, t.kind, meta.name, causes);
     if (this.store.get(storageKey(t), meta.namespace ?? '', meta.name)) throw alreadyExists(res(t), meta.name);
+    if (meta.resourceVersion) throw badRequest('resourceVersion should not be set on objects to be created');
     if (t.crd && this.crdTerminating(t.crd)) throw methodNotAllowed(`create not allowed while custom resource definition is terminating`);
 
     meta.uid = randomUUID();

@@ -78,6 +78,8 @@ describe('core CRUD', () => {
     const bad = await statusOf(core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'Bad_Name' } } }));
     expect(bad.code).toBe(422);
     expect(bad.details?.causes?.[0]?.field).toBe('metadata.name');
+    const withRv = await statusOf(core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'rv', resourceVersion: '5' } } }));
+    expect(withRv).toMatchObject({ code: 400, message: 'resourceVersion should not be set on objects to be created' });
   });
 
   it('answers 409 Conflict to a PUT with a stale resourceVersion and accepts one without', async () => {
