@@ -4,11 +4,10 @@
 // departed nodes). Nothing here is on the pod ADD path: the CNI is served from caches and the
 // local journal, and API writes happen behind it.
 import { randomBytes } from 'node:crypto';
-import { cidrFingerprint } from '../../lib/cluster/claim.js';
+import { canonical, cidrFingerprint } from '../../lib/cluster/claim.js';
 import { DEFAULT_GC_GRACE_MS } from '../../lib/cluster/gc.js';
 import { GENERATED_LABEL } from '../../lib/cluster/nad.js';
 import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, usesMultiNicIpam, type RouteReport } from '../../lib/cluster/status.js';
-import { canonical } from '../../lib/cluster/claim.js';
 import { nicAddressing, parseIpamConfig } from '../../lib/agent/addressing.js';
 import type { CIDR, DeviceClass, HostInterface, InterfaceInfo, MultiNicNetwork } from '../../lib/crds/types.gen.js';
 import type { Ipam, PoolSpec } from '../../lib/ipam/types.js';
