@@ -166,17 +166,24 @@ export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions
     }
   };
 
-  /** Waits for "Server listening" in the server log (bounded; a silent server still gets a client). */
-  const waitListening = async (obs: PodObservation): Promise<void> => {
+  /**
+   * Waits for "Server listening" in the server log (bounded; a silent server still gets a client).
+   * Resolves false when the server cannot serve (it printed an error or exited): no client is sent.
+   */
+  const waitListening = async (obs: PodObservation): Promise<boolean> => {
     const deadline = Date.now() + t.serverListenMs;
     while (Date.now() < deadline) {
       const log = (await readLog(obs.name)) ?? '';
       const s = parseIperf3Server(log);
-      if (s.listening || s.error) return;
+      if (s.listening) return true;
       const pod = await api.get<Pod>(R.Pod, obs.name, opts.namespace);
-      if (!pod || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') return;
+      if (s.error || !pod || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
+        obs.log = (await readLog(obs.name)) ?? log;
+        return false;
+      }
       await sleep(t.pollMs, signal);
     }
+    return true;
   };
 
   const waitFinished = async (name: string, deadlineMs: number): Promise<string | undefined> => {
@@ -216,6 +223,7 @@ export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions
     emit({ type: 'group', group: g });
     const observations = new Map<string, TestObservation>(g.tests.map((x) => [x.id, { attempts: 0 }]));
     const runnable = g.tests.filter((x) => x.clientNic && x.serverNic);
+    const serving = new Map<string, boolean>();
     try {
       await Promise.all(
         runnable.map(async (test) => {
@@ -223,17 +231,17 @@ export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions
           const pod = serverPod(test, numberOf.get(test.id) ?? 0, params);
           await create(pod);
           obs.server = await waitStarted(pod.metadata?.name ?? '', test.network);
-          if (obs.server.started && obs.server.address) await waitListening(obs.server);
+          if (obs.server.started && obs.server.address) serving.set(test.id, await waitListening(obs.server));
         }),
       );
-      const ready = runnable.filter((x) => observations.get(x.id)?.server?.address);
+      const ready = runnable.filter((x) => serving.get(x.id));
       emit({ type: 'servers-ready', group: g, ready: ready.length });
       // All clients of the pair at once: the aggregate is a simultaneous measurement.
       await Promise.all(ready.map((test) => runClient(test, observations.get(test.id) as TestObservation)));
       await Promise.all(
         runnable.map(async (test) => {
           const obs = observations.get(test.id);
-          if (obs?.server?.started) obs.server.log = await readLog(obs.server.name);
+          if (obs?.server?.started && obs.server.log === undefined) obs.server.log = await readLog(obs.server.name);
         }),
       );
     } catch (e) {

@@ -23,6 +23,8 @@ export interface ExecutorOptions {
   failPod?: (pod: PodLike) => string | undefined;
   /** Seconds a pod's command waits before it starts (a server that is not listening yet). */
   startDelay?: (pod: PodLike) => number;
+  /** Another process holds every TCP port the pod's command could listen on (a port conflict). */
+  occupyPort?: (pod: PodLike) => boolean;
 }
 
 interface PodLike {
@@ -154,7 +156,11 @@ export class PodExecutor {
     const c = pod.spec.containers[0];
     const argv = [...(c?.command ?? []), ...(c?.args ?? [])];
     const delay = this.o.startDelay?.(pod) ?? 0;
-    const wrapped = delay > 0 ? ['sh', '-c', `sleep ${delay}; exec "$@"`, 'sh', ...argv] : argv;
+    const port = argv[argv.indexOf('-p') + 1];
+    // A listener started first on the same port, in the pod's namespace (nc from netcat is not
+    // guaranteed; an iperf3 server is).
+    const squat = this.o.occupyPort?.(pod) && port ? `iperf3 -s -p ${port} -D; sleep 0.3; ` : '';
+    const wrapped = delay > 0 || squat ? ['sh', '-c', `${squat}sleep ${delay}; exec "$@"`, 'sh', ...argv] : argv;
     const child = spawn('ip', ['netns', 'exec', netns, ...wrapped], { stdio: ['ignore', 'pipe', 'pipe'] });
     r.child = child;
     const append = (chunk: Buffer): void => {
@@ -175,6 +181,13 @@ export class PodExecutor {
     r.gone = true;
     if (r.child && r.child.exitCode === null) r.child.kill('SIGKILL');
     if (r.netns) {
+      // Deleting a namespace does not end its processes (a daemonized iperf3 would keep it alive).
+      try {
+        const pids = execFileSync('ip', ['netns', 'pids', r.netns], { encoding: 'utf8' }).split('\n').filter(Boolean);
+        for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* none left */
+      }
       try {
         ip(['netns', 'del', r.netns]);
       } catch {

@@ -155,6 +155,17 @@ describe.skipIf(!privileged.ok || !hasIperf3)(`check orchestration over real ipe
     expect(await podsLeft()).toEqual([]);
   });
 
+  it('a server that cannot listen is named, and no client is sent to it', async () => {
+    // The pod's port is already taken inside its namespace: iperf3 -s fails to bind.
+    startExecutor({ occupyPort: (p) => p.metadata.name.endsWith('-s') });
+    const o = opts({ test: '*/host-a->host-b/nic1' });
+    const out = await runCheck(api, planCheck(await gatherNetworks(api, []), o), o, { timings: FAST });
+    expect(out.results.map((r) => `${r.id}:${r.cause}`)).toEqual(['fabric/host-a->host-b/nic1:server-failed']);
+    expect(out.results[0]?.summary).toContain('iperf3 server on host-b failed: error - unable to start listener for connections: Address already in use');
+    expect(out.results[0]?.attempts).toBe(0);
+    expect(await podsLeft()).toEqual([]);
+  });
+
   it('--concurrency runs disjoint host pairs at the same time and never two pairs sharing a host', async () => {
     const hosts = ['host-a', 'host-b', 'host-c', 'host-d'];
     const wide = { ...sampleCidr(hosts), metadata: { name: 'wide' } };
