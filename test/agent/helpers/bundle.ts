@@ -2,12 +2,14 @@
 // the real agent inside a network namespace (`ip netns exec H node agent.mjs ...`): Node cannot
 // setns() in-process, and the repo's dist/ may not be built while tests run.
 import { build } from 'esbuild';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export async function bundleAgent(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'mnag-bundle-'));
+  // Removed when the test process exits (agents started from it are stopped by then).
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const outfile = join(dir, 'agent.mjs');
   await build({
     entryPoints: [new URL('../../../src/agent/bin.ts', import.meta.url).pathname],
