@@ -105,7 +105,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     const ipam: AgentOptions['ipam'] & object = opts.ipam ?? (await openIpamStore({ dir: join(opts.dataDir, 'ipam') }));
     if (!opts.ipam && ipam.close) cleanups.push(() => ipam.close?.());
     // In --kube mode allocations are mirrored to IPPools and leaks collected behind the core's back.
-    const core = new AgentCore({ hostName: opts.nodeName, state: st, ipam: kube ? kube.attachIpam(ipam) : ipam, nics: () => nics });
+    const core: AgentCore = new AgentCore({ hostName: opts.nodeName, state: st, ipam: kube ? kube.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam, nics: () => nics });
     void kube?.setNics(nics);
     const routes = new RouteReconciler({ hostNet, rtTablesPath: opts.rtTablesPath, ownershipPath: join(opts.dataDir, 'route-tables.json') });
 

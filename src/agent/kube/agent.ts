@@ -10,7 +10,7 @@ import { GENERATED_LABEL } from '../../lib/cluster/nad.js';
 import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, usesMultiNicIpam, type RouteReport } from '../../lib/cluster/status.js';
 import { nicAddressing, parseIpamConfig } from '../../lib/agent/addressing.js';
 import type { CIDR, DeviceClass, HostInterface, InterfaceInfo, MultiNicNetwork } from '../../lib/crds/types.gen.js';
-import type { Ipam, PoolSpec } from '../../lib/ipam/types.js';
+import type { Allocation, Ipam, PoolSpec } from '../../lib/ipam/types.js';
 import type { KubeObject } from '../../lib/k8s/meta.js';
 import { R } from '../../lib/k8s/resources.js';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../../kube/api.js';
@@ -214,7 +214,7 @@ export class KubeAgent {
    * Wraps the IPAM so allocations are mirrored to IPPools and leaks are collected. Call once, and
    * hand the returned Ipam to the agent core.
    */
-  attachIpam<T extends Ipam>(ipam: T): T {
+  attachIpam<T extends Ipam>(ipam: T, hooks: { onLeaksReleased?: (released: Allocation[]) => void } = {}): T {
     const wrapped = observeIpam(
       ipam,
       (pools) => this.mirror?.mark(pools),
@@ -239,6 +239,7 @@ export class KubeAgent {
       cacheReady: () => this.informers.pods.isSynced,
       graceMs: this.o.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
       events: this.events,
+      onReleased: hooks.onLeaksReleased,
       log: this.log,
     });
     this.every(this.o.gcIntervalMs ?? 10_000, () => void this.gcRound());

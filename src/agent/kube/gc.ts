@@ -20,6 +20,8 @@ export interface LeakGcOptions {
   events?: EventRecorder;
   log?: (event: Record<string, unknown>) => void;
   now?: () => number;
+  /** Called after a round released something (the agent core drops its holder index). */
+  onReleased?: (released: Allocation[]) => void;
 }
 
 export interface GcRound {
@@ -83,6 +85,7 @@ export class LeakGc {
         this.o.events?.record({ apiVersion: 'multinic.fms.io/v1', kind: 'IPPool', name: r.pool }, 'LeakReleased', `released ${r.address} of ${r.namespace}/${r.podName} (${r.interface}): ${why}`, 'Normal');
       }
     }
+    if (released.length) this.o.onReleased?.(released);
     return { suspects: byKey.size, released, spared };
   }
 }

@@ -43,7 +43,8 @@ describe('LeakGc', () => {
     let now = 0;
     // A cache that has never seen 'fresh' (informer lag): the direct GET must spare it.
     const cache = new Map<string, KubeObject>();
-    const gc = new LeakGc({ api: c.api, ipam, cachedPod: (ns, n) => cache.get(`${ns}/${n}`), cacheReady: () => true, graceMs: 60_000, now: () => now });
+    const notified: string[][] = [];
+    const gc = new LeakGc({ api: c.api, ipam, cachedPod: (ns, n) => cache.get(`${ns}/${n}`), cacheReady: () => true, graceMs: 60_000, now: () => now, onReleased: (r) => notified.push(r.map((a) => a.podName).sort()) });
     const r0 = await gc.round();
     expect(r0.suspects).toBe(3);
     expect(r0.released).toEqual([]);
@@ -54,6 +55,7 @@ describe('LeakGc', () => {
     expect(r1.released.map((a) => a.podName).sort()).toEqual(['gone', 'pending']);
     expect(r1.spared).toBe(1);
     expect(ipam.list().map((a) => a.podName)).toEqual(['fresh']);
+    expect(notified).toEqual([['gone', 'pending']]);
   });
 
   it('never releases for a Pending pod, however long; reconciles Running pods with the Multus network-status', async () => {
