@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: all build generate lint typecheck unit test demo bench clean
+.PHONY: all build generate lint typecheck unit test demo bench cni clean
 
 all: build
 
@@ -33,6 +33,10 @@ test: build lint typecheck
 ## demo: the main job on the embedded local default
 demo: build
 	bash scripts/demo.sh
+
+## cni: the self-contained multi-nic CNI executable (Node 24 single-executable application) at build/cni/multi-nic
+cni: $(NPM_STAMP)
+	bash scripts/build-cni.sh --out build/cni/multi-nic
 
 ## bench: performance figures as ratios against a baseline run side by side
 bench: build
