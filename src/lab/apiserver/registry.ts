@@ -11,7 +11,19 @@ export interface PrinterColumn {
   jsonPath: string;
   description?: string;
   priority?: number;
+  /** Built-ins only: computes the cell where a JSONPath cannot (pod READY `1/2`). */
+  value?: (obj: KubeObject) => unknown;
 }
+
+interface PodLike {
+  spec?: { containers?: unknown[] };
+  status?: { containerStatuses?: Array<{ ready?: boolean; restartCount?: number }> };
+}
+const podReady = (o: KubeObject): string => {
+  const p = o as PodLike;
+  return `${(p.status?.containerStatuses ?? []).filter((c) => c.ready).length}/${(p.spec?.containers ?? []).length}`;
+};
+const podRestarts = (o: KubeObject): number => ((o as PodLike).status?.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0);
 
 export interface ResourceType {
   group: string;
@@ -66,7 +78,13 @@ export const BUILTINS: readonly ResourceType[] = [
   builtin({
     group: '', version: 'v1', plural: 'pods', kind: 'Pod', shortNames: ['po'], categories: ['all'], subresources: ['status', 'log'],
     selectableFields: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
-    columns: [{ name: 'Status', type: 'string', jsonPath: '.status.phase' }, { name: 'Node', type: 'string', jsonPath: '.spec.nodeName', priority: 1 }],
+    columns: [
+      { name: 'Ready', type: 'string', jsonPath: '', value: podReady },
+      { name: 'Status', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Restarts', type: 'integer', jsonPath: '', value: podRestarts },
+      { name: 'IP', type: 'string', jsonPath: '.status.podIP', priority: 1 },
+      { name: 'Node', type: 'string', jsonPath: '.spec.nodeName', priority: 1 },
+    ],
   }),
   builtin({ group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', shortNames: ['sa'] }),
   builtin({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', shortNames: ['cm'] }),

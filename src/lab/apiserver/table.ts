@@ -36,7 +36,7 @@ export function humanDuration(ms: number): string {
 }
 
 function cell(c: PrinterColumn, obj: KubeObject, at: number): unknown {
-  const v = jsonPathCell(obj, c.jsonPath);
+  const v = c.value ? c.value(obj) : jsonPathCell(obj, c.jsonPath);
   if (v === undefined || v === null) return c.type === 'date' ? '<unknown>' : '<none>';
   if (c.type === 'date' && typeof v === 'string') return humanDuration(at - Date.parse(v));
   if (typeof v === 'object') return JSON.stringify(v);

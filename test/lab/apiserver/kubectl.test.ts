@@ -156,10 +156,11 @@ ${side ? '      - {name: side, image: "side:1"}\n' : ''}`;
     expect(server.store.get('v1', 'ServiceAccount', 'robot', 'team-b')).toBeDefined();
   });
 
-  it('reads pod logs', async () => {
+  it('reads pod logs and lists pods as kubectl does', async () => {
     server.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'iperf', namespace: 'default' }, spec: { containers: [{ name: 'main', image: 'x' }] } });
     server.store.appendPodLog('default', 'iperf', 'Connecting to host 10.0.0.1\n');
     expect(await ok('logs', 'iperf')).toBe('Connecting to host 10.0.0.1\n');
+    expect((await ok('get', 'pods')).split('\n')[1]).toMatch(/^iperf\s+0\/1\s+Pending\s+0\s+\d+s$/);
   });
 
   it('deletes the network, then the CRDs', async () => {
