@@ -1,5 +1,16 @@
 // The Kubernetes API stand-in (design §4): the lab's control plane and the tests' double for the
-// cluster. Start one with startApiServer(), point clients at it with writeKubeconfig().
+// cluster. Start one with startApiServer(), point clients at it with writeKubeconfig():
+//
+//   const server = await startApiServer();            // http://127.0.0.1:<ephemeral>, seeded namespaces
+//   await writeKubeconfig(path, server.url);           // for client-node, kubectl, our commands
+//   server.store.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'host-1' } });
+//   server.faults.fail({ method: 'PUT', path: /\/cidrs\//, code: 409, times: 3 });
+//   server.faults.dropWatches();
+//   await server.close();
+//
+// Layout: store.ts (objects, resourceVersion, history, watches), registry.ts (built-in and
+// CRD-defined types), api.ts (semantics and controllers), server.ts (HTTP routing, streaming),
+// patch.ts, selectors.ts, validation.ts, discovery.ts, openapi.ts, table.ts, protobuf.ts, faults.ts.
 export { startApiServer, INITIAL_NAMESPACES, type ApiServer, type ApiServerOptions } from './server.js';
 export { StoreHandle } from './handle.js';
 export { Faults, type Fault, type FaultMatch } from './faults.js';
