@@ -118,14 +118,11 @@ export class Api {
   /** Objects matching the selectors and the list's resourceVersion (the store's current one). */
   list(t: ResourceType, namespace: string | undefined, opts: ListOptions = {}): { items: KubeObject[]; resourceVersion: string } {
     const match = this.matcher(t, opts);
-    const items = this.store
-      .list(storageKey(t), t.namespaced ? namespace || undefined : undefined)
-      .filter(match)
-      .map((o) => this.present(t, o));
+    const items = this.store.list(storageKey(t), t.namespaced ? namespace || undefined : undefined, match).map((o) => this.present(t, o));
     return { items, resourceVersion: String(this.store.resourceVersion) };
   }
 
-  matcher(t: ResourceType, opts: ListOptions): (o: KubeObject) => boolean {
+  matcher(t: ResourceType, opts: ListOptions): (o: Readonly<KubeObject>) => boolean {
     const labels = opts.labelSelector ? parseLabelSelector(opts.labelSelector) : [];
     const supported = ['metadata.name', ...(t.namespaced ? ['metadata.namespace'] : []), ...t.selectableFields];
     const fields = opts.fieldSelector ? parseFieldSelector(opts.fieldSelector, supported, t.plural) : [];
@@ -142,7 +139,7 @@ export class Api {
     let from: number;
     const rv = opts.resourceVersion ?? '';
     if (rv === '' || rv === '0') {
-      for (const o of this.store.list(storageKey(t), ns).filter(match)) send('ADDED', this.present(t, o));
+      for (const o of this.store.list(storageKey(t), ns, match)) send('ADDED', this.present(t, o));
       from = this.store.resourceVersion;
     } else {
       from = Number(rv);

@@ -51,12 +51,15 @@ export class Store {
     return o ? structuredClone(o) : undefined;
   }
 
-  /** Copies of all objects of a type, optionally in one namespace, sorted by namespace/name like etcd keys. */
-  list(key: string, namespace?: string): KubeObject[] {
+  /**
+   * Copies of the objects of a type, optionally in one namespace and passing `match` (which sees
+   * the stored object and must not modify it), sorted by namespace/name like etcd keys.
+   */
+  list(key: string, namespace?: string, match?: (o: Readonly<KubeObject>) => boolean): KubeObject[] {
     const m = this.data.get(key);
     if (!m) return [];
     return [...m.entries()]
-      .filter(([k]) => namespace === undefined || k.startsWith(`${namespace}/`))
+      .filter(([k, o]) => (namespace === undefined || k.startsWith(`${namespace}/`)) && (!match || match(o)))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, o]) => structuredClone(o));
   }
