@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { IpRule, IpTableRoute, RouteOp } from '../lib/agent/route-diff.js';
 import { routeOpsToBatch } from '../lib/agent/route-diff.js';
-import { ipBatch, ipJson, type NetnsRef } from '../host/exec.js';
+import { ipBatch, ipJson, run, type NetnsRef } from '../host/exec.js';
 
 /** A link as the shim reconciler sees it. */
 export interface HostLink {
@@ -60,18 +60,25 @@ const isLinkOp = (o: NetOp): o is LinkOp => ['macvlan-add', 'link-up', 'link-del
 export class IpHostNetwork implements HostNetwork {
   constructor(private readonly netns?: NetnsRef) {}
 
-  rules(): Promise<IpRule[]> {
-    return ipJson<IpRule>(['rule', 'show'], this.netns);
+  /** IPv4 and IPv6 rules (`ip rule show` lists only IPv4). */
+  async rules(): Promise<IpRule[]> {
+    const [v4, v6] = await Promise.all([ipJson<IpRule>(['-4', 'rule', 'show'], this.netns), ipJson<IpRule>(['-6', 'rule', 'show'], this.netns)]);
+    return [...v4, ...v6];
   }
 
+  /** IPv4 and IPv6 routes of one table. */
   async routes(table: number): Promise<IpTableRoute[]> {
-    try {
-      return await ipJson<IpTableRoute>(['route', 'show', 'table', String(table)], this.netns);
-    } catch (e) {
-      // The kernel drops a table with its last route and then refuses to list it.
-      if (/FIB table does not exist/.test((e as Error).message)) return [];
-      throw e;
-    }
+    const list = async (family: '-4' | '-6') => {
+      try {
+        return await ipJson<IpTableRoute>([family, 'route', 'show', 'table', String(table)], this.netns);
+      } catch (e) {
+        // The kernel drops a table with its last route and then refuses to list it.
+        if (/FIB table does not exist/.test((e as Error).message)) return [];
+        throw e;
+      }
+    };
+    const [v4, v6] = await Promise.all([list('-4'), list('-6')]);
+    return [...v4, ...v6];
   }
 
   async links(): Promise<HostLink[]> {
@@ -90,8 +97,14 @@ export class IpHostNetwork implements HostNetwork {
   async apply(ops: NetOp[]): Promise<void> {
     // Route ops are ordered by routeOpsToBatch; link ops keep their order and come first (routes
     // may name a shim created here).
-    const lines = [...ops.filter(isLinkOp).map(linkOpToBatch), ...routeOpsToBatch(ops.filter((o): o is RouteOp => !isLinkOp(o)))];
+    // `ip rule` does not take the family from the address and batch lines cannot carry -6, so
+    // IPv6 rules go in a second `ip -6 -batch` after everything else.
+    const v6rule = (o: NetOp) => (o.op === 'rule-add' || o.op === 'rule-del') && o.src.includes(':');
+    const routeOps = ops.filter((o): o is RouteOp => !isLinkOp(o));
+    const lines = [...ops.filter(isLinkOp).map(linkOpToBatch), ...routeOpsToBatch(routeOps.filter((o) => !v6rule(o)))];
     await ipBatch(lines, { netns: this.netns });
+    const v6 = routeOpsToBatch(routeOps.filter(v6rule));
+    if (v6.length) await run('ip', ['-6', '-batch', '-'], { netns: this.netns, input: `${v6.join('\n')}\n` });
   }
 
   async sysctl(key: string): Promise<string | undefined> {

@@ -91,3 +91,26 @@ describe.skipIf(!privileged.ok)(`agent route reconcile in a netns ${privileged.r
     expect((await restarted.reconcile([])).ops).toEqual([]);
   });
 });
+
+describe.skipIf(!privileged.ok)(`agent route reconcile, IPv6 network ${privileged.reason}`, () => {
+  const lab = new NetnsLab('mnagr6');
+  afterAll(() => lab.cleanup());
+
+  it('installs -6 rule and routes, then converges to zero changes and cleans up', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mnag-rt6-'));
+    const host = await lab.netns('h');
+    const peer = await lab.netns('p');
+    await lab.veth(host, 'eth1', peer, 'p1');
+    await lab.ip(host, ['addr add fd00:1::1/64 dev eth1 nodad']);
+    const rec = new RouteReconciler({ hostNet: new IpHostNetwork({ name: host }), rtTablesPath: join(dir, 'rt'), ownershipPath: join(dir, 'owned.json') });
+    const want = [{ network: 'v6net', subnet: 'fd10::/48', routes: [{ dst: 'fd10:0:0:1::/64', via: 'fd00:1::2', dev: 'eth1' }] }];
+    expect((await rec.reconcile(want)).ops).toHaveLength(2);
+    expect((await lab.json<{ src?: string; srclen?: number; table?: string }>(host, ['-6', 'rule', 'show'])).filter((r) => r.table === '100').map((r) => `${r.src}/${r.srclen}`)).toEqual(['fd10::/48']);
+    expect((await lab.json<{ dst: string; gateway: string }>(host, ['-6', 'route', 'show', 'table', '100'])).map((r) => `${r.dst} via ${r.gateway}`)).toEqual(['fd10:0:0:1::/64 via fd00:1::2']);
+    expect((await rec.reconcile(want)).ops).toEqual([]);
+    expect((await rec.reconcile([])).removed).toEqual(['v6net']);
+    expect(await lab.json(host, ['-6', 'route', 'show', 'table', '100']).catch(() => [])).toEqual([]);
+    expect((await lab.json<{ table?: string }>(host, ['-6', 'rule', 'show'])).some((r) => r.table === '100')).toBe(false);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

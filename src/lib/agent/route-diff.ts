@@ -98,17 +98,17 @@ export function diffTable(
 /** `ip -batch` lines for the operations (rules deleted first, routes before rules are added). */
 export function routeOpsToBatch(ops: RouteOp[]): string[] {
   const rank = (o: RouteOp) => ({ 'rule-del': 0, 'route-del': 1, 'route-replace': 2, 'rule-add': 3 })[o.op];
+  // No -4/-6 in batch lines (ip rejects options there): the family follows from the addresses.
   return [...ops].sort((a, b) => rank(a) - rank(b)).map((o) => {
-    const fam = (o.op === 'rule-add' || o.op === 'rule-del' ? o.src : o.dst).includes(':') ? '-6 ' : '';
     switch (o.op) {
       case 'rule-add':
-        return `${fam}rule add from ${o.src} lookup ${o.table}`;
+        return `rule add from ${o.src} lookup ${o.table}`;
       case 'rule-del':
-        return `${fam}rule del${o.priority !== undefined ? ` priority ${o.priority}` : ''}${o.src === 'all' ? '' : ` from ${o.src}`} lookup ${o.table}`;
+        return `rule del${o.priority !== undefined ? ` priority ${o.priority}` : ''}${o.src === 'all' ? '' : ` from ${o.src}`} lookup ${o.table}`;
       case 'route-replace':
-        return `${fam}route replace ${o.dst} via ${o.via} dev ${o.dev} table ${o.table}`;
+        return `route replace ${o.dst} via ${o.via} dev ${o.dev} table ${o.table}`;
       case 'route-del':
-        return `${fam}route del ${o.dst} table ${o.table}`;
+        return `route del ${o.dst} table ${o.table}`;
     }
   });
 }

@@ -76,7 +76,7 @@ describe('diffTable', () => {
       'route replace 192.168.65.0/24 via 10.0.2.2 dev eth2 table 100',
       'rule add from 192.168.0.0/16 lookup 100',
     ]);
-    expect(routeOpsToBatch([{ op: 'rule-del', src: 'fd00::/48', table: 7, priority: 5 }])).toEqual(['-6 rule del priority 5 from fd00::/48 lookup 7']);
+    expect(routeOpsToBatch([{ op: 'rule-del', src: 'fd00::/48', table: 7, priority: 5 }])).toEqual(['rule del priority 5 from fd00::/48 lookup 7']);
   });
 
   it.each([
