@@ -21,7 +21,7 @@ for b in $sel; do
     cni) run cni bash bench/cni/run.sh --runs 15 ;;
     cni-real) run cni-real bash bench/cni/run.sh --runs 15 --agent real ;;
     cni-startup) run cni-startup node bench/cni-startup/bench.mjs --runs 20 ;;
-    check) run check bash bench/check/run.sh ;;
+    check) run check bash bench/check/run.sh --dir "${LAB_DIR:-${TMPDIR:-/tmp}/kubectl-multinic-lab/mnlab}" ;;
     *) echo "unknown bench $b (known: $all check)" >&2; status=2 ;;
   esac
 done

@@ -91,7 +91,7 @@ describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, ()
     expect(rep.summary.total).toBe(6); // 3 host pairs in a ring x 2 NICs
   }, 240_000);
 
-  it('fails exactly the host pair and NIC whose host route is gone, with a hint', async () => {
+  it('fails exactly the host pair and NIC whose host route is gone (both directions: replies need it too), with a hint', async () => {
     // host1's route to host2's pod block on the second NIC network (192.168.65.0/24 via 10.0.2.2).
     const table = ip(['-n', `${prefix}-host1`, 'route', 'show', 'table', 'all', '192.168.65.0/24']).trim();
     const id = /table (\S+)/.exec(table)?.[1];
@@ -101,7 +101,7 @@ describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, ()
     expect(r.code).toBe(1);
     const rep = JSON.parse(r.stdout) as { tests: Array<{ client: { host: string }; server: { host: string }; nicIndex: number; status: string; cause?: string; hint?: string }> };
     const failed = rep.tests.filter((t) => t.status !== 'pass');
-    expect(failed.map((t) => `${t.client.host}->${t.server.host}/nic${t.nicIndex}`)).toEqual(['host1->host2/nic1']);
+    expect(failed.map((t) => `${t.client.host}->${t.server.host}/nic${t.nicIndex}`).sort()).toEqual(['host1->host2/nic1', 'host2->host1/nic1']);
     expect(failed[0]?.hint).toBeTruthy();
   }, 240_000);
 

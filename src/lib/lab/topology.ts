@@ -1,7 +1,7 @@
 // The lab's topology as plain data: N simulated hosts x M secondary NICs. Every name carries the
 // lab's prefix so `lab down` can find (and only find) what a lab made, even after a crash.
 //
-//   root netns:  bridge <prefix>-mgmt 10.250.0.1/24  ── API server, node runner, supervisor
+//   root netns:  bridge <prefix>-mgmt 10.<200-249 by prefix>.0.1/16  ── API server, node runner, supervisor
 //   host netns <prefix>-hN:  eth0 (mgmt, default route) + eth1..ethM (secondary NICs)
 //   fabric netns <prefix>-fab: bridge fabI per NIC index; each host's ethI plugs into fabI
 //
@@ -58,7 +58,15 @@ export function checkLabOptions(o: LabOptions): string | undefined {
 }
 
 /** The topology for the options (pure: same options, same names and addresses). */
+/** Second octet of the lab's management network, derived from the prefix so two labs can coexist. */
+export function mgmtOctet(prefix: string): number {
+  let h = 0;
+  for (const c of prefix) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return 200 + (h % 50);
+}
+
 export function labTopology(o: LabOptions): LabTopology {
+  const m = mgmtOctet(o.prefix);
   const fabrics = Array.from({ length: o.nics }, (_, i) => ({
     name: `fab${i + 1}`,
     network: `10.0.${i + 1}.0/24`,
@@ -70,7 +78,7 @@ export function labTopology(o: LabOptions): LabTopology {
     return {
       name,
       netns: `${o.prefix}-${name}`,
-      mgmtIp: `10.250.${Math.floor((n + 9) / 250)}.${((n + 9) % 250) + 1}`,
+      mgmtIp: `10.${m}.${Math.floor((n + 9) / 250)}.${((n + 9) % 250) + 1}`,
       mgmtPeer: `${o.prefix}m${n}`,
       nics: fabrics.map((f, i) => ({
         name: `eth${i + 1}`,
@@ -86,7 +94,7 @@ export function labTopology(o: LabOptions): LabTopology {
   return {
     prefix: o.prefix,
     mgmtBridge: `${o.prefix}-mgmt`,
-    mgmtGateway: '10.250.0.1',
+    mgmtGateway: `10.${m}.0.1`,
     mgmtPrefixLen: 16,
     fabricNetns: `${o.prefix}-fab`,
     fabrics,

@@ -25,6 +25,13 @@ describe('labTopology', () => {
     expect(new Set(big.hosts.map((h) => h.mgmtIp)).size).toBe(200);
   });
 
+  it('gives labs with different prefixes different management networks', () => {
+    const a = labTopology({ prefix: 'mnlab', hosts: 1, nics: 1, ipv6: false });
+    const b = labTopology({ prefix: 'mne2e', hosts: 1, nics: 1, ipv6: false });
+    expect(a.mgmtGateway).not.toBe(b.mgmtGateway);
+    expect(a.hosts[0]?.mgmtIp.split('.').slice(0, 2)).toEqual(a.mgmtGateway.split('.').slice(0, 2));
+  });
+
   it('rejects bad options naming the flag', () => {
     expect(checkLabOptions({ prefix: 'mnlab', hosts: 0, nics: 2, ipv6: false })).toMatch(/--hosts/);
     expect(checkLabOptions({ prefix: 'mnlab', hosts: 3, nics: 17, ipv6: false })).toMatch(/--nics/);
