@@ -46,7 +46,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<KubeApi> {
       kc.loadFromCluster();
     } else {
       throw new ClusterUnreachableError(`no kubeconfig found at ${path}`, {
-        hint: 'pass --kubeconfig PATH or set KUBECONFIG (for the local lab: kubectl multinic lab up, then use the kubeconfig it prints)',
+        hint: 'pass --kubeconfig PATH or set KUBECONFIG (for the local lab: kubectl multinic lab up, then use the kubeconfig it prints); plan can work offline with --inventory HOSTS.yaml',
       });
     }
   } else {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../src/lab/apiserver/server.js';
 import { writeKubeconfig } from '../../src/lab/kubeconfig.js';
@@ -93,6 +93,34 @@ describe('apply', () => {
     const r = await runCliAsync(['apply', '-f', seed, '--kubeconfig', kc]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(`127.0.0.1:${port}`);
+  });
+});
+
+describe('plan without --inventory reads the cluster', () => {
+  it('says no agent has published NICs yet (exit 2), then plans over the published HostInterfaces', async () => {
+    const none = await cli(['plan', '-f', seed]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no HostInterfaces in the cluster');
+    const inv = parse(readFileSync(join(repoRoot, 'examples/hosts.yaml'), 'utf8')) as { items: KubeObject[] };
+    for (const h of inv.items) server.store.create(h);
+    try {
+      const r = await cli(['plan', '-f', seed, '-o', 'json']);
+      expect(r.code, r.stderr).toBe(0);
+      const cidr = JSON.parse(r.stdout) as { spec: { cidr: Array<{ hosts: Array<{ hostName: string; podCIDR: string }> }> } };
+      expect(cidr.spec.cidr.map((e) => e.hosts.map((h) => `${h.hostName}=${h.podCIDR}`))).toEqual([
+        ['host1=192.168.0.0/24', 'host2=192.168.1.0/24'],
+        ['host1=192.168.64.0/24', 'host2=192.168.65.0/24'],
+      ]);
+    } finally {
+      for (const h of inv.items) server.store.delete('multinic.fms.io/v1', 'HostInterface', h.metadata?.name ?? '');
+    }
+  });
+
+  it('without a kubeconfig exits 3 and says where it looked', async () => {
+    const r = await runCliAsync(['plan', '-f', seed], { env: { KUBECONFIG: join(dir, 'missing-kubeconfig') } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('no kubeconfig found at');
+    expect(r.stderr).toContain('--inventory');
   });
 });
 

@@ -186,7 +186,6 @@ const bad: Bad[] = [
   { name: 'YAML syntax error', args: () => nf('b15.yaml', 'kind: MultiNicNetwork\nspec: [\n'), err: /b15\.yaml#1: not valid YAML or JSON at line/ },
   { name: 'no -f', args: () => ['--inventory', inv()], err: /Missing required flag filename/ },
   { name: '-f file not found', args: () => ['-f', join(dir, 'nope.yaml'), '--inventory', inv()], err: /cannot read .*nope\.yaml: no such file/ },
-  { name: 'no --inventory (cluster reading not there yet)', args: () => ['-f', 'examples/network.yaml'], err: /no host inventory[\s\S]*hint: pass --inventory/ },
   { name: 'inventory with a hostIP outside its network', args: () => ['-f', 'examples/network.yaml', '--inventory', file('i1.yaml', list([host('x', [['eth1', '10.0.1.0/24', '10.0.9.1']])]))], err: /i1\.yaml#1\.items\[0\] \(HostInterface "x"\): spec\.interfaces\[0\]\.hostIP: 10\.0\.9\.1 is not inside/ },
   { name: 'inventory that holds a network', args: () => ['-f', 'examples/network.yaml', '--inventory', 'examples/network.yaml'], err: /examples\/network\.yaml#1 .*kind: expected a HostInterface, got MultiNicNetwork/ },
   { name: '--previous that is not a CIDR', args: () => ['-f', 'examples/network.yaml', '--inventory', inv(), '--previous', HOSTS], err: /--previous|expected a CIDR, got HostInterface "host1"/ },
