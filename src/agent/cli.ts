@@ -7,7 +7,7 @@ import { UserError } from '../lib/errors.js';
 import { runAgent, type AgentOptions } from './main.js';
 
 export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS] [--gc-grace SECONDS])
-             --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH]`;
+             --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]`;
 
 /** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
@@ -30,6 +30,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         context: { type: 'string' },
         namespace: { type: 'string', short: 'n' },
         'gc-grace': { type: 'string' },
+        resync: { type: 'string' },
       },
       strict: true,
     }));
@@ -58,6 +59,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       ...(values.context ? { context: values.context as string } : {}),
       ...(grace !== undefined ? { gcGraceMs: Number(grace) * 1000 } : {}),
     };
+  }
+  const resync = values.resync as string | undefined;
+  if (resync !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(resync) || Number(resync) < 1) throw new UserError(`--resync must be a number of seconds >= 1, got "${resync}"`, { hint: AGENT_USAGE });
+    opts.resyncMs = Number(resync) * 1000;
   }
   if (values['sysfs-root']) opts.sysfsRoot = values['sysfs-root'] as string;
   if (values['rt-tables']) opts.rtTablesPath = values['rt-tables'] as string;

@@ -20,6 +20,7 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
     'enable-forwarding': Flags.boolean({ description: 'Set net.ipv4.ip_forward=1 when an L3 network needs it.' }),
     checkpoint: Flags.string({ description: 'kubelet device-plugin checkpoint (topology, device-plugin NICs).' }),
     'topology-xml': Flags.string({ description: 'NCCL virtual topology XML (GPU NUMA nodes).' }),
+    resync: Flags.string({ description: 'Seconds between full re-scans and route/shim re-asserts (default 60).' }),
   };
 
   async run(): Promise<void> {
@@ -37,6 +38,7 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
     if (f['enable-forwarding']) argv.push('--enable-forwarding');
     if (f.checkpoint) argv.push('--checkpoint', f.checkpoint);
     if (f['topology-xml']) argv.push('--topology-xml', f['topology-xml']);
+    if (f.resync) argv.push('--resync', f.resync);
     await runAgentUntilSignal(parseAgentArgs(argv));
   }
 }
