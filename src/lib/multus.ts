@@ -76,15 +76,19 @@ export function networkStatusFromResult(network: string, result: CniResultLike):
   return out;
 }
 
-/** Reads the network-status annotation (v4, else the deprecated plural); [] when absent or malformed. */
-export function readNetworkStatus(annotations: Record<string, string> | undefined): NetworkStatusEntry[] {
+/**
+ * Reads the network-status annotation (v4, else the deprecated plural). Undefined when absent or
+ * unreadable, so callers can tell "no evidence" from "no attachments" (leak GC relies on it).
+ */
+export function readNetworkStatus(annotations: Record<string, string> | undefined): NetworkStatusEntry[] | undefined {
   const raw = annotations?.[NETWORK_STATUS_ANNOTATION] ?? annotations?.[NETWORKS_STATUS_ANNOTATION_DEPRECATED];
-  if (!raw) return [];
+  if (raw === undefined) return undefined;
   try {
-    const v = JSON.parse(raw);
-    return Array.isArray(v) ? (v as NetworkStatusEntry[]) : [];
+    const v = JSON.parse(raw) as unknown;
+    if (!Array.isArray(v)) return undefined;
+    return v.filter((e): e is NetworkStatusEntry => !!e && typeof e === 'object' && typeof (e as NetworkStatusEntry).name === 'string');
   } catch {
-    return [];
+    return undefined;
   }
 }
 

@@ -74,7 +74,7 @@ describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, ()
       pod = await kube.get(R.Pod, 'one-nic', 'default');
     }
     expect((pod?.status as { phase?: string }).phase).toBe('Running');
-    const st = readNetworkStatus(pod?.metadata?.annotations);
+    const st = readNetworkStatus(pod?.metadata?.annotations) ?? [];
     expect(st.map((s) => s.interface)).toEqual(['net1-0']);
     const podNs = ip(['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${prefix}-p`));
     const links = podNs.flatMap((ns) => ip(['-n', ns, '-o', 'link', 'show']).split('\n').filter((l) => / net1-/.test(l)));

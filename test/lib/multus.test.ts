@@ -45,9 +45,12 @@ describe('readNetworkStatus', () => {
     expect(readNetworkStatus({ 'k8s.v1.cni.cncf.io/networks-status': '[{"name":"old"}]' })).toEqual([{ name: 'old' }]);
     expect(readNetworkStatus({ 'k8s.v1.cni.cncf.io/network-status': '[{"name":"new"}]', 'k8s.v1.cni.cncf.io/networks-status': '[{"name":"old"}]' })).toEqual([{ name: 'new' }]);
   });
-  it('treats malformed or absent values as none', () => {
-    expect(readNetworkStatus({ 'k8s.v1.cni.cncf.io/network-status': 'nope' })).toEqual([]);
-    expect(readNetworkStatus(undefined)).toEqual([]);
+  it('tells absent or unreadable (undefined) from an empty list', () => {
+    expect(readNetworkStatus({ 'k8s.v1.cni.cncf.io/network-status': 'nope' })).toBeUndefined();
+    expect(readNetworkStatus({ 'k8s.v1.cni.cncf.io/network-status': '{"name":"x"}' })).toBeUndefined();
+    expect(readNetworkStatus(undefined)).toBeUndefined();
+    expect(readNetworkStatus({ 'k8s.v1.cni.cncf.io/network-status': '[]' })).toEqual([]);
+    expect(readNetworkStatus({ 'k8s.v1.cni.cncf.io/network-status': '[{"name":"a"},{"nope":1}]' })).toEqual([{ name: 'a' }]);
   });
 });
 

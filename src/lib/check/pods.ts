@@ -1,9 +1,9 @@
 // The pods a check creates and what it reads back from them. Pure: manifests in, plain data out.
 import type { KubeObject } from '../k8s/meta.js';
 import type { CheckTest } from './types.js';
+import { NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION } from '../multus.js';
 
-export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
-export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
+export { NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION };
 export const RUN_LABEL = 'multinic.fms.io/check-run';
 export const ROLE_LABEL = 'multinic.fms.io/check-role';
 export const TEST_ANNOTATION = 'multinic.fms.io/check-test';

@@ -3,11 +3,9 @@
 // network-status that no longer lists the address; it is released only after it has looked leaked
 // for a whole grace period AND a direct GET of the pod confirms it. Never for a Pending pod: its
 // ADD may still be running (or the kubelet will retry it). Pure.
+import { readNetworkStatus as networkStatus } from '../multus.js';
 
-/** Multus v4 writes this; */
-export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
-/** ...and older Multus (and upstream's controller) used the plural, deprecated form. */
-export const NETWORKS_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks-status';
+export { networkStatus };
 
 export const DEFAULT_GC_GRACE_MS = 60_000;
 
@@ -31,25 +29,6 @@ export interface HeldAddress {
   namespace: string;
   network: string;
   address: string;
-}
-
-export interface NetworkStatusEntry {
-  name: string;
-  interface?: string;
-  ips?: string[];
-}
-
-/** The pod's Multus network-status entries (v4 annotation, else the deprecated plural); [] when absent or unreadable. */
-export function networkStatus(annotations: Record<string, string> | undefined): NetworkStatusEntry[] | undefined {
-  const text = annotations?.[NETWORK_STATUS_ANNOTATION] ?? annotations?.[NETWORKS_STATUS_ANNOTATION];
-  if (text === undefined) return undefined;
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (!Array.isArray(v)) return undefined;
-    return v.filter((e): e is NetworkStatusEntry => !!e && typeof e === 'object' && typeof (e as NetworkStatusEntry).name === 'string');
-  } catch {
-    return undefined;
-  }
 }
 
 /** Whether a network-status entry name (`ns/net` or `net`) denotes `network`. */
