@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
+import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { R } from '../../src/lib/k8s/resources.js';
 import { readNetworkStatus } from '../../src/lib/multus.js';
 import { repoRoot, runCliAsync } from '../helpers/cli.js';
@@ -92,11 +93,15 @@ describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, ()
   }, 240_000);
 
   it('fails exactly the host pair and NIC whose host route is gone (both directions: replies need it too), with a hint', async () => {
-    // host1's route to host2's pod block on the second NIC network (192.168.65.0/24 via 10.0.2.2).
-    const table = ip(['-n', `${prefix}-host1`, 'route', 'show', 'table', 'all', '192.168.65.0/24']).trim();
+    // host1's route to host2's pod block on the second NIC network. Indexes follow the agents'
+    // claim order, so read host2's block and address from the CIDR rather than assuming them.
+    const cidr = await kube.get<KubeObject & { spec: { cidr: Array<{ interfaceIndex: number; hosts: Array<{ hostName: string; hostIP: string; podCIDR: string }> }> } }>(R.CIDR, 'multi-nic-sample');
+    const h2 = cidr?.spec.cidr.find((e) => e.interfaceIndex === 1)?.hosts.find((h) => h.hostName === 'host2');
+    expect(h2).toBeDefined();
+    const table = ip(['-n', `${prefix}-host1`, 'route', 'show', 'table', 'all', h2!.podCIDR]).trim();
     const id = /table (\S+)/.exec(table)?.[1];
-    expect(table).toContain('via 10.0.2.2 dev eth2');
-    ip(['-n', `${prefix}-host1`, 'route', 'del', '192.168.65.0/24', 'table', id as string]);
+    expect(table).toContain(`via ${h2!.hostIP} dev eth2`);
+    ip(['-n', `${prefix}-host1`, 'route', 'del', h2!.podCIDR, 'table', id as string]);
     const r = await cli(['check', '--nodes', 'host1,host2', '--duration', '1', '-o', 'json']);
     expect(r.code).toBe(1);
     const rep = JSON.parse(r.stdout) as { tests: Array<{ client: { host: string }; server: { host: string }; nicIndex: number; status: string; cause?: string; hint?: string }> };
