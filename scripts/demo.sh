@@ -27,7 +27,7 @@ export KUBECONFIG=$DIR/kubeconfig
 step "install: CRDs, RBAC and the agent DaemonSet (the lab runs one real agent per host)"
 "${CLI[@]}" install --wait --timeout 60s
 
-step "plan (offline, from the hosts the agents published): the seed network over the lab's NICs"
+step "plan: the seed network over the NICs the agents published (read from the cluster)"
 "${CLI[@]}" plan -f examples/lab-network.yaml
 
 step "apply: create the network and wait until every host has claimed blocks and installed routes"
