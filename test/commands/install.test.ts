@@ -1,7 +1,7 @@
 // `kubectl multinic install` through the built executable against the API stand-in, as a user runs
 // it: exit code, stdout/stderr, and what ends up in the API.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,21 +20,10 @@ let dir = '';
 // Each case spawns the CLI (oclif + client-node start-up, seconds on a loaded 2-core CI box).
 vi.setConfig({ testTimeout: 120_000 });
 
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
+// dist/ and oclif.manifest.json are built once by test/helpers/build.ts (vitest globalSetup).
 beforeAll(() => {
-  const built = join(root, 'dist/commands/install.js');
-  if (!existsSync(built) || !existsSync(join(root, 'oclif.manifest.json')) || statSync(built).mtimeMs < newest(join(root, 'src'))) {
-    // Others' unfinished files may not type-check; tsc still emits, and only our commands are run.
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-    spawnSync('npx', ['oclif', 'manifest'], { cwd: root, stdio: 'ignore' });
-  }
   dir = mkdtempSync(join(tmpdir(), 'mn-f-install-'));
-}, 180_000);
+});
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

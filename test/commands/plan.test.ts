@@ -1,7 +1,7 @@
 // `kubectl multinic plan` through the built executable, as a user (or kubectl) runs it: exit
 // code, stdout and stderr. Output shapes are checked against the schemas in schemas/.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -15,22 +15,10 @@ const bin = join(root, 'bin/kubectl-multinic');
 const schema = (name: string): JsonSchema => JSON.parse(readFileSync(join(root, 'schemas', name), 'utf8')) as JsonSchema;
 let dir = '';
 
-/** Newest mtime under a directory (recursive), to tell whether dist/ is older than src/. */
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
+// dist/ and oclif.manifest.json are built once by test/helpers/build.ts (vitest globalSetup).
 beforeAll(() => {
-  const built = join(root, 'dist/commands/plan.js');
-  if (!existsSync(built) || !existsSync(join(root, 'oclif.manifest.json')) || statSync(built).mtimeMs < newest(join(root, 'src'))) {
-    // Others' unfinished files may not type-check; tsc still emits, and only our command is run.
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-    spawnSync('npx', ['oclif', 'manifest'], { cwd: root, stdio: 'ignore' });
-  }
   dir = mkdtempSync(join(tmpdir(), 'mn-plan-'));
-}, 120_000);
+});
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

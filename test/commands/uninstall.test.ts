@@ -1,7 +1,7 @@
 // `kubectl multinic uninstall` through the built executable against the API stand-in: networks only
 // after confirmation (a terminal, or --yes), everything install created removed, nothing foreign.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -19,20 +19,10 @@ let dir = '';
 // Each case spawns the CLI (oclif + client-node start-up, seconds on a loaded 2-core CI box).
 vi.setConfig({ testTimeout: 120_000 });
 
-function newest(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
+// dist/ and oclif.manifest.json are built once by test/helpers/build.ts (vitest globalSetup).
 beforeAll(() => {
-  const built = join(root, 'dist/commands/uninstall.js');
-  if (!existsSync(built) || !existsSync(join(root, 'oclif.manifest.json')) || statSync(built).mtimeMs < newest(join(root, 'src'))) {
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'ignore' });
-    spawnSync('npx', ['oclif', 'manifest'], { cwd: root, stdio: 'ignore' });
-  }
   dir = mkdtempSync(join(tmpdir(), 'mn-f-uninstall-'));
-}, 180_000);
+});
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
