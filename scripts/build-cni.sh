@@ -5,10 +5,12 @@
 #   scripts/build-cni.sh [--entry FILE] [--out FILE] [--mode sea|runtime] [--node PATH] [--no-strip]
 #
 # 1. esbuild bundles ENTRY (default src/cni/main.ts) and everything it imports into one ES module.
-# 2. --mode sea (default, chosen by bench/cni-startup): a Node single-executable application. Node 24's
-#    SEA main must be CommonJS and our entry uses top-level await, so the main is a 3-line CommonJS
-#    loader that imports the bundle (an SEA asset) as a data: URL. One file: atomic to install.
-#    --mode runtime: OUT is a /bin/sh launcher next to OUT.d/{node,plugin.mjs} (the measured
+# 2. --mode sea (default, chosen by bench/cni-startup): a Node single-executable application whose
+#    main is the bundle itself, as CommonJS. CommonJS on purpose: an ES module graph makes Node build
+#    an ESM facade for every built-in it imports, and node:http's facade evaluates its lazy getters,
+#    which loads undici and crypto (~30 ms of a ~70 ms start, measured with --cpu-prof).
+#    One file: atomic to install.
+#    --mode runtime: OUT is a /bin/sh launcher next to OUT.d/{node,plugin.cjs} (the measured
 #    alternative; three files to keep in step on the host).
 # The Node 24 binary is the one running this script when it is v24 (the Containerfile's build stage),
 # else --node PATH, else the official build from the npm registry (package node-<os>-<arch>@24, the
@@ -72,9 +74,9 @@ mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 
 # Whitespace and syntax minification only: identifiers stay readable in stack traces.
-"$esbuild" "$entry" --bundle --platform=node --format=esm --target="node$major" \
+"$esbuild" "$entry" --bundle --platform=node --format=cjs --target="node$major" \
   --minify-whitespace --minify-syntax --legal-comments=none --log-level=warning \
-  --outfile="$work/plugin.mjs"
+  --outfile="$work/plugin.cjs"
 
 copy_node() {
   cp "$node24" "$1"
@@ -84,16 +86,9 @@ copy_node() {
 }
 
 if [ "$mode" = sea ]; then
-  cat >"$work/loader.cjs" <<'EOF'
-const { getAsset } = require('node:sea');
-import('data:text/javascript;base64,' + Buffer.from(getAsset('plugin.mjs')).toString('base64')).catch((e) => {
-  process.stderr.write(`multi-nic: cannot start: ${(e && e.stack) || e}\n`);
-  process.exitCode = 1;
-});
-EOF
   cat >"$work/sea-config.json" <<EOF
-{ "main": "$work/loader.cjs", "output": "$work/sea.blob", "disableExperimentalSEAWarning": true,
-  "useCodeCache": false, "assets": { "plugin.mjs": "$work/plugin.mjs" } }
+{ "main": "$work/plugin.cjs", "output": "$work/sea.blob", "disableExperimentalSEAWarning": true,
+  "useCodeCache": ${MULTINIC_SEA_CODE_CACHE:-false} }
 EOF
   "$node24" --experimental-sea-config "$work/sea-config.json" >"$work/sea.log" 2>&1 || { cat "$work/sea.log" >&2; exit 1; }
   copy_node "$work/multi-nic"
@@ -107,9 +102,9 @@ else
   rm -rf "$dir.new"
   mkdir -p "$dir.new"
   copy_node "$dir.new/node"
-  cp "$work/plugin.mjs" "$dir.new/plugin.mjs"
+  cp "$work/plugin.cjs" "$dir.new/plugin.cjs"
   # ${0%/*}: no dirname(1), so it works with an empty environment (no PATH).
-  printf '%s\n' '#!/bin/sh' "exec \"\${0%/*}/$(basename "$dir")/node\" \"\${0%/*}/$(basename "$dir")/plugin.mjs\" \"\$@\"" >"$work/launcher"
+  printf '%s\n' '#!/bin/sh' "exec \"\${0%/*}/$(basename "$dir")/node\" \"\${0%/*}/$(basename "$dir")/plugin.cjs\" \"\$@\"" >"$work/launcher"
   chmod 0755 "$work/launcher"
   rm -rf "$dir"
   mv "$dir.new" "$dir"

@@ -30,7 +30,7 @@ const du = (p) => {
   return readdirSync(p).reduce((n, f) => n + du(join(p, f)), 0);
 };
 const variants = {
-  baseline: { cmd: process.execPath, argv: [join(dir, 'multi-nic-runtime.d/plugin.mjs')], bytes: du(join(dir, 'multi-nic-runtime.d/plugin.mjs')), files: 1, note: `system node ${process.version} (needs Node on the host)` },
+  baseline: { cmd: process.execPath, argv: [join(dir, 'multi-nic-runtime.d/plugin.cjs')], bytes: du(join(dir, 'multi-nic-runtime.d/plugin.cjs')), files: 1, note: `system node ${process.version} (needs Node on the host)` },
   sea: { cmd: join(dir, 'multi-nic-sea'), argv: [], bytes: du(join(dir, 'multi-nic-sea')), files: 1, note: 'single executable' },
   runtime: { cmd: join(dir, 'multi-nic-runtime'), argv: [], bytes: du(join(dir, 'multi-nic-runtime')) + du(join(dir, 'multi-nic-runtime.d')), files: 3, note: 'sh launcher + node + bundle' },
 };

@@ -1,11 +1,25 @@
 // Entry point of the `multi-nic` CNI executable (bin/multi-nic): wires the real ports and runs one
 // invocation. Imports node built-ins and our modules only: every pod attachment pays the startup.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createAgentClient } from './agent-client.js';
 import { invokePlugin } from './plugin-exec.js';
 import { deleteLink, readNetns } from './netns.js';
 import { createHandlers } from './plugin.js';
 import { dispatch, type CniIo } from './skel.js';
+
+/**
+ * The runtime writes the config into a pipe and closes it: one blocking read is the fast path (no
+ * stream machinery to load, ~5 ms of a pod attachment). A non-blocking stdin (EAGAIN) falls back
+ * to the stream.
+ */
+async function readStdin(): Promise<string> {
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    return readAll(process.stdin);
+  }
+}
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -16,7 +30,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 export async function main(): Promise<number> {
   const io: CniIo = {
     env: process.env,
-    readStdin: () => readAll(process.stdin),
+    readStdin,
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
   };
@@ -32,4 +46,7 @@ export async function main(): Promise<number> {
   return dispatch(io, handlers);
 }
 
-process.exitCode = await main();
+main().then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => { process.stderr.write(`multi-nic: ${(e as Error)?.stack ?? String(e)}\n`); process.exitCode = 1; },
+);

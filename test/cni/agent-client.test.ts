@@ -101,4 +101,35 @@ describe('agent client', () => {
     await c.release(key);
     expect(seen).toEqual(['GET /v1/healthz - ', `POST /v1/release application/json ${JSON.stringify(key)}`]);
   });
+  it('reads chunked bodies, multi-byte text split across writes, and large bodies', async () => {
+    const p = join(dir, 'chunked.sock');
+    const big = { apiVersion: 'v1', nics: Array.from({ length: 2000 }, (_, i) => ({ index: i, master: `eth${i}`, address: `10.0.${i % 256}.1/24` })) };
+    await listen(
+      createHttpServer((req, res) => {
+        if (req.url === '/v1/lookup') {
+          const text = Buffer.from(JSON.stringify(big));
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length });
+          res.end(text);
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }); // no length: chunked
+        const text = Buffer.from('{"apiVersion":"v1","released":0,"note":"grüße ✓"}');
+        res.write(text.subarray(0, 44)); // splits the multi-byte characters
+        setTimeout(() => res.end(text.subarray(44)), 20);
+      }),
+      p,
+    );
+    const c = createAgentClient({ socketPath: p });
+    expect(await c.release(key)).toEqual({ apiVersion: 'v1', released: 0, note: 'grüße ✓' });
+    expect(await c.lookup(key)).toEqual(big);
+  });
+
+  it('a connection closed before the answer, or an answer that is not HTTP, says so', async () => {
+    const closing = join(dir, 'closing.sock');
+    await listen(createNetServer((sock) => sock.resume().end()), closing);
+    await expect(createAgentClient({ socketPath: closing }).allocate(key)).rejects.toThrow(`agent socket ${closing} closed the connection before answering /v1/allocate: is the multinic agent restarting?`);
+    const smtp = join(dir, 'smtp.sock');
+    await listen(createNetServer((sock) => sock.resume().end('220 mail ESMTP\r\n\r\n')), smtp);
+    await expect(createAgentClient({ socketPath: smtp }).lookup(key)).rejects.toThrow(`agent ${smtp} answered /v1/lookup with a malformed response: not an HTTP response: "220 mail ESMTP"`);
+  });
 });
