@@ -6,7 +6,7 @@ import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
 import { UserError } from '../lib/errors.js';
 import { runAgent, type AgentOptions } from './main.js';
 
-export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS] [--gc-grace SECONDS])
+export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS]) [--gc-grace SECONDS]
              --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]`;
 
 /** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
@@ -50,9 +50,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     dataDir,
     enableForwarding: Boolean(values['enable-forwarding']),
   };
+  const grace = values['gc-grace'] as string | undefined;
+  if (grace !== undefined && !/^\d+(\.\d+)?$/.test(grace)) throw new UserError(`--gc-grace must be a number of seconds, got "${grace}"`, { hint: AGENT_USAGE });
+  // One grace for both collectors: the CNI GC verb's and (with --kube) the leaked-pod GC's.
+  if (grace !== undefined) opts.cniGcGraceMs = Number(grace) * 1000;
   if (kube) {
-    const grace = values['gc-grace'] as string | undefined;
-    if (grace !== undefined && !/^\d+(\.\d+)?$/.test(grace)) throw new UserError(`--gc-grace must be a number of seconds, got "${grace}"`, { hint: AGENT_USAGE });
     opts.kube = {
       namespace: (values.namespace as string | undefined) ?? env.POD_NAMESPACE ?? 'multinic-system',
       ...(values.kubeconfig ? { kubeconfig: values.kubeconfig as string } : {}),

@@ -1,12 +1,14 @@
 // The agent's request logic behind the socket (src/agent/server.ts): validate → select → allocate
 // all-or-nothing → answer. The pod ADD hot path: no API round trip, only in-memory state, the
 // discovery snapshot and one durable IPAM write.
-import type { AgentErrorBody, AllocateRequest, AllocateResponse, AllocatedNic, LookupResponse, ReleaseRequest, ReleaseResponse } from '../lib/agent/protocol.js';
+import type { AgentErrorBody, AllocateRequest, AllocateResponse, AllocatedNic, GcRequest, GcResponse, LookupResponse, ReleaseRequest, ReleaseResponse } from '../lib/agent/protocol.js';
 import type { CidrEntry, HostInterfaceInfo, MultiNicNetwork } from '../lib/crds/types.gen.js';
 import type { Allocation, AllocateItem, Ipam } from '../lib/ipam/types.js';
 import type { DiscoveredNic } from '../lib/agent/discovery.js';
 import { nicAddressing, parseIpamConfig, type IpamConfig, type NicAddressing } from '../lib/agent/addressing.js';
 import { selectNics, type NicCandidate } from '../lib/select/select.js';
+import { compareCidr, containsCidr, formatCidr, tryParseCidr, type Cidr } from '../lib/net/ip.js';
+import { MULTI_NIC_IPAM } from '../lib/network.js';
 import { InvalidSelectionError, NoMatchingNicError, UnknownDeviceClassError } from '../lib/select/errors.js';
 import type { AgentState, NetworkState } from './state.js';
 
@@ -47,6 +49,9 @@ export interface AgentCoreDeps {
   ipam: Ipam;
   /** The latest discovery snapshot. */
   nics: () => DiscoveredNic[];
+  /** GC keeps allocations younger than this even when the runtime does not list them (default 60 s). */
+  gcGraceMs?: number;
+  now?: () => number;
 }
 
 /** One host NIC of one network as this host sees it. */
@@ -68,6 +73,14 @@ export class AgentCore {
   private index: Map<string, Allocation[]> | undefined;
   /** Per CIDR object (replaced on every state change): this host's NICs with their addressing. */
   private readonly hostNicCache = new WeakMap<object, HostNicOfNetwork[]>();
+  /**
+   * Single-NIC IPAM networks: the NICs selected per holder. Memory only: the addresses belong to the
+   * delegate's IPAM, and a DEL after an agent restart works from the runtime's prevResult (the CNI
+   * deletes the pod links and runs the IPAM's DEL per interface).
+   */
+  private readonly selections = new Map<string, AllocateResponse>();
+  /** When each holder was last allocated or selected (GC grace; memory only: none is in flight after a restart). */
+  private readonly lastAdd = new Map<string, number>();
 
   constructor(private readonly deps: AgentCoreDeps) {}
 
@@ -78,8 +91,10 @@ export class AgentCore {
   async allocate(body: unknown): Promise<AllocateResponse> {
     const req = validateAllocate(body);
     const ns = this.networkOrThrow(req.network);
-    const mine = this.hostNics(ns);
     const key = holderKey(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName);
+    this.lastAdd.set(key, this.now());
+    if (this.passThrough(ns)) return this.selectOnly(req, ns, key);
+    const mine = this.hostNics(ns);
     const existing = this.holders().get(key);
     if (existing?.length) {
       // A repeated ADD: the same addresses, re-confirmed by the IPAM (it answers held keys as they are).
@@ -98,43 +113,10 @@ export class AgentCore {
     if (present.length === 0) {
       throw new AgentError('NotReady', `host ${this.hostName} has no NIC of network "${req.network}" up (CIDR names ${mine.map((m) => m.host.interfaceName).join(', ') || 'none'} for this host)`, 'check `ip addr` on the host and the network masterNets');
     }
-    const strategy = ns.network.spec.attachPolicy?.strategy ?? 'none';
-    const resources = (req.resourceName ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-    const needFacts = strategy === 'topology' || (resources.length > 0 && !req.deviceIDs);
-    const facts = needFacts ? await this.deps.state.podFacts(req.pod.uid, resources) : { gpuNumaNodes: [], deviceIDs: [] };
-    const counts = strategy === 'perfOpt' || strategy === 'costOpt' ? this.allocationsPerNic() : undefined;
-
-    const candidates: NicCandidate[] = present.map((m) => {
+    const chosen = await this.choose(req, ns, present.map((m) => {
       const d = discovered.get(m.host.interfaceName) as DiscoveredNic;
-      return {
-        name: m.host.interfaceName,
-        netAddress: m.entry.netAddress,
-        interfaceIndex: m.entry.interfaceIndex,
-        vendor: d.vendor,
-        product: d.product,
-        pciAddress: d.pciAddress,
-        numaNode: d.numaNode,
-        speed: d.speed,
-        allocations: counts?.get(m.host.interfaceName) ?? 0,
-      };
-    });
-    let chosen: NicCandidate[];
-    try {
-      chosen = selectNics({
-        strategy,
-        policyTarget: ns.network.spec.attachPolicy?.target,
-        candidates,
-        args: req.args,
-        deviceClasses: Object.fromEntries(Object.entries(this.deps.state.deviceClasses()).map(([k, v]) => [k, v.spec])),
-        gpuNumaNodes: facts.gpuNumaNodes,
-        deviceIDs: req.deviceIDs ?? facts.deviceIDs,
-      }).nics;
-    } catch (e) {
-      if (e instanceof NoMatchingNicError || e instanceof UnknownDeviceClassError || e instanceof InvalidSelectionError) {
-        throw new AgentError(e.code, `network "${req.network}": ${e.message}`, e.hint);
-      }
-      throw e;
-    }
+      return { nic: d, netAddress: m.entry.netAddress, interfaceIndex: m.entry.interfaceIndex };
+    }));
     const items: AllocateItem[] = chosen.map((nic, i) => ({
       pool: (present.find((m) => m.host.interfaceName === nic.name) as HostNicOfNetwork).addressing.pool,
       key: { podUID: req.pod.uid, containerID: req.pod.containerID, interface: `${req.pod.ifName}-${i}` },
@@ -154,6 +136,135 @@ export class AgentCore {
     }
     this.holders().set(key, allocs);
     return this.respond(ns, mine, allocs);
+  }
+
+  /** Runs the network's attach policy over `candidates` (all-or-nothing request errors mapped to the wire). */
+  private async choose(req: AllocateRequest, ns: NetworkState, present: Array<{ nic: DiscoveredNic; netAddress: string; interfaceIndex: number }>): Promise<NicCandidate[]> {
+    const strategy = ns.network.spec.attachPolicy?.strategy ?? 'none';
+    const resources = (req.resourceName ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const needFacts = strategy === 'topology' || (resources.length > 0 && !req.deviceIDs);
+    const facts = needFacts ? await this.deps.state.podFacts(req.pod.uid, resources) : { gpuNumaNodes: [], deviceIDs: [] };
+    const counts = strategy === 'perfOpt' || strategy === 'costOpt' ? this.allocationsPerNic() : undefined;
+    const candidates: NicCandidate[] = present.map(({ nic: d, netAddress, interfaceIndex }) => ({
+      name: d.interfaceName,
+      netAddress,
+      interfaceIndex,
+      vendor: d.vendor,
+      product: d.product,
+      pciAddress: d.pciAddress,
+      numaNode: d.numaNode,
+      speed: d.speed,
+      allocations: counts?.get(d.interfaceName) ?? 0,
+    }));
+    try {
+      return selectNics({
+        strategy,
+        policyTarget: ns.network.spec.attachPolicy?.target,
+        candidates,
+        args: req.args,
+        deviceClasses: Object.fromEntries(Object.entries(this.deps.state.deviceClasses()).map(([k, v]) => [k, v.spec])),
+        gpuNumaNodes: facts.gpuNumaNodes,
+        deviceIDs: req.deviceIDs ?? facts.deviceIDs,
+      }).nics;
+    } catch (e) {
+      if (e instanceof NoMatchingNicError || e instanceof UnknownDeviceClassError || e instanceof InvalidSelectionError) {
+        throw new AgentError(e.code, `network "${req.network}": ${e.message}`, e.hint);
+      }
+      throw e;
+    }
+  }
+
+  /** True when the network's IPAM is not multi-nic-ipam: no CIDR, no pools; the delegate's own IPAM gives addresses. */
+  passThrough(ns: NetworkState): boolean {
+    return this.ipamOf(ns).type !== MULTI_NIC_IPAM;
+  }
+
+  /**
+   * Single-NIC IPAM network (upstream's pass-through): select NICs among this host's discovered NICs
+   * on the network's masterNets (all NIC networks when empty, one NIC per network, lowest name
+   * first, as the planner does) and answer them without addresses. A repeated ADD gets the same NICs.
+   */
+  private async selectOnly(req: AllocateRequest, ns: NetworkState, key: string): Promise<AllocateResponse> {
+    const held = this.selections.get(key);
+    if (held) return held;
+    const nics = this.deps.nics();
+    const masterNets = (ns.network.spec.masterNets ?? []).map((t) => tryParseCidr(t, { strict: false })).filter((c): c is Cidr => c !== undefined);
+    const parsed = nics.flatMap((n) => {
+      const c = n.netAddress ? tryParseCidr(n.netAddress, { strict: false }) : undefined;
+      return c ? [{ nic: n, net: c }] : [];
+    });
+    let pool: Cidr[] = masterNets;
+    if (pool.length === 0) {
+      const distinct = new Map<string, Cidr>();
+      for (const p of parsed) distinct.set(formatCidr(p.net), p.net);
+      pool = [...distinct.values()].sort(compareCidr);
+    }
+    const present: Array<{ nic: DiscoveredNic; netAddress: string; interfaceIndex: number }> = [];
+    for (const [i, net] of pool.entries()) {
+      const on = parsed.filter((p) => p.net.family === net.family && containsCidr(net, p.net)).sort((a, b) => (a.nic.interfaceName < b.nic.interfaceName ? -1 : 1));
+      const first = on[0];
+      if (first && !present.some((x) => x.nic.interfaceName === first.nic.interfaceName)) present.push({ nic: first.nic, netAddress: formatCidr(first.net), interfaceIndex: i });
+    }
+    if (present.length === 0) {
+      const want = masterNets.length ? `on masterNets ${masterNets.map(formatCidr).join(', ')}` : 'at all';
+      throw new AgentError('NotReady', `host ${this.hostName} has no secondary NIC up ${want} for network "${req.network}" (found ${nics.map((n) => `${n.interfaceName} ${n.netAddress ?? '-'}`).join(', ') || 'none'})`, 'check `ip addr` on the host and the network masterNets');
+    }
+    const chosen = await this.choose(req, ns, present);
+    const plugin = ns.network.spec.plugin;
+    const res: AllocateResponse = {
+      apiVersion: 'v1',
+      network: req.network,
+      plugin: { type: plugin.type, cniVersion: plugin.cniVersion, args: plugin.args ?? {} },
+      vlanMode: this.ipamOf(ns).vlanMode,
+      nics: chosen.map((c, i) => {
+        const d = present.find((p) => p.nic.interfaceName === c.name)?.nic as DiscoveredNic;
+        const nic: AllocatedNic = { index: i, podInterface: `${req.pod.ifName}-${i}`, master: c.name, netAddress: c.netAddress, address: '', routes: [], vlanCIDR: '', podCIDR: '', pool: '' };
+        if (d.mtu) nic.mtu = d.mtu;
+        if (d.pciAddress) nic.pciAddress = d.pciAddress;
+        return nic;
+      }),
+    };
+    this.selections.set(key, res);
+    return res;
+  }
+
+  /**
+   * CNI GC: releases every allocation (and single-NIC selection) of the network whose container ID
+   * and ifName the runtime did not list in `keep`, except holders added within the grace period.
+   */
+  async gc(body: unknown): Promise<GcResponse> {
+    const req = validateGc(body);
+    const keep = new Set(req.keep.map((k) => `${k.containerID}\0${k.ifName}`));
+    const cutoff = this.now() - (this.deps.gcGraceMs ?? 60_000);
+    const recent = (k: string) => (this.lastAdd.get(k) ?? -Infinity) > cutoff;
+    const stale = new Map<string, { podUID: string; containerID: string; ifName: string }>();
+    for (const a of this.deps.ipam.list()) {
+      if (a.network !== req.network) continue;
+      const dash = a.interface.lastIndexOf('-');
+      if (dash <= 0) continue;
+      const ifName = a.interface.slice(0, dash);
+      const k = holderKey(a.network, a.podUID, a.containerID, ifName);
+      if (!keep.has(`${a.containerID}\0${ifName}`) && !recent(k)) stale.set(k, { podUID: a.podUID, containerID: a.containerID, ifName });
+    }
+    let released = 0;
+    for (const [k, h] of stale) {
+      released += (await this.deps.ipam.release({ podUID: h.podUID, containerID: h.containerID, ifPrefix: `${h.ifName}-`, network: req.network })).length;
+      this.index?.delete(k);
+      this.lastAdd.delete(k);
+    }
+    for (const [k, t] of this.lastAdd) if (t <= cutoff && !this.selections.has(k)) this.lastAdd.delete(k);
+    for (const k of this.selections.keys()) {
+      const [network, , containerID, ifName] = k.split('\0');
+      if (network === req.network && !keep.has(`${containerID}\0${ifName}`) && !recent(k)) {
+        this.selections.delete(k);
+        this.lastAdd.delete(k);
+      }
+    }
+    return { apiVersion: 'v1', released };
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
   }
 
   /** Forgets the holder index; the next request rebuilds it from the IPAM. */
@@ -178,14 +289,22 @@ export class AgentCore {
 
   async release(body: unknown): Promise<ReleaseResponse> {
     const req = validateRelease(body);
+    const key = holderKey(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName);
+    this.selections.delete(key);
+    this.lastAdd.delete(key);
     const released = await this.deps.ipam.release({ podUID: req.pod.uid, containerID: req.pod.containerID, ifPrefix: `${req.pod.ifName}-`, network: req.network });
-    this.index?.delete(holderKey(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName));
+    this.index?.delete(key);
     return { apiVersion: 'v1', released: released.length };
   }
 
   async lookup(body: unknown): Promise<LookupResponse> {
     const req = validateRelease(body);
     const ns = this.networkOrThrow(req.network);
+    if (this.passThrough(ns)) {
+      const held = this.selections.get(holderKey(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName));
+      if (!held) throw new AgentError('NotFound', `no NICs selected in network "${req.network}" for pod ${req.pod.uid} container ${req.pod.containerID} ${req.pod.ifName} (single-NIC IPAM: the agent keeps selections in memory)`);
+      return held;
+    }
     // CHECK is not the hot path: read the IPAM itself rather than the index.
     const prefix = `${req.pod.ifName}-`;
     const held = this.deps.ipam
@@ -210,32 +329,39 @@ export class AgentCore {
         if (nic) out.set(nic, (out.get(nic) ?? 0) + 1);
       }
     }
+    for (const sel of this.selections.values()) for (const n of sel.nics) out.set(n.master, (out.get(n.master) ?? 0) + 1);
     return out;
   }
 
   /** This host's NICs of a network, in interface-index order (NotReady without a CIDR entry). */
   hostNics(ns: NetworkState): HostNicOfNetwork[] {
     const name = ns.network.metadata.name ?? '';
+    const ipam = this.ipamOf(ns);
     if (!ns.cidr) throw new AgentError('NotReady', `network "${name}" has no CIDR yet (not planned)`, 'wait for the network to be planned (kubectl multinic status)');
-    let plan = this.plans.get(ns.network);
-    if (!plan) {
-      try {
-        plan = { ipam: parseIpamConfig(name, ns.network.spec.ipam) };
-      } catch (e) {
-        throw new AgentError('NotReady', (e as Error).message, 'fix the MultiNicNetwork spec.ipam');
-      }
-      this.plans.set(ns.network, plan);
-    }
     const cached = this.hostNicCache.get(ns.cidr);
     if (cached) return cached;
     const out: HostNicOfNetwork[] = [];
     for (const entry of [...ns.cidr.spec.cidr].sort((a, b) => a.interfaceIndex - b.interfaceIndex)) {
       for (const host of entry.hosts) {
-        if (host.hostName === this.hostName) out.push({ entry, host, addressing: nicAddressing(ns.network, plan.ipam, entry, host) });
+        if (host.hostName === this.hostName) out.push({ entry, host, addressing: nicAddressing(ns.network, ipam, entry, host) });
       }
     }
     this.hostNicCache.set(ns.cidr, out);
     return out;
+  }
+
+  /** The network's parsed spec.ipam (cached per network object). */
+  private ipamOf(ns: NetworkState): IpamConfig {
+    let plan = this.plans.get(ns.network);
+    if (!plan) {
+      try {
+        plan = { ipam: parseIpamConfig(ns.network.metadata.name ?? '', ns.network.spec.ipam) };
+      } catch (e) {
+        throw new AgentError('NotReady', (e as Error).message, 'fix the MultiNicNetwork spec.ipam');
+      }
+      this.plans.set(ns.network, plan);
+    }
+    return plan.ipam;
   }
 
   private networkOrThrow(name: string): NetworkState {
@@ -350,6 +476,18 @@ export function validateAllocate(body: unknown): AllocateRequest {
     req.deviceIDs = o.deviceIDs as string[];
   }
   return req;
+}
+
+/** Validates a GcRequest: `keep` is the runtime's list of valid attachments (may be empty). */
+export function validateGc(body: unknown): GcRequest {
+  const o = obj(body, 'request');
+  const network = validateHeader(o);
+  if (!Array.isArray(o.keep)) throw bad('keep must be a list of {containerID, ifName} (the runtime\'s valid attachments; [] keeps none)');
+  const keep = o.keep.map((k, i) => {
+    const e = obj(k, `keep[${i}]`);
+    return { containerID: str(e, 'containerID', `keep[${i}]`) as string, ifName: str(e, 'ifName', `keep[${i}]`) as string };
+  });
+  return { apiVersion: 'v1', network, keep };
 }
 
 /** Validates a ReleaseRequest / LookupRequest (only the key fields are required). */

@@ -38,6 +38,8 @@ export interface AgentOptions {
   watch?: boolean;
   /** Full re-scan and reconcile period (default 60 s). */
   resyncMs?: number;
+  /** CNI GC (`POST /v1/gc`) keeps unlisted allocations younger than this (default 60 s; `--gc-grace`). */
+  cniGcGraceMs?: number;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -105,7 +107,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     const ipam: AgentOptions['ipam'] & object = opts.ipam ?? (await openIpamStore({ dir: join(opts.dataDir, 'ipam') }));
     if (!opts.ipam && ipam.close) cleanups.push(() => ipam.close?.());
     // In --kube mode allocations are mirrored to IPPools and leaks collected behind the core's back.
-    const core: AgentCore = new AgentCore({ hostName: opts.nodeName, state: st, ipam: kube ? kube.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam, nics: () => nics });
+    const core: AgentCore = new AgentCore({ hostName: opts.nodeName, state: st, ipam: kube ? kube.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam, nics: () => nics, ...(opts.cniGcGraceMs !== undefined ? { gcGraceMs: opts.cniGcGraceMs } : {}) });
     void kube?.setNics(nics);
     const routes = new RouteReconciler({ hostNet, rtTablesPath: opts.rtTablesPath, ownershipPath: join(opts.dataDir, 'route-tables.json') });
 

@@ -55,6 +55,12 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   server.headersTimeout = Math.min(server.requestTimeout, 5_000);
   server.keepAliveTimeout = 5_000;
 
+  async function gc(body: unknown): Promise<unknown> {
+    const out = await core.gc(body);
+    if (out.released > 0) opts.log?.({ level: 'info', msg: 'CNI GC released addresses', network: (body as { network?: unknown }).network, released: out.released });
+    return out;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     let status = 200;
@@ -63,11 +69,15 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       let out: unknown;
       if (req.method === 'GET' && path === '/v1/healthz') out = { apiVersion: 'v1', status: 'ok' };
       else if (req.method === 'GET' && path === '/v1/state') out = opts.state();
-      else if (path === '/v1/allocate' || path === '/v1/release' || path === '/v1/lookup') {
+      else if (path === '/v1/allocate' || path === '/v1/release' || path === '/v1/lookup' || path === '/v1/gc') {
         if (req.method !== 'POST') throw Object.assign(new AgentError('InvalidRequest', `${path} takes POST, not ${req.method}`), { httpStatus: 405 });
         const body = await readJson(req);
-        out = path === '/v1/allocate' ? await core.allocate(body) : path === '/v1/release' ? await core.release(body) : await core.lookup(body);
-      } else throw new AgentError('NotFound', `no such endpoint: ${req.method} ${path} (the agent serves /v1/allocate, /v1/release, /v1/lookup, /v1/healthz, /v1/state)`);
+        out =
+          path === '/v1/allocate' ? await core.allocate(body)
+          : path === '/v1/release' ? await core.release(body)
+          : path === '/v1/lookup' ? await core.lookup(body)
+          : await gc(body);
+      } else throw new AgentError('NotFound', `no such endpoint: ${req.method} ${path} (the agent serves /v1/allocate, /v1/release, /v1/lookup, /v1/gc, /v1/healthz, /v1/state)`);
       send(res, 200, out);
     } catch (e) {
       const err = e instanceof AgentError ? e : new AgentError('Internal', (e as Error).message ?? String(e));

@@ -3,6 +3,8 @@
 import { connect } from 'node:net';
 import type {
   AgentErrorBody,
+  GcRequest,
+  GcResponse,
   AllocateRequest,
   AllocateResponse,
   LookupRequest,
@@ -10,20 +12,6 @@ import type {
   ReleaseRequest,
   ReleaseResponse,
 } from '../lib/agent/protocol.js';
-
-/**
- * GC request (CNI 1.1): release every allocation of `network` whose container ID + ifName is not in
- * `keep`. Not yet in protocol.ts; agents that lack it answer 404 and GC becomes a no-op.
- */
-export interface GcRequest {
-  apiVersion: 'v1';
-  network: string;
-  keep: Array<{ containerID: string; ifName: string }>;
-}
-export interface GcResponse {
-  apiVersion: 'v1';
-  released: number;
-}
 
 /** The agent could not be reached at all (socket missing, refused, timed out). */
 export class AgentUnavailableError extends Error {

@@ -179,3 +179,99 @@ describe('AgentCore topology facts', () => {
     expect(r.nics.map((n) => n.master)).toEqual(['eth2']);
   });
 });
+
+/** A single-NIC IPAM network (host-local passed through to each NIC), no CIDR. */
+function passThroughNetwork(masterNets: string[] = ['10.0.1.0/24', '10.0.2.0/24'], strategy: 'none' | 'perfOpt' = 'none') {
+  const net = testNetwork({ name: 'hl', strategy });
+  net.spec.ipam = JSON.stringify({ type: 'host-local', ranges: [[{ subnet: '172.31.0.0/16' }]] });
+  net.spec.multiNICIPAM = false;
+  net.spec.masterNets = masterNets;
+  return net;
+}
+
+describe('AgentCore single-NIC IPAM pass-through', () => {
+  const setupHl = (net = passThroughNetwork(), nics = H1_NICS, now = () => 0) => {
+    const state = new StaticState([{ network: net }]);
+    const ipam = new FakeIpam();
+    return { ipam, core: new AgentCore({ hostName: 'h1', state, ipam, nics: () => nics, now }) };
+  };
+
+  it('selects NICs on masterNets without a CIDR and answers them without addresses', async () => {
+    const { core, ipam } = setupHl();
+    const r = await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod() });
+    expect(r).toEqual({
+      apiVersion: 'v1',
+      network: 'hl',
+      plugin: { type: 'macvlan', cniVersion: '1.0.0', args: { mode: 'bridge' } },
+      vlanMode: '',
+      nics: [
+        { index: 0, podInterface: 'net1-0', master: 'eth1', netAddress: '10.0.1.0/24', address: '', routes: [], vlanCIDR: '', podCIDR: '', pool: '', mtu: 1500, pciAddress: '0000:3b:00.0' },
+        { index: 1, podInterface: 'net1-1', master: 'eth2', netAddress: '10.0.2.0/24', address: '', routes: [], vlanCIDR: '', podCIDR: '', pool: '', mtu: 1500, pciAddress: '0000:5e:00.0' },
+      ],
+    });
+    expect(ipam.list()).toEqual([]);
+    expect(await core.lookup({ apiVersion: 'v1', network: 'hl', pod: pod() })).toEqual(r);
+  });
+
+  it('masterNets order and containment pick the NICs; empty masterNets means every NIC network', async () => {
+    const extra = [...H1_NICS, nic('eth0', '10.0.1.9'), nic('eth3', '10.9.0.1')];
+    const wide = setupHl(passThroughNetwork(['10.0.2.0/24', '10.0.0.0/16']), extra);
+    const r = await wide.core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod() });
+    expect(r.nics.map((n) => [n.podInterface, n.master, n.netAddress])).toEqual([['net1-0', 'eth2', '10.0.2.0/24'], ['net1-1', 'eth0', '10.0.1.0/24']]);
+    const all = setupHl(passThroughNetwork([]), extra);
+    const a = await all.core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod() });
+    expect(a.nics.map((n) => n.master)).toEqual(['eth0', 'eth2', 'eth3']);
+  });
+
+  it('a repeated ADD answers the same NICs; args and policies apply; release forgets the selection', async () => {
+    const { core } = setupHl();
+    const a = await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod(), args: { masters: ['eth2'] } });
+    expect(a.nics.map((n) => n.master)).toEqual(['eth2']);
+    expect((await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod() })).nics).toEqual(a.nics);
+    expect(await core.release({ apiVersion: 'v1', network: 'hl', pod: pod() })).toEqual({ apiVersion: 'v1', released: 0 });
+    expect(await code(core.lookup({ apiVersion: 'v1', network: 'hl', pod: pod() }))).toMatch(/^NotFound\/404: no NICs selected in network "hl"/);
+    expect(await code(core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('u3'), args: { masters: ['eth9'] } }))).toMatch(/^NoMatchingNic\/422/);
+    const perf = setupHl(passThroughNetwork(undefined, 'perfOpt'));
+    expect((await perf.core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod(), args: { nics: 1 } })).nics.map((n) => n.master)).toEqual(['eth2']);
+    // perfOpt counts selections: with equal speeds the less used NIC wins.
+    const even = setupHl(passThroughNetwork(undefined, 'perfOpt'), [nic('eth1', '10.0.1.1', { speed: 100000 }), nic('eth2', '10.0.2.1', { speed: 100000 })]);
+    const first = (await even.core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('p1'), args: { nics: 1 } })).nics[0]?.master;
+    const second = (await even.core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('p2'), args: { nics: 1 } })).nics[0]?.master;
+    expect(new Set([first, second])).toEqual(new Set(['eth1', 'eth2']));
+  });
+
+  it('no NIC up on masterNets → NotReady naming what the host has', async () => {
+    const { core } = setupHl(passThroughNetwork(['10.7.0.0/24']));
+    expect(await code(core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod() }))).toBe('NotReady/503: host h1 has no secondary NIC up on masterNets 10.7.0.0/24 for network "hl" (found eth1 10.0.1.0/24, eth2 10.0.2.0/24)');
+  });
+});
+
+describe('AgentCore.gc (CNI GC)', () => {
+  it('releases what the runtime does not list, keeps listed and recent holders, other networks untouched', async () => {
+    let t = 0;
+    const state = new StaticState([{ network: testNetwork(), cidr: testCidr(['h1']) }, { network: testNetwork({ name: 'other' }), cidr: testCidr(['h1'], 'other') }, { network: passThroughNetwork() }]);
+    const ipam = new FakeIpam();
+    const core = new AgentCore({ hostName: 'h1', state, ipam, nics: () => H1_NICS, now: () => t, gcGraceMs: 1000 });
+    for (const c of ['c1', 'c2', 'c3']) await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod(`u-${c}`, c) });
+    await core.allocate({ apiVersion: 'v1', network: 'other', pod: pod('u-o', 'c9') });
+    await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('u-h', 'c8') });
+    t = 5000;
+    await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('u-c4', 'c4') }); // in flight: within grace
+    const r = await core.gc({ apiVersion: 'v1', network: 'mnet', keep: [{ containerID: 'c2', ifName: 'net1' }] });
+    expect(r).toEqual({ apiVersion: 'v1', released: 4 });
+    expect(ipam.list().map((a) => `${a.network}/${a.containerID}/${a.interface}`).sort()).toEqual(['mnet/c2/net1-0', 'mnet/c2/net1-1', 'mnet/c4/net1-0', 'mnet/c4/net1-1', 'other/c9/net1-0', 'other/c9/net1-1']);
+    // A repeated ADD of a collected container gets fresh addresses (the holder index forgot it).
+    const again = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('u-c1', 'c1') });
+    expect(again.nics).toHaveLength(2);
+    expect(ipam.list()).toHaveLength(8);
+    // Single-NIC IPAM selections are collected too.
+    expect(await core.gc({ apiVersion: 'v1', network: 'hl', keep: [] })).toEqual({ apiVersion: 'v1', released: 0 });
+    expect(await code(core.lookup({ apiVersion: 'v1', network: 'hl', pod: pod('u-h', 'c8') }))).toMatch(/^NotFound/);
+  });
+
+  it('validates the request', async () => {
+    const { core } = setup();
+    expect(await code(core.gc({ apiVersion: 'v1', network: 'mnet' }))).toBe("InvalidRequest/400: keep must be a list of {containerID, ifName} (the runtime's valid attachments; [] keeps none)");
+    expect(await code(core.gc({ apiVersion: 'v1', network: 'mnet', keep: [{ containerID: 'c1' }] }))).toBe('InvalidRequest/400: keep[0].ifName must be a non-empty string');
+  });
+});

@@ -39,6 +39,14 @@ describe('agent socket server', () => {
     expect(st.mode & 0o777).toBe(0o600);
   });
 
+  it('serves gc: releases what the runtime does not keep', async () => {
+    await call(sock, 'POST', '/v1/allocate', { apiVersion: 'v1', network: 'mnet', pod });
+    await call(sock, 'POST', '/v1/allocate', { apiVersion: 'v1', network: 'mnet', pod: { ...pod, containerID: 'c2' } });
+    expect(await call(sock, 'POST', '/v1/gc', { apiVersion: 'v1', network: 'mnet', keep: [{ containerID: 'c1', ifName: 'net1' }] })).toEqual({ status: 200, body: { apiVersion: 'v1', released: 0 } });
+    expect(ipam.list()).toHaveLength(4); // both within the grace period: an ADD may be in flight
+    expect((await call(sock, 'GET', '/v1/gc')).status).toBe(405);
+  });
+
   it('serves allocate, lookup, release, healthz and state', async () => {
     const a = await call(sock, 'POST', '/v1/allocate', { apiVersion: 'v1', network: 'mnet', pod });
     expect(a.status).toBe(200);

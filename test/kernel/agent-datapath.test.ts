@@ -87,11 +87,15 @@ describe.skipIf(reason !== '')(`agent data path: 3 hosts × 2 NICs, macvlan L3 s
     }
     const network = testNetwork();
     cidr = planNetwork({ network: validateNetwork({ source: 'datapath', value: network }), inventory }).cidr;
-    writeFileSync(statePath(), [stringify(network), stringify(cidr)].join('---\n'));
+    // A second network with single-NIC IPAM (host-local passed through to each NIC): no CIDR.
+    const hl = testNetwork({ name: 'hl', vlanMode: '' });
+    hl.spec.ipam = JSON.stringify({ type: 'host-local' });
+    hl.spec.multiNICIPAM = false;
+    writeFileSync(statePath(), [stringify(network), stringify(cidr), stringify(hl)].join('---\n'));
 
     for (const h of HOSTS) {
       logs[h] = '';
-      const child = spawn('ip', ['netns', 'exec', hostNs[h] as string, process.execPath, agentJs, 'run', '--node', h, '--socket', sock(h), '--state-file', statePath(), '--data-dir', join(dir, h), '--rt-tables', join(dir, `${h}-rt_tables`), '--enable-forwarding'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', hostNs[h] as string, process.execPath, agentJs, 'run', '--node', h, '--socket', sock(h), '--state-file', statePath(), '--data-dir', join(dir, h), '--rt-tables', join(dir, `${h}-rt_tables`), '--enable-forwarding', ...(h === 'h2' ? ['--gc-grace', '0'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr?.on('data', (c: Buffer) => (logs[h] += c.toString()));
       agents[h] = child;
     }
@@ -186,6 +190,45 @@ describe.skipIf(reason !== '')(`agent data path: 3 hosts × 2 NICs, macvlan L3 s
     expect(addrs).not.toContain(`${gw(podCidrOf('h1', 0))}/24`);
     const released = await Promise.all(Array.from({ length: 200 }, (_, n) => call(sock('h1'), 'POST', '/v1/release', req(n))));
     expect(released.map((r) => (r.body as { released: number }).released)).toEqual(Array(200).fill(2));
+  });
+
+  it('single-NIC IPAM through the real agent: NICs from masterNets, host-local addresses, CHECK, DEL frees the leases', async () => {
+    const leases = join(dir, 'host-local');
+    const conf = nadConfig({ name: 'hl', multiNICIPAM: undefined, ipam: { type: 'host-local', ranges: [[{ subnet: '172.31.0.0/24' }]], dataDir: leases } });
+    const env = { ...cniEnv('h1', 'c-hl'), CNI_IFNAME: 'net2' };
+    const add = await runPlugin({ command: 'ADD', env, stdin: conf, hostNetns: hostNs.h1 });
+    expect(add.code, add.stdout).toBe(0);
+    const result = JSON.parse(add.stdout) as { interfaces: Array<{ name: string }>; ips: Array<{ address: string; interface: number }> };
+    expect(result.interfaces.filter((i) => i.name.startsWith('net2-')).map((i) => i.name)).toEqual(['net2-0', 'net2-1']);
+    expect(result.ips.map((i) => i.address).sort()).toEqual(['172.31.0.2/24', '172.31.0.3/24']);
+    const view = await readPod(podNs.h1 as string);
+    expect([view.addrs['net2-0'], view.addrs['net2-1']].sort()).toEqual(['172.31.0.2/24', '172.31.0.3/24']);
+    // The agent selected eth1 and eth2 (masterNets order) and holds no address of its own.
+    const held = (await call(sock('h1'), 'POST', '/v1/lookup', { apiVersion: 'v1', network: 'hl', pod: { uid: 'uid-h1', containerID: 'c-hl', ifName: 'net2' } })).body as { nics: Array<{ master: string; address: string }> };
+    expect(held.nics.map((n) => [n.master, n.address])).toEqual([['eth1', ''], ['eth2', '']]);
+    expect(existsSync(join(leases, 'hl', '172.31.0.2'))).toBe(true);
+    const check = await runPlugin({ command: 'CHECK', env, stdin: { ...conf, prevResult: result }, hostNetns: hostNs.h1 });
+    expect(check.code, check.stdout).toBe(0);
+    const del = await runPlugin({ command: 'DEL', env, stdin: { ...conf, prevResult: result }, hostNetns: hostNs.h1 });
+    expect(del.code, del.stdout).toBe(0);
+    const after = await readPod(podNs.h1 as string);
+    expect(Object.keys(after.addrs).filter((k) => k.startsWith('net2'))).toEqual([]);
+    expect(existsSync(join(leases, 'hl', '172.31.0.2')) || existsSync(join(leases, 'hl', '172.31.0.3'))).toBe(false);
+    expect((await call(sock('h1'), 'POST', '/v1/lookup', { apiVersion: 'v1', network: 'hl', pod: { uid: 'uid-h1', containerID: 'c-hl', ifName: 'net2' } })).status).toBe(404);
+  });
+
+  it('CNI GC through the real agent releases the addresses of containers the runtime no longer lists', async () => {
+    const req = (c: string) => ({ apiVersion: 'v1', network: 'mnet', pod: { namespace: 'default', name: `gc-${c}`, uid: `uid-${c}`, containerID: c, ifName: 'net9' } });
+    const count = async () => ((await call(sock('h2'), 'GET', '/v1/state')).body as { allocations: number }).allocations;
+    for (const c of ['gc-a', 'gc-b']) expect((await call(sock('h2'), 'POST', '/v1/allocate', req(c))).status).toBe(200);
+    const before = await count();
+    // h2's agent runs with --gc-grace 0; the runtime lists gc-a and the pod attached earlier (c-h2).
+    const keep = [{ containerID: 'gc-a', ifName: 'net9' }, { containerID: 'c-h2', ifName: 'net1' }];
+    expect((await call(sock('h2'), 'POST', '/v1/gc', { apiVersion: 'v1', network: 'mnet', keep })).body).toEqual({ apiVersion: 'v1', released: 2 });
+    expect(await count()).toBe(before - 2);
+    expect((await call(sock('h2'), 'POST', '/v1/lookup', req('gc-b'))).status).toBe(404);
+    expect((await call(sock('h2'), 'POST', '/v1/lookup', req('gc-a'))).status).toBe(200);
+    expect((await call(sock('h2'), 'POST', '/v1/release', req('gc-a'))).body).toEqual({ apiVersion: 'v1', released: 2 });
   });
 
   it('DEL through the CNI removes the pod interfaces and releases; agents stop cleanly and remove their sockets', async () => {

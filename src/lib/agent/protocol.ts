@@ -53,7 +53,12 @@ export interface AllocatedNic {
   master: string;
   /** Host NIC network, e.g. 10.0.1.0/24. */
   netAddress: string;
-  /** The pod's address with the prefix it is configured with (vlanCIDR prefix, or pod block in shim mode). */
+  /**
+   * The pod's address with the prefix it is configured with (vlanCIDR prefix, or pod block in shim
+   * mode). Empty for a single-NIC IPAM network (ipam.type is not multi-nic-ipam): the agent only
+   * selects the NIC and the CNI passes the network's own IPAM (host-local, whereabouts...) to the
+   * delegate, as upstream does; `routes`, `vlanCIDR`, `podCIDR` and `pool` are then empty too.
+   */
   address: string;
   /** Gateway for `routes` (the host shim's address in macvlan L3 mode). */
   gateway?: string;
@@ -92,6 +97,23 @@ export interface ReleaseResponse {
 /** POST /v1/lookup: what the agent holds for a key (CNI CHECK). */
 export type LookupRequest = ReleaseRequest;
 export type LookupResponse = AllocateResponse;
+
+/**
+ * POST /v1/gc (CNI 1.1 GC): release every allocation of `network` on this node whose container ID
+ * and CNI ifName are not in `keep` (the runtime's valid attachments). Allocations younger than the
+ * agent's GC grace period are kept even when not listed (an ADD may be in flight).
+ */
+export interface GcRequest {
+  apiVersion: 'v1';
+  network: string;
+  keep: Array<{ containerID: string; ifName: string }>;
+}
+
+export interface GcResponse {
+  apiVersion: 'v1';
+  /** Addresses released. */
+  released: number;
+}
 
 /** Error body for every non-2xx answer. */
 export interface AgentErrorBody {
