@@ -49,6 +49,13 @@ function sh(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; input?
     }
   });
 }
+async function waitFor(what: string, ms: number, ok: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 async function must(cmd: string, argv: string[]): Promise<void> {
   const r = await sh(cmd, argv);
   if (r.code !== 0) throw new Error(`${cmd} ${argv.join(' ')}: ${r.stderr}`);
@@ -150,6 +157,15 @@ try {
     await must('ip', ['-n', HOST, 'addr', 'add', `10.0.${i + 1}.1/24`, 'dev', m]);
     await must('ip', ['-n', HOST, 'link', 'set', m, 'up']);
   }
+  // A veth reports carrier (operstate UP) some time after `link set up` (the kernel's linkwatch
+  // runs it later, up to a second). Discovery skips links that are DOWN, as it should, and the
+  // agent's first scan runs before its `ip monitor` starts, so a carrier change in between is
+  // only seen at the next periodic re-scan (60 s): the agent then serves with no NICs. A real
+  // node's NICs are up before its agent starts; wait for that here.
+  await waitFor('host NICs carrier up', 10_000, async () => {
+    const links = JSON.parse((await sh('ip', ['-n', HOST, '-json', 'link', 'show'])).stdout || '[]') as Array<{ ifname: string; operstate?: string }>;
+    return masters.every((m) => links.some((l) => l.ifname === m && l.operstate === 'UP'));
+  });
   if (agentKind === 'fake') {
     fake = await new FakeAgent(sock, [
       {
@@ -168,13 +184,15 @@ try {
     const agentJs = await bundleAgent();
     real = spawn('ip', ['netns', 'exec', HOST, process.execPath, agentJs, 'run', '--node', 'bench', '--socket', sock, '--state-file', join(dir, 'state.yaml'), '--data-dir', join(dir, 'agent'), '--rt-tables', join(dir, 'rt_tables'), '--enable-forwarding'], { stdio: ['ignore', 'ignore', 'pipe'] });
     real.stderr?.on('data', (c: Buffer) => (realLog += c.toString()));
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const st = await sh('curl', ['-s', '--unix-socket', sock, 'http://agent/v1/state']).catch(() => ({ stdout: '' }));
-      if (st.stdout.includes('lastReconcile')) break;
-      if (Date.now() > deadline || real.exitCode !== null) throw new Error(`agent did not become ready:\n${realLog}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // Ready: reconciled once and serving all four NICs (an agent without them fails every ADD).
+    const agent = real;
+    await waitFor('the real agent to be ready with 4 NICs', 30_000, async () => {
+      if (agent.exitCode !== null) throw new Error(`agent exited with ${agent.exitCode}:\n${realLog}`);
+      const st = JSON.parse((await sh('curl', ['-s', '--unix-socket', sock, 'http://agent/v1/state'])).stdout || '{}') as { lastReconcile?: unknown; nics?: Array<{ interfaceName: string }> };
+      return Boolean(st.lastReconcile) && masters.every((m) => st.nics?.some((n) => n.interfaceName === m));
+    }).catch((e: Error) => {
+      throw new Error(`${e.message}\n${realLog}`);
+    });
   }
   // Warm-up: page in node, the plugin's modules and the Go binaries; not reported.
   const probe = await oursOnce(-1, false).catch((e: Error) => {
