@@ -46,7 +46,13 @@ export async function main(): Promise<number> {
   return dispatch(io, handlers);
 }
 
-main().then(
-  (code) => { process.exitCode = code; },
-  (e: unknown) => { process.stderr.write(`multi-nic: ${(e as Error)?.stack ?? String(e)}\n`); process.exitCode = 1; },
-);
+// Exit as soon as the answer is out: a natural exit tears the V8 heap down first (~5-10 ms of a pod
+// attachment). Pipes are synchronous on Linux; the write callback covers the other cases.
+const exitWith = (code: number) => {
+  process.exitCode = code;
+  process.stdout.write('', () => process.exit(code));
+};
+main().then(exitWith, (e: unknown) => {
+  process.stderr.write(`multi-nic: ${(e as Error)?.stack ?? String(e)}\n`);
+  exitWith(1);
+});
