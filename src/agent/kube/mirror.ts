@@ -139,13 +139,22 @@ export class IPPoolMirror {
 
   private async put(spec: PoolSpec, allocs: Allocation[], network: MultiNicNetwork): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const cur = await this.o.api.get<K<IPPool>>(R.IPPool, spec.name);
+      let cur = await this.o.api.get<K<IPPool>>(R.IPPool, spec.name);
       const want = renderIPPool(spec, allocs, { ownerReferences: ownerRefs(network) });
-      if (cur && canonical(cur.spec) === canonical(want.spec) && canonical(cur.metadata.labels ?? {}) === canonical({ ...(cur.metadata.labels ?? {}), ...want.metadata.labels })) return;
       try {
-        this.stats.writes++;
-        if (!cur) await this.o.api.create<K<IPPool>>(R.IPPool, want as K<IPPool>);
-        else await this.o.api.replace<K<IPPool>>(R.IPPool, { ...cur, metadata: { ...cur.metadata, labels: { ...(cur.metadata.labels ?? {}), ...want.metadata.labels } }, spec: want.spec });
+        const labels = { ...(cur?.metadata.labels ?? {}), ...want.metadata.labels };
+        if (!cur || canonical(cur.spec) !== canonical(want.spec) || canonical(cur.metadata.labels ?? {}) !== canonical(labels)) {
+          this.stats.writes++;
+          cur = !cur
+            ? await this.o.api.create<K<IPPool>>(R.IPPool, want as K<IPPool>)
+            : await this.o.api.replace<K<IPPool>>(R.IPPool, { ...cur, metadata: { ...cur.metadata, labels }, spec: want.spec });
+        }
+        // Usage goes to the status subresource (`kubectl get ippools` shows it), in its own write.
+        const status = { ...want.status, observedGeneration: cur.metadata.generation ?? 0 };
+        if (canonical(cur.status ?? {}) !== canonical(status)) {
+          this.stats.writes++;
+          await this.o.api.patch<K<IPPool>>(R.IPPool, spec.name, { status }, { type: 'merge', subresource: 'status' });
+        }
         return;
       } catch (e) {
         if (!isConflict(e) && !isAlreadyExists(e) && !isNotFound(e)) throw e;

@@ -474,6 +474,16 @@ export const CRDS = [
               "name": "Interface",
               "type": "string",
               "jsonPath": ".spec.interfaceName"
+            },
+            {
+              "name": "Used",
+              "type": "integer",
+              "jsonPath": ".status.used"
+            },
+            {
+              "name": "Capacity",
+              "type": "integer",
+              "jsonPath": ".status.capacity"
             }
           ],
           "schema": {

@@ -97,8 +97,11 @@ describe('IPPool mirror', () => {
     expect(p.metadata.labels).toMatchObject({ hostname: 'a', netname: 'multi-nic-sample' });
     expect(p.spec).toMatchObject({ podCIDR: '192.168.0.0/24', vlanCIDR: '192.168.0.0/18', netAttachDef: 'multi-nic-sample', hostName: 'a', interfaceName: 'eth1', excludes: [] });
     expect(p.spec.allocations[0]).toEqual({ pod: 'p0', namespace: 'default', index: 1, address: '192.168.0.1', podUID: 'u0', containerID: 'c-u0', interface: 'net1-0' });
+    // Usage in the status subresource: a /24 holds 254 addresses.
+    await eventually(() => expect((c.server.store.get('multinic.fms.io/v1', 'IPPool', pool.name) as unknown as IPPool).status).toMatchObject({ used: 100, capacity: 254 }));
     await wrapped.release({ podUID: 'u0', containerID: 'c-u0' });
     await eventually(() => expect((c.server.store.get('multinic.fms.io/v1', 'IPPool', pool.name) as unknown as IPPool).spec.allocations).toHaveLength(99));
+    await eventually(() => expect((c.server.store.get('multinic.fms.io/v1', 'IPPool', pool.name) as unknown as IPPool).status?.used).toBe(99));
     await mirror.stop();
   });
 
