@@ -61,6 +61,10 @@ export function watchNics(onEvent: () => void, opts: { netns?: NetnsRef; debounc
     if (stopped) return;
     child = start('ip', ['monitor', 'link', 'address'], { netns: opts.netns });
     child.stdout?.on('data', fire);
+    // One re-scan once the monitor runs: a change between the caller's first scan (or the previous
+    // monitor's exit) and this subscription would otherwise wait for the periodic re-scan (a veth's
+    // carrier comes up to a second after `link set up`, so an agent started with its NICs did miss them).
+    fire();
     child.on('error', () => undefined);
     child.on('exit', () => {
       if (!stopped) setTimeout(spawnMonitor, 1000).unref();

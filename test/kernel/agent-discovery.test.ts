@@ -54,6 +54,16 @@ describe.skipIf(!privileged.ok)(`agent discovery in a netns ${privileged.reason}
     expect((JSON.parse(stdout) as Array<{ interfaceName: string }>).map((n) => n.interfaceName)).toEqual(['eth1', 'eth2', 'eth3']);
   });
 
+  it('watchNics re-scans once as soon as its monitor runs (covers changes before the subscription)', async () => {
+    let events = 0;
+    const stop = watchNics(() => events++, { netns: { name: host }, debounceMs: 50, intervalMs: 3_600_000 });
+    try {
+      await expect.poll(() => events, { timeout: 2000 }).toBe(1);
+    } finally {
+      stop();
+    }
+  });
+
   it('watchNics fires (debounced) on address and link events in the namespace', async () => {
     let events = 0;
     const stop = watchNics(() => events++, { netns: { name: host }, debounceMs: 300, intervalMs: 3_600_000 });
