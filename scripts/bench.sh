@@ -12,8 +12,9 @@ run() {
   printf '\n\033[1m== bench %s\033[0m: %s\n' "$name" "$*"
   if ! "$@"; then echo "bench $name FAILED" >&2; status=1; fi
 }
-# The CNI benches measure the executable that ships (the Node 24 SEA), built once here.
-need_cni() { [ -x build/cni/multi-nic ] || bash scripts/build-cni.sh --out build/cni/multi-nic; }
+# The CNI benches measure the executable that ships (the Node 24 SEA), rebuilt once per run.
+cni_built=0
+need_cni() { [ "$cni_built" = 1 ] || { bash scripts/build-cni.sh --out build/cni/multi-nic && cni_built=1; }; }
 for b in $sel; do
   case $b in
     plan) run plan node bench/plan/run.mjs ;;
