@@ -1,10 +1,11 @@
 // The Containerfile and the manifests must agree: the default image `install` deploys is the one the
 // Containerfile builds (repository, tag = package.json version), and the paths the DaemonSet runs and
 // copies from exist in that image. No container engine here, so the file is checked statically.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { IMAGE_CLI_PATH, IMAGE_CNI_PATH, defaultImage, renderInstall } from '../../src/lib/install/render.js';
+import { AGENT_NODE_OPTIONS, IMAGE_CLI_PATH, IMAGE_CNI_PATH, defaultImage, renderInstall } from '../../src/lib/install/render.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
@@ -71,6 +72,13 @@ describe('Containerfile', () => {
     expect(runtime.find((i) => i.op === 'ENTRYPOINT')?.args).toBe(JSON.stringify([IMAGE_CLI_PATH]).replace(/,/g, ', '));
     // The build stage produces what the runtime stage copies.
     expect(build.some((i) => i.op === 'RUN' && i.args.includes('bash scripts/build-cni.sh --out build/cni/multi-nic'))).toBe(true);
+  });
+
+  it("starts the agent under node, which takes the DaemonSet's NODE_OPTIONS", () => {
+    // The entrypoint is the CLI script; its shebang runs node, which reads NODE_OPTIONS.
+    expect(readFileSync(join(root, pkg.bin['kubectl-multinic']!), 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    // node refuses to start at all when NODE_OPTIONS holds a flag it does not allow there.
+    expect(execFileSync(process.execPath, ['-p', '1'], { env: { ...process.env, NODE_OPTIONS: AGENT_NODE_OPTIONS }, encoding: 'utf8' }).trim()).toBe('1');
   });
 
   it('installs the runtime tools the agent shells out to', () => {

@@ -268,6 +268,14 @@ export function renderInstall(input: InstallOptions): KubeObject[] {
   return objects.sort(installOrder);
 }
 
+/**
+ * NODE_OPTIONS of the agent container. `--max-semi-space-size=2` (MiB) caps V8's young generation,
+ * which otherwise grows under a burst of ADDs and keeps the memory afterwards. bench/agent measures
+ * both side by side: holding 1,000 pods x 2 NICs (Node 24, --kube) the agent's RSS was 0.69-0.79x
+ * that with V8's defaults, idle 0.86x, with no consistent change in allocations per second.
+ */
+export const AGENT_NODE_OPTIONS = '--max-semi-space-size=2';
+
 /** The container command line of the agent (flags of `kubectl multinic agent`). */
 export function agentArgs(): string[] {
   return [
@@ -340,6 +348,7 @@ function renderDaemonSet(o: ResolvedInstallOptions, metadata: KubeObject['metada
                 nodeNameEnv,
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },
                 { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+                { name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS },
               ],
               securityContext: {
                 // NET_ADMIN: links, addresses, routes, rules; NET_RAW: ARP/ND probes and ping checks;

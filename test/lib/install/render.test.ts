@@ -8,6 +8,7 @@ import { UserError } from '../../../src/lib/errors.js';
 import type { KubeObject } from '../../../src/lib/k8s/meta.js';
 import { NAD_CRD_NAME } from '../../../src/lib/install/nad-crd.js';
 import {
+  AGENT_NODE_OPTIONS,
   CNI_BINARY_NAME,
   DEFAULT_NAMESPACE,
   IMAGE_CNI_PATH,
@@ -27,7 +28,7 @@ interface Container {
   image: string;
   command?: string[];
   args?: string[];
-  env?: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
   securityContext: { privileged?: boolean; allowPrivilegeEscalation?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
   resources: { requests: Record<string, string>; limits: Record<string, string> };
   volumeMounts: { name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }[];
@@ -188,6 +189,15 @@ describe('renderInstall', () => {
     expect(agent.args?.slice(0, 4)).toEqual(['agent', '--kube', '--node', '$(NODE_NAME)']);
     expect(agent.args).toEqual(expect.arrayContaining(['--socket', '/run/multinic/agent.sock', '--data-dir', '/var/lib/multinic']));
     expect(agent.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
+  });
+
+  it('starts the agent with NODE_OPTIONS capping the young generation (bench/agent measures this setting)', () => {
+    const [agent, ...rest] = podSpec(objs).containers;
+    expect(rest).toEqual([]);
+    expect(agent?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe(AGENT_NODE_OPTIONS);
+    expect(AGENT_NODE_OPTIONS).toBe('--max-semi-space-size=2');
+    // Only the agent: the init container runs sh, and NODE_OPTIONS there would say nothing.
+    expect(podSpec(objs).initContainers.flatMap((c) => c.env ?? []).map((e) => e.name)).not.toContain('NODE_OPTIONS');
   });
 
   it('uses the default image, or --image, for both containers', () => {
