@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Agent RSS and socket throughput (needs root: a throwaway namespace). Bundles the agent and the
-# bench from src (no build step): bash bench/agent/run.sh [pods] [rounds] [concurrency]
+# bench from src (no build step; --launch cli and --kube run dist/, so build first):
+#   bash bench/agent/run.sh [pods] [rounds] [concurrency[,concurrency...]] [--node PATH] [--launch bundle|cli] [--kube]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$(mktemp -d)"
