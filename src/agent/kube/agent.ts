@@ -117,6 +117,8 @@ export class KubeAgent {
   private publishedReports = '';
   private published: string | undefined;
   private stopped = false;
+  /** Our Node object was missing at the last node round (logged once per change). */
+  private nodeMissing = false;
   private readonly log: (event: Record<string, unknown>) => void;
   /** Last results, for status and tests. */
   readonly last: { claims: Record<string, ClaimOutcome>; cluster?: ClusterRound } = { claims: {} };
@@ -180,6 +182,10 @@ export class KubeAgent {
         this.published = undefined;
         nodeKick();
       }
+    });
+    // Our Node appearing (a fresh node registering after its agent started) ends the wait at once.
+    this.informers.nodes.onChange((t, n) => {
+      if (t !== 'DELETED' && n.metadata?.name === this.o.nodeName && this.nodeMissing) nodeKick();
     });
     const clusterKick = () => this.clusterLoop.kick();
     for (const k of ['networks', 'cidrs', 'hostInterfaces', 'nodes', 'namespaces', 'nads'] as const) this.informers[k].onChange(clusterKick);
@@ -306,6 +312,9 @@ export class KubeAgent {
     if (this.stopped) return;
     const own = this.ownHostInterface();
     if (!own) return;
+    // Without our Node object the leader treats this host as departed (it deletes the HostInterface
+    // and frees the host indexes): publishing and claiming would only fight it, round after round.
+    if (!(await this.nodeExists())) return;
     try {
       await this.publish(own);
     } catch (e) {
@@ -338,6 +347,31 @@ export class KubeAgent {
     for (const name of [...this.planErrors.keys()]) if (!this.informers.networks.get(name)) this.planErrors.delete(name);
     // Claim failures travel on our HostInterface to whichever agent leads.
     await this.publish(own).catch((e: Error) => this.log({ level: 'warn', msg: 'HostInterface publish failed; will retry', error: e.message }));
+  }
+
+  /** True when the Node named --node exists (cache first, then a GET; an API error counts as yes). */
+  private async nodeExists(): Promise<boolean> {
+    let found = Boolean(this.informers.nodes.get(this.o.nodeName));
+    if (!found) {
+      try {
+        found = Boolean(await this.o.api.get(R.Node, this.o.nodeName));
+      } catch {
+        found = true; // API trouble: the publish below reports it
+      }
+    }
+    if (found === this.nodeMissing) {
+      this.nodeMissing = !found;
+      if (found) this.log({ level: 'info', msg: 'Node object found; publishing and claiming', node: this.o.nodeName });
+      else {
+        this.log({ level: 'warn', msg: `no Node named "${this.o.nodeName}": not publishing a HostInterface nor claiming host indexes until it exists`, hint: 'the agent must run with --node set to its Kubernetes node name (the DaemonSet passes spec.nodeName as K8S_NODENAME)' });
+      }
+    }
+    return found;
+  }
+
+  /** Whether the agent is waiting for its Node object (status). */
+  get waitingForNode(): boolean {
+    return this.nodeMissing;
   }
 
   /** Creates or updates this node's HostInterface (spec, route reports, last-seen status). */

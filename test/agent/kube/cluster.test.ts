@@ -171,6 +171,26 @@ describe('status and departed nodes', () => {
     await eventually(() => expect(cidrOf(c, 'multi-nic-sample')!.spec.cidr[0]!.hosts.map((h) => `${h.hostName}:${h.hostIndex}`)).toEqual(['a:0', 'e:1']));
   });
 
+  it('an agent whose Node does not exist waits (no HostInterface, no claim, no churn with the leader), then joins when the Node appears', async () => {
+    const [a] = await start(['a']);
+    createNetwork(c, seedNetwork({ namespaces: ['default'] }));
+    await a!.setNics(hostNics(0));
+    await eventually(() => expect(cidrOf(c, 'multi-nic-sample')!.spec.cidr[0]!.hosts.map((h) => h.hostName)).toEqual(['a']));
+    const ghost = await agentFor(c, 'ghost'); // --node names no Node object
+    agents.push(ghost);
+    await ghost.setNics(hostNics(1));
+    expect(ghost.waitingForNode).toBe(true);
+    const generation = () => cidrOf(c, 'multi-nic-sample')!.metadata.generation;
+    const before = generation();
+    await new Promise((r) => setTimeout(r, 1500)); // several leader rounds
+    expect(c.server.store.get('multinic.fms.io/v1', 'HostInterface', 'ghost')).toBeUndefined();
+    expect(generation()).toBe(before);
+    createNode(c, 'ghost');
+    await eventually(() => expect(cidrOf(c, 'multi-nic-sample')!.spec.cidr[0]!.hosts.map((h) => h.hostName).sort()).toEqual(['a', 'ghost']));
+    expect(ghost.waitingForNode).toBe(false);
+    expect(c.server.store.get('multinic.fms.io/v1', 'HostInterface', 'ghost')).toBeDefined();
+  });
+
   it('a failed route install is Failed with the host message, and an Event', async () => {
     const [a] = await start(['a']);
     createNetwork(c, seedNetwork({ namespaces: ['default'] }));
