@@ -180,7 +180,7 @@ describe('status and departed nodes', () => {
     agents.push(ghost);
     await ghost.setNics(hostNics(1));
     expect(ghost.waitingForNode).toBe(true);
-    const generation = () => cidrOf(c, 'multi-nic-sample')!.metadata.generation;
+    const generation = () => cidrOf(c, 'multi-nic-sample')?.metadata?.generation;
     const before = generation();
     await new Promise((r) => setTimeout(r, 1500)); // several leader rounds
     expect(c.server.store.get('multinic.fms.io/v1', 'HostInterface', 'ghost')).toBeUndefined();
