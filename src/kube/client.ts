@@ -1,13 +1,14 @@
 // The real KubeApi: @kubernetes/client-node's KubeConfig for loading kubeconfig, contexts and
 // credentials (exec plugins, tokens, client certs, CA), and a thin node:http(s) transport so we get
 // status subresources, every patch type, server-side dry run and streaming watches uniformly.
-// client-node is imported lazily: it costs 300-450 ms at startup.
+// client-node is imported lazily, and only for credentials the light path (kubeconfig.ts) lacks.
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterUnreachableError, UserError } from '../lib/errors.js';
+import { inClusterConfig, loadKubeconfigFile, type ResolvedKubeconfig } from './kubeconfig.js';
 import { type ResourceRef, resourcePath } from '../lib/k8s/resources.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { ApiError, type KObject, type KubeApi, type ListOptions, type ObjectList, type WatchEvent, type WatchHandle, type WriteOptions } from './api.js';
@@ -32,38 +33,54 @@ export function parseDuration(text: string): number {
 }
 
 /**
- * Loads the kubeconfig exactly as kubectl would (--kubeconfig, then $KUBECONFIG, then ~/.kube/config)
- * and returns a KubeApi. Refuses to fall back silently to localhost:8080 when nothing is configured.
+ * Loads the kubeconfig exactly as kubectl would (--kubeconfig, then $KUBECONFIG, then ~/.kube/config,
+ * then in-cluster credentials) and returns a KubeApi. Refuses to fall back silently to
+ * localhost:8080 when nothing is configured. Plain credentials take the light path
+ * (src/kube/kubeconfig.ts); exec plugins, auth providers and merged KUBECONFIG lists go through
+ * client-node's KubeConfig, imported only then.
  */
 export async function connect(opts: ConnectOptions = {}): Promise<KubeApi> {
   const env = opts.env ?? process.env;
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  const explicit = opts.kubeconfig ?? (env.KUBECONFIG ? env.KUBECONFIG.split(':').filter(Boolean)[0] : undefined);
-  const path = explicit ?? join(env.HOME ?? homedir(), '.kube', 'config');
+  const files = opts.kubeconfig ? [opts.kubeconfig] : env.KUBECONFIG ? env.KUBECONFIG.split(':').filter(Boolean) : [];
+  const path = files[0] ?? join(env.HOME ?? homedir(), '.kube', 'config');
+  const timeoutMs = opts.requestTimeout ? parseDuration(opts.requestTimeout) : 30_000;
+  let light: ResolvedKubeconfig | 'fallback';
   if (!existsSync(path)) {
-    if (env.KUBERNETES_SERVICE_HOST && !opts.kubeconfig) {
-      kc.loadFromCluster();
-    } else {
+    if (!(env.KUBERNETES_SERVICE_HOST && !opts.kubeconfig)) {
       throw new ClusterUnreachableError(`no kubeconfig found at ${path}`, {
         hint: 'pass --kubeconfig PATH or set KUBECONFIG (for the local lab: kubectl multinic lab up, then use the kubeconfig it prints); plan can work offline with --inventory HOSTS.yaml',
       });
     }
-  } else {
-    try {
-      if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-      else if (env.KUBECONFIG) {
-        const saved = process.env.KUBECONFIG;
-        process.env.KUBECONFIG = env.KUBECONFIG;
-        try {
-          kc.loadFromDefault();
-        } finally {
-          process.env.KUBECONFIG = saved;
-        }
-      } else kc.loadFromFile(path);
-    } catch (e) {
-      throw new UserError(`cannot read kubeconfig ${path}: ${(e as Error).message}`, { hint: 'check the file is a valid kubeconfig (kubectl config view)' });
-    }
+    light = inClusterConfig(env);
+  } else light = files.length > 1 ? 'fallback' : loadKubeconfigFile(path, opts.context);
+  if (light !== 'fallback') {
+    const r = light;
+    const base: https.RequestOptions = { ...r.tls };
+    return new HttpKubeApi(r.server.replace(/\/+$/, ''), opts.namespace ?? r.namespace ?? 'default', base, timeoutMs, (): Record<string, string> => {
+      const a = r.authorization();
+      return a ? { Authorization: a } : {};
+    });
+  }
+  return connectWithClientNode(opts, env, path, timeoutMs);
+}
+
+/** The full kubeconfig semantics (exec credential plugins, auth providers, merged files) via client-node. */
+async function connectWithClientNode(opts: ConnectOptions, env: NodeJS.ProcessEnv, path: string, timeoutMs: number): Promise<KubeApi> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  try {
+    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+    else if (env.KUBECONFIG) {
+      const saved = process.env.KUBECONFIG;
+      process.env.KUBECONFIG = env.KUBECONFIG;
+      try {
+        kc.loadFromDefault();
+      } finally {
+        process.env.KUBECONFIG = saved;
+      }
+    } else kc.loadFromFile(path);
+  } catch (e) {
+    throw new UserError(`cannot read kubeconfig ${path}: ${(e as Error).message}`, { hint: 'check the file is a valid kubeconfig (kubectl config view)' });
   }
   if (opts.context) {
     if (!kc.getContextObject(opts.context)) {
@@ -78,7 +95,6 @@ export async function connect(opts: ConnectOptions = {}): Promise<KubeApi> {
     throw new ClusterUnreachableError(`kubeconfig ${path} has no current cluster`, { hint: 'set a context: kubectl config use-context NAME' });
   }
   const ctxNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
-  const timeoutMs = opts.requestTimeout ? parseDuration(opts.requestTimeout) : 30_000;
   const base: https.RequestOptions = {};
   try {
     await kc.applyToHTTPSOptions(base);
@@ -103,6 +119,8 @@ class HttpKubeApi implements KubeApi {
     readonly namespace: string,
     private readonly base: https.RequestOptions,
     private readonly timeoutMs: number,
+    /** Per-request headers (a rotated token file is re-read). */
+    private readonly auth: () => Record<string, string> = () => ({}),
   ) {
     this.url = new URL(server);
   }
@@ -121,6 +139,7 @@ class HttpKubeApi implements KubeApi {
           path: `${this.url.pathname.replace(/\/$/, '')}${path}`,
           headers: {
             ...(this.base.headers ?? {}),
+            ...this.auth(),
             Accept: 'application/json',
             ...(payload !== undefined ? { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) } : {}),
           },
@@ -256,7 +275,7 @@ class HttpKubeApi implements KubeApi {
           port: this.url.port,
           method: 'GET',
           path: `${this.url.pathname.replace(/\/$/, '')}${path}`,
-          headers: { ...(this.base.headers ?? {}), Accept: 'application/json' },
+          headers: { ...(this.base.headers ?? {}), ...this.auth(), Accept: 'application/json' },
         },
         (res) => {
           if ((res.statusCode ?? 0) >= 300) {

@@ -23,7 +23,7 @@ export async function serveLab(dir: string): Promise<void> {
   const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
   const server = await startApiServer({ host: topology.mgmtGateway, port: 0 });
   const kubeconfig = join(dir, 'kubeconfig');
-  writeKubeconfig(kubeconfig, server.url);
+  await writeKubeconfig(kubeconfig, server.url);
   const kube = await connect({ kubeconfig });
   for (const ns of ['default', 'kube-system', 'kube-public']) {
     if (!(await kube.get(R.Namespace, ns))) await kube.create(R.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
