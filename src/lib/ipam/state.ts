@@ -70,7 +70,15 @@ interface PoolEntry {
   conflicts: Map<string, string>;
 }
 
+/** Where a held allocation lives, as the holder index records it. */
+interface HeldAt {
+  entry: PoolEntry;
+  key: string;
+}
+
 const keyOf = (k: AllocationKey): string => `${k.podUID}\u0000${k.containerID}\u0000${k.interface}`;
+/** podUID + containerID: the part of a key every ReleaseSelector names. */
+const holderKeyOf = (k: { podUID: string; containerID: string }): string => `${k.podUID}\u0000${k.containerID}`;
 const holderOf = (a: AllocationKey & { podName?: string; namespace?: string }): string =>
   a.podName ? `pod ${a.namespace}/${a.podName} (uid ${a.podUID}, container ${a.containerID}, ${a.interface})` : `uid ${a.podUID}, container ${a.containerID}, ${a.interface}`;
 
@@ -112,6 +120,12 @@ function compareAllocations(a: Allocation, b: Allocation): number {
  */
 export class IpamState {
   private readonly pools = new Map<string, PoolEntry>();
+  /**
+   * Every held allocation by holder (podUID + containerID), so release() looks at a pod's few
+   * allocations instead of the whole node's. Changed only with `byKey`, by put() and remove();
+   * within one pool a holder's allocations keep their `byKey` order.
+   */
+  private readonly byHolder = new Map<string, Map<Allocation, HeldAt>>();
 
   /**
    * Allocates one address per item, all or nothing. A key already holding an address in the item's
@@ -147,9 +161,9 @@ export class IpamState {
           namespace: item.namespace,
         });
         alloc.take(addr, holderOf(a));
-        entry.byKey.set(key, a);
+        this.put(entry, key, a);
         undo.push(() => {
-          entry.byKey.delete(key);
+          this.remove(entry, key);
           alloc.release(addr);
           alloc.cursor = prevCursor;
         });
@@ -185,7 +199,7 @@ export class IpamState {
         if (ip.family !== entry.alloc.pool.family) throw new Error(`IPv${ip.family} address in an IPv${entry.alloc.pool.family} pool`);
         entry.alloc.take(ip.addr, holderOf(a), false);
         const held: Allocation = Object.freeze({ ...a, index: Number(ip.addr - entry.alloc.pool.cidr.base) });
-        entry.byKey.set(key, held);
+        this.put(entry, key, held);
         adopted.push(held);
       } catch (e) {
         conflicts.push({ allocation: a, reason: e instanceof Error ? e.message : String(e) });
@@ -197,12 +211,13 @@ export class IpamState {
   /** Releases every allocation the selector matches; idempotent (nothing held: returns []). */
   release(sel: ReleaseSelector): Allocation[] {
     const out: Allocation[] = [];
-    for (const entry of this.pools.values()) {
-      for (const [key, a] of entry.byKey) {
-        if (!matchesSelector(a, sel)) continue;
-        this.drop(entry, key, a);
-        out.push(a);
-      }
+    const held = this.byHolder.get(holderKeyOf(sel));
+    if (!held) return out;
+    // drop() deletes the current entry of `held` (and `held` itself once empty): Map iteration allows it.
+    for (const [a, { entry, key }] of held) {
+      if (!matchesSelector(a, sel)) continue;
+      this.drop(entry, key, a);
+      out.push(a);
     }
     return out.sort(compareAllocations);
   }
@@ -252,8 +267,11 @@ export class IpamState {
   /** Allocations held (frozen objects), optionally only one pool's; sorted by pool, then address. */
   list(pool?: string): Allocation[] {
     const out: Allocation[] = [];
-    for (const entry of this.pools.values()) {
-      if (pool === undefined || entry.name === pool) out.push(...entry.byKey.values());
+    if (pool !== undefined) {
+      const entry = this.pools.get(pool);
+      if (entry) out.push(...entry.byKey.values());
+    } else {
+      for (const entry of this.pools.values()) out.push(...entry.byKey.values());
     }
     return out.sort(compareAllocations);
   }
@@ -327,7 +345,7 @@ export class IpamState {
     const key = keyOf(a);
     const prev = entry.byKey.get(key);
     if (prev) this.drop(entry, key, prev);
-    entry.byKey.set(key, a);
+    this.put(entry, key, a);
     if (entry.alloc) this.takeInto(entry, key, a, advance);
     else if (advance) entry.cursor = a.address;
   }
@@ -344,8 +362,30 @@ export class IpamState {
     }
   }
 
-  private drop(entry: PoolEntry, key: string, a: Allocation): void {
+  /** Records `a` under `key`, which must not be held in `entry` (callers drop or skip a held key first). */
+  private put(entry: PoolEntry, key: string, a: Allocation): void {
+    entry.byKey.set(key, a);
+    const h = holderKeyOf(a);
+    let held = this.byHolder.get(h);
+    if (!held) {
+      held = new Map();
+      this.byHolder.set(h, held);
+    }
+    held.set(a, { entry, key });
+  }
+
+  /** Forgets what `key` holds in `entry` (not the address: see drop()). */
+  private remove(entry: PoolEntry, key: string): void {
+    const a = entry.byKey.get(key);
+    if (!a) return;
     entry.byKey.delete(key);
+    const h = holderKeyOf(a);
+    const held = this.byHolder.get(h);
+    if (held?.delete(a) && held.size === 0) this.byHolder.delete(h);
+  }
+
+  private drop(entry: PoolEntry, key: string, a: Allocation): void {
+    this.remove(entry, key);
     if (entry.conflicts.delete(key)) return;
     if (entry.alloc) {
       const addr = parseIp(a.address).addr;
