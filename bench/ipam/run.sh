@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bundles an IPAM bench from src (no build step needed) and runs it:
 #   bash bench/ipam/run.sh [N] [rounds]     durable allocations through the store (store.bench.ts)
-#   bash bench/ipam/run.sh allocator        next-address cost in big pools (allocator.bench.ts)
+#   bash bench/ipam/run.sh allocator        next-address cost in big pools, mass release (allocator.bench.ts)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$(mktemp -d)"
