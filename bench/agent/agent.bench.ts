@@ -6,10 +6,11 @@
 // the DaemonSet launches it (NODE_OPTIONS=AGENT_NODE_OPTIONS from src/lib/install/render.ts), a fresh
 // agent per concurrency and variant, variants alternating so a noisy neighbour hits both.
 //
-//   bash bench/agent/run.sh [pods] [rounds] [concurrency[,concurrency...]] [--node PATH] [--launch bundle|cli] [--kube]
+//   bash bench/agent/run.sh [pods] [rounds] [concurrency[,concurrency...]] [--node PATH] [--launch bundle|bin|cli] [--kube]
 //
-// --launch bundle (default): src/agent/bin.ts bundled, state from a file. --launch cli: the agent
-// as the image starts it, `kubectl-multinic agent` (oclif, dist/; build first). --kube (implies cli):
+// --launch bundle (default): src/agent/bin.ts bundled, state from a file. --launch bin: the agent as
+// the image starts it, bin/multinic-agent (dist/; build first). --launch cli: `kubectl-multinic agent`
+// (oclif, dist/), to see what the CLI framework costs. --kube (implies bin unless --launch cli):
 // state from the Kubernetes API, the lab's API stand-in running in the same namespace, the agent
 // claiming its blocks and mirroring allocations to IPPools, as in a cluster. --node: the agent's
 // Node.js binary, absolute or repo-relative (the image runs Node 24). AGENT_NODE_ARGS overrides the deployed NODE_OPTIONS.
@@ -34,12 +35,13 @@ const PODS = Number(positional[0] ?? 1000);
 const ROUNDS = Number(positional[1] ?? 3);
 const CONCS = (positional[2] ?? '16,64').split(',').map(Number);
 const KUBE = flags.has('kube');
-const LAUNCH = KUBE ? 'cli' : (flags.get('launch') ?? 'bundle');
-if (LAUNCH !== 'bundle' && LAUNCH !== 'cli') throw new Error(`--launch must be bundle or cli, not ${LAUNCH}`);
+const LAUNCH = flags.get('launch') ?? (KUBE ? 'bin' : 'bundle');
+if (LAUNCH !== 'bundle' && LAUNCH !== 'bin' && LAUNCH !== 'cli') throw new Error(`--launch must be bundle, bin or cli, not ${LAUNCH}`);
+if (KUBE && LAUNCH === 'bundle') throw new Error('--kube runs dist/: use --launch bin (default) or cli');
 const NODE = resolve(flags.get('node') ?? process.execPath);
 const DEPLOYED = process.env.AGENT_NODE_ARGS ?? AGENT_NODE_OPTIONS;
 const agentJs = process.env.AGENT_BUNDLE as string;
-if (LAUNCH === 'cli' && !existsSync('dist/commands/agent.js')) throw new Error('bench/agent --launch cli/--kube runs dist/: build first (npx tsc -p tsconfig.build.json && npx oclif manifest)');
+if (LAUNCH !== 'bundle' && !existsSync('dist/commands/agent.js')) throw new Error('bench/agent --launch bin|cli and --kube run dist/: build first (npx tsc -p tsconfig.build.json && npx oclif manifest)');
 const NS = 'mnagbench';
 const NICS = 2;
 
@@ -164,7 +166,7 @@ async function measure(conc: number, variant: RunResult['variant']): Promise<Run
       writeFileSync(join(dir, 'state.yaml'), `${NETWORK}---\n${CIDR}`);
       source.push('--state-file', join(dir, 'state.yaml'));
     }
-    const entry = LAUNCH === 'cli' ? ['bin/kubectl-multinic', 'agent'] : [agentJs, 'run'];
+    const entry = LAUNCH === 'cli' ? ['bin/kubectl-multinic', 'agent'] : LAUNCH === 'bin' ? ['bin/multinic-agent', 'run'] : [agentJs, 'run'];
     const bare = spawn('ip', ['netns', 'exec', NS, NODE, '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
     children.push(bare);
     const agent = spawn('ip', ['netns', 'exec', NS, NODE, ...entry, '--node', 'bench', '--socket', sock, ...source, '--data-dir', join(dir, 'data'), '--rt-tables', join(dir, 'rt_tables')], { stdio: ['ignore', 'ignore', 'pipe'], env });
@@ -247,7 +249,7 @@ const report = {
   rounds: ROUNDS,
   cores: cpus().length,
   node: (await run(NODE, ['--version'])).stdout.trim(),
-  launch: LAUNCH === 'cli' ? 'kubectl-multinic agent (oclif, dist/), as the image starts it' : 'src/agent/bin.ts bundled (no oclif)',
+  launch: LAUNCH === 'cli' ? 'kubectl-multinic agent (oclif, dist/)' : LAUNCH === 'bin' ? 'bin/multinic-agent run (dist/), as the image starts it' : 'src/agent/bin.ts bundled (no oclif)',
   state: KUBE ? 'Kubernetes API (lab stand-in in the namespace), IPPool mirroring' : 'state file',
   deployedNodeOptions: DEPLOYED,
   loadAverageAfter: loadavg().map((x) => round(x)),

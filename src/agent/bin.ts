@@ -1,6 +1,6 @@
-// Standalone agent entry (no oclif: a DaemonSet starts it directly, and tests bundle it to run
-// inside a network namespace). `bin.js discover [--sysfs-root DIR]` prints the discovered NICs as
-// JSON; `bin.js run ...flags` runs the agent (flags as `kubectl multinic agent`).
+// Standalone agent entry, bin/multinic-agent (no oclif: the DaemonSet starts it directly, and tests
+// bundle it to run inside a network namespace). `multinic-agent discover [--sysfs-root DIR]` prints the discovered NICs as
+// JSON; `multinic-agent run ...flags` runs the agent (flags as `kubectl multinic agent`).
 import { discoverNics } from './discovery.js';
 import { AGENT_USAGE, parseAgentArgs, runAgentUntilSignal } from './cli.js';
 import { UserError } from '../lib/errors.js';
@@ -13,8 +13,10 @@ try {
     process.stdout.write(`${JSON.stringify(nics)}\n`);
   } else if (cmd === 'run') {
     await runAgentUntilSignal(parseAgentArgs(rest));
+  } else if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(`multinic-agent discover [--sysfs-root DIR]   print this host's secondary NICs as JSON\nmultinic-agent run FLAGS                     run the node agent; FLAGS:\n${AGENT_USAGE}\n`);
   } else {
-    throw new UserError(`unknown command ${cmd ?? '(none)'}`, { hint: `bin.js discover | bin.js run ...\n${AGENT_USAGE}` });
+    throw new UserError(`unknown command ${cmd ?? '(none)'}`, { hint: `multinic-agent discover | multinic-agent run FLAGS (multinic-agent --help)\n${AGENT_USAGE}` });
   }
 } catch (e) {
   const err = e as UserError;

@@ -17,8 +17,8 @@ export interface LabAgentsOptions {
   topology: LabTopology;
   dir: string;
   kubeconfig: string;
-  /** argv prefix that runs our CLI (e.g. [node, bin/kubectl-multinic]). */
-  cli: string[];
+  /** argv prefix that runs the agent as the DaemonSet does (e.g. [node, bin/multinic-agent, run]). */
+  agent: string[];
   log?: (line: string) => void;
 }
 
@@ -81,7 +81,7 @@ export class LabAgents {
     const hostDir = labHostDir(this.o.dir, host);
     mkdirSync(hostDir, { recursive: true });
     const args = [
-      'netns', 'exec', netns, ...this.o.cli, 'agent',
+      'netns', 'exec', netns, ...this.o.agent,
       '--kube', '--kubeconfig', this.o.kubeconfig, '--namespace', namespace,
       '--node', host,
       '--socket', labAgentSocket(this.o.dir, host),

@@ -31,6 +31,8 @@ export const labStatePath = (dir: string): string => join(dir, 'lab.json');
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** argv that runs this CLI (the supervisor and agents are this same program). */
 export const cliArgv = (): string[] => [process.execPath, join(repoRoot, 'bin', 'kubectl-multinic')];
+/** The agent's own executable, as the DaemonSet runs it (`multinic-agent run ...`). */
+export const agentArgv = (): string[] => [process.execPath, join(repoRoot, 'bin', 'multinic-agent'), 'run'];
 
 export function readLabState(dir: string): LabState | undefined {
   try {

@@ -9,7 +9,7 @@ import type { LabTopology } from '../lib/lab/topology.js';
 import { LabAgents, labAgentSocket } from './agents.js';
 import { startApiServer } from './apiserver/server.js';
 import { writeKubeconfig } from './kubeconfig.js';
-import { cliArgv, type LabState, labStatePath } from './lab.js';
+import { agentArgv, cliArgv, type LabState, labStatePath } from './lab.js';
 import { LabNodeRunner } from './runner.js';
 
 /** Directories the runner searches for CNI plugins: our build output first, then the reference plugins. */
@@ -61,7 +61,7 @@ export async function serveLab(dir: string): Promise<void> {
     log,
   });
   await runner.start();
-  const agents = new LabAgents({ kube, topology, dir, kubeconfig, cli: cliArgv(), log });
+  const agents = new LabAgents({ kube, topology, dir, kubeconfig, agent: agentArgv(), log });
   agents.start();
   const state: LabState = {
     apiVersion: 'multinic.fms.io/v1',

@@ -144,7 +144,7 @@ describe('connect() on the light path', () => {
     const k = await connect({ kubeconfig: p });
     expect(k.namespace).toBe('kube-system');
     const namespaces = await k.list(R.Namespace);
-    expect(namespaces.items.map((n) => n.metadata.name)).toContain('kube-system');
+    expect(namespaces.items.map((n) => n.metadata?.name)).toContain('kube-system');
     expect(authHeaders).toContain('Bearer lab-token');
   });
 

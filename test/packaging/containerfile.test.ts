@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AGENT_NODE_OPTIONS, IMAGE_CLI_PATH, IMAGE_CNI_PATH, defaultImage, renderInstall } from '../../src/lib/install/render.js';
+import { AGENT_NODE_OPTIONS, IMAGE_AGENT_PATH, IMAGE_CLI_PATH, IMAGE_CNI_PATH, defaultImage, renderInstall } from '../../src/lib/install/render.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
@@ -69,14 +69,20 @@ describe('Containerfile', () => {
     expect(runtime.some((i) => i.op === 'COPY' && i.args === `--from=build /src/build/cni/multi-nic ${IMAGE_CNI_PATH}`)).toBe(true);
     const bin = pkg.bin['kubectl-multinic']!;
     expect(runtime.some((i) => i.op === 'RUN' && i.args.includes(`ln -s /opt/multinic/app/${bin} ${IMAGE_CLI_PATH}`))).toBe(true);
+    // The DaemonSet's agent command is the agent's own executable, linked where it expects it.
+    const agentBin = pkg.bin['multinic-agent']!;
+    expect(runtime.some((i) => i.op === 'RUN' && i.args.includes(`ln -s /opt/multinic/app/${agentBin} ${IMAGE_AGENT_PATH}`))).toBe(true);
+    const ds = renderInstall({ version: pkg.version }).find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { spec: { containers: Array<{ command: string[] }> } } } };
+    expect(ds.spec.template.spec.containers[0]?.command).toEqual([IMAGE_AGENT_PATH]);
     expect(runtime.find((i) => i.op === 'ENTRYPOINT')?.args).toBe(JSON.stringify([IMAGE_CLI_PATH]).replace(/,/g, ', '));
     // The build stage produces what the runtime stage copies.
     expect(build.some((i) => i.op === 'RUN' && i.args.includes('bash scripts/build-cni.sh --out build/cni/multi-nic'))).toBe(true);
   });
 
   it("starts the agent under node, which takes the DaemonSet's NODE_OPTIONS", () => {
-    // The entrypoint is the CLI script; its shebang runs node, which reads NODE_OPTIONS.
-    expect(readFileSync(join(root, pkg.bin['kubectl-multinic']!), 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    // The agent's executable is a node script; its shebang runs node, which reads NODE_OPTIONS.
+    expect(readFileSync(join(root, pkg.bin['multinic-agent']!), 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    expect(statSync(join(root, pkg.bin['multinic-agent']!)).mode & 0o111).toBe(0o111);
     // node refuses to start at all when NODE_OPTIONS holds a flag it does not allow there.
     expect(execFileSync(process.execPath, ['-p', '1'], { env: { ...process.env, NODE_OPTIONS: AGENT_NODE_OPTIONS }, encoding: 'utf8' }).trim()).toBe('1');
   });

@@ -183,10 +183,10 @@ describe('renderInstall', () => {
     for (const name of ['run-multinic', 'state', 'iproute2']) expect(agent[name]?.readOnly, name).toBeUndefined();
   });
 
-  it('runs `kubectl-multinic agent --kube --node $(NODE_NAME)` with NODE_NAME from spec.nodeName', () => {
+  it('runs `multinic-agent run --kube --node $(NODE_NAME)` with NODE_NAME from spec.nodeName', () => {
     const agent = podSpec(objs).containers[0]!;
-    expect(agent.command).toEqual(['/usr/local/bin/kubectl-multinic']);
-    expect(agent.args?.slice(0, 4)).toEqual(['agent', '--kube', '--node', '$(NODE_NAME)']);
+    expect(agent.command).toEqual(['/usr/local/bin/multinic-agent']);
+    expect(agent.args?.slice(0, 4)).toEqual(['run', '--kube', '--node', '$(NODE_NAME)']);
     expect(agent.args).toEqual(expect.arrayContaining(['--socket', '/run/multinic/agent.sock', '--data-dir', '/var/lib/multinic']));
     expect(agent.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('spec.nodeName');
   });
@@ -215,7 +215,7 @@ describe('renderInstall', () => {
   });
 
   it('sets resources from defaults or options', () => {
-    expect(podSpec(objs).containers[0]!.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } });
+    expect(podSpec(objs).containers[0]!.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } });
     const r = podSpec(renderInstall({ version, cpuRequest: '0.2', memoryRequest: '1Gi', memoryLimit: '2Gi' })).containers[0]!.resources;
     expect(r).toEqual({ requests: { cpu: '0.2', memory: '1Gi' }, limits: { memory: '2Gi' } });
   });
