@@ -142,9 +142,13 @@ export class FileAgentState implements AgentState {
     s.load(text);
     if (opts.watch ?? true) {
       s.watching = true;
-      watchFile(path, { interval: opts.pollMs ?? 500, persistent: false }, (cur: Stats, prev: Stats) => {
+      const interval = opts.pollMs ?? 500;
+      watchFile(path, { interval, persistent: false }, (cur: Stats, prev: Stats) => {
         if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino || cur.size !== prev.size) void s.reload();
       });
+      // watchFile takes its baseline stat asynchronously: a change landing between our read and that
+      // stat would never be seen. One re-read once the watcher runs closes the gap (same text: no-op).
+      setTimeout(() => void s.reload(), 2 * interval).unref();
     }
     return s;
   }
