@@ -23,6 +23,16 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  // Type-aware: a promise nobody awaits hides its failure and races what follows (the lab supervisor
+  // once connected before its kubeconfig was written). ~10 s more lint on 2 cores.
+  {
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+    },
+  },
   // src/lib may import only src/lib: the edge folders are forbidden by relative depth, so
   // src/lib/agent (pure protocol types) is not confused with src/agent.
   ...[1, 2, 3].map((depth) => ({
