@@ -66,7 +66,7 @@ waits for readiness first, for CI).`;
       const cidr = snap.cidrs.find((c) => c.metadata.name === n.name);
       const state = n.ready ? 'Ready' : 'NotReady';
       out.push('');
-      out.push(`NETWORK ${n.name} ${state}: plugin ${n.plugin}${n.vlanMode ? ` (${n.vlanMode})` : ''}, config ${n.configStatus}, routes ${n.routeStatus}`);
+      out.push(`NETWORK ${n.name} ${state}: plugin ${n.plugin}${n.vlanMode ? ` (${n.vlanMode})` : ''}${n.ipam && n.ipam !== 'multi-nic-ipam' ? `, ipam ${n.ipam} per NIC` : ''}, config ${n.configStatus}, routes ${n.routeStatus}`);
       if (cidr) {
         const hostReady = new Map(n.hosts.map((h) => [h.hostName, h]));
         const used = new Map(n.hosts.flatMap((h) => h.nics.map((x) => [x.pool, x.used] as const)));

@@ -3,6 +3,15 @@
 import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from './crds/types.gen.js';
 import type { KubeObject } from './k8s/meta.js';
 import { listPools } from './plan/index.js';
+import { containsCidr, tryParseCidr } from './net/ip.js';
+import { MULTI_NIC_IPAM } from './network.js';
+
+/** True when network `inner` lies inside `outer` (both CIDR text; unparsable → false). */
+function cidrWithin(inner: string, outer: string): boolean {
+  const i = tryParseCidr(inner, { strict: false });
+  const o = tryParseCidr(outer, { strict: false });
+  return !!i && !!o && i.family === o.family && containsCidr(o, i);
+}
 
 export interface ClusterSnapshot {
   networks: MultiNicNetwork[];
@@ -41,6 +50,8 @@ export interface NetworkStatusReport {
   subnet: string;
   plugin: string;
   vlanMode: string;
+  /** spec.ipam's type: multi-nic-ipam (blocks per host and NIC), or a single-NIC IPAM passed through to each NIC. */
+  ipam: string;
   configStatus: string;
   routeStatus: string;
   message: string;
@@ -85,11 +96,12 @@ export interface StatusReport {
 const nodeReady = (n: KubeObject): boolean =>
   ((n.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
-function vlanModeOf(net: MultiNicNetwork): string {
+function ipamOf(net: MultiNicNetwork): { type: string; vlanMode: string } {
   try {
-    return String((JSON.parse(net.spec.ipam) as { vlanMode?: unknown }).vlanMode ?? '');
+    const o = JSON.parse(net.spec.ipam) as { type?: unknown; vlanMode?: unknown };
+    return { type: String(o.type ?? ''), vlanMode: String(o.vlanMode ?? '') };
   } catch {
-    return '';
+    return { type: '', vlanMode: '' };
   }
 }
 
@@ -144,7 +156,17 @@ function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<
   const problems: string[] = [];
   const hostReady = new Map((st.hosts ?? []).map((h) => [h.hostName, h]));
   const hosts = new Map<string, NetworkHostStatus>();
-  if (!cidr) problems.push('no CIDR yet: no agent has claimed blocks (are the agents running? kubectl multinic status)');
+  const ipam = ipamOf(net);
+  // A single-NIC IPAM network has no CIDR: the agents only select NICs on masterNets, and each NIC's
+  // delegate gets its addresses from that IPAM. Ready once some ready node has such a NIC.
+  const passThrough = ipam.type !== MULTI_NIC_IPAM;
+  if (passThrough) {
+    const masterNets = net.spec.masterNets ?? [];
+    const onNets = (a?: string) => a !== undefined && (masterNets.length === 0 || masterNets.some((m) => m === a || cidrWithin(a, m)));
+    if (!nodes.some((n) => n.ready && n.published && n.nics.some((i) => onNets(i.netAddress)))) {
+      problems.push(`no ready node has a NIC ${masterNets.length ? `on masterNets ${masterNets.join(', ')}` : 'published'}: pods cannot attach (kubectl multinic status shows each node's NICs)`);
+    }
+  } else if (!cidr) problems.push('no CIDR yet: no agent has claimed blocks (are the agents running? kubectl multinic status)');
   for (const p of cidr ? listPools(cidr) : []) {
     const ippool = pools.get(p.name);
     let h = hosts.get(p.hostName);
@@ -179,7 +201,8 @@ function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<
     name,
     subnet: net.spec.subnet ?? '',
     plugin: net.spec.plugin.type,
-    vlanMode: vlanModeOf(net),
+    vlanMode: ipam.vlanMode,
+    ipam: ipam.type,
     configStatus,
     routeStatus,
     message: st.message ?? '',
