@@ -1,9 +1,10 @@
 // The lab end to end, as an admin drives it, through the built CLI and plain kubectl semantics:
-// lab up → install → apply the seed network (macvlan L3) → a pod asking for one NIC gets one →
+// lab up → install → apply the seed network (macvlan L3) → a pod asking for one NIC gets one → a
+// single-NIC IPAM network (host-local per NIC, no CIDR) gets ready and attaches a pod →
 // check passes → one host route deleted → check fails naming exactly that host pair and NIC →
 // lab down leaves no namespace, link or process behind. Real namespaces, agents, CNI, iperf3.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,40 @@ describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, ()
     expect(links).toHaveLength(1);
     await kube.delete(R.Pod, 'one-nic', 'default');
   }, 60_000);
+
+  it('a single-NIC IPAM network (host-local per NIC) is ready without a CIDR and attaches a pod on every masterNet', async () => {
+    const file = join(dir, 'hl.yaml');
+    writeFileSync(file, [
+      'apiVersion: multinic.fms.io/v1', 'kind: MultiNicNetwork', 'metadata: {name: hl-sample}', 'spec:',
+      `  ipam: '{"type": "host-local", "ranges": [[{"subnet": "172.31.0.0/24"}]], "dataDir": "${join(dir, 'host-local')}"}'`,
+      '  masterNets: [10.0.1.0/24, 10.0.2.0/24]',
+      '  plugin: {cniVersion: "0.3.0", type: macvlan, args: {mode: bridge}}', '',
+    ].join('\n'));
+    const applied = await cli(['apply', '-f', file, '--timeout', '60s']);
+    try {
+      expect(applied.code, applied.stderr).toBe(0);
+      await kube.create(R.Pod, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'hl-pod', namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/networks': 'hl-sample' } },
+        spec: { nodeName: 'host1', containers: [{ name: 'main', image: 'lab', command: ['sleep', '600'] }] },
+      });
+      let pod = await kube.get(R.Pod, 'hl-pod', 'default');
+      for (let i = 0; i < 100 && (pod?.status as { phase?: string } | undefined)?.phase !== 'Running'; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        pod = await kube.get(R.Pod, 'hl-pod', 'default');
+      }
+      expect((pod?.status as { phase?: string }).phase).toBe('Running');
+      const st = readNetworkStatus(pod?.metadata?.annotations) ?? [];
+      // Delegates run in parallel: which NIC gets .2 from host-local is a race, the pair is not.
+      expect(st.map((x) => x.interface)).toEqual(['net1-0', 'net1-1']);
+      expect(st.flatMap((x) => x.ips ?? []).sort()).toEqual(['172.31.0.2', '172.31.0.3']);
+    } finally {
+      await kube.delete(R.Pod, 'hl-pod', 'default').catch(() => undefined);
+      // Gone before check runs: host-local hands every host the same addresses (whereabouts would not).
+      await kube.delete(R.MultiNicNetwork, 'hl-sample').catch(() => undefined);
+    }
+  }, 120_000);
 
   it('check passes on the healthy lab', async () => {
     const r = await cli(['check', '--pairs', 'ring', '--duration', '1', '-o', 'json']);
