@@ -63,18 +63,24 @@ describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, ()
     ]);
   }, 60_000);
 
-  it('gives a pod that asks for nics: 1 exactly one interface', async () => {
+  /** Creates a pod on `node` asking for `networks` (the Multus annotation) and waits until it runs (20 s). */
+  async function runPod(name: string, node: string, networks: string): Promise<KubeObject | undefined> {
     await kube.create(R.Pod, {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: 'one-nic', namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/networks': '[{"name": "multi-nic-sample", "cni-args": {"nics": 1}}]' } },
-      spec: { nodeName: 'host2', containers: [{ name: 'main', image: 'lab', command: ['sleep', '600'] }] },
+      metadata: { name, namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/networks': networks } },
+      spec: { nodeName: node, containers: [{ name: 'main', image: 'lab', command: ['sleep', '600'] }] },
     });
-    let pod = await kube.get(R.Pod, 'one-nic', 'default');
+    let pod = await kube.get(R.Pod, name, 'default');
     for (let i = 0; i < 100 && (pod?.status as { phase?: string } | undefined)?.phase !== 'Running'; i++) {
       await new Promise((r) => setTimeout(r, 200));
-      pod = await kube.get(R.Pod, 'one-nic', 'default');
+      pod = await kube.get(R.Pod, name, 'default');
     }
+    return pod;
+  }
+
+  it('gives a pod that asks for nics: 1 exactly one interface', async () => {
+    const pod = await runPod('one-nic', 'host2', '[{"name": "multi-nic-sample", "cni-args": {"nics": 1}}]');
     expect((pod?.status as { phase?: string }).phase).toBe('Running');
     const st = readNetworkStatus(pod?.metadata?.annotations) ?? [];
     expect(st.map((s) => s.interface)).toEqual(['net1-0']);
@@ -95,17 +101,7 @@ describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, ()
     const applied = await cli(['apply', '-f', file, '--timeout', '60s']);
     try {
       expect(applied.code, applied.stderr).toBe(0);
-      await kube.create(R.Pod, {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'hl-pod', namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/networks': 'hl-sample' } },
-        spec: { nodeName: 'host1', containers: [{ name: 'main', image: 'lab', command: ['sleep', '600'] }] },
-      });
-      let pod = await kube.get(R.Pod, 'hl-pod', 'default');
-      for (let i = 0; i < 100 && (pod?.status as { phase?: string } | undefined)?.phase !== 'Running'; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        pod = await kube.get(R.Pod, 'hl-pod', 'default');
-      }
+      const pod = await runPod('hl-pod', 'host1', 'hl-sample');
       expect((pod?.status as { phase?: string }).phase).toBe('Running');
       const st = readNetworkStatus(pod?.metadata?.annotations) ?? [];
       // Delegates run in parallel: which NIC gets .2 from host-local is a race, the pair is not.
