@@ -210,12 +210,8 @@ export class AgentCore {
       throw new AgentError('NotReady', `host ${this.hostName} has no secondary NIC up ${want} for network "${req.network}" (found ${nics.map((n) => `${n.interfaceName} ${n.netAddress ?? '-'}`).join(', ') || 'none'})`, 'check `ip addr` on the host and the network masterNets');
     }
     const chosen = await this.choose(req, ns, present);
-    const plugin = ns.network.spec.plugin;
     const res: AllocateResponse = {
-      apiVersion: 'v1',
-      network: req.network,
-      plugin: { type: plugin.type, cniVersion: plugin.cniVersion, args: plugin.args ?? {} },
-      vlanMode: this.ipamOf(ns).vlanMode,
+      ...this.envelope(ns),
       nics: chosen.map((c, i) => {
         const d = present.find((p) => p.nic.interfaceName === c.name)?.nic as DiscoveredNic;
         const nic: AllocatedNic = { index: i, podInterface: `${req.pod.ifName}-${i}`, master: c.name, netAddress: c.netAddress, address: '', routes: [], vlanCIDR: '', podCIDR: '', pool: '' };
@@ -372,9 +368,18 @@ export class AgentCore {
     return ns;
   }
 
-  private respond(ns: NetworkState, mine: HostNicOfNetwork[], allocs: Allocation[]): AllocateResponse {
+  /** What every answer for a network carries besides its NICs: the main plugin and the vlanMode. */
+  private envelope(ns: NetworkState): Omit<AllocateResponse, 'nics'> {
     const plugin = ns.network.spec.plugin;
-    const ipam = this.plans.get(ns.network)?.ipam;
+    return {
+      apiVersion: 'v1',
+      network: ns.network.metadata.name ?? '',
+      plugin: { type: plugin.type, cniVersion: plugin.cniVersion, args: plugin.args ?? {} },
+      vlanMode: this.ipamOf(ns).vlanMode,
+    };
+  }
+
+  private respond(ns: NetworkState, mine: HostNicOfNetwork[], allocs: Allocation[]): AllocateResponse {
     const discovered = new Map(this.deps.nics().map((n) => [n.interfaceName, n]));
     const nics: AllocatedNic[] = allocs.map((a) => {
       const m = mine.find((x) => x.addressing.pool.name === a.pool);
@@ -396,13 +401,7 @@ export class AgentCore {
       if (d?.pciAddress) nic.pciAddress = d.pciAddress;
       return nic;
     });
-    return {
-      apiVersion: 'v1',
-      network: ns.network.metadata.name ?? '',
-      plugin: { type: plugin.type, cniVersion: plugin.cniVersion, args: plugin.args ?? {} },
-      vlanMode: ipam?.vlanMode ?? '',
-      nics,
-    };
+    return { ...this.envelope(ns), nics };
   }
 }
 
