@@ -13,6 +13,7 @@ import type { InterfaceInfo, MultiNicNetwork } from '../../../src/lib/crds/types
 import type { KubeObject } from '../../../src/lib/k8s/meta.js';
 import { R } from '../../../src/lib/k8s/resources.js';
 import { KubeAgent, type KubeAgentOptions } from '../../../src/agent/kube/index.js';
+import { eventually as poll } from '../../helpers/eventually.js';
 
 export const AGENT_NS = 'multinic-system';
 
@@ -103,17 +104,7 @@ export async function agentFor(c: TestCluster, nodeName: string, opts: Partial<K
 }
 
 /** Polls `fn` until it stops throwing (20 ms steps); rethrows the last failure after `budgetMs`. */
-export async function eventually<T>(fn: () => T | Promise<T>, budgetMs = 8000): Promise<T> {
-  const deadline = Date.now() + budgetMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
+export const eventually = <T>(fn: () => T | Promise<T>, budgetMs = 8000): Promise<T> => poll(fn, budgetMs, 20);
 
 export const cidrOf = (c: TestCluster, name: string) => c.server.store.get('multinic.fms.io/v1', 'CIDR', name) as (KubeObject & { spec: import('../../../src/lib/crds/types.gen.js').CIDRSpec }) | undefined;
 export { R };

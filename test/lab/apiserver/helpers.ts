@@ -4,6 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { CRDS } from '../../../src/lib/crds/crds.gen.js';
 import { kubeconfigYaml } from '../../../src/lab/kubeconfig.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../../src/lab/apiserver/index.js';
+import { eventually as poll } from '../../helpers/eventually.js';
 
 export async function standIn(opts: ApiServerOptions = {}): Promise<{ server: ApiServer; kc: KubeConfig }> {
   const server = await startApiServer(opts);
@@ -18,17 +19,7 @@ export function installCrds(server: ApiServer): void {
 }
 
 /** Retries `fn` until it stops throwing (10 ms steps, 3 s budget); returns its value. */
-export async function eventually<T>(fn: () => T | Promise<T>, budgetMs = 3000): Promise<T> {
-  const deadline = Date.now() + budgetMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
+export const eventually = <T>(fn: () => T | Promise<T>, budgetMs = 3000): Promise<T> => poll(fn, budgetMs, 10);
 
 /** The HTTP status of a rejected client-node call (ApiException.code), or 'ok'. */
 export async function codeOf(p: Promise<unknown>): Promise<number | 'ok'> {
