@@ -1,6 +1,7 @@
 // `kubectl multinic install` through the built executable against the API stand-in, as a user runs
 // it: exit code, stdout/stderr, and what ends up in the API.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,9 +13,9 @@ import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { APPLIED_HASH_ANNOTATION } from '../../src/lib/install/apply.js';
 import { NAD_CRD_NAME } from '../../src/lib/install/nad-crd.js';
 import { renderInstall } from '../../src/lib/install/render.js';
+import { runCliAsync, type CliRun } from '../helpers/cli.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const bin = join(root, 'bin/kubectl-multinic');
 const version = (JSON.parse(spawnSync('node', ['-p', 'JSON.stringify(require("./package.json"))'], { cwd: root, encoding: 'utf8' }).stdout) as { version: string }).version;
 let dir = '';
 // Each case spawns the CLI (oclif + client-node start-up, seconds on a loaded 2-core CI box).
@@ -28,24 +29,10 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 /** Runs the CLI without blocking the event loop (the stand-in serves from this process). */
-const cli = (args: string[]): Promise<Run> => run(process.execPath, [bin, ...args]);
-
-function run(cmd: string, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { cwd: root, env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<CliRun> => runCliAsync(args, { env: { KUBECONFIG: '' }, timeoutMs: 120_000 });
+/** kubectl, async too; rejects with its stderr on a non-zero exit. */
+const kubectl = (args: string[]) => promisify(execFile)('kubectl', args, { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '' } });
 
 async function lab(name: string): Promise<{ server: ApiServer; kc: string }> {
   const server = await startApiServer();
@@ -119,8 +106,7 @@ describe('install against the API stand-in', () => {
     expect(imageOf(ds(server))).toBe(`ghcr.io/kubectl-multinic/agent:v${version}`);
     // kubectl sees the same objects (async: the stand-in serves from this process).
     if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0) {
-      const k = await run('kubectl', ['--kubeconfig', kc, 'get', 'daemonset', '-n', 'multinic-system', 'multinic-agent', '-o', 'json']);
-      expect(k.code, k.stderr).toBe(0);
+      const k = await kubectl(['--kubeconfig', kc, 'get', 'daemonset', '-n', 'multinic-system', 'multinic-agent', '-o', 'json']);
       expect((JSON.parse(k.stdout) as KubeObject).metadata?.name).toBe('multinic-agent');
     }
   });
@@ -187,8 +173,7 @@ describe.skipIf(spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' 
     const printed = await cli(['install', '--dry-run=client', '-o', 'yaml', '--install-nad-crd=always']);
     expect(printed.code, printed.stderr).toBe(0);
     writeFileSync(manifest, printed.stdout);
-    const applied = await run('kubectl', ['--kubeconfig', kc, 'apply', '-f', manifest]);
-    expect(applied.code, applied.stderr).toBe(0);
+    const applied = await kubectl(['--kubeconfig', kc, 'apply', '-f', manifest]);
     expect(applied.stdout).toContain('daemonset.apps/multinic-agent created');
     const rv = server.store.resourceVersion;
     const r = await cli(['install', '--kubeconfig', kc]);

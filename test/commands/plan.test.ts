@@ -1,6 +1,5 @@
 // `kubectl multinic plan` through the built executable, as a user (or kubectl) runs it: exit
 // code, stdout and stderr. Output shapes are checked against the schemas in schemas/.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../../src/lib/crds/crds.gen.js';
 import { validateSchema, type JsonSchema } from '../../src/lib/k8s/schema.js';
 import { fleet, host, networkDoc, type NetOpts } from '../lib/plan/fixtures.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const bin = join(root, 'bin/kubectl-multinic');
 const schema = (name: string): JsonSchema => JSON.parse(readFileSync(join(root, 'schemas', name), 'utf8')) as JsonSchema;
 let dir = '';
 
@@ -23,15 +22,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function plan(args: string[], input?: string): Run {
-  const r = spawnSync(process.execPath, [bin, 'plan', ...args], { cwd: root, input, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const plan = (args: string[], input?: string): CliRun => runCli(['plan', ...args], input === undefined ? {} : { input });
 function file(name: string, content: unknown): string {
   const p = join(dir, name);
   writeFileSync(p, typeof content === 'string' ? content : stringify(content));

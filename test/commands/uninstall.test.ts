@@ -10,9 +10,9 @@ import { startApiServer, writeKubeconfig, type ApiServer } from '../../src/lab/a
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { NAD_CRD_NAME } from '../../src/lib/install/nad-crd.js';
 import { renderInstall } from '../../src/lib/install/render.js';
+import { cliBin, repoRoot, runCliAsync, type CliRun } from '../helpers/cli.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const bin = join(root, 'bin/kubectl-multinic');
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 const network = parse(readFileSync(join(root, 'examples/network.yaml'), 'utf8')) as KubeObject;
 let dir = '';
@@ -27,28 +27,23 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-/** Runs the CLI without blocking the event loop (the stand-in serves from this process). */
-function cli(args: string[], opts: { tty?: string } = {}): Promise<Run> {
-  const env = { ...process.env, NO_COLOR: '1', KUBECONFIG: '' };
-  // With `tty`, run under script(1) so stdin/stderr are a terminal, and type `tty` at the prompt.
-  const [cmd, argv] = opts.tty === undefined
-    ? [process.execPath, [bin, ...args]]
-    : ['script', ['-qec', [process.execPath, bin, ...args].map((a) => `'${a}'`).join(' '), '/dev/null']];
+/**
+ * Runs the CLI without blocking the event loop (the stand-in serves from this process). With `tty`,
+ * under script(1) so stdin/stderr are a terminal, typing `tty` at the prompt.
+ */
+function cli(args: string[], opts: { tty?: string } = {}): Promise<CliRun> {
+  const tty = opts.tty;
+  if (tty === undefined) return runCliAsync(args, { env: { KUBECONFIG: '' }, timeoutMs: 120_000 });
+  const argv = ['-qec', [process.execPath, cliBin, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'];
   return new Promise((resolve) => {
-    const p = spawn(cmd, argv, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn('script', argv, { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (opts.tty !== undefined && stdout.includes('[y/N]')) p.stdin.end(`${opts.tty}\n`);
+      if (stdout.includes('[y/N]')) p.stdin.end(`${tty}\n`);
     });
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    if (opts.tty === undefined) p.stdin.end();
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
