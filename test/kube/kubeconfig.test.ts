@@ -83,6 +83,8 @@ describe('loadKubeconfigFile', () => {
     expect(() => loadKubeconfigFile(none)).toThrow(`kubeconfig ${none} has no current cluster`);
     const missing = kubeconfig('missing-ca.yaml', { server: 'https://api', 'certificate-authority': 'nowhere/ca.crt' }, { token: 't' });
     expect(() => loadKubeconfigFile(missing)).toThrow(`cannot read kubeconfig ${missing}: ${join(dir, 'nowhere/ca.crt')}: ENOENT`);
+    const noToken = kubeconfig('missing-token.yaml', { server: 'https://api' }, { tokenFile: 'nowhere/token' });
+    expect(() => loadKubeconfigFile(noToken)).toThrow(`cannot read kubeconfig ${noToken}: ${join(dir, 'nowhere/token')}: ENOENT`);
   });
 });
 
