@@ -14,7 +14,9 @@ export interface IpAddrLink {
   mtu?: number;
   operstate?: string;
   link_type?: string;
-  linkinfo?: { info_kind?: string };
+  linkinfo?: { info_kind?: string; info_slave_kind?: string };
+  /** The bridge, bond or VRF this link is enslaved to (`ip` prints the master's name). */
+  master?: string;
   addr_info?: Array<{ family?: string; local?: string; prefixlen?: number; scope?: string; dynamic?: boolean; tentative?: boolean }>;
 }
 
@@ -44,7 +46,11 @@ export interface DiscoveryOptions {
 export const DEFAULT_SKIP_KINDS: readonly string[] = [
   'bridge', 'vxlan', 'geneve', 'tun', 'tap', 'wireguard', 'ipip', 'gre', 'gretap', 'sit', 'ip6tnl', 'dummy', 'openvswitch', 'vrf', 'nlmon', 'ifb',
 ];
-export const DEFAULT_SKIP_PREFIXES: readonly string[] = [SHIM_PREFIX, 'docker', 'cni', 'flannel', 'cali', 'cilium', 'kube-', 'vxlan', 'tunl', 'weave', 'virbr', 'lxc'];
+/**
+ * `veth` is what ptp, bridge and most primary CNIs name a pod's host-side veth (veth1a2b3c4d); `lxc`
+ * is Cilium's, `cali` Calico's, `podman`/`docker`/`cni` the runtimes' bridges.
+ */
+export const DEFAULT_SKIP_PREFIXES: readonly string[] = [SHIM_PREFIX, 'veth', 'docker', 'podman', 'cni', 'flannel', 'cali', 'cilium', 'kube-', 'vxlan', 'tunl', 'weave', 'virbr', 'lxc'];
 
 /**
  * Pod interfaces that came back to the host when a pod's namespace went away without a DEL
@@ -57,10 +63,36 @@ export interface DiscoveredNic extends InterfaceInfo {
 }
 
 /**
- * Secondary NICs: admin-up and not lower-layer-down, an IPv4 global address, not loopback, not the
- * default-route interface nor on its network, not a skipped kind or name. Virtual links without PCI
- * data still count (cloud NICs, veth in the lab). Sorted by name.
+ * Why a link is not a secondary NIC, or undefined when it is one. The rule (docs/nics.md):
+ * admin-up and not lower-layer-down; not loopback; not the default-route interface nor on its
+ * network; not a skipped kind (bridges, overlays, tunnels) or name (runtimes, CNIs, our shims, pod
+ * interfaces left on the host); not a port of a bridge or bond; an IPv4 global address; and a veth
+ * only with an address shorter than /32 (a pod's host-side veth from ptp and similar primary CNIs
+ * holds only the pod's /32 gateway address; veths with a real subnet are NICs in test beds).
+ * Physical and virtual NICs without PCI data (cloud NICs, which may hold a /32) count alike.
  */
+export function notNicReason(l: IpAddrLink, ctx: { defaultDevs: ReadonlySet<string | undefined>; defaultNets: ReadonlySet<string>; skipKinds: readonly string[]; skipPrefixes: readonly string[] }): string | undefined {
+  const flags = l.flags ?? [];
+  if (flags.includes('LOOPBACK') || l.link_type === 'loopback') return 'loopback';
+  if (!flags.includes('UP')) return 'admin down';
+  if (l.operstate === 'DOWN' || l.operstate === 'LOWERLAYERDOWN' || l.operstate === 'NOTPRESENT') return `operstate ${l.operstate}`;
+  if (ctx.defaultDevs.has(l.ifname)) return 'default-route interface';
+  if (POD_LEFTOVER.test(l.ifname)) return 'pod interface name (netN, netN-i)';
+  const prefix = ctx.skipPrefixes.find((p) => l.ifname.startsWith(p));
+  if (prefix) return `name starts with ${prefix}`;
+  const kind = l.linkinfo?.info_kind;
+  if (kind && ctx.skipKinds.includes(kind)) return `kind ${kind}`;
+  // A bridge or bond port carries traffic for its master, never on its own; a NIC in a VRF still counts.
+  const slave = l.linkinfo?.info_slave_kind;
+  if (l.master && slave !== 'vrf') return `${slave ?? 'port'} port of ${l.master}`;
+  const v4 = ipv4(l);
+  if (v4.length === 0) return 'no IPv4 global address';
+  if (ctx.defaultNets.has((v4[0] as { net: string }).net)) return 'on the default-route network';
+  if (kind === 'veth' && v4.every((a) => a.net.endsWith('/32'))) return 'veth with only /32 addresses (a pod\'s host-side veth)';
+  return undefined;
+}
+
+/** Secondary NICs (see notNicReason), sorted by name; sysfs facts merged. */
 export function secondaryNics(
   links: IpAddrLink[],
   defaultRoutes: IpRoute[],
@@ -75,15 +107,8 @@ export function secondaryNics(
 
   const out: DiscoveredNic[] = [];
   for (const l of links) {
-    const flags = l.flags ?? [];
-    if (flags.includes('LOOPBACK') || l.link_type === 'loopback') continue;
-    if (!flags.includes('UP')) continue;
-    if (l.operstate === 'DOWN' || l.operstate === 'LOWERLAYERDOWN' || l.operstate === 'NOTPRESENT') continue;
-    if (defaultDevs.has(l.ifname)) continue;
-    if (POD_LEFTOVER.test(l.ifname) || skipPrefixes.some((p) => l.ifname.startsWith(p))) continue;
-    if (l.linkinfo?.info_kind && skipKinds.includes(l.linkinfo.info_kind)) continue;
-    const v4 = ipv4(l)[0];
-    if (!v4 || defaultNets.has(v4.net)) continue;
+    if (notNicReason(l, { defaultDevs, defaultNets, skipKinds, skipPrefixes }) !== undefined) continue;
+    const v4 = ipv4(l)[0] as { ip: string; net: string };
     const v6 = ipv6Global(l)[0];
     const fs = sysfs[l.ifname] ?? {};
     const nic: DiscoveredNic = {

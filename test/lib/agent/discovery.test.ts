@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { linkState, nicsChanged, secondaryNics, type IpAddrLink, type IpRoute } from '../../../src/lib/agent/discovery.js';
+import { DEFAULT_SKIP_KINDS, DEFAULT_SKIP_PREFIXES, linkState, nicsChanged, notNicReason, secondaryNics, type IpAddrLink, type IpRoute } from '../../../src/lib/agent/discovery.js';
 
 // Captured from a namespace holding: lo; eth0 (default route, 172.16.0.2/24); eth1 (10.0.1.5/24 +
 // fd00:1::5/64); their veth peers without addresses; br0 (bridge, 10.9.0.1/24); net1-0 (a pod
@@ -58,6 +58,26 @@ describe('secondaryNics from captured ip -json output', () => {
     const got = secondaryNics([{ ...base, ...patch }], [], {}).map((n) => n.interfaceName);
     expect(got).toEqual([]);
     expect(secondaryNics([base], [], {}).map((n) => n.interfaceName)).toEqual(['ens5']);
+  });
+
+  // What a primary CNI leaves in the host netns per pod, and what must still count as a NIC.
+  const v4 = (local: string, prefixlen: number) => [{ family: 'inet', local, prefixlen, scope: 'global' }];
+  const veth = (ifname: string, extra: Partial<IpAddrLink> = {}): IpAddrLink => ({ ifindex: 70, ifname, flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], operstate: 'UP', linkinfo: { info_kind: 'veth' }, ...extra });
+  const ctx = { defaultDevs: new Set<string | undefined>(), defaultNets: new Set<string>(), skipKinds: DEFAULT_SKIP_KINDS, skipPrefixes: DEFAULT_SKIP_PREFIXES };
+  it.each<[string, IpAddrLink, string | undefined]>([
+    ['ptp pod veth (gateway /32 only, kernel name)', veth('veth17be1b88', { addr_info: v4('10.88.0.1', 32) }), 'name starts with veth'],
+    ['ptp pod veth renamed (gateway /32 only)', veth('pod7f3a', { addr_info: v4('10.88.0.1', 32) }), "veth with only /32 addresses (a pod's host-side veth)"],
+    ['bridge-plugin pod veth (port of cni0, no address)', veth('vethab12', { master: 'cni0', linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge' } }), 'name starts with veth'],
+    ['any bridge port, even with an address', veth('port1', { master: 'br0', linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge' }, addr_info: v4('10.6.0.1', 24) }), 'bridge port of br0'],
+    ['a bond member', { ifindex: 71, ifname: 'ens1f0', flags: ['UP', 'LOWER_UP', 'SLAVE'], operstate: 'UP', master: 'bond0', linkinfo: { info_slave_kind: 'bond' }, addr_info: v4('10.6.1.1', 24) }, 'bond port of bond0'],
+    ['Cilium endpoint veth', veth('lxc12ab', { addr_info: v4('10.0.0.9', 24) }), 'name starts with lxc'],
+    ['podman bridge', { ifindex: 72, ifname: 'podman0', flags: ['UP', 'LOWER_UP'], operstate: 'UP', linkinfo: { info_kind: 'bridge' }, addr_info: v4('10.88.0.1', 16) }, 'name starts with podman'],
+    ['lab/test-bed NIC: a veth with a /24 (peer in a fabric netns)', veth('eth1', { addr_info: v4('10.0.1.5', 24) }), undefined],
+    ['cloud NIC holding a /32 (not a veth)', { ifindex: 73, ifname: 'ens7', flags: ['UP', 'LOWER_UP'], operstate: 'UP', addr_info: v4('10.128.0.7', 32) }, undefined],
+    ['a NIC in a VRF', { ifindex: 74, ifname: 'ens8', flags: ['UP', 'LOWER_UP'], operstate: 'UP', master: 'vrf-blue', linkinfo: { info_slave_kind: 'vrf' }, addr_info: v4('10.5.0.7', 24) }, undefined],
+  ])('classifies %s', (_name, link, reason) => {
+    expect(notNicReason(link, ctx)).toBe(reason);
+    expect(secondaryNics([link], [], {}).map((n) => n.interfaceName)).toEqual(reason === undefined ? [link.ifname] : []);
   });
 
   it('operstate UNKNOWN (some virtual links) is reported as unknown but still a NIC', () => {
