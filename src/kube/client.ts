@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { ClusterUnreachableError, UserError } from '../lib/errors.js';
-import { inClusterConfig, loadKubeconfigFile, type ResolvedKubeconfig } from './kubeconfig.js';
+import { inClusterConfig, loadKubeconfig, type ResolvedKubeconfig } from './kubeconfig.js';
 import { type ResourceRef, resourcePath } from '../lib/k8s/resources.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { ApiError, type KObject, type KubeApi, type ListOptions, type ObjectList, type WatchEvent, type WatchHandle, type WriteOptions } from './api.js';
@@ -33,27 +33,41 @@ export function parseDuration(text: string): number {
 }
 
 /**
- * Loads the kubeconfig exactly as kubectl would (--kubeconfig, then $KUBECONFIG, then ~/.kube/config,
- * then in-cluster credentials) and returns a KubeApi. Refuses to fall back silently to
- * localhost:8080 when nothing is configured. Plain credentials take the light path
- * (src/kube/kubeconfig.ts); exec plugins, auth providers and merged KUBECONFIG lists go through
- * client-node's KubeConfig, imported only then.
+ * The kubeconfig files kubectl would read: --kubeconfig alone, else every file of $KUBECONFIG that
+ * exists (in order, duplicates once: client-go skips missing entries), else ~/.kube/config.
+ * `tried` names what was looked at, for the error when nothing is there.
+ */
+export function kubeconfigFiles(opts: { kubeconfig?: string }, env: NodeJS.ProcessEnv): { files: string[]; tried: string } {
+  if (opts.kubeconfig) return { files: existsSync(opts.kubeconfig) ? [opts.kubeconfig] : [], tried: opts.kubeconfig };
+  if (env.KUBECONFIG) {
+    const listed = [...new Set(env.KUBECONFIG.split(delimiter).filter(Boolean))];
+    if (listed.length > 0) return { files: listed.filter((f) => existsSync(f)), tried: listed.join(delimiter) };
+  }
+  const home = join(env.HOME ?? homedir(), '.kube', 'config');
+  return { files: existsSync(home) ? [home] : [], tried: home };
+}
+
+/**
+ * Loads the kubeconfig exactly as kubectl would (--kubeconfig, then $KUBECONFIG merged with client-go's
+ * rules, then ~/.kube/config, then in-cluster credentials) and returns a KubeApi. Refuses to fall back
+ * silently to localhost:8080 when nothing is configured. Plain credentials take the light path
+ * (src/kube/kubeconfig.ts); exec plugins and auth providers go through client-node's KubeConfig,
+ * imported only then and handed the already merged document.
  */
 export async function connect(opts: ConnectOptions = {}): Promise<KubeApi> {
   const env = opts.env ?? process.env;
-  const files = opts.kubeconfig ? [opts.kubeconfig] : env.KUBECONFIG ? env.KUBECONFIG.split(':').filter(Boolean) : [];
-  const path = files[0] ?? join(env.HOME ?? homedir(), '.kube', 'config');
+  const { files, tried } = kubeconfigFiles(opts, env);
   const timeoutMs = opts.requestTimeout ? parseDuration(opts.requestTimeout) : 30_000;
-  let light: ResolvedKubeconfig | 'fallback';
-  if (!existsSync(path)) {
+  let light: ResolvedKubeconfig | { fallback: Record<string, unknown> };
+  if (files.length === 0) {
     if (!(env.KUBERNETES_SERVICE_HOST && !opts.kubeconfig)) {
-      throw new ClusterUnreachableError(`no kubeconfig found at ${path}`, {
+      throw new ClusterUnreachableError(`no kubeconfig found at ${tried}`, {
         hint: 'pass --kubeconfig PATH or set KUBECONFIG (for the local lab: kubectl multinic lab up, then use the kubeconfig it prints); plan can work offline with --inventory HOSTS.yaml',
       });
     }
     light = inClusterConfig(env);
-  } else light = files.length > 1 ? 'fallback' : loadKubeconfigFile(path, opts.context);
-  if (light !== 'fallback') {
+  } else light = loadKubeconfig(files, opts.context);
+  if (!('fallback' in light)) {
     const r = light;
     const base: https.RequestOptions = { ...r.tls };
     return new HttpKubeApi(r.server.replace(/\/+$/, ''), opts.namespace ?? r.namespace ?? 'default', base, timeoutMs, (): Record<string, string> => {
@@ -61,38 +75,21 @@ export async function connect(opts: ConnectOptions = {}): Promise<KubeApi> {
       return a ? { Authorization: a } : {};
     });
   }
-  return connectWithClientNode(opts, env, path, timeoutMs);
+  return connectWithClientNode(opts, light.fallback, files.join(delimiter), timeoutMs);
 }
 
-/** The full kubeconfig semantics (exec credential plugins, auth providers, merged files) via client-node. */
-async function connectWithClientNode(opts: ConnectOptions, env: NodeJS.ProcessEnv, path: string, timeoutMs: number): Promise<KubeApi> {
+/** The full credential semantics (exec plugins, auth providers, proxies) via client-node, over the merged document. */
+async function connectWithClientNode(opts: ConnectOptions, doc: Record<string, unknown>, source: string, timeoutMs: number): Promise<KubeApi> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
-    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else if (env.KUBECONFIG) {
-      const saved = process.env.KUBECONFIG;
-      process.env.KUBECONFIG = env.KUBECONFIG;
-      try {
-        kc.loadFromDefault();
-      } finally {
-        process.env.KUBECONFIG = saved;
-      }
-    } else kc.loadFromFile(path);
+    kc.loadFromString(JSON.stringify(doc));
   } catch (e) {
-    throw new UserError(`cannot read kubeconfig ${path}: ${(e as Error).message}`, { hint: 'check the file is a valid kubeconfig (kubectl config view)' });
-  }
-  if (opts.context) {
-    if (!kc.getContextObject(opts.context)) {
-      throw new UserError(`context "${opts.context}" not found in ${path}`, {
-        hint: `available contexts: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}`,
-      });
-    }
-    kc.setCurrentContext(opts.context);
+    throw new UserError(`cannot read kubeconfig ${source}: ${(e as Error).message}`, { hint: 'check the file is a valid kubeconfig (kubectl config view)' });
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) {
-    throw new ClusterUnreachableError(`kubeconfig ${path} has no current cluster`, { hint: 'set a context: kubectl config use-context NAME' });
+    throw new ClusterUnreachableError(`kubeconfig ${source} has no current cluster`, { hint: 'set a context: kubectl config use-context NAME' });
   }
   const ctxNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
   const base: https.RequestOptions = {};
