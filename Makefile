@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: all build generate lint typecheck unit test demo bench cni clean
+.PHONY: all build deps generate lint typecheck unit test demo bench cni clean
 
 all: build
 
@@ -26,12 +26,17 @@ lint: $(NPM_STAMP)
 typecheck: $(NPM_STAMP)
 	npx tsc -p tsconfig.json --noEmit
 
+## deps: the Debian packages the suite needs (scripts/deps.sh: apt-get when root, a message otherwise)
+deps:
+	bash scripts/deps.sh test
+
 ## test: lint, typecheck and every test (unit, command, kernel, lab; privileged ones need root)
-test: build lint typecheck
+test: deps build lint typecheck
 	npx vitest run
 
 ## demo: the main job on the embedded local default
 demo: build
+	bash scripts/deps.sh demo
 	bash scripts/demo.sh
 
 ## cni: the self-contained multi-nic CNI executable (Node 24 single-executable application) at build/cni/multi-nic

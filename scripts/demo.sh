@@ -10,11 +10,7 @@ start=$(date +%s)
 step() { printf '\n\033[1m== %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 
 if [ "$(id -u)" != 0 ]; then echo "make demo needs root (network namespaces, veth, bridges): sudo make demo" >&2; exit 2; fi
-missing=()
-command -v iperf3 >/dev/null || missing+=(iperf3)
-[ -x /usr/lib/cni/macvlan ] || missing+=(containernetworking-plugins)
-command -v ip >/dev/null || missing+=(iproute2)
-if [ ${#missing[@]} -gt 0 ]; then echo "make demo needs: apt-get install -y ${missing[*]}" >&2; exit 2; fi
+bash scripts/deps.sh demo  # installs what is missing (also when demo.sh is run by hand)
 
 # Always leave the machine as we found it, also on failure or Ctrl-C.
 trap 'step "lab down"; "${CLI[@]}" lab down --prefix "$PREFIX" || true' EXIT
