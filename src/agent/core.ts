@@ -6,7 +6,7 @@ import type { CidrEntry, HostInterfaceInfo, MultiNicNetwork } from '../lib/crds/
 import type { Allocation, AllocateItem, Ipam } from '../lib/ipam/types.js';
 import type { DiscoveredNic } from '../lib/agent/discovery.js';
 import { nicAddressing, parseIpamConfig, type IpamConfig, type NicAddressing } from '../lib/agent/addressing.js';
-import { selectNics, type NicCandidate } from '../lib/select/select.js';
+import { asksForEveryNic, PARTIAL_ATTACH_ANNOTATION, selectNics, type NicCandidate } from '../lib/select/select.js';
 import { compareCidr, containsCidr, formatCidr, tryParseCidr, type Cidr } from '../lib/net/ip.js';
 import { MULTI_NIC_IPAM } from '../lib/network.js';
 import { InvalidSelectionError, NoMatchingNicError, UnknownDeviceClassError } from '../lib/select/errors.js';
@@ -113,6 +113,7 @@ export class AgentCore {
     if (present.length === 0) {
       throw new AgentError('NotReady', `host ${this.hostName} has no NIC of network "${req.network}" up (CIDR names ${mine.map((m) => m.host.interfaceName).join(', ') || 'none'} for this host)`, 'check `ip addr` on the host and the network masterNets');
     }
+    this.refuseFewerThanAll(req, ns, mine, present);
     const chosen = await this.choose(req, ns, present.map((m) => {
       const d = discovered.get(m.host.interfaceName) as DiscoveredNic;
       return { nic: d, netAddress: m.entry.netAddress, interfaceIndex: m.entry.interfaceIndex };
@@ -136,6 +137,31 @@ export class AgentCore {
     }
     this.holders().set(key, allocs);
     return this.respond(ns, mine, allocs);
+  }
+
+  /**
+   * The all-NICs rule (docs/nics.md): a pod that asks for every NIC of the network while one of
+   * this host's NICs with a block in the CIDR is missing gets NotReady (CNI 11, the runtime retries)
+   * naming the missing NICs, not fewer interfaces; a training job on 3 of 4 rails is worse than a
+   * retried sandbox. The network's partial-attach annotation, or a `nics` count, opts out.
+   */
+  private refuseFewerThanAll(req: AllocateRequest, ns: NetworkState, mine: HostNicOfNetwork[], present: HostNicOfNetwork[]): void {
+    const missing = mine.filter((m) => !present.includes(m));
+    if (missing.length === 0) return;
+    if (ns.network.metadata.annotations?.[PARTIAL_ATTACH_ANNOTATION] === 'allow') return;
+    const spec = ns.network.spec.attachPolicy;
+    if (!asksForEveryNic({ strategy: spec?.strategy, policyTarget: spec?.target, args: req.args, deviceIDs: req.deviceIDs })) return;
+    const names = missing.map((m) => `${m.host.interfaceName} (${m.entry.netAddress}${this.whyMissing(m.host.interfaceName)})`);
+    throw new AgentError(
+      'NotReady',
+      `network "${req.network}": the pod asks for every NIC, but ${missing.length === 1 ? 'NIC' : 'NICs'} ${names.join(', ')} of host ${this.hostName} ${missing.length === 1 ? 'is' : 'are'} missing (${present.length} of ${mine.length} present); not attaching fewer`,
+      `the runtime retries until the NIC is back (check \`ip link\` on the host); to attach the NICs present instead, give the pod cni-args {"nics": ${present.length}} or annotate the MultiNicNetwork ${PARTIAL_ATTACH_ANNOTATION}=allow`,
+    );
+  }
+
+  /** Why a NIC of the CIDR is not a candidate now, for messages (", lent to ..." or not up in the host namespace). */
+  private whyMissing(_name: string): string {
+    return ': not up with an address in the host namespace';
   }
 
   /** Runs the network's attach policy over `candidates` (all-or-nothing request errors mapped to the wire). */

@@ -73,10 +73,30 @@ describe('AgentCore.allocate', () => {
     expect(r.nics.map((n) => n.master)).toEqual(['eth2']);
   });
 
-  it('a NIC of the CIDR that is gone from the host is not offered', async () => {
-    const { core } = setup(testNetwork(), [H1_NICS[1]!]);
-    const r = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() });
-    expect(r.nics.map((n) => n.master)).toEqual(['eth2']);
+  it('a NIC of the CIDR that is gone from the host is not offered; a pod asking for every NIC is refused (retry), not given fewer', async () => {
+    const { core, ipam } = setup(testNetwork(), [H1_NICS[1]!]);
+    expect(await code(core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() }))).toBe(
+      'NotReady/503: network "mnet": the pod asks for every NIC, but NIC eth1 (10.0.1.0/24: not up with an address in the host namespace) of host h1 is missing (1 of 2 present); not attaching fewer',
+    );
+    expect(ipam.list()).toEqual([]);
+    const counted = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod(), args: { nics: 1 } });
+    expect(counted.nics.map((n) => n.master)).toEqual(['eth2']);
+    const named = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('uid-2', 'c2'), args: { masters: ['eth2'] } });
+    expect(named.nics.map((n) => n.master)).toEqual(['eth2']);
+  });
+
+  it('the all-NICs refusal names every missing NIC and hints the opt-outs; the partial-attach annotation opts the network out', async () => {
+    const { core } = setup(testNetwork({ strategy: 'topology' }), []);
+    expect(await code(core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() }))).toMatch(/^NotReady\/503: host h1 has no NIC of network "mnet" up/);
+    const one = setup(testNetwork({ strategy: 'topology' }), [H1_NICS[0]!]);
+    const err = await one.core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() }).catch((e: AgentError) => e);
+    expect(err).toBeInstanceOf(AgentError);
+    expect((err as AgentError).message).toContain('NIC eth2 (10.0.2.0/24');
+    expect((err as AgentError).hint).toBe('the runtime retries until the NIC is back (check `ip link` on the host); to attach the NICs present instead, give the pod cni-args {"nics": 1} or annotate the MultiNicNetwork multinic.fms.io/partial-attach=allow');
+    const net = testNetwork();
+    net.metadata.annotations = { 'multinic.fms.io/partial-attach': 'allow' };
+    const allowed = setup(net, [H1_NICS[1]!]);
+    expect((await allowed.core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() })).nics.map((n) => n.master)).toEqual(['eth2']);
   });
 
   it.each<[string, unknown, RegExp]>([

@@ -109,6 +109,28 @@ export function selectNics(req: SelectionRequest): SelectionResult {
   }
 }
 
+/**
+ * MultiNicNetwork annotation: with the value `allow`, a pod that asks for every NIC gets the NICs
+ * present when some of the host's NICs of the network are missing, instead of an error (docs/nics.md).
+ */
+export const PARTIAL_ATTACH_ANNOTATION = 'multinic.fms.io/partial-attach';
+
+/**
+ * True when the pod leaves the count to a policy that gives every candidate: no device-plugin
+ * devices, no `masters`, no `nics`, and strategy none (or unknown), topology, devClass without
+ * `class`, or perfOpt without a target. Such a pod expects the host's whole NIC pool, so a NIC of
+ * the pool that is missing right now must not silently shrink what it gets.
+ */
+export function asksForEveryNic(req: Pick<SelectionRequest, 'strategy' | 'policyTarget' | 'args' | 'deviceIDs'>): boolean {
+  const args = req.args ?? {};
+  if (req.deviceIDs && req.deviceIDs.length > 0) return false;
+  if (mastersOf(args).length > 0 || (args.nics ?? 0) > 0) return false;
+  const strategy = STRATEGIES.includes(req.strategy ?? '') ? req.strategy : 'none';
+  if (strategy === 'devClass') return !args.class;
+  if (strategy === 'perfOpt') return !(args.target ?? req.policyTarget);
+  return strategy === 'none' || strategy === 'topology';
+}
+
 function mastersOf(args: NonNullable<SelectionRequest['args']>): string[] {
   const raw = args.masters ?? args.master;
   if (raw === undefined) return [];

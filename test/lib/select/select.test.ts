@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { selectNics, type NicCandidate, type SelectionRequest } from '../../../src/lib/select/select.js';
+import { asksForEveryNic, selectNics, type NicCandidate, type SelectionRequest } from '../../../src/lib/select/select.js';
 import { InvalidSelectionError, NoMatchingNicError, UnknownDeviceClassError } from '../../../src/lib/select/errors.js';
 
 // Four NICs as on a GPU node: two Mellanox 200G on NUMA 0/1, one 100G EFA on NUMA 1, one 25G virtio.
@@ -82,5 +82,27 @@ describe('selectNics', () => {
 
   it('an empty candidate list with no constraint selects nothing rather than failing', () => {
     expect(selectNics({ candidates: [] }).nics).toEqual([]);
+  });
+});
+
+describe('asksForEveryNic (the all-NICs rule applies)', () => {
+  it.each<[string, Parameters<typeof asksForEveryNic>[0], boolean]>([
+    ['no policy, no args', {}, true],
+    ['strategy none', { strategy: 'none' }, true],
+    ['an unknown strategy (read as none)', { strategy: 'roundRobin' }, true],
+    ['topology without nics', { strategy: 'topology' }, true],
+    ['devClass without class', { strategy: 'devClass' }, true],
+    ['perfOpt without target', { strategy: 'perfOpt' }, true],
+    ['nics: 0 (same as absent)', { args: { nics: 0 } }, true],
+    ['a count', { args: { nics: 3 } }, false],
+    ['named masters', { args: { masters: ['eth1'] } }, false],
+    ['the seed docs spelling master', { args: { master: 'eth1' } }, false],
+    ['device-plugin devices', { deviceIDs: ['0000:3b:00.0'] }, false],
+    ['devClass with a class', { strategy: 'devClass', args: { class: 'hs' } }, false],
+    ['perfOpt with the policy target', { strategy: 'perfOpt', policyTarget: '200Gbps' }, false],
+    ['perfOpt with the pod target', { strategy: 'perfOpt', args: { target: '200Gbps' } }, false],
+    ['costOpt (one NIC or a target)', { strategy: 'costOpt' }, false],
+  ])('%s → %s', (_name, req, want) => {
+    expect(asksForEveryNic(req)).toBe(want);
   });
 });
