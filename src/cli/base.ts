@@ -19,6 +19,7 @@ export const kubeFlags = {
 
 export const colorFlags = {
   'no-color': Flags.boolean({ description: 'Disable colour (also NO_COLOR=1).', helpGroup: 'GLOBAL' }),
+  help: Flags.help({ char: 'h', description: 'Show help for this command.', helpGroup: 'GLOBAL' }),
 };
 
 export const outputFlag = Flags.option({
