@@ -51,6 +51,14 @@ export interface AgentCoreDeps {
   nics: () => DiscoveredNic[];
   /** GC keeps allocations younger than this even when the runtime does not list them (default 60 s). */
   gcGraceMs?: number;
+  /**
+   * Why an allocation must survive a CNI GC that did not list it (its pod is known to be live), or
+   * undefined when nothing says so. With --kube the agent answers from its cache of this node's
+   * pods by the rule of its own leak GC (src/lib/cluster/gc.ts); without it only `keep` and the
+   * grace period count.
+   */
+  liveReason?: (a: Allocation) => string | undefined;
+  log?: (event: Record<string, unknown>) => void;
   now?: () => number;
 }
 
@@ -252,24 +260,36 @@ export class AgentCore {
 
   /**
    * CNI GC: releases every allocation (and single-NIC selection) of the network whose container ID
-   * and ifName the runtime did not list in `keep`, except holders added within the grace period.
+   * and ifName the runtime did not list in `keep`, except holders added within the grace period and
+   * holders whose pod the agent knows to be live (`liveReason`: a runtime's list that misses a
+   * running pod must not take its addresses).
    */
   async gc(body: unknown): Promise<GcResponse> {
     const req = validateGc(body);
     const keep = new Set(req.keep.map((k) => `${k.containerID}\0${k.ifName}`));
     const cutoff = this.now() - (this.deps.gcGraceMs ?? 60_000);
     const recent = (k: string) => (this.lastAdd.get(k) ?? -Infinity) > cutoff;
-    const stale = new Map<string, { podUID: string; containerID: string; ifName: string }>();
+    const stale = new Map<string, { podUID: string; containerID: string; ifName: string; allocs: Allocation[] }>();
     for (const a of this.deps.ipam.list()) {
       if (a.network !== req.network) continue;
       const dash = a.interface.lastIndexOf('-');
       if (dash <= 0) continue;
       const ifName = a.interface.slice(0, dash);
       const k = holderKey(a.network, a.podUID, a.containerID, ifName);
-      if (!keep.has(`${a.containerID}\0${ifName}`) && !recent(k)) stale.set(k, { podUID: a.podUID, containerID: a.containerID, ifName });
+      if (keep.has(`${a.containerID}\0${ifName}`) || recent(k)) continue;
+      const h = stale.get(k) ?? { podUID: a.podUID, containerID: a.containerID, ifName, allocs: [] };
+      h.allocs.push(a);
+      stale.set(k, h);
     }
     let released = 0;
+    let spared = 0;
     for (const [k, h] of stale) {
+      const why = this.deps.liveReason ? h.allocs.map((a) => this.deps.liveReason?.(a)).find((r) => r !== undefined) : undefined;
+      if (why !== undefined) {
+        spared += h.allocs.length;
+        this.deps.log?.({ level: 'warn', msg: 'CNI GC: kept the addresses of a live pod the runtime did not list', network: req.network, pod: `${h.allocs[0]?.namespace}/${h.allocs[0]?.podName}`, containerID: h.containerID, ifName: h.ifName, why });
+        continue;
+      }
       released += (await this.deps.ipam.release({ podUID: h.podUID, containerID: h.containerID, ifPrefix: `${h.ifName}-`, network: req.network })).length;
       this.index?.delete(k);
       this.lastAdd.delete(k);
@@ -282,7 +302,7 @@ export class AgentCore {
         this.lastAdd.delete(k);
       }
     }
-    return { apiVersion: 'v1', released };
+    return { apiVersion: 'v1', released, ...(spared ? { spared } : {}) };
   }
 
   private now(): number {

@@ -2,7 +2,7 @@
 // and the host's links. `runAgent` builds the real adapters (style §4: only entry points do) unless
 // the caller injects them, and returns a handle whose stop() shuts everything down.
 import { join } from 'node:path';
-import type { Ipam, PoolSpec } from '../lib/ipam/types.js';
+import type { Allocation, Ipam, PoolSpec } from '../lib/ipam/types.js';
 import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
 import { nicsChanged, type DiscoveredNic } from '../lib/agent/discovery.js';
 import { parseIpamConfig } from '../lib/agent/addressing.js';
@@ -107,7 +107,17 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     const ipam: AgentOptions['ipam'] & object = opts.ipam ?? (await openIpamStore({ dir: join(opts.dataDir, 'ipam') }));
     if (!opts.ipam && ipam.close) cleanups.push(() => ipam.close?.());
     // In --kube mode allocations are mirrored to IPPools and leaks collected behind the core's back.
-    const core: AgentCore = new AgentCore({ hostName: opts.nodeName, state: st, ipam: kube ? kube.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam, nics: () => nics, ...(opts.cniGcGraceMs !== undefined ? { gcGraceMs: opts.cniGcGraceMs } : {}) });
+    const ka = kube;
+    const core: AgentCore = new AgentCore({
+      hostName: opts.nodeName,
+      state: st,
+      ipam: ka ? ka.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam,
+      nics: () => nics,
+      ...(opts.cniGcGraceMs !== undefined ? { gcGraceMs: opts.cniGcGraceMs } : {}),
+      // A CNI GC never takes the addresses of a pod this node's pod cache shows live.
+      ...(ka ? { liveReason: (a: Allocation) => ka.liveReason(a) } : {}),
+      log,
+    });
     void kube?.setNics(nics);
     const routes = new RouteReconciler({ hostNet, rtTablesPath: opts.rtTablesPath, ownershipPath: join(opts.dataDir, 'route-tables.json') });
 

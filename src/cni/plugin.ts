@@ -294,13 +294,26 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
     }
   }
 
+  /**
+   * GC (CNI 1.1): the runtime lists the attachments still valid in `cni.dev/valid-attachments`;
+   * the agent releases the network's other allocations. A malformed list is refused by
+   * parseNetConf (code 7) before anything is released. A missing (or null) list releases nothing:
+   * read as "no attachment is valid" it would free every live pod's addresses, and libcni itself
+   * sends no list when its caller gives none. That GC succeeds (the spec asks plugins to complete
+   * GC without error) and says on stderr why nothing was collected.
+   */
   async function gc(a: CmdArgs): Promise<void> {
     const conf = parseNetConf(a.stdinData);
+    if (conf.validAttachments === undefined) {
+      deps.log(`multi-nic GC ${conf.name}: the request has no cni.dev/valid-attachments list; nothing collected (a GC must list the attachments still in use, CNI spec 1.1)`);
+      return;
+    }
     const agent = deps.agent(socketFor(conf, a.env));
-    const keep = (conf.validAttachments ?? []).map((v) => ({ containerID: v.containerID, ifName: v.ifname }));
+    const keep = conf.validAttachments.map((v) => ({ containerID: v.containerID, ifName: v.ifname }));
     try {
       const r = await agent.gc({ apiVersion: 'v1', network: conf.name, keep });
       if (r.released > 0) deps.log(`multi-nic GC ${conf.name}: released ${plural(r.released, 'address')}`);
+      if (r.spared) deps.log(`multi-nic GC ${conf.name}: kept ${plural(r.spared, 'address')} of live pods the runtime did not list`);
     } catch (err) {
       if (err instanceof AgentRequestError && err.status === 404 && err.body.code === 'NotFound') {
         deps.log(`multi-nic GC ${conf.name}: agent has no /v1/gc; nothing collected`);

@@ -289,6 +289,33 @@ describe('AgentCore.gc (CNI GC)', () => {
     expect(await code(core.lookup({ apiVersion: 'v1', network: 'hl', pod: pod('u-h', 'c8') }))).toMatch(/^NotFound/);
   });
 
+  it('a request without a keep list (absent, null, not a list) is refused and releases nothing: 60 allocations stay', async () => {
+    const { core, ipam } = setup();
+    for (let i = 0; i < 30; i++) await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod(`u-${i}`, `c-${i}`) });
+    expect(ipam.list()).toHaveLength(60);
+    for (const keep of [undefined, null, {}, 'c-1']) {
+      expect(await code(core.gc({ apiVersion: 'v1', network: 'mnet', ...(keep === undefined ? {} : { keep }) }))).toBe("InvalidRequest/400: keep must be a list of {containerID, ifName} (the runtime's valid attachments; [] keeps none)");
+    }
+    expect(ipam.list()).toHaveLength(60);
+  });
+
+  it('never releases an allocation whose pod the agent knows to be live, whatever the runtime lists', async () => {
+    const state = new StaticState([{ network: testNetwork(), cidr: testCidr(['h1']) }]);
+    const ipam = new FakeIpam();
+    const logs: Array<Record<string, unknown>> = [];
+    const live = new Set(['u-live']);
+    const core = new AgentCore({ hostName: 'h1', state, ipam, nics: () => H1_NICS, gcGraceMs: 0, now: () => 1000, liveReason: (a) => (live.has(a.podUID) ? `pod ${a.namespace}/${a.podName} is Running` : undefined), log: (e) => logs.push(e) });
+    await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('u-live', 'c-live') });
+    await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('u-gone', 'c-gone') });
+    expect(await core.gc({ apiVersion: 'v1', network: 'mnet', keep: [] })).toEqual({ apiVersion: 'v1', released: 2, spared: 2 });
+    expect(ipam.list().map((a) => `${a.containerID}/${a.interface}`).sort()).toEqual(['c-live/net1-0', 'c-live/net1-1']);
+    expect(logs).toEqual([{ level: 'warn', msg: 'CNI GC: kept the addresses of a live pod the runtime did not list', network: 'mnet', pod: 'default/p', containerID: 'c-live', ifName: 'net1', why: 'pod default/p is Running' }]);
+    // Once the pod is gone, the next GC collects it; the held addresses are usable again through the core.
+    live.clear();
+    expect(await core.gc({ apiVersion: 'v1', network: 'mnet', keep: [] })).toEqual({ apiVersion: 'v1', released: 2 });
+    expect(ipam.list()).toEqual([]);
+  });
+
   it('validates the request', async () => {
     const { core } = setup();
     expect(await code(core.gc({ apiVersion: 'v1', network: 'mnet' }))).toBe("InvalidRequest/400: keep must be a list of {containerID, ifName} (the runtime's valid attachments; [] keeps none)");

@@ -157,10 +157,29 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     await run('DEL', nadConfig(), true, { CNI_CONTAINERID: 'keep' });
   });
 
+  it('GC without a cni.dev/valid-attachments list (absent or null) releases nothing, says so and succeeds', async () => {
+    for (let i = 0; i < 20; i++) expect((await run('ADD', nadConfig(), true, { CNI_CONTAINERID: `live-${i}` })).code).toBe(0);
+    expect(agent.holdings()).toHaveLength(60);
+    const gcCalls = agent.callsTo('/v1/gc').length;
+    for (const conf of [nadConfig({ cniVersion: '1.1.0' }), nadConfig({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': null })]) {
+      logs.length = 0;
+      const r = await run('GC', conf);
+      expect([r.code, r.out]).toEqual([0, '']);
+      expect(logs).toEqual(['multi-nic GC mnet: the request has no cni.dev/valid-attachments list; nothing collected (a GC must list the attachments still in use, CNI spec 1.1)']);
+    }
+    expect(agent.callsTo('/v1/gc').length).toBe(gcCalls);
+    expect(agent.holdings()).toHaveLength(60);
+    // A malformed list is refused before anything is released.
+    const bad = await run('GC', nadConfig({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'live-0' }] }));
+    expect(bad.json?.['code']).toBe(7);
+    expect(agent.holdings()).toHaveLength(60);
+    for (let i = 0; i < 20; i++) await run('DEL', nadConfig(), true, { CNI_CONTAINERID: `live-${i}` });
+  });
+
   it('GC is a logged no-op against an agent without /v1/gc', async () => {
     agent.override = { status: 404, body: { apiVersion: 'v1', code: 'NotFound', message: 'no route /v1/gc' } };
     try {
-      const r = await run('GC', nadConfig({ cniVersion: '1.1.0' }));
+      const r = await run('GC', nadConfig({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] }));
       expect(r.code, r.out).toBe(0);
       expect(logs).toEqual(['multi-nic GC mnet: agent has no /v1/gc; nothing collected']);
     } finally {

@@ -231,6 +231,22 @@ describe.skipIf(reason !== '')(`agent data path: 3 hosts × 2 NICs, macvlan L3 s
     expect((await call(sock('h2'), 'POST', '/v1/release', req('gc-a'))).body).toEqual({ apiVersion: 'v1', released: 2 });
   });
 
+  it('a CNI GC without cni.dev/valid-attachments releases nothing: 60 allocations of live pods stay', async () => {
+    const req = (i: number) => ({ apiVersion: 'v1', network: 'mnet', pod: { namespace: 'default', name: `live-${i}`, uid: `uid-live-${i}`, containerID: `live-${i}`, ifName: 'net8' } });
+    const count = async () => ((await call(sock('h2'), 'GET', '/v1/state')).body as { allocations: number }).allocations;
+    const before = await count();
+    for (let i = 0; i < 30; i++) expect((await call(sock('h2'), 'POST', '/v1/allocate', req(i))).status).toBe(200);
+    expect(await count()).toBe(before + 60);
+    // h2's agent runs with --gc-grace 0: without the fix every one of the 60 was released here.
+    const gc = await runPlugin({ command: 'GC', env: { ...cniEnv('h2', 'gc-runtime'), CNI_NETNS: undefined, CNI_IFNAME: undefined }, stdin: nadConfig({ cniVersion: '1.1.0' }), hostNetns: hostNs['h2'] });
+    expect([gc.code, gc.stdout]).toEqual([0, '']);
+    expect(gc.stderr).toContain('multi-nic GC mnet: the request has no cni.dev/valid-attachments list; nothing collected');
+    const raw = await call(sock('h2'), 'POST', '/v1/gc', { apiVersion: 'v1', network: 'mnet' });
+    expect(raw.status).toBe(400);
+    expect(await count()).toBe(before + 60);
+    for (let i = 0; i < 30; i++) expect((await call(sock('h2'), 'POST', '/v1/release', req(i))).body).toEqual({ apiVersion: 'v1', released: 2 });
+  });
+
   it('DEL through the CNI removes the pod interfaces and releases; agents stop cleanly and remove their sockets', async () => {
     for (const h of HOSTS) {
       const del = await runPlugin({ command: 'DEL', env: cniEnv(h, `c-${h}`), stdin: nadConfig(), hostNetns: hostNs[h] });

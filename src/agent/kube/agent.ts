@@ -5,7 +5,7 @@
 // local journal, and API writes happen behind it.
 import { randomBytes } from 'node:crypto';
 import { canonical, cidrFingerprint } from '../../lib/cluster/claim.js';
-import { DEFAULT_GC_GRACE_MS } from '../../lib/cluster/gc.js';
+import { DEFAULT_GC_GRACE_MS, leakReason } from '../../lib/cluster/gc.js';
 import { GENERATED_LABEL } from '../../lib/cluster/nad.js';
 import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, usesMultiNicIpam, type RouteReport } from '../../lib/cluster/status.js';
 import { nicAddressing, parseIpamConfig } from '../../lib/agent/addressing.js';
@@ -19,7 +19,7 @@ import type { PodFactsPaths } from '../state.js';
 import { ClaimFailedError, claimCidr, type ClaimOutcome } from './claim.js';
 import { ClusterReconciler, type ClusterRound } from './cluster.js';
 import { EventRecorder } from './events.js';
-import { LeakGc } from './gc.js';
+import { LeakGc, podFact } from './gc.js';
 import { Informer } from './informer.js';
 import { LeaderElector } from './leader.js';
 import { IPPoolMirror, observeIpam } from './mirror.js';
@@ -259,6 +259,20 @@ export class KubeAgent {
     } catch (e) {
       this.log({ level: 'warn', msg: 'leak GC round failed', error: (e as Error).message });
     }
+  }
+
+  /**
+   * Why `a` belongs to a live pod of this node, from the pod cache, by the leak GC's rule (a pod
+   * with the allocation's UID, not terminated, whose Multus network-status does not disown the
+   * address); undefined when the cache says the pod is gone. Until the cache has listed, every
+   * allocation counts as live: the agent cannot tell. The CNI GC verb asks this before releasing.
+   */
+  liveReason(a: Allocation): string | undefined {
+    if (!this.informers.pods.isSynced) return 'the agent has not listed the pods of this node yet, so it cannot tell which are gone';
+    const p = this.informers.pods.get(a.podName, a.namespace);
+    if (!p || leakReason(a, podFact(p)) !== undefined) return undefined;
+    const phase = (p as { status?: { phase?: string } }).status?.phase ?? 'without a phase';
+    return `pod ${a.namespace}/${a.podName} (uid ${a.podUID}) is ${phase} on this node`;
   }
 
   get ipamMirror(): IPPoolMirror | undefined {

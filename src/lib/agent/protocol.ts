@@ -100,8 +100,10 @@ export type LookupResponse = AllocateResponse;
 
 /**
  * POST /v1/gc (CNI 1.1 GC): release every allocation of `network` on this node whose container ID
- * and CNI ifName are not in `keep` (the runtime's valid attachments). Allocations younger than the
- * agent's GC grace period are kept even when not listed (an ADD may be in flight).
+ * and CNI ifName are not in `keep` (the runtime's valid attachments). `keep` is required: a request
+ * without it is refused (400), never read as "nothing is valid". Allocations younger than the
+ * agent's GC grace period are kept even when not listed (an ADD may be in flight), and so are those
+ * whose pod the agent knows to be live (with --kube: its cache of this node's pods).
  */
 export interface GcRequest {
   apiVersion: 'v1';
@@ -113,6 +115,8 @@ export interface GcResponse {
   apiVersion: 'v1';
   /** Addresses released. */
   released: number;
+  /** Addresses the runtime did not list but the agent kept because their pod is live (omitted when 0). */
+  spared?: number;
 }
 
 /** Error body for every non-2xx answer. */

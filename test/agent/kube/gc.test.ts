@@ -9,6 +9,9 @@ import type { AllocateItem, PoolSpec } from '../../../src/lib/ipam/types.js';
 import type { KubeObject } from '../../../src/lib/k8s/meta.js';
 import { R } from '../../../src/lib/k8s/resources.js';
 import { FakeIpam } from '../../fakes/ipam.js';
+import { AgentCore } from '../../../src/agent/core.js';
+import type { DiscoveredNic } from '../../../src/lib/agent/discovery.js';
+import { StaticState, testCidr, testNetwork } from '../helpers/network.js';
 import { agentFor, createNetwork, createNode, eventually, hostNics, seedNetwork, testCluster, type TestCluster } from './helpers.js';
 
 let c: TestCluster;
@@ -74,6 +77,24 @@ describe('LeakGc', () => {
     const gc = new LeakGc({ api: c.api, ipam, cachedPod: (ns, n) => c.server.store.get('v1', 'Pod', n, ns), cacheReady: () => true, graceMs: 1000, now: () => now });
     for (now = 0; now <= 10_000; now += 1000) await gc.round();
     expect(ipam.list().map((a) => `${a.podName}/${a.containerID}`).sort()).toEqual(['p/c-' + pend.metadata!.uid!, 'r/c-' + run.metadata!.uid!]);
+  });
+});
+
+describe('CNI GC with the pod cross-check (--kube)', () => {
+  it('a GC whose list misses live pods releases only the pods the cache shows gone or finished', async () => {
+    createNode(c, 'a');
+    const a = await agentFor(c, 'a');
+    agents.push(a);
+    const nics: DiscoveredNic[] = [1, 2].map((n) => ({ ifindex: n, interfaceName: `eth${n}`, netAddress: `10.0.${n}.0/24`, hostIP: `10.0.${n}.1`, vendor: '', product: '', pciAddress: '', numaNode: -1, speed: 0, mtu: 1500, state: 'up' }));
+    const ipam = new FakeIpam();
+    const core = new AgentCore({ hostName: 'a', state: new StaticState([{ network: testNetwork(), cidr: testCidr(['a']) }]), ipam, nics: () => nics, gcGraceMs: 0, liveReason: (x) => a.liveReason(x) });
+    const pods = { run: createPod('run', 'Running'), pend: createPod('pend', 'Pending'), done: createPod('done', 'Succeeded'), gone: createPod('gone', 'Running') };
+    for (const [name, p] of Object.entries(pods)) await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: { namespace: 'default', name, uid: p.metadata!.uid!, containerID: `c-${name}`, ifName: 'net1' } });
+    c.server.store.delete('v1', 'Pod', 'gone', 'default');
+    await eventually(() => expect(a.informers.pods.list().map((p) => p.metadata?.name).sort()).toEqual(['done', 'pend', 'run']));
+    expect(await core.gc({ apiVersion: 'v1', network: 'mnet', keep: [] })).toEqual({ apiVersion: 'v1', released: 4, spared: 4 });
+    expect([...new Set(ipam.list().map((x) => x.podName))].sort()).toEqual(['pend', 'run']);
+    expect(a.liveReason(ipam.list().find((x) => x.podName === 'run')!)).toBe(`pod default/run (uid ${pods.run.metadata!.uid}) is Running on this node`);
   });
 });
 
