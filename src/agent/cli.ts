@@ -7,7 +7,8 @@ import { UserError } from '../lib/errors.js';
 import { runAgent, type AgentOptions } from './main.js';
 
 export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS]) [--gc-grace SECONDS]
-             --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]`;
+             --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]
+             [--max-connections N]`;
 
 /** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
@@ -31,6 +32,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         namespace: { type: 'string', short: 'n' },
         'gc-grace': { type: 'string' },
         resync: { type: 'string' },
+        'max-connections': { type: 'string' },
       },
       strict: true,
     }));
@@ -66,6 +68,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (resync !== undefined) {
     if (!/^\d+(\.\d+)?$/.test(resync) || Number(resync) < 1) throw new UserError(`--resync must be a number of seconds >= 1, got "${resync}"`, { hint: AGENT_USAGE });
     opts.resyncMs = Number(resync) * 1000;
+  }
+  const maxConn = values['max-connections'] as string | undefined;
+  if (maxConn !== undefined) {
+    if (!/^\d+$/.test(maxConn) || Number(maxConn) < 1) throw new UserError(`--max-connections must be a whole number >= 1, got "${maxConn}"`, { hint: AGENT_USAGE });
+    opts.maxConnections = Number(maxConn);
   }
   if (values['sysfs-root']) opts.sysfsRoot = values['sysfs-root'] as string;
   if (values['rt-tables']) opts.rtTablesPath = values['rt-tables'] as string;

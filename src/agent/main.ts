@@ -40,6 +40,8 @@ export interface AgentOptions {
   resyncMs?: number;
   /** CNI GC (`POST /v1/gc`) keeps unlisted allocations younger than this (default 60 s; `--gc-grace`). */
   cniGcGraceMs?: number;
+  /** Open connections on the agent socket at most (default 512; `--max-connections`). */
+  maxConnections?: number;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -224,7 +226,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       process: { pid: process.pid, rssMiB: Math.round(process.memoryUsage.rss() / 1048576), heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 1048576) },
     });
 
-    const server: AgentServer = await startAgentServer({ socketPath, core, state: status, log });
+    const server: AgentServer = await startAgentServer({ socketPath, core, state: status, log, ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}) });
     cleanups.push(() => server.close());
     await reconcile();
 

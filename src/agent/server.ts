@@ -8,14 +8,28 @@ import { dirname } from 'node:path';
 import { AgentError, type AgentCore } from './core.js';
 
 const MAX_BODY = 1 << 20;
+/** An over-limit body is read and dropped up to this much so the 413 reaches the client (not a reset). */
+const MAX_DISCARD = 16 << 20;
+export const DEFAULT_MAX_CONNECTIONS = 512;
 
 export interface AgentServerOptions {
   socketPath: string;
   core: AgentCore;
   /** GET /v1/state body. */
   state: () => unknown;
-  /** Per-request deadline (ms) for reading the request and answering it. */
+  /** Deadline (ms) for receiving a whole request, headers and body (default 10 s). */
   requestTimeoutMs?: number;
+  /** Deadline (ms) for receiving the headers, counted from the connection or the previous request (default 5 s). */
+  headersTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this (ms; default 5 s). */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Open connections at most (default 512, `--max-connections`); more are closed at once, and the
+   * CNI reports "try again later". Logged when hit.
+   */
+  maxConnections?: number;
+  /** Largest request body (bytes; default 1 MiB); larger ones get 413. */
+  maxBodyBytes?: number;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -47,13 +61,38 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     await unlink(socketPath);
   }
   const inflight = new Set<Promise<void>>();
-  const server: Server = createServer((req, res) => {
-    const p = handle(req, res).finally(() => inflight.delete(p));
-    inflight.add(p);
+  const requestTimeout = opts.requestTimeoutMs ?? 10_000;
+  const headersTimeout = Math.min(requestTimeout, opts.headersTimeoutMs ?? 5_000);
+  const maxBody = opts.maxBodyBytes ?? MAX_BODY;
+  const server: Server = createServer(
+    {
+      requestTimeout,
+      headersTimeout,
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
+      // Node checks the header and request deadlines only this often (default 30 s: a trickling
+      // client outlived a 5 s headers timeout by up to 25 s).
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
+    },
+    (req, res) => {
+      const p = handle(req, res).finally(() => inflight.delete(p));
+      inflight.add(p);
+    },
+  );
+  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // Connections over the cap are dropped by Node ('drop'); say so once per burst, not per connection.
+  let dropped = 0;
+  let dropTimer: NodeJS.Timeout | undefined;
+  server.on('drop', () => {
+    dropped++;
+    if (dropTimer) return;
+    opts.log?.({ level: 'warn', msg: 'agent socket connection limit reached: closing new connections until some end', maxConnections: server.maxConnections, hint: 'raise --max-connections if the CNI legitimately needs more at once' });
+    dropTimer = setTimeout(() => {
+      if (dropped > 1) opts.log?.({ level: 'warn', msg: 'agent socket connections closed at the limit', dropped, maxConnections: server.maxConnections });
+      dropped = 0;
+      dropTimer = undefined;
+    }, 10_000);
+    dropTimer.unref();
   });
-  server.requestTimeout = opts.requestTimeoutMs ?? 10_000;
-  server.headersTimeout = Math.min(server.requestTimeout, 5_000);
-  server.keepAliveTimeout = 5_000;
 
   async function gc(body: unknown): Promise<unknown> {
     const out = await core.gc(body);
@@ -71,7 +110,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       else if (req.method === 'GET' && path === '/v1/state') out = opts.state();
       else if (path === '/v1/allocate' || path === '/v1/release' || path === '/v1/lookup' || path === '/v1/gc') {
         if (req.method !== 'POST') throw Object.assign(new AgentError('InvalidRequest', `${path} takes POST, not ${req.method}`), { httpStatus: 405 });
-        const body = await readJson(req);
+        const body = await readJson(req, maxBody);
         out =
           path === '/v1/allocate' ? await core.allocate(body)
           : path === '/v1/release' ? await core.release(body)
@@ -82,7 +121,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     } catch (e) {
       const err = e instanceof AgentError ? e : new AgentError('Internal', (e as Error).message ?? String(e));
       status = (e as { httpStatus?: number }).httpStatus ?? err.status;
-      // An unread body (413) would stall the connection: answer, then close it.
+      // After a 413 the connection is not reused (the body was dropped, not parsed).
       if (status === 413) res.setHeader('connection', 'close');
       send(res, status, err.body());
       if (!(e instanceof AgentError)) opts.log?.({ level: 'error', msg: 'internal error', error: (e as Error).stack ?? String(e) });
@@ -117,13 +156,14 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       server.closeIdleConnections();
       await closed;
       clearTimeout(timer);
+      clearTimeout(dropTimer);
       await unlink(socketPath).catch(() => undefined);
     },
   };
 }
 
-function tooLarge(): AgentError {
-  return Object.assign(new AgentError('InvalidRequest', `request body larger than ${MAX_BODY} bytes`), { httpStatus: 413 });
+function tooLarge(limit: number): AgentError {
+  return Object.assign(new AgentError('InvalidRequest', `request body larger than ${limit} bytes`, 'the agent takes JSON requests of at most that size'), { httpStatus: 413 });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -132,14 +172,77 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw tooLarge();
+/**
+ * Reads and drops the rest of a body (up to MAX_DISCARD) so the answer is read by a client still
+ * sending: closing on unread data makes the kernel reset the connection, and the client loses the
+ * 413. A body that never ends is cut by the request timeout.
+ */
+function discard(req: IncomingMessage, already: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = already;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('close', done);
+      resolve();
+    };
+    const onData = (c: Buffer) => {
+      seen += c.length;
+      if (seen > MAX_DISCARD) {
+        req.pause();
+        done();
+      }
+    };
+    if (req.complete) return resolve();
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.resume();
+  });
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    if (declared <= MAX_DISCARD) await discard(req, 0);
+    throw tooLarge(limit);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw tooLarge();
-    chunks.push(chunk);
+  // Listeners, not for-await: leaving a for-await early destroys the request (and the socket).
+  const over = await new Promise<boolean>((resolve, reject) => {
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) return void chunks.push(c);
+      cleanup();
+      resolve(true);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(false);
+    };
+    const onError = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new AgentError('InvalidRequest', 'the client closed the connection before sending the whole body'));
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+  if (over) {
+    await discard(req, size);
+    throw tooLarge(limit);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   try {

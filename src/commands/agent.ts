@@ -21,6 +21,7 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
     checkpoint: Flags.string({ description: 'kubelet device-plugin checkpoint (topology, device-plugin NICs).' }),
     'topology-xml': Flags.string({ description: 'NCCL virtual topology XML (GPU NUMA nodes).' }),
     resync: Flags.string({ description: 'Seconds between full re-scans and route/shim re-asserts (default 60).' }),
+    'max-connections': Flags.string({ description: 'Open connections on the agent socket at most; more are closed (default 512).' }),
   };
 
   async run(): Promise<void> {
@@ -39,6 +40,7 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
     if (f.checkpoint) argv.push('--checkpoint', f.checkpoint);
     if (f['topology-xml']) argv.push('--topology-xml', f['topology-xml']);
     if (f.resync) argv.push('--resync', f.resync);
+    if (f['max-connections']) argv.push('--max-connections', f['max-connections']);
     await runAgentUntilSignal(parseAgentArgs(argv));
   }
 }

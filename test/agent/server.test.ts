@@ -1,5 +1,7 @@
 import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,6 +10,9 @@ import { startAgentServer, type AgentServer } from '../../src/agent/server.js';
 import { FakeIpam } from '../fakes/ipam.js';
 import { StaticState, testCidr, testNetwork } from './helpers/network.js';
 import { call } from './helpers/http.js';
+import { eventually as poll } from '../helpers/eventually.js';
+
+const eventually = <T>(fn: () => T | Promise<T>, budgetMs = 3000): Promise<T> => poll(fn, budgetMs, 20);
 
 const NICS = [
   { ifindex: 1, interfaceName: 'eth1', netAddress: '10.0.1.0/24', hostIP: '10.0.1.1' },
@@ -109,5 +114,114 @@ describe('agent socket start-up', () => {
     writeFileSync(join(dir, 'plain'), 'x');
     await expect(startAgentServer({ socketPath: join(dir, 'plain'), core, state: () => ({}) })).rejects.toThrow(/not a socket/);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+// Slow and abusive clients on real sockets: what a root-only socket must still survive (a buggy or
+// stuck CNI process, a runaway script). Deadlines are short here; the assertions give each at least
+// 5 times its deadline, so they test that the deadline is enforced at all, not how precisely.
+describe('agent socket hardening', () => {
+  let dir: string;
+  let sock: string;
+  let server: AgentServer | undefined;
+  let logs: Array<Record<string, unknown>>;
+  const sockets: Socket[] = [];
+  const core = new AgentCore({ hostName: 'h1', state: new StaticState([{ network: testNetwork(), cidr: testCidr(['h1', 'h2']) }]), ipam: new FakeIpam(), nics: () => NICS });
+  const start = async (o: Partial<Parameters<typeof startAgentServer>[0]> = {}) => {
+    server = await startAgentServer({ socketPath: sock, core, state: () => ({}), log: (e) => logs.push(e), ...o });
+  };
+  /** A raw connection that records when the server closed it. */
+  const open = (): Promise<Socket & { closedAt?: number; received: string }> =>
+    new Promise((resolve, reject) => {
+      const s = Object.assign(connect(sock), { received: '' }) as Socket & { closedAt?: number; received: string };
+      sockets.push(s);
+      s.on('data', (c: Buffer) => (s.received += c.toString()));
+      s.on('error', () => undefined);
+      s.on('close', () => (s.closedAt = Date.now()));
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mnag-hard-'));
+    sock = join(dir, 'agent.sock');
+    logs = [];
+  });
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy();
+    await server?.close(100);
+    server = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('closes 400 clients trickling their headers, silent clients and a trickled body within the deadlines', async () => {
+    await start({ headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300 });
+    const trickling = await Promise.all(Array.from({ length: 400 }, () => open()));
+    for (const s of trickling) s.write('POST /v1/allocate HTTP/1.1\r\nHost: x\r\n');
+    const silent = await open();
+    const body = await open();
+    body.write('POST /v1/allocate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
+    const began = Date.now();
+    const timer = setInterval(() => {
+      for (const s of [...trickling, body]) if (s.closedAt === undefined) s.write('x');
+    }, 50);
+    try {
+      await eventually(() => expect([...trickling, silent, body].filter((s) => s.closedAt === undefined)).toHaveLength(0), 5000);
+    } finally {
+      clearInterval(timer);
+    }
+    // Every one was cut by a deadline (never sooner than the headers timeout), and none was served.
+    expect(Math.min(...[...trickling, silent, body].map((s) => (s.closedAt as number) - began))).toBeGreaterThanOrEqual(250);
+    expect(trickling.some((s) => s.received.includes('200 OK'))).toBe(false);
+    // The server still serves.
+    expect((await call(sock, 'GET', '/v1/healthz')).status).toBe(200);
+  });
+
+  it('closes an idle keep-alive connection after its timeout', async () => {
+    await start({ keepAliveTimeoutMs: 300 });
+    const s = await open();
+    s.write('GET /v1/healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(() => expect(s.received).toContain('"status":"ok"'), 3000);
+    await eventually(() => expect(s.closedAt).toBeDefined(), 3000);
+  });
+
+  it('enforces the connection cap, logs it once, and serves again when connections end', async () => {
+    await start({ maxConnections: 20 });
+    const held = await Promise.all(Array.from({ length: 20 }, () => open()));
+    await eventually(() => expect(held.every((s) => s.closedAt === undefined)).toBe(true));
+    const over = await Promise.all(Array.from({ length: 5 }, () => open()));
+    for (const s of over) s.write('GET /v1/healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await eventually(() => expect(over.every((s) => s.closedAt !== undefined)).toBe(true), 3000);
+    expect(over.map((s) => s.received)).toEqual(['', '', '', '', '']);
+    expect(logs.filter((e) => e.msg === 'agent socket connection limit reached: closing new connections until some end')).toEqual([
+      { level: 'warn', msg: 'agent socket connection limit reached: closing new connections until some end', maxConnections: 20, hint: 'raise --max-connections if the CNI legitimately needs more at once' },
+    ]);
+    for (const s of held) s.destroy();
+    await eventually(async () => expect((await call(sock, 'GET', '/v1/healthz')).status).toBe(200), 3000);
+  });
+
+  it('answers 413 with a JSON error for bodies over the limit, declared or chunked, while the client is still sending', async () => {
+    await start();
+    /** Sends 4 MiB in 64 KiB pieces, with or without a Content-Length, and reads the answer. */
+    const send = (declared: boolean) =>
+      new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+        const piece = 'y'.repeat(64 << 10);
+        const req = request({ socketPath: sock, method: 'POST', path: '/v1/allocate', headers: { 'content-type': 'application/json', ...(declared ? { 'content-length': 64 * piece.length } : {}) } }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as unknown }));
+        });
+        req.on('error', reject);
+        let n = 0;
+        const pump = () => {
+          if (n++ === 64) return void req.end();
+          req.write(piece, () => setTimeout(pump, 1));
+        };
+        pump();
+      });
+    const want = { status: 413, body: { apiVersion: 'v1', code: 'InvalidRequest', message: `request body larger than ${1 << 20} bytes`, hint: 'the agent takes JSON requests of at most that size' } };
+    expect(await send(true)).toEqual(want);
+    expect(await send(false)).toEqual(want);
+    expect((await call(sock, 'POST', '/v1/allocate', { apiVersion: 'v1', network: 'mnet', pod })).status).toBe(200);
   });
 });

@@ -14,11 +14,14 @@ describe('parseAgentArgs --kube', () => {
     expect(parseAgentArgs(base, { POD_NAMESPACE: 'from-env' }).kube).toEqual({ namespace: 'from-env' });
     expect(parseAgentArgs(base, {}).kube).toEqual({ namespace: 'multinic-system' });
     expect(parseAgentArgs(base, {}).stateFile).toBeUndefined();
+    expect(parseAgentArgs([...base, '--max-connections', '64'], {}).maxConnections).toBe(64);
+    expect(parseAgentArgs(base, {}).maxConnections).toBeUndefined();
   });
   it.each([
     [['--node', 'n', '--data-dir', '/d'], 'a state source is required: --kube (the Kubernetes API) or --state-file FILE'],
     [['--kube', '--state-file', 's', '--node', 'n', '--data-dir', '/d'], '--state-file and --kube are exclusive: pick one state source'],
     [['--kube', '--node', 'n', '--data-dir', '/d', '--gc-grace', '1m'], '--gc-grace must be a number of seconds, got "1m"'],
+    [['--kube', '--node', 'n', '--data-dir', '/d', '--max-connections', '0'], '--max-connections must be a whole number >= 1, got "0"'],
   ])('rejects %j', (argv, msg) => {
     expect(() => parseAgentArgs(argv, {})).toThrow(UserError);
     expect(() => parseAgentArgs(argv, {})).toThrow(msg);
