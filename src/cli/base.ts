@@ -12,7 +12,7 @@ export const kubeFlags = {
   context: Flags.string({ description: 'The kubeconfig context to use.', helpGroup: 'KUBECTL' }),
   namespace: Flags.string({ char: 'n', description: 'Namespace for namespaced operations (kubectl convention).', helpGroup: 'KUBECTL' }),
   'request-timeout': Flags.string({
-    description: 'Time to wait for one API request (e.g. 10s, 1m; 0 waits forever).',
+    description: 'Time to wait for one API request (e.g. 10s, 1m, 1m30s; 0 waits forever).',
     helpGroup: 'KUBECTL',
   }),
 };

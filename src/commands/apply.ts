@@ -38,7 +38,7 @@ blocks in the network's CIDR and reported its routes (--no-wait to skip), and pr
   static override flags = {
     filename: Flags.string({ char: 'f', description: 'Manifest file (YAML or JSON, multi-document; - for stdin).', required: true, multiple: true }),
     wait: Flags.boolean({ description: 'Wait until the networks are ready.', default: true, allowNo: true }),
-    timeout: Flags.string({ description: 'How long to wait (e.g. 90s, 5m).', default: '2m' }),
+    timeout: Flags.string({ description: 'How long to wait (e.g. 90s, 5m, 1m30s).', default: '2m' }),
     'dry-run': Flags.option({ options: ['none', 'server'] as const, default: 'none' as const, description: 'server: validate on the server (dryRun=All) and change nothing.' })(),
     output: Flags.option({ char: 'o', options: ['table', 'wide', 'json', 'yaml'] as const, default: 'table' as const, description: 'Output format.' })(),
   };

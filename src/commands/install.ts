@@ -68,7 +68,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     'memory-request': Flags.string({ description: 'Agent memory request.', default: DEFAULT_RESOURCES.memoryRequest }),
     'memory-limit': Flags.string({ description: 'Agent memory limit.', default: DEFAULT_RESOURCES.memoryLimit }),
     wait: Flags.boolean({ description: 'Wait until every scheduled agent pod is ready.', default: false }),
-    timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m).', default: '5m' }),
+    timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m, 1m30s).', default: '5m' }),
   };
 
   async run(): Promise<InstallResult> {

@@ -23,7 +23,7 @@ waits for readiness first, for CI).`;
   static override flags = {
     output: outputFlag,
     wait: Flags.boolean({ description: 'Wait until everything is ready (or --timeout passes).', default: false }),
-    timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m).', default: '2m' }),
+    timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m, 1m30s).', default: '2m' }),
   };
 
   async run(): Promise<StatusReport> {

@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { parseDuration } from '../lib/duration.js';
 import { ClusterUnreachableError, UserError } from '../lib/errors.js';
 import { inClusterConfig, loadKubeconfig, type ResolvedKubeconfig } from './kubeconfig.js';
 import { type ResourceRef, resourcePath } from '../lib/k8s/resources.js';
@@ -23,14 +24,8 @@ export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Parses kubectl's --request-timeout (a bare number means seconds). */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new UserError(`invalid duration "${text}"`, { hint: 'use a number with a unit, e.g. 30s, 2m, 500ms (0 means no timeout)' });
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
-}
+/** kubectl's durations (src/lib/duration.ts), re-exported for the commands. */
+export { parseDuration };
 
 /**
  * The kubeconfig files kubectl would read: --kubeconfig alone, else every file of $KUBECONFIG that
