@@ -2,7 +2,8 @@
 // creates the pod's network namespace, calls the CNI plugin of every network in the pod's
 // `k8s.v1.cni.cncf.io/networks` annotation exactly as Multus would (NAD config + args.cni from
 // cni-args, CNI_ARGS with pod name/namespace/UID/infra container ID, run in the host's netns),
-// writes the v4 `network-status` annotation, phase and conditions, runs the pod's command inside
+// writes the `network-status` annotation exactly as Multus v4.0.2 does (one merged entry per
+// attachment, see networkStatusFromResult), phase and conditions, runs the pod's command inside
 // the namespace, feeds its output to pods/log, and on deletion kills it, runs CNI DEL and removes
 // the namespace. Minimal by design: no images, volumes, probes or restarts.
 import type { ChildProcess } from 'node:child_process';
@@ -152,7 +153,7 @@ export class LabNodeRunner {
         if (rp.deleted) return;
         const result = await this.cni('ADD', rp, hostNs, att);
         rp.attachments.push(att);
-        statuses.push(...networkStatusFromResult(att.network, result as never));
+        statuses.push(networkStatusFromResult(att.network, result as never));
       }
     } catch (e) {
       const msg = (e as Error).message;

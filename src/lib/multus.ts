@@ -64,15 +64,58 @@ export interface CniResultLike {
   dns?: Record<string, unknown>;
 }
 
-/** Network-status entries for one attachment: one per pod-side interface of the result, as Multus v4 does. */
-export function networkStatusFromResult(network: string, result: CniResultLike): NetworkStatusEntry[] {
-  const ifaces = result.interfaces ?? [];
-  const out: NetworkStatusEntry[] = [];
-  ifaces.forEach((iface, idx) => {
-    if (!iface.sandbox) return;
-    const ips = (result.ips ?? []).filter((ip) => ip.interface === idx).map((ip) => ip.address.split('/')[0] as string);
-    out.push({ name: network, interface: iface.name, ips, ...(iface.mac ? { mac: iface.mac } : {}), dns: result.dns ?? {} });
-  });
+/**
+ * The network-status entry Multus v4.0.2 writes for one attachment (its `CreateNetworkStatus`): ONE
+ * entry per delegate result however many interfaces it has, `interface` and `mac` those of the last
+ * pod-side (sandbox) interface, `ips` every address of the result in result order, `dns` always
+ * present. The lab runner writes exactly this; readers must also accept the one-entry-per-interface
+ * form of later Multus versions (see {@link networkAddresses}).
+ */
+export function networkStatusFromResult(network: string, result: CniResultLike): NetworkStatusEntry {
+  const last = (result.interfaces ?? []).filter((i) => i.sandbox).pop();
+  const ips = (result.ips ?? []).map((ip) => ip.address.split('/')[0] as string);
+  // Key order as Multus' Go struct marshals it, so the annotation text matches byte for byte.
+  return {
+    name: network,
+    ...(last ? { interface: last.name } : {}),
+    ...(ips.length ? { ips } : {}),
+    ...(last?.mac ? { mac: last.mac } : {}),
+    dns: result.dns ?? {},
+  };
+}
+
+/** One address a network-status lists for a network. */
+export interface NetworkAddress {
+  /** Without prefix length. */
+  address: string;
+  /**
+   * The pod interface holding it, when the entry says so unambiguously: its only address, or one
+   * address per IP family (a dual-stack interface). Undefined for a merged multi-interface entry
+   * (Multus v4.0.2), whose `interface` names only the last of them.
+   */
+  interface?: string;
+}
+
+/** Whether an entry name (`ns/net`, or the bare `net` older Multus writes) denotes `namespace/network`. */
+export function entryNamesNetwork(entry: string, network: string, namespace?: string): boolean {
+  if (namespace === undefined) return entry === network || entry.endsWith(`/${network}`);
+  return entry === `${namespace}/${network}` || entry === network;
+}
+
+/**
+ * Every address the entries list for one network, in order, from either form Multus writes: one
+ * merged entry per attachment (v4.0.2) or one entry per interface (later versions). `namespace`
+ * undefined matches the network in any namespace.
+ */
+export function networkAddresses(entries: readonly NetworkStatusEntry[], network: string, namespace?: string): NetworkAddress[] {
+  const out: NetworkAddress[] = [];
+  for (const e of entries) {
+    if (!entryNamesNetwork(e.name, network, namespace) || !Array.isArray(e.ips)) continue;
+    const ips = e.ips.filter((ip): ip is string => typeof ip === 'string' && ip !== '').map((ip) => ip.replace(/\/\d+$/, ''));
+    const v6 = ips.filter((ip) => ip.includes(':')).length;
+    const single = typeof e.interface === 'string' && e.interface !== '' && v6 <= 1 && ips.length - v6 <= 1;
+    for (const address of ips) out.push(single ? { address, interface: e.interface as string } : { address });
+  }
   return out;
 }
 

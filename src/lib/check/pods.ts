@@ -1,7 +1,7 @@
 // The pods a check creates and what it reads back from them. Pure: manifests in, plain data out.
 import type { KubeObject } from '../k8s/meta.js';
 import type { CheckTest } from './types.js';
-import { NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION } from '../multus.js';
+import { NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, networkAddresses, readNetworkStatus, type NetworkAddress } from '../multus.js';
 
 export { NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION };
 export const RUN_LABEL = 'multinic.fms.io/check-run';
@@ -101,34 +101,16 @@ export function clientPod(test: CheckTest, n: number, serverAddress: string, p: 
   return checkPod(podName(p.runId, n, 'client', attempt), 'client', test, test.clientHost, test.clientNic.interfaceName, args, p);
 }
 
-interface NetworkStatusEntry {
-  name?: string;
-  interface?: string;
-  ips?: string[];
-}
-
 /**
  * The pod's address on `network` from its Multus network-status annotation (entry `<ns>/<net>`,
- * or `<net>` as older Multus writes it); IPv4 first when both families are present. Undefined
- * when the annotation, the entry or its addresses are missing.
+ * or `<net>` as older Multus writes it), in either form Multus writes (one merged entry per
+ * attachment, or one per interface); IPv4 first when both families are present. `interface` only
+ * when the annotation says which interface holds it. Undefined when the annotation, the entry or
+ * its addresses are missing.
  */
-export function podNetworkAddress(pod: Pod, namespace: string, network: string): { address: string; interface?: string } | undefined {
-  const raw = pod.metadata?.annotations?.[NETWORK_STATUS_ANNOTATION];
-  if (!raw) return undefined;
-  let entries: unknown;
-  try {
-    entries = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(entries)) return undefined;
-  const mine = (entries as NetworkStatusEntry[]).filter((e) => e && (e.name === `${namespace}/${network}` || e.name === network) && Array.isArray(e.ips) && e.ips.length);
-  for (const e of mine) {
-    const v4 = e.ips?.find((ip) => !ip.includes(':'));
-    if (v4) return { address: v4, interface: e.interface };
-  }
-  const first = mine[0];
-  return first?.ips?.[0] ? { address: first.ips[0], interface: first.interface } : undefined;
+export function podNetworkAddress(pod: Pod, namespace: string, network: string): NetworkAddress | undefined {
+  const mine = networkAddresses(readNetworkStatus(pod.metadata?.annotations) ?? [], network, namespace);
+  return mine.find((m) => !m.address.includes(':')) ?? mine[0];
 }
 
 /** True once the pod carries a network-status annotation (the CNI ADD finished, whatever it gave). */

@@ -3,7 +3,7 @@
 // network-status that no longer lists the address; it is released only after it has looked leaked
 // for a whole grace period AND a direct GET of the pod confirms it. Never for a Pending pod: its
 // ADD may still be running (or the kubelet will retry it). Pure.
-import { readNetworkStatus as networkStatus } from '../multus.js';
+import { networkAddresses, readNetworkStatus as networkStatus } from '../multus.js';
 
 export { networkStatus };
 
@@ -31,9 +31,6 @@ export interface HeldAddress {
   address: string;
 }
 
-/** Whether a network-status entry name (`ns/net` or `net`) denotes `network`. */
-const namesNetwork = (entry: string, network: string): boolean => entry === network || entry.endsWith(`/${network}`);
-
 /**
  * Why `a` looks leaked given the pod now found by its namespace/name (undefined: no such pod), or
  * undefined when it must be kept. Pending and deleting pods always keep their addresses.
@@ -46,11 +43,12 @@ export function leakReason(a: HeldAddress, pod: PodFact | undefined): string | u
   if (pod.phase !== 'Running') return undefined;
   const ns = networkStatus(pod.annotations);
   if (!ns) return undefined;
-  const mine = ns.filter((e) => namesNetwork(e.name, a.network));
+  // Either form Multus writes: one merged entry per attachment (v4.0.2) or one per interface.
+  const mine = networkAddresses(ns, a.network);
   // Multus lists the network with the addresses it got; an address of ours missing there belongs to an
   // earlier sandbox of the same pod whose DEL never reached us.
   if (mine.length === 0) return undefined;
-  const listed = new Set(mine.flatMap((e) => e.ips ?? []).map((ip) => ip.replace(/\/\d+$/, '')));
+  const listed = new Set(mine.map((m) => m.address));
   if (!listed.has(a.address)) return `address ${a.address} is not in pod ${a.namespace}/${a.podName}'s network-status for ${a.network}`;
   return undefined;
 }

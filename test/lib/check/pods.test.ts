@@ -43,6 +43,21 @@ describe('check pods', () => {
     expect(podNetworkAddress({ metadata: {} }, 'team', 'fabric')).toBeUndefined();
   });
 
+  it('reads both network-status forms: the merged entry of Multus v4.0.2 and one entry per interface', () => {
+    const pod = (status: unknown) => ({ metadata: { annotations: { [NETWORK_STATUS_ANNOTATION]: JSON.stringify(status) } } });
+    // Multus v4.0.2 collapses a 2-NIC result into one entry naming only the last interface.
+    const merged = [{ name: 'team/fabric', interface: 'net1-1', ips: ['192.168.1.47', '192.168.65.47'], mac: '02:00:00:00:00:02', dns: {} }];
+    expect(podNetworkAddress(pod(merged), 'team', 'fabric')).toEqual({ address: '192.168.1.47' });
+    const perInterface = [
+      { name: 'team/fabric', interface: 'net1-0', ips: ['192.168.1.47'], dns: {} },
+      { name: 'team/fabric', interface: 'net1-1', ips: ['192.168.65.47'], dns: {} },
+    ];
+    expect(podNetworkAddress(pod(perInterface), 'team', 'fabric')).toEqual({ address: '192.168.1.47', interface: 'net1-0' });
+    // A check pod (one NIC by masters) gets the same answer from either form.
+    const one = [{ name: 'team/fabric', interface: 'net1-0', ips: ['192.168.65.5'], dns: {} }];
+    expect(podNetworkAddress(pod(one), 'team', 'fabric')).toEqual({ address: '192.168.65.5', interface: 'net1-0' });
+  });
+
   it('says why a pod is not running', () => {
     expect(podProblem({ status: { phase: 'Failed', reason: 'CNIError', message: 'multi-nic: no NIC eth9' } })).toBe('CNIError: multi-nic: no NIC eth9');
     expect(podProblem({ status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: 'node x not found' }] } })).toBe('PodScheduled=False (Unschedulable): node x not found');

@@ -5,6 +5,14 @@ const a: HeldAddress = { podUID: 'u1', containerID: 'c1', interface: 'net1-0', p
 const pod = (p: Partial<PodFact>): PodFact => ({ namespace: 'ns', name: 'p', uid: 'u1', phase: 'Running', ...p });
 const status = (ips: string[], name = 'ns/net') => ({ 'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'cbr0', ips: ['10.1.0.4'], default: true }, { name, interface: 'net1-0', ips }]) });
 
+const merged = (ips: string[]) => ({ 'k8s.v1.cni.cncf.io/network-status': JSON.stringify([{ name: 'ns/net', interface: 'net1-1', ips, mac: '02:00:00:00:00:02', dns: {} }]) });
+const perInterface = (ips0: string[], ips1: string[]) => ({
+  'k8s.v1.cni.cncf.io/network-status': JSON.stringify([
+    { name: 'ns/net', interface: 'net1-0', ips: ips0, dns: {} },
+    { name: 'ns/net', interface: 'net1-1', ips: ips1, dns: {} },
+  ]),
+});
+
 describe('leakReason', () => {
   const rows: Array<[string, PodFact | undefined, string | undefined]> = [
     ['pod gone', undefined, 'pod ns/p no longer exists'],
@@ -17,6 +25,11 @@ describe('leakReason', () => {
     ['Running, network-status lists another address', pod({ annotations: status(['192.168.0.9/18']) }), "address 192.168.0.5 is not in pod ns/p's network-status for net"],
     ['Running, deprecated networks-status, another address', pod({ annotations: { 'k8s.v1.cni.cncf.io/networks-status': JSON.stringify([{ name: 'net', ips: ['192.168.0.9'] }]) } }), "address 192.168.0.5 is not in pod ns/p's network-status for net"],
     ['Running, network-status without our network (Multus has not written it)', pod({ annotations: status(['1.2.3.4'], 'ns/other') }), undefined],
+    // Multus v4.0.2 writes one merged entry per attachment: every address, the last interface only.
+    ['Running, merged entry (Multus v4.0.2) lists the address of net1-0 under net1-1', pod({ annotations: merged(['192.168.64.5', '192.168.0.5']) }), undefined],
+    ['Running, merged entry lists other addresses', pod({ annotations: merged(['192.168.0.9', '192.168.64.9']) }), "address 192.168.0.5 is not in pod ns/p's network-status for net"],
+    ['Running, per-interface entries, ours on the second', pod({ annotations: perInterface(['192.168.64.5'], ['192.168.0.5']) }), undefined],
+    ['Running, per-interface entries, ours on neither', pod({ annotations: perInterface(['192.168.64.5'], ['192.168.0.9']) }), "address 192.168.0.5 is not in pod ns/p's network-status for net"],
     ['Running, unreadable annotation', pod({ annotations: { 'k8s.v1.cni.cncf.io/network-status': '{' } }), undefined],
   ];
   it.each(rows)('%s', (_n, p, want) => expect(leakReason(a, p)).toBe(want));
