@@ -14,7 +14,8 @@
 // Deliberately not implemented: admission webhooks, RBAC/authentication (every request is allowed),
 // graceful pod deletion (pods go at once, there is no kubelet to confirm), managedFields and
 // field-ownership conflicts of server-side apply (apply is create-or-merge), pagination
-// (limit/continue return everything), protobuf, multi-version conversion beyond apiVersion.
+// (limit/continue return everything), multi-version conversion beyond apiVersion. (Protobuf for
+// the core kinds clients send that way is server.ts + protobuf.ts; watches stay JSON.)
 import { randomUUID } from 'node:crypto';
 import type { KubeObject, ObjectMeta, OwnerReference } from '../../lib/k8s/meta.js';
 import {

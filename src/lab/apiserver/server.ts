@@ -1,5 +1,6 @@
 // The HTTP front of the API stand-in (node:http only): routing of the Kubernetes REST paths,
-// content negotiation (JSON, Table for kubectl's human output), watch and log streaming, fault
+// content negotiation (JSON; Table for kubectl's human output; protobuf bodies and answers for
+// the core kinds protobuf.ts knows, watches excepted), watch and log streaming, fault
 // injection. Semantics live in api.ts. Plain HTTP, no authentication: every request is allowed.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -9,7 +10,7 @@ import { Api, type DeleteOptions, type FieldValidation, type PatchType, type Wat
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from './discovery.js';
 import { ApiError, badRequest, failure, methodNotAllowed, toStatus, unsupportedMediaType, type Status } from './errors.js';
 import { Faults } from './faults.js';
-import { decodeProtobuf, PROTOBUF } from './protobuf.js';
+import { decodeProtobuf, encodeProtobuf, PROTOBUF, ProtobufDecodeError, ProtobufEncodeError } from './protobuf.js';
 import { openApiV2, openApiV3GroupVersion, openApiV3Root } from './openapi.js';
 import { apiVersionOf, type ResourceType } from './registry.js';
 import { StoreHandle } from './handle.js';
@@ -101,6 +102,43 @@ function sendJson(res: ServerResponse, code: number, body: unknown, headers: Rec
   res.end(text);
 }
 
+const JSON_TYPES = new Set(['application/json', '*/*', 'application/*']);
+
+/** The media types of an Accept header in order, without those given q=0. */
+function accepted(req: IncomingMessage): Array<{ type: string; params: string[] }> {
+  return (req.headers.accept ?? '')
+    .split(',')
+    .map((part) => {
+      const [type = '', ...params] = part.split(';').map((x) => x.trim());
+      return { type, params };
+    })
+    .filter((m) => m.type !== '' && !m.params.some((p) => /^q=0(\.0*)?$/.test(p)));
+}
+
+/**
+ * Sends an API object (or list) in the encoding the client lists first, as kube-apiserver
+ * picks: protobuf when that comes before any JSON type and the kind has a protobuf form here,
+ * JSON otherwise. A client accepting only protobuf for an object without one gets 406.
+ */
+function sendObject(req: IncomingMessage, res: ServerResponse, code: number, body: KubeObject, headers: Record<string, string> = {}): void {
+  const types = accepted(req);
+  const first = types.find((m) => JSON_TYPES.has(m.type) || (m.type === PROTOBUF && m.params.length === 0));
+  if (first?.type === PROTOBUF) {
+    try {
+      const buf = encodeProtobuf(body);
+      res.writeHead(code, { 'Content-Type': PROTOBUF, 'Content-Length': buf.length, 'Cache-Control': 'no-cache, private', ...headers });
+      res.end(buf);
+      return;
+    } catch (e) {
+      if (!(e instanceof ProtobufEncodeError)) throw e;
+      if (!types.some((m) => JSON_TYPES.has(m.type))) {
+        return sendStatus(res, failure(406, 'NotAcceptable', `the stand-in cannot answer in ${PROTOBUF} here (${e.message}); accept application/json as well`).status);
+      }
+    }
+  }
+  sendJson(res, code, body, headers);
+}
+
 function sendStatus(res: ServerResponse, status: Status): void {
   const headers: Record<string, string> = {};
   if (status.details?.retryAfterSeconds !== undefined) headers['Retry-After'] = String(status.details.retryAfterSeconds);
@@ -137,8 +175,9 @@ function readRawBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 /**
- * The body of a POST/PUT: JSON, or the protobuf kubectl's typed clients send for the few kinds
- * protobuf.ts decodes. Anything else gets 415 naming what to do instead.
+ * The body of a POST/PUT: JSON, or protobuf (client-go typed clients: kubectl, Multus, kubelet)
+ * for the core kinds protobuf.ts decodes; a protobuf body with a field it does not know is a 400
+ * naming the field. Other kinds and media types get 415 naming what to do instead.
  */
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const ctype = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim() ?? '';
@@ -148,11 +187,12 @@ async function readJsonBody(req: IncomingMessage): Promise<unknown> {
     try {
       decoded = decodeProtobuf(buf);
     } catch (e) {
-      throw badRequest(`the protobuf request body could not be decoded: ${(e as Error).message}`);
+      if (!(e instanceof ProtobufDecodeError)) throw e;
+      throw badRequest(`the protobuf request body could not be decoded: ${e.message}`);
     }
     if ('unsupported' in decoded) {
       const { apiVersion, kind } = decoded.unsupported;
-      throw failure(415, 'UnsupportedMediaType', `the stand-in API server reads ${kind} (${apiVersion}) only as JSON, not ${PROTOBUF}; use \`kubectl apply -f\` (or create -f) with a manifest instead`);
+      throw failure(415, 'UnsupportedMediaType', `the stand-in API server reads ${kind} (${apiVersion}) only as JSON, not ${PROTOBUF} (it decodes protobuf for core/v1 Pod, Event, Namespace, ConfigMap, Secret and ServiceAccount); use \`kubectl apply -f\` (or create -f) with a manifest instead`);
     }
     return decoded.object;
   }
@@ -280,21 +320,21 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
       if (name === undefined) {
         const { items, resourceVersion } = api.list(t, namespace, { labelSelector: q.get('labelSelector') ?? '', fieldSelector: q.get('fieldSelector') ?? '' });
         if (table) return sendJson(res, 200, toTable(t, items, { ...table, headers: true, resourceVersion }));
-        return sendJson(res, 200, { kind: t.listKind, apiVersion: apiVersionOf(t), metadata: { resourceVersion }, items });
+        return sendObject(req, res, 200, { kind: t.listKind, apiVersion: apiVersionOf(t), metadata: { resourceVersion }, items } as KubeObject);
       }
       const obj = api.get(t, ns, name);
       if (table) return sendJson(res, 200, toTable(t, [obj], { ...table, headers: true, resourceVersion: obj.metadata?.resourceVersion ?? '' }));
-      return sendJson(res, 200, obj);
+      return sendObject(req, res, 200, obj);
     }
     case 'POST': {
       if (name !== undefined) throw methodNotAllowed('the server does not allow this method on the requested resource');
       const created = api.create(t, ns, await readJsonBody(req), write);
-      return sendJson(res, 201, created, headersFor());
+      return sendObject(req, res, 201, created, headersFor());
     }
     case 'PUT': {
       if (name === undefined) throw methodNotAllowed('the server does not allow this method on the requested resource');
       const updated = api.update(t, ns, name, await readJsonBody(req), write, subresource);
-      return sendJson(res, 200, updated, headersFor());
+      return sendObject(req, res, 200, updated, headersFor());
     }
     case 'PATCH': {
       if (name === undefined) throw methodNotAllowed('the server does not allow this method on the requested resource');
@@ -312,7 +352,7 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
       } else body = parseJson(text);
       const existed = type === 'apply' ? safeExists(api, t, ns, name) : true;
       const patched = api.patch(t, ns, name, type, body, write, subresource);
-      return sendJson(res, existed ? 200 : 201, patched, headersFor());
+      return sendObject(req, res, existed ? 200 : 201, patched, headersFor());
     }
     case 'DELETE': {
       const text = await readBody(req);
@@ -330,7 +370,7 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
         return sendJson(res, 200, { kind: t.listKind, apiVersion: apiVersionOf(t), metadata: {}, items });
       }
       if (subresource) throw methodNotAllowed('the server does not allow this method on the requested resource');
-      return sendJson(res, 200, api.delete(t, ns, name, del));
+      return sendObject(req, res, 200, api.delete(t, ns, name, del) as KubeObject);
     }
     default:
       throw methodNotAllowed(`the server does not allow this method on the requested resource`);
