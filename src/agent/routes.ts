@@ -6,7 +6,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { CIDR } from '../lib/crds/types.gen.js';
 import { routesForHost } from '../lib/routes.js';
-import { diffTable, type DesiredTable, type RouteOp } from '../lib/agent/route-diff.js';
+import { diffTable, routeFieldsValid, type DesiredTable, type RouteOp } from '../lib/agent/route-diff.js';
 import { ensureTables, parseRtTables, removeTables, validTableName, type RtTableEntry } from '../lib/agent/rt-tables.js';
 import type { HostNetwork } from './hostnet.js';
 
@@ -25,6 +25,8 @@ export function desiredRoutes(cidr: CIDR, hostName: string, localNics?: Readonly
   const routes = routesForHost(cidr, hostName)
     // A NIC that is gone cannot carry a route (`ip` would refuse the whole batch).
     .filter((r) => !localNics || localNics.has(r.dev))
+    // An entry whose hostIP or interfaceName is not one (a hand-edited CIDR) must not reach `ip -batch`.
+    .filter(routeFieldsValid)
     .map(({ dst, via, dev }) => ({ dst, via, dev }));
   return { network, subnet: cidr.spec.config.subnet, routes };
 }

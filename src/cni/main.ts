@@ -1,6 +1,7 @@
 // Entry point of the `multi-nic` CNI executable (bin/multi-nic): wires the real ports and runs one
 // invocation. Imports node built-ins and our modules only: every pod attachment pays the startup.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { CniCode, CniError } from '../lib/cni/errors.js';
 import { createAgentClient } from './agent-client.js';
 import { invokePlugin } from './plugin-exec.js';
 import { deleteLink, readNetns } from './netns.js';
@@ -27,6 +28,24 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * The agent socket must be a unix socket owned by root: its answers name the host NICs, interfaces
+ * and addresses the plugin configures as root, and `agentSocket` comes from a network config that
+ * a namespace user may write. A missing socket is left to the client (it says the agent is down).
+ */
+function checkAgentSocket(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSocket() || st.uid !== 0) {
+    const what = st.isSocket() ? `a socket owned by uid ${st.uid}` : st.isSymbolicLink() ? 'a symbolic link' : 'not a socket';
+    throw new CniError(CniCode.InvalidNetConf, `agent socket ${path} is ${what}, not the agent's (a unix socket owned by root)`, 'point agentSocket (or MULTINIC_AGENT_SOCKET) at the multinic agent\'s socket, /run/multinic/agent.sock by default');
+  }
+}
+
 export async function main(): Promise<number> {
   const io: CniIo = {
     env: process.env,
@@ -35,7 +54,10 @@ export async function main(): Promise<number> {
     stderr: (t) => process.stderr.write(t),
   };
   const handlers = createHandlers({
-    agent: (socketPath) => createAgentClient({ socketPath }),
+    agent: (socketPath) => {
+      checkAgentSocket(socketPath);
+      return createAgentClient({ socketPath });
+    },
     invoke: invokePlugin,
     readNetns,
     netnsExists: (p) => existsSync(p),

@@ -33,7 +33,7 @@ export async function readNetns(netns: string): Promise<NetnsState | undefined> 
 export async function deleteLink(netns: string, ifName: string): Promise<void> {
   if (!existsSync(netns)) return;
   try {
-    await run('ip', ['link', 'del', ifName], { netns: { path: netns } });
+    await run('ip', ['link', 'del', 'dev', ifName], { netns: { path: netns } });
   } catch (err) {
     if (err instanceof CommandError && /Cannot find device|does not exist|No such file/i.test(err.stderr)) return;
     throw err;

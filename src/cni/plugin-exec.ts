@@ -2,9 +2,10 @@
 // invoke package does: config on stdin, CNI_* in the environment, result or error JSON on stdout.
 // Not src/host/exec.ts: a failed plugin's error object is on stdout, which CommandError drops.
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniCode, CniError } from '../lib/cni/errors.js';
+import { cniPathEntryProblem, pluginNameProblem } from '../lib/cni/names.js';
 
 /** A delegate answered with a CNI error object (or garbage); `code`/`msg` are the delegate's. */
 export class DelegateError extends Error {
@@ -19,11 +20,22 @@ export class DelegateError extends Error {
   }
 }
 
-/** Full path of plugin `type` in the first CNI_PATH directory that has it executable. */
+/**
+ * Full path of plugin `type` in the first CNI_PATH directory that has it as an executable regular
+ * file. The one gate every plugin execution passes: `type` must be a bare file name and every
+ * CNI_PATH entry absolute (src/lib/cni/names.ts), whatever the caller checked before.
+ */
 export function findPlugin(type: string, cniPath: string[]): string {
+  const bad = pluginNameProblem(type);
+  if (bad) throw new CniError(CniCode.InvalidNetConf, `plugin type ${JSON.stringify(type)} ${bad}`, 'name a plugin installed in the CNI bin directory, e.g. "macvlan" or "host-local"');
+  for (const dir of cniPath) {
+    const why = cniPathEntryProblem(dir);
+    if (why) throw new CniError(CniCode.InvalidEnv, `CNI_PATH entry ${JSON.stringify(dir)} ${why}`, 'the runtime must set CNI_PATH to absolute directories separated by ":"');
+  }
   for (const dir of cniPath) {
     const p = join(dir, type);
     try {
+      if (!statSync(p).isFile()) continue;
       accessSync(p, constants.X_OK);
       return p;
     } catch {

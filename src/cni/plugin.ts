@@ -2,7 +2,7 @@
 // the delegate runner and the pod-netns reader. src/cni/main.ts wires the real ones.
 import { DEFAULT_AGENT_SOCKET, type AllocatedNic, type PodRef } from '../lib/agent/protocol.js';
 import { parseCniArgs, parseNetConf, type NetConf } from '../lib/cni/config.js';
-import { checkIfName, delegateConfig, podInterfaceName } from '../lib/cni/delegate.js';
+import { checkAllocatedNics, checkIfName, delegateConfig, podInterfaceName } from '../lib/cni/delegate.js';
 import { CniCode, CniError } from '../lib/cni/errors.js';
 import { formatResult, mergeResults, nicRoutes, parseResult, sliceForNic, type CniResult } from '../lib/cni/result.js';
 import { AgentRequestError, AgentUnavailableError, type AgentClient } from './agent-client.js';
@@ -137,6 +137,7 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
     try {
       if (nics.length === 0) throw new CniError(CniCode.NoMatchingNic, `agent selected no NIC for network "${conf.name}"`, 'check the pod\'s cni-args (nics, masters, class) and `kubectl multinic status`');
       checkIfName(a.ifName, nics.length);
+      checkAllocatedNics(a.ifName, nics);
     } catch (err) {
       const released = await release();
       if (err instanceof CniError) throw new CniError(err.code, `${err.message}; released ${released}`, err.details);
@@ -220,7 +221,9 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
     let agentDown = false;
     try {
       nics = (await agent.lookup(key)).nics;
+      checkAllocatedNics(a.ifName, nics);
     } catch (err) {
+      if (err instanceof CniError) throw err;
       if (err instanceof AgentUnavailableError) {
         agentDown = true;
         deps.log(`multi-nic DEL ${a.containerID}/${a.ifName}: ${err.message}; deleting interfaces anyway, the agent releases leaked addresses when it reconciles`);
@@ -251,7 +254,9 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
     let nics: AllocatedNic[];
     try {
       nics = (await agent.lookup({ apiVersion: 'v1', network: conf.name, pod })).nics;
+      checkAllocatedNics(a.ifName, nics);
     } catch (err) {
+      if (err instanceof CniError) throw err;
       throw agentError(err, `look up the attachment of container ${a.containerID} in network "${conf.name}"`);
     }
     const st = await deps.readNetns(a.netns);

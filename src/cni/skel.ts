@@ -4,6 +4,7 @@
 // (0 ok, 1 error) so tests can drive it in-process.
 import { decodeStdin } from '../lib/cni/config.js';
 import { CniCode, CniError, toCniError } from '../lib/cni/errors.js';
+import { cniPathEntryProblem, ifNameProblem } from '../lib/cni/names.js';
 import {
   LATEST_VERSION,
   SUPPORTED_VERSIONS,
@@ -59,8 +60,21 @@ function validateContainerId(id: string): void {
 }
 
 function validateIfName(name: string): void {
-  if (name.length > 15) throw new CniError(CniCode.InvalidEnv, `CNI_IFNAME "${name}" is longer than 15 characters`);
-  if (name === '.' || name === '..' || /[\s/:]/.test(name)) throw new CniError(CniCode.InvalidEnv, `CNI_IFNAME "${name}" is not a valid interface name`);
+  const bad = ifNameProblem(name);
+  if (bad) throw new CniError(CniCode.InvalidEnv, `CNI_IFNAME ${JSON.stringify(name)} ${bad}`, 'the pod network annotation\'s "interface" (or the runtime) names the interface: use a short name such as net1');
+}
+
+/** CNI_NETNS reaches nsenter/ip as a path: absolute only (the spec's /run/netns/<name> or /proc/<pid>/ns/net). */
+function validateNetns(netns: string): void {
+  if (netns !== '' && !netns.startsWith('/')) throw new CniError(CniCode.InvalidEnv, `CNI_NETNS ${JSON.stringify(netns)} is not an absolute path`, 'the runtime must pass the network namespace as a path such as /run/netns/<name>');
+}
+
+/** Relative CNI_PATH entries would be searched from the runtime's cwd: refused before anything runs. */
+function validateCniPath(path: string[]): void {
+  for (const dir of path) {
+    const bad = cniPathEntryProblem(dir);
+    if (bad) throw new CniError(CniCode.InvalidEnv, `CNI_PATH entry ${JSON.stringify(dir)} ${bad}`, 'the runtime must set CNI_PATH to absolute directories separated by ":"');
+  }
 }
 
 /** Runs one CNI invocation end to end; never throws. */
@@ -119,7 +133,9 @@ export async function dispatch(io: CniIo, handlers: CniHandlers): Promise<number
     if (cmd === 'ADD' || cmd === 'DEL' || cmd === 'CHECK') {
       validateContainerId(a.containerID);
       validateIfName(a.ifName);
+      validateNetns(a.netns);
     }
+    validateCniPath(a.path);
     switch (cmd) {
       case 'ADD': {
         const result = await handlers.add(a);

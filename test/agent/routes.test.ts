@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { desiredRoutes, RouteReconciler } from '../../src/agent/routes.js';
 import { FakeHostNetwork } from '../fakes/hostnet.js';
+import { routeOpsToBatch } from '../../src/lib/agent/route-diff.js';
 import { testCidr } from './helpers/network.js';
 
 const RT = '255\tlocal\n254\tmain\n253\tdefault\n0\tunspec\n100\tadmin-vpn\n';
@@ -75,6 +76,22 @@ describe('RouteReconciler (fake host network)', () => {
     const again = await r.reconcile([desiredRoutes(testCidr(['h1', 'h2']), 'h1')]);
     expect(again.ops.length).toBeGreaterThan(0);
     expect((await r.reconcile([desiredRoutes(testCidr(['h1', 'h2']), 'h1')])).ops).toEqual([]);
+  });
+});
+
+describe('desiredRoutes: CIDR values that are not an address or an interface name never reach ip -batch', () => {
+  it.each([
+    ['a hostIP carrying a second batch command', (c: ReturnType<typeof testCidr>) => ((c.spec.cidr[0]!.hosts[1]!).hostIP = '10.0.1.2\nnetns exec x touch /tmp/pwned')],
+    ['a hostIP with a trailing newline', (c: ReturnType<typeof testCidr>) => ((c.spec.cidr[0]!.hosts[1]!).hostIP = '10.0.1.2\n')],
+    ['a local interfaceName with a space', (c: ReturnType<typeof testCidr>) => ((c.spec.cidr[0]!.hosts[0]!).interfaceName = 'eth1 table 254')],
+  ])('%s: that entry is dropped, the others stay', (_n, poison) => {
+    const c = testCidr(['h1', 'h2']);
+    poison(c);
+    expect(desiredRoutes(c, 'h1').routes).toEqual([{ dst: '192.168.65.0/24', via: '10.0.2.2', dev: 'eth2' }]);
+  });
+
+  it('routeOpsToBatch refuses such a route outright (the last gate before ip)', () => {
+    expect(() => routeOpsToBatch([{ op: 'route-replace', table: 101, dst: '192.168.1.0/24', via: '10.0.1.2\nnetns exec x id', dev: 'eth1' }])).toThrow(/refusing route/);
   });
 });
 

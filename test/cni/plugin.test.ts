@@ -115,6 +115,17 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     expect(r.json?.['msg']).toBe('failed to add NIC 3 (eth3 -> net1-2) with macvlan: boom; rolled back 1 interface and 3 addresses; could not remove NIC 1 (eth1 -> net1-0): stuck');
   });
 
+  it.each([
+    ['Multus\' top-level deviceID', { deviceID: '0000:3b:00.3' }],
+    ['runtimeConfig.deviceID', { runtimeConfig: { deviceID: '0000:3b:00.3' } }],
+  ])('ADD asks the agent for the device-plugin device from %s', async (_n, over) => {
+    const before = agent.callsTo('/v1/allocate').length;
+    expect((await run('ADD', nadConfig(over))).code).toBe(0);
+    const calls = agent.callsTo('/v1/allocate');
+    expect(calls).toHaveLength(before + 1);
+    expect((calls.at(-1)?.body as { deviceIDs?: string[] }).deviceIDs).toEqual(['0000:3b:00.3']);
+  });
+
   it('DEL keeps the addresses allocated when a delegate DEL fails, and releases them on the retry', async () => {
     expect((await run('ADD', nadConfig())).code).toBe(0);
     failOn = (c) => (c.command === 'DEL' && c.ifName === 'net1-1' ? 'device busy' : undefined);

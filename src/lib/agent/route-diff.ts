@@ -95,8 +95,26 @@ export function diffTable(
   return ops;
 }
 
+/**
+ * Whether a route's fields can go into an `ip -batch` line: `via` an address, `dev` an interface
+ * name. They come from the CIDR resource (other hosts' hostIP, this host's interfaceName), and a
+ * newline in one would be a second batch command (`ip netns exec` runs programs).
+ */
+export function routeFieldsValid(r: { dst: string; via: string; dev: string }): boolean {
+  try {
+    normDst(r.dst);
+    parseIp(r.via);
+  } catch {
+    return false;
+  }
+  return /^[^\s/:]{1,15}$/.test(r.dev) && r.dev !== '.' && r.dev !== '..' && /^[0-9A-Fa-f.:]+$/.test(r.via);
+}
+
 /** `ip -batch` lines for the operations (rules deleted first, routes before rules are added). */
 export function routeOpsToBatch(ops: RouteOp[]): string[] {
+  for (const o of ops) {
+    if (o.op === 'route-replace' && !routeFieldsValid(o)) throw new Error(`refusing route ${JSON.stringify(o)}: "via" must be an address and "dev" an interface name`);
+  }
   const rank = (o: RouteOp) => ({ 'rule-del': 0, 'route-del': 1, 'route-replace': 2, 'rule-add': 3 })[o.op];
   // No -4/-6 in batch lines (ip rejects options there): the family follows from the addresses.
   return [...ops].sort((a, b) => rank(a) - rank(b)).map((o) => {

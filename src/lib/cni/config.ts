@@ -3,6 +3,7 @@
 // Pure: takes the stdin text and returns plain data or throws CniError.
 import type { SelectionArgs } from '../agent/protocol.js';
 import { CniCode, CniError } from './errors.js';
+import { ifNameProblem, pluginNameProblem, socketPathProblem } from './names.js';
 import { SUPPORTED_VERSIONS, isSupportedVersion } from './version.js';
 
 /** Main plugins we can delegate to, with the modes each accepts (empty: no `mode` key). */
@@ -48,7 +49,7 @@ export interface NetConf {
   masterNets?: string[];
   /** Pod selection from `args.cni` (Multus `cni-args`). */
   selection: SelectionArgs;
-  /** Device-plugin PCI addresses (top-level `deviceIDs` or `runtimeConfig.deviceID`). */
+  /** Device-plugin devices (`deviceIDs`, Multus' top-level `deviceID`, `runtimeConfig.deviceID` or `pciBusID`). */
   deviceIDs?: string[];
   /** Our addition: the agent socket path for this network. */
   agentSocket?: string;
@@ -117,7 +118,7 @@ function parseSelection(args: unknown): SelectionArgs {
   const key = cni['masters'] !== undefined ? 'masters' : 'master';
   if (masters !== undefined && masters !== null) {
     const list = typeof masters === 'string' ? [masters] : masters;
-    if (!Array.isArray(list) || list.length === 0 || !list.every((m) => typeof m === 'string' && /^[^\s/:]{1,15}$/.test(m))) {
+    if (!Array.isArray(list) || list.length === 0 || !list.every((m) => typeof m === 'string' && ifNameProblem(m) === undefined)) {
       throw invalid(`args.cni.${key} must be a non-empty list of host interface names, got ${JSON.stringify(masters)}`, 'e.g. "cni-args": {"masters": ["eth1", "eth2"]}');
     }
     if (new Set(list).size !== list.length) throw invalid(`args.cni.${key} names a host interface twice: ${JSON.stringify(list)}`);
@@ -182,6 +183,10 @@ function parseIpam(v: unknown, multiNicIpamFlag: unknown): { ipam: IpamConf; mul
   if (type === 'multi-config') {
     throw new CniError(CniCode.UnsupportedField, 'ipam.type "multi-config" is not supported', `use "${MULTI_NIC_IPAM}" or a single-NIC IPAM plugin passed through per NIC`);
   }
+  // A single-NIC IPAM type is executed (by the delegate, and by our DEL when the agent has no
+  // record): it must be a bare plugin name, never a path.
+  const bad = pluginNameProblem(type);
+  if (bad) throw invalid(`ipam.type ${JSON.stringify(type)} ${bad}`, 'use "multi-nic-ipam" or the name of an IPAM plugin installed in the CNI bin directory, such as "host-local"');
   const isMulti = type === MULTI_NIC_IPAM;
   if (multiNicIpamFlag === true && !isMulti) {
     throw invalid(`multiNICIPAM is true but ipam.type is "${type}"`, `set ipam.type to "${MULTI_NIC_IPAM}", or drop multiNICIPAM to pass "${type}" through to each NIC`);
@@ -192,13 +197,34 @@ function parseIpam(v: unknown, multiNicIpamFlag: unknown): { ipam: IpamConf; mul
   return { ipam: { ...v, type }, multiNicIpam: isMulti };
 }
 
+/** A device ID as device plugins hand them out (PCI address, auxiliary device name): no path characters. */
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9:._-]{0,127}$/;
+
+/**
+ * The device-plugin devices of this attachment. Multus writes the one it got for the NAD's
+ * resourceName as top-level `deviceID` (and `pciBusID`) of the delegate config
+ * (https://github.com/k8snetworkplumbingwg/multus-cni/blob/master/pkg/types/conf.go,
+ * delegateAddDeviceID); a runtime passing capabilities puts it in `runtimeConfig.deviceID`;
+ * `deviceIDs` (a list) is ours. The first present wins, in that order: deviceIDs, deviceID,
+ * runtimeConfig.deviceID, pciBusID.
+ */
 function parseDeviceIds(raw: Record<string, unknown>): string[] | undefined {
-  const top = raw['deviceIDs'];
-  const rc = isObject(raw['runtimeConfig']) ? raw['runtimeConfig']['deviceID'] : undefined;
-  const ids = top ?? (rc === undefined ? undefined : [rc]);
-  if (ids === undefined || ids === null) return undefined;
-  if (!Array.isArray(ids) || !ids.every((d) => typeof d === 'string' && d !== '')) {
-    throw invalid(`deviceIDs must be a list of PCI addresses, got ${JSON.stringify(ids)}`);
+  const rc = isObject(raw['runtimeConfig']) ? raw['runtimeConfig'] : {};
+  const sources: Array<[string, unknown]> = [
+    ['deviceIDs', raw['deviceIDs']],
+    ['deviceID', raw['deviceID']],
+    ['runtimeConfig.deviceID', rc['deviceID']],
+    ['pciBusID', raw['pciBusID']],
+  ];
+  const found = sources.find(([, v]) => v !== undefined && v !== null && v !== '');
+  if (!found) return undefined;
+  const [field, v] = found;
+  const ids = field === 'deviceIDs' ? v : [v];
+  if (!Array.isArray(ids) || ids.length === 0 || !ids.every((d) => typeof d === 'string' && DEVICE_ID.test(d))) {
+    throw invalid(
+      field === 'deviceIDs' ? `deviceIDs must be a list of PCI addresses, got ${JSON.stringify(v)}` : `${field} must be a PCI address such as "0000:3b:00.1", got ${JSON.stringify(v)}`,
+      'the device plugin (via Multus) sets it; a hand-written config names devices as PCI addresses',
+    );
   }
   return ids as string[];
 }
@@ -243,7 +269,8 @@ export function parseNetConf(text: string): NetConf {
   if (deviceIDs) conf.deviceIDs = deviceIDs;
   const sock = optString(raw, 'agentSocket', '');
   if (sock !== undefined && sock !== '') {
-    if (!sock.startsWith('/')) throw invalid(`agentSocket must be an absolute path, got "${sock}"`);
+    const bad = socketPathProblem(sock);
+    if (bad) throw invalid(`agentSocket ${bad}, got ${JSON.stringify(sock)}`, 'set agentSocket to the agent\'s socket, e.g. "/run/multinic/agent.sock", or drop it');
     conf.agentSocket = sock;
   }
   if (isObject(raw['dns'])) conf.dns = raw['dns'];

@@ -3,10 +3,11 @@
 import type { AllocatedNic } from '../agent/protocol.js';
 import { CniCode, CniError } from './errors.js';
 import type { NetConf } from './config.js';
+import { MAX_IFNAME_BYTES, ifNameProblem } from './names.js';
 import { formatResult, nicRoutes, type CniResult } from './result.js';
 
-/** Linux limit on interface names (IFNAMSIZ - 1). */
-export const MAX_IFNAME = 15;
+/** Linux limit on interface names in bytes (IFNAMSIZ - 1). */
+export const MAX_IFNAME = MAX_IFNAME_BYTES;
 
 /** The pod interface of NIC `index`: `<ifName>-<index>` (net1-0, net1-1, ...), upstream's naming. */
 export function podInterfaceName(ifName: string, index: number): string {
@@ -16,8 +17,30 @@ export function podInterfaceName(ifName: string, index: number): string {
 /** Rejects a CNI_IFNAME whose per-NIC names (`<ifName>-<n-1>`) would not fit the kernel's limit. */
 export function checkIfName(ifName: string, nicCount: number): void {
   const longest = podInterfaceName(ifName, Math.max(0, nicCount - 1));
-  if (longest.length > MAX_IFNAME) {
+  if (ifNameProblem(longest) !== undefined) {
     throw new CniError(CniCode.InvalidEnv, `CNI_IFNAME "${ifName}" is too long: pod interface "${longest}" exceeds ${MAX_IFNAME} characters`, 'use a shorter interface name in the pod network annotation (e.g. net1)');
+  }
+}
+
+const PCI_ADDRESS = /^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
+
+/**
+ * Checks the names in the agent's answer before any reaches a delegate config or `ip`: each pod
+ * interface must be `<ifName>-<index>`, each master a Linux interface name, each PCI address in
+ * domain:bus:device.function form (sriov and host-device build /sys paths from it).
+ */
+export function checkAllocatedNics(ifName: string, nics: readonly AllocatedNic[]): void {
+  for (const nic of nics) {
+    const want = podInterfaceName(ifName, nic.index);
+    const problems: string[] = [];
+    if (!Number.isInteger(nic.index) || nic.index < 0) problems.push(`index ${JSON.stringify(nic.index)} is not a NIC position`);
+    else if (nic.podInterface && nic.podInterface !== want) problems.push(`pod interface ${JSON.stringify(nic.podInterface)} is not "${want}"`);
+    const masterBad = nic.master === '' ? undefined : ifNameProblem(nic.master);
+    if (masterBad) problems.push(`master ${JSON.stringify(nic.master)} ${masterBad}`);
+    if (nic.pciAddress !== undefined && !PCI_ADDRESS.test(nic.pciAddress)) problems.push(`PCI address ${JSON.stringify(nic.pciAddress)} is not of the form 0000:3b:00.1`);
+    if (problems.length > 0) {
+      throw new CniError(CniCode.AgentFailed, `agent answered an unusable NIC ${JSON.stringify(nic.index)}: ${problems.join('; ')}`, 'the agent and the plugin disagree on the protocol: install matching versions');
+    }
   }
 }
 

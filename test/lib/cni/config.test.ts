@@ -71,6 +71,20 @@ describe('parseNetConf', () => {
     expect(c.deviceIDs).toEqual(['0000:3b:00.2']);
   });
 
+  // Multus puts the device plugin's device at the top level of the delegate config as deviceID
+  // (and pciBusID); deviceIDs (ours) beats deviceID beats runtimeConfig.deviceID beats pciBusID.
+  it.each([
+    ['Multus top-level deviceID', { deviceID: '0000:3b:00.3' }, ['0000:3b:00.3']],
+    ['Multus deviceID and pciBusID', { deviceID: '0000:3b:00.3', pciBusID: '0000:3b:00.3' }, ['0000:3b:00.3']],
+    ['pciBusID alone', { pciBusID: '0000:3b:00.4' }, ['0000:3b:00.4']],
+    ['deviceID over runtimeConfig.deviceID', { deviceID: '0000:3b:00.3', runtimeConfig: { deviceID: '0000:3b:00.2' } }, ['0000:3b:00.3']],
+    ['deviceIDs over deviceID', { deviceIDs: ['0000:3b:00.5', '0000:3b:00.6'], deviceID: '0000:3b:00.3' }, ['0000:3b:00.5', '0000:3b:00.6']],
+    ['an empty deviceID is absent', { deviceID: '', runtimeConfig: { deviceID: '0000:3b:00.2' } }, ['0000:3b:00.2']],
+    ['none', {}, undefined],
+  ])('device IDs: %s', (_n, over, want) => {
+    expect(parseNetConf(JSON.stringify({ ...JSON.parse(upstreamNad), ...over })).deviceIDs).toEqual(want);
+  });
+
   it.each([
     ['not JSON', 'nope', 6],
     ['cniVersion 0.2.0', { cniVersion: '0.2.0' }, 1],
@@ -83,6 +97,14 @@ describe('parseNetConf', () => {
     ['class empty', { args: { cni: { class: '' } } }, 7],
     ['target an object', { args: { cni: { target: {} } } }, 7],
     ['masterNets a string', { masterNets: '10.0.1.0/24' }, 7],
+    ['deviceID a number', { deviceID: 3 }, 7],
+    ['deviceID a path', { deviceID: '/sys/bus/pci/devices/x' }, 7],
+    ['runtimeConfig.deviceID with a space', { runtimeConfig: { deviceID: '0000:3b:00.2 x' } }, 7],
+    ['ipam.type with a slash', { ipam: { type: 'bin/host-local' }, multiNICIPAM: undefined }, 7],
+    ['ipam.type ".."', { ipam: { type: '..' }, multiNICIPAM: undefined }, 7],
+    ['agentSocket with a trailing slash', { agentSocket: '/run/multinic/' }, 7],
+    ['agentSocket with "//"', { agentSocket: '/run//agent.sock' }, 7],
+    ['masters with ":"', { args: { cni: { masters: ['eth1:1'] } } }, 7],
   ])('rejects %s with code %i', (_n, over, code) => {
     const text = typeof over === 'string' ? over : JSON.stringify({ ...JSON.parse(upstreamNad), ...over });
     expect(codeOf(() => parseNetConf(text))).toBe(code);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AllocatedNic } from '../../../src/lib/agent/protocol.js';
 import { parseNetConf } from '../../../src/lib/cni/config.js';
-import { checkIfName, delegateConfig } from '../../../src/lib/cni/delegate.js';
+import { checkAllocatedNics, checkIfName, delegateConfig } from '../../../src/lib/cni/delegate.js';
 import { CniError } from '../../../src/lib/cni/errors.js';
 
 const nic: AllocatedNic = {
@@ -79,5 +79,25 @@ describe('checkIfName', () => {
   ])('%s with %i NICs fits: %s', (name, n, ok) => {
     if (ok) expect(() => checkIfName(name, n)).not.toThrow();
     else expect(() => checkIfName(name, n)).toThrow(CniError);
+  });
+});
+
+describe('checkAllocatedNics: names from the agent are checked before they reach a config or `ip`', () => {
+  it('accepts what the agent answers', () => {
+    expect(() => checkAllocatedNics('net1', [nic, { ...nic, index: 0, podInterface: 'net1-0', pciAddress: '0000:3b:00.1' }])).not.toThrow();
+  });
+  it.each([
+    ['a pod interface that is not <ifName>-<index>', { podInterface: '../x' }, /pod interface "\.\.\/x" is not "net1-1"/],
+    ['a master that is not an interface name', { master: 'eth2/../x' }, /master "eth2\/\.\.\/x" is not a valid interface name/],
+    ['a PCI address that is a path', { pciAddress: '../../devices' }, /PCI address "\.\.\/\.\.\/devices" is not of the form/],
+    ['a negative index', { index: -1 }, /index -1 is not a NIC position/],
+  ])('refuses %s (code 100)', (_n, over, msg) => {
+    try {
+      checkAllocatedNics('net1', [{ ...nic, ...over }]);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as CniError).code).toBe(100);
+      expect((e as CniError).message).toMatch(msg);
+    }
   });
 });
