@@ -193,6 +193,22 @@ export function commonLabels(version: string): Record<string, string> {
 
 const AGENT_SELECTOR = { 'app.kubernetes.io/name': AGENT_NAME };
 
+/**
+ * The Linux capabilities the agent container adds to an empty set (it runs as uid 0, not
+ * privileged, no privilege escalation). Measured on a real kernel by test/kernel/agent-capabilities.test.ts,
+ * which runs each operation and the whole agent with only these in its bounding set:
+ * - NET_ADMIN: policy rules, routes in the per-network tables, the macvlan L3 shims (link,
+ *   address, up, delete) and writing net.ipv4.ip_forward (--enable-forwarding). All fail with EPERM
+ *   without it.
+ * - Nothing else. NIC discovery (sysfs, `ip -d addr`), `ip monitor`, the IPAM journal, the socket
+ *   and rt_tables (root-owned files, written by their owner uid 0) need no capability.
+ *   SYS_ADMIN would only be for setns(2) into a pod's netns (`nsenter --net=`), which the agent
+ *   never does: the CNI plugin enters pod namespaces, run by the container runtime with its own
+ *   privileges. NET_RAW would only be for raw ICMP/ARP sockets (ping), which the agent never opens.
+ * The install-cni init container adds none: it copies into the root-owned CNI bin dir as uid 0.
+ */
+export const AGENT_CAPABILITIES: readonly string[] = ['NET_ADMIN'];
+
 /** A Kubernetes RBAC rule; verbs and resources are always explicit (no "*"). */
 export interface PolicyRule {
   apiGroups: string[];
@@ -213,7 +229,12 @@ export const AGENT_CLUSTER_RULES: PolicyRule[] = [
   { apiGroups: ['multinic.fms.io'], resources: ['deviceclasses', 'multinicnetworks'], verbs: READ },
   { apiGroups: ['multinic.fms.io'], resources: ['hostinterfaces/status', 'multinicnetworks/status'], verbs: ['update', 'patch'] },
   { apiGroups: ['multinic.fms.io'], resources: ['cidrs', 'hostinterfaces', 'ippools'], verbs: OWN },
-  { apiGroups: ['k8s.cni.cncf.io'], resources: ['network-attachment-definitions'], verbs: OWN },
+  // NADs: exactly the calls the leader makes. Their names are the networks' (chosen by users at run
+  // time), so resourceNames cannot name them, and RBAC cannot select by label; the agent itself
+  // only lists (label multi-nic-cni-generated=true), replaces and deletes NADs it generated, and a
+  // create never overwrites (a user's NAD of the same name gets 409 and an Event). No get, patch
+  // or deletecollection.
+  { apiGroups: ['k8s.cni.cncf.io'], resources: ['network-attachment-definitions'], verbs: ['list', 'watch', 'create', 'update', 'delete'] },
   { apiGroups: [''], resources: ['namespaces', 'nodes', 'pods'], verbs: READ },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
@@ -361,13 +382,12 @@ function renderDaemonSet(o: ResolvedInstallOptions, metadata: KubeObject['metada
                 { name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS },
               ],
               securityContext: {
-                // NET_ADMIN: links, addresses, routes, rules; NET_RAW: ARP/ND probes and ping checks;
-                // SYS_ADMIN: setns(2) into a pod's network namespace (nsenter --net=PATH).
+                // AGENT_CAPABILITIES: NET_ADMIN only (measured, see its comment).
                 privileged: false,
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
                 runAsUser: 0,
-                capabilities: { add: ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'], drop: ['ALL'] },
+                capabilities: { add: [...AGENT_CAPABILITIES], drop: ['ALL'] },
                 seccompProfile: { type: 'RuntimeDefault' },
               },
               resources: {

@@ -120,7 +120,8 @@ describe('renderInstall', () => {
       ...own('multinic.fms.io', 'hostinterfaces'),
       ...own('multinic.fms.io', 'cidrs'),
       ...own('multinic.fms.io', 'ippools'),
-      ...own('k8s.cni.cncf.io', 'network-attachment-definitions'),
+      // NADs: only the calls the leader makes (list/watch by label, create, replace, delete).
+      ...['list', 'watch', 'create', 'update', 'delete'].map((v) => `k8s.cni.cncf.io/network-attachment-definitions:${v}`),
       'multinic.fms.io/hostinterfaces/status:update',
       'multinic.fms.io/hostinterfaces/status:patch',
       'multinic.fms.io/multinicnetworks/status:update',
@@ -129,6 +130,8 @@ describe('renderInstall', () => {
       'core/events:patch',
     ].sort();
     expect(tuples(rulesOf(find(objs, 'ClusterRole')))).toEqual(expected);
+    // Names of generated NADs are the users' network names: no rule can pin them with resourceNames.
+    expect(rulesOf(find(objs, 'ClusterRole')).every((r) => r.resourceNames === undefined)).toBe(true);
     // Leases only through the namespaced Role, never cluster-wide; never delete someone else's lease.
     const role = tuples(rulesOf(find(objs, 'Role')));
     expect(role.every((t) => t.startsWith('coordination.k8s.io/leases:'))).toBe(true);
@@ -136,7 +139,7 @@ describe('renderInstall', () => {
     expect(role).not.toContain('coordination.k8s.io/leases:delete');
   });
 
-  it('runs the agent unprivileged with only NET_ADMIN, NET_RAW and SYS_ADMIN, on the host network, without hostPID', () => {
+  it('runs the agent unprivileged with only NET_ADMIN (measured: test/kernel/agent-capabilities.test.ts), on the host network, without hostPID', () => {
     const spec = podSpec(objs);
     expect(spec.hostNetwork).toBe(true);
     expect(spec.hostPID).toBeUndefined();
@@ -149,7 +152,7 @@ describe('renderInstall', () => {
       expect(c.securityContext.capabilities?.drop, c.name).toEqual(['ALL']);
     }
     const agent = spec.containers[0]!;
-    expect([...(agent.securityContext.capabilities?.add ?? [])].sort()).toEqual(['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN']);
+    expect(agent.securityContext.capabilities?.add).toEqual(['NET_ADMIN']);
     expect(spec.initContainers[0]!.securityContext.capabilities?.add).toBeUndefined();
   });
 
