@@ -7,12 +7,12 @@ import { planTable } from '../cli/views/plan.js';
 import { gatherSnapshot, requireInstalled } from '../cluster/snapshot.js';
 import type { KubeApi } from '../kube/api.js';
 import { parseDuration } from '../kube/client.js';
-import type { CIDR, HostInterface } from '../lib/crds/types.gen.js';
+import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
 import { ExitCode, UserError } from '../lib/errors.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { R, type ResourceRef } from '../lib/k8s/resources.js';
 import { ManifestError, describeObject, isObject } from '../lib/manifest.js';
-import { type ValidatedNetwork, validateDeviceClass, validateNetwork, validateNetworkForInventory } from '../lib/network.js';
+import { type ValidatedNetwork, attachMode, checkSubnetOverlaps, liveModeChange, validateDeviceClass, validateNetwork, validateNetworkForInventory } from '../lib/network.js';
 import { listPools } from '../lib/plan/index.js';
 import { buildStatusReport, type StatusReport } from '../lib/status.js';
 
@@ -29,7 +29,10 @@ export default class ApplyCommand extends BaseCommand<typeof ApplyCommand> {
   static override summary = 'Validate and apply MultiNicNetworks and DeviceClasses, then wait until the agents have carved and routed them.';
   static override description = `Validates every document with the same rules as 'plan' (exit 2 on bad input, nothing applied), runs
 a server-side dry run, creates or updates the objects, then waits until every agent has published its interfaces, claimed its
-blocks in the network's CIDR and reported its routes (--no-wait to skip), and prints the resulting plan.`;
+blocks in the network's CIDR and reported its routes (--no-wait to skip), and prints the resulting plan.
+
+A network whose subnet overlaps another network's (in the files or already in the cluster) is refused (exit 2). So is a change
+of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold addresses in it, unless --force.`;
   static override examples = [
     '<%= config.bin %> apply -f examples/network.yaml',
     '<%= config.bin %> apply -f network.yaml -f deviceclass.yaml --timeout 5m',
@@ -41,6 +44,7 @@ blocks in the network's CIDR and reported its routes (--no-wait to skip), and pr
     timeout: Flags.string({ description: 'How long to wait (e.g. 90s, 5m, 1m30s).', default: '2m' }),
     'dry-run': Flags.option({ options: ['none', 'server'] as const, default: 'none' as const, description: 'server: validate on the server (dryRun=All) and change nothing.' })(),
     output: Flags.option({ char: 'o', options: ['table', 'wide', 'json', 'yaml'] as const, default: 'table' as const, description: 'Output format.' })(),
+    force: Flags.boolean({ description: 'Change the attach mode (plugin type, mode, vlanMode) of a network even while pods hold addresses in it.', default: false }),
   };
 
   async run(): Promise<ApplyResult> {
@@ -61,10 +65,14 @@ blocks in the network's CIDR and reported its routes (--no-wait to skip), and pr
       }
     }
     if (objects.length === 0) throw new UserError(`no objects in ${f.filename.join(', ')}`, { hint: 'pass a file with MultiNicNetwork or DeviceClass documents' });
+    checkSubnetOverlaps(networks);
     const kube = await this.kube();
     await requireInstalled(kube);
     const hosts = (await kube.list<HostInterface>(R.HostInterface)).items;
     for (const n of networks) validateNetworkForInventory(n, hosts);
+    const live = (await kube.list<MultiNicNetwork>(R.MultiNicNetwork)).items;
+    checkSubnetOverlaps(networks, live);
+    await this.checkModeChanges(kube, networks, live);
 
     // Server-side dry run of everything first: nothing is written unless all of it would be accepted.
     for (const o of objects) await this.write(kube, o.ref, o.obj, true);
@@ -91,6 +99,24 @@ blocks in the network's CIDR and reported its routes (--no-wait to skip), and pr
     }
     if (status && !status.networks.every((n) => n.ready)) this.exit(ExitCode.Problems);
     return result;
+  }
+
+  /**
+   * Refuses (or with --force, warns about) an attach-mode change of a network pods are attached to;
+   * see liveModeChange. Reads the IPPools only when some network's mode changes.
+   */
+  private async checkModeChanges(kube: KubeApi, networks: readonly ValidatedNetwork[], live: readonly MultiNicNetwork[]): Promise<void> {
+    const byName = new Map(live.map((n) => [n.metadata.name ?? '', n]));
+    let pools: IPPool[] | undefined;
+    for (const n of networks) {
+      const old = byName.get(n.name);
+      if (!old || attachMode(old) === attachMode(n.resource)) continue;
+      pools ??= (await kube.list<IPPool>(R.IPPool)).items;
+      const refusal = liveModeChange(n, old, pools);
+      if (!refusal) continue;
+      if (!this.flags.force) throw new UserError(refusal.message, { hint: refusal.hint });
+      this.note(`warning: ${refusal.message} (applied anyway: --force)`);
+    }
   }
 
   /** Creates or replaces (optimistic concurrency on the live resourceVersion). */

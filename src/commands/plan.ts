@@ -11,7 +11,7 @@ import { ExitCode, UserError } from '../lib/errors.js';
 import { parseInventory } from '../lib/inventory.js';
 import { describeObject, flattenLists, isObject, ManifestError, type ManifestDoc } from '../lib/manifest.js';
 import { R } from '../lib/k8s/resources.js';
-import { MULTI_NIC_IPAM, validateDeviceClass, validateNetwork, validateNetworkForInventory, type ValidatedNetwork } from '../lib/network.js';
+import { MULTI_NIC_IPAM, checkSubnetOverlaps, validateDeviceClass, validateNetwork, validateNetworkForInventory, type ValidatedNetwork } from '../lib/network.js';
 import { parsePreviousCidrs, planNetwork } from '../lib/plan/index.js';
 import { checkPool } from '../lib/pool-check.js';
 import { routePlan, type RoutePlan } from '../lib/routes.js';
@@ -64,6 +64,8 @@ export default class PlanCommand extends BaseCommand<typeof PlanCommand> {
   static override summary = 'Compute the address plan (CIDR) of networks over the hosts in the cluster, or offline over an inventory file.';
   static override description = `Validates MultiNicNetwork (and DeviceClass) manifests, carves each network's subnet into one block per NIC network and one pod block per host (design §3.2), checks the NIC pool and prints the plan. -o json|yaml prints the CIDR resource(s) apply would write; --routes prints the host routes instead.
 
+Two networks whose subnets overlap are bad input: their policy rules would claim each other's addresses.
+
 Exit codes: 0 planned; 1 some hosts did not fit (the plan for the others is printed); 2 bad input.`;
   static override examples = [
     '<%= config.bin %> plan -f examples/network.yaml --inventory examples/hosts.yaml',
@@ -101,6 +103,7 @@ Exit codes: 0 planned; 1 some hosts did not fit (the plan for the others is prin
       seen.set(n.name, n.source);
     }
     if (networks.length === 0) throw new UserError(`no MultiNicNetwork in ${flags.filename.join(', ')}`, { hint: 'pass a MultiNicNetwork manifest with -f (see examples/network.yaml)' });
+    checkSubnetOverlaps(networks);
     const plannable = networks.filter((n) => n.ipam.type === MULTI_NIC_IPAM);
     for (const n of networks) if (n.ipam.type !== MULTI_NIC_IPAM) this.note(`note: ${n.source}: network "${n.name}" uses ipam type "${n.ipam.type}": it has no address plan, skipped`);
     if (plannable.length === 0) throw new UserError(`no network uses ipam type "${MULTI_NIC_IPAM}": nothing to plan`, { hint: `set "type": "${MULTI_NIC_IPAM}" in spec.ipam to have addresses planned` });

@@ -3,7 +3,7 @@
 // (address families, bit budget, overlaps). Every failure is a NetworkInputError naming the
 // document, the field and the fix; nothing half-validated escapes. Pure.
 import { CRDS } from './crds/crds.gen.js';
-import type { DeviceClass, HostInterface, MultiNicNetwork } from './crds/types.gen.js';
+import type { DeviceClass, HostInterface, IPPool, MultiNicNetwork } from './crds/types.gen.js';
 import { UserError } from './errors.js';
 import { validateSchema, type FieldError, type JsonSchema } from './k8s/schema.js';
 import { describeObject, isObject, type ManifestDoc } from './manifest.js';
@@ -289,4 +289,144 @@ function parseIpam(text: string, fail: Fail): IpamConfig {
   const vm = vlanMode ?? '';
   if (!isVlanMode(vm)) return fail('spec.ipam.vlanMode', `unsupported value ${JSON.stringify(vlanMode)}`, 'use one of "l2", "l3", "l3s"');
   return { type, hostBlock: hb, interfaceBlock: ib, excludeCIDRs: excl, vlanMode: vm, extra };
+}
+
+/**
+ * The pod subnet of a MultiNicNetwork as the overlap rule sees it: only multi-nic-ipam networks
+ * with a subnet get a policy rule `from <subnet> lookup <table>` on every host, so only they can
+ * conflict. Undefined for every other network (and for a spec too broken to read: validation
+ * reports that elsewhere).
+ */
+export function ruleSubnet(net: MultiNicNetwork): Cidr | undefined {
+  let type: unknown;
+  try {
+    type = (JSON.parse(net.spec.ipam) as { type?: unknown } | null)?.type;
+  } catch {
+    return undefined;
+  }
+  const text = (net.spec.subnet ?? '').trim();
+  if (type !== MULTI_NIC_IPAM || text === '') return undefined;
+  try {
+    return parseCidr(text, { strict: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses networks of `file` whose pod subnet overlaps another one's: earlier in the files, or
+ * (`cluster`) a MultiNicNetwork already in the cluster under another name (one of the same name is
+ * the object being updated). Their policy rules would send each other's traffic into the wrong
+ * table. Throws NetworkInputError naming both networks and both subnets (exit 2).
+ */
+export function checkSubnetOverlaps(file: readonly ValidatedNetwork[], cluster: readonly MultiNicNetwork[] = []): void {
+  const names = new Set(file.map((n) => n.name));
+  const seen: Array<{ name: string; subnet: Cidr; where: string }> = [];
+  for (const c of [...cluster].sort(byCreation)) {
+    const name = c.metadata.name ?? '';
+    const subnet = ruleSubnet(c);
+    if (subnet && !names.has(name)) seen.push({ name, subnet, where: 'already in the cluster' });
+  }
+  for (const n of file) {
+    if (n.ipam.type !== MULTI_NIC_IPAM || !n.subnet) continue;
+    const other = seen.find((s) => overlaps(s.subnet, n.subnet as Cidr));
+    if (other) {
+      throw new NetworkInputError(
+        `${n.source} (MultiNicNetwork "${n.name}")`,
+        'spec.subnet',
+        `${formatCidr(n.subnet)} overlaps subnet ${formatCidr(other.subnet)} of MultiNicNetwork "${other.name}" (${other.where}): both networks' policy rules would claim the addresses they share`,
+        `give "${n.name}" a subnet that no other network uses (kubectl get multinicnetworks -o custom-columns=NAME:.metadata.name,SUBNET:.spec.subnet lists them), or change "${other.name}" first`,
+      );
+    }
+    seen.push({ name: n.name, subnet: n.subnet, where: `defined in ${n.source}` });
+  }
+}
+
+/** One network refused because its subnet overlaps that of a network created before it. */
+export interface SubnetOverlapRefusal {
+  network: string;
+  subnet: string;
+  /** The earliest-created network it overlaps. */
+  other: string;
+  otherSubnet: string;
+  message: string;
+}
+
+/**
+ * Which networks in the cluster are refused for overlapping subnets (the agents' and the leader's
+ * rule, for objects that bypassed `apply`'s check): of two overlapping networks the one created
+ * later (creationTimestamp, then name) is refused, whatever else it overlaps, so adding a network
+ * never takes routes away from one that was there first. Deleted (terminating) networks are
+ * ignored. Keyed by network name.
+ */
+export function subnetOverlapRefusals(networks: readonly MultiNicNetwork[]): Map<string, SubnetOverlapRefusal> {
+  const out = new Map<string, SubnetOverlapRefusal>();
+  const earlier: Array<{ name: string; subnet: Cidr }> = [];
+  for (const n of [...networks].filter((x) => !x.metadata.deletionTimestamp).sort(byCreation)) {
+    const name = n.metadata.name ?? '';
+    const subnet = ruleSubnet(n);
+    if (!subnet) continue;
+    const other = earlier.find((e) => overlaps(e.subnet, subnet));
+    if (other) {
+      const s = formatCidr(subnet);
+      const o = formatCidr(other.subnet);
+      out.set(name, {
+        network: name,
+        subnet: s,
+        other: other.name,
+        otherSubnet: o,
+        message: `subnet ${s} overlaps subnet ${o} of MultiNicNetwork "${other.name}", which was created first: this network is refused (no address plan, no routes, no pod attachments) until one of the two subnets changes`,
+      });
+    }
+    earlier.push({ name, subnet });
+  }
+  return out;
+}
+
+/** Oldest first; equal timestamps (second resolution) by name, so every agent decides alike. */
+function byCreation(a: MultiNicNetwork, b: MultiNicNetwork): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const na = a.metadata.name ?? '';
+  const nb = b.metadata.name ?? '';
+  return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+/**
+ * How a network attaches pods on the host: plugin type, its `mode` arg and the ipam vlanMode. A
+ * change of any of them changes the links new pods get (and, into or out of macvlan L3, which
+ * address the host's shim holds), while running pods keep the links they were given.
+ */
+export function attachMode(net: MultiNicNetwork): string {
+  let vlanMode: unknown;
+  try {
+    vlanMode = (JSON.parse(net.spec.ipam) as { vlanMode?: unknown } | null)?.vlanMode;
+  } catch {
+    vlanMode = undefined;
+  }
+  const mode = (net.spec.plugin.args as Record<string, unknown> | undefined)?.mode;
+  return [net.spec.plugin.type, typeof mode === 'string' && mode ? `mode ${mode}` : '', typeof vlanMode === 'string' && vlanMode ? `vlanMode ${vlanMode}` : ''].filter(Boolean).join(' ');
+}
+
+/**
+ * `apply`'s rule for an update that changes a network's attach mode while pods hold addresses in
+ * it (the network's IPPools): returned as a refusal unless forced. Undefined when the mode is
+ * unchanged or nothing is allocated.
+ */
+export function liveModeChange(next: ValidatedNetwork, live: MultiNicNetwork, pools: readonly IPPool[]): { message: string; hint: string } | undefined {
+  const from = attachMode(live);
+  const to = attachMode(next.resource);
+  if (from === to) return undefined;
+  const held = pools.filter((p) => p.spec.netAttachDef === next.name).flatMap((p) => p.spec.allocations.map((a) => ({ ...a, host: p.spec.hostName })));
+  if (held.length === 0) return undefined;
+  const pods = [...new Set(held.map((a) => `${a.namespace}/${a.pod}`))].sort();
+  const hosts = new Set(held.map((a) => a.host)).size;
+  return {
+    message:
+      `${next.source} (MultiNicNetwork "${next.name}"): changes the attach mode from ${from} to ${to} while ${pods.length} pod(s) on ${hosts} host(s) hold addresses in it ` +
+      `(${pods.slice(0, 5).join(', ')}${pods.length > 5 ? `, +${pods.length - 5} more` : ''}): running pods keep their ${from} links, new pods would get ${to} links on the same NICs, ` +
+      'and a pod holding the address the new mode gives the host (the macvlan L3 shim gateway) keeps that host\'s pool NotReady until the pod is gone',
+    hint: `delete the pods attached to "${next.name}" first, or apply with --force to change the mode anyway (the agents refuse new pods on a NIC whose gateway a pod holds, naming the pod)`,
+  };
 }

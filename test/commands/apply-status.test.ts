@@ -79,6 +79,57 @@ describe('apply', () => {
     expect(String((networks()[0] as { spec: { ipam: string } }).spec.ipam)).toContain('"hostBlock": 5');
   });
 
+  it('refuses two networks of one file whose subnets overlap, naming both, and writes nothing (exit 2)', async () => {
+    const doc = (name: string, subnet: string) => readFileSync(seed, 'utf8').replace('name: multi-nic-sample', `name: ${name}`).replace('"192.168.0.0/16"', `"${subnet}"`);
+    const f = file('pair.yaml', `${doc('fab-a', '10.50.0.0/16')}---\n${doc('fab-b', '10.50.4.0/22')}`);
+    const before = networks().map((n) => n.metadata?.resourceVersion);
+    const r = await cli(['apply', '-f', f, '--no-wait']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/pair\.yaml#2 \(MultiNicNetwork "fab-b"\): spec\.subnet: 10\.50\.4\.0\/22 overlaps subnet 10\.50\.0\.0\/16 of MultiNicNetwork "fab-a" \(defined in .*pair\.yaml#1\)/);
+    expect(r.stderr).toMatch(/hint: give "fab-b" a subnet that no other network uses/);
+    expect(networks().map((n) => n.metadata?.resourceVersion)).toEqual(before);
+  });
+
+  it('refuses a network whose subnet overlaps one already in the cluster (exit 2, nothing written)', async () => {
+    const doc = readFileSync(seed, 'utf8').replace('name: multi-nic-sample', 'name: second').replace('"192.168.0.0/16"', '"192.168.128.0/17"');
+    const r = await cli(['apply', '-f', file('second.yaml', doc), '--no-wait']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/MultiNicNetwork "second"\): spec\.subnet: 192\.168\.128\.0\/17 overlaps subnet 192\.168\.0\.0\/16 of MultiNicNetwork "multi-nic-sample" \(already in the cluster\)/);
+    expect(networks().map((n) => n.metadata?.name)).toEqual(['multi-nic-sample']);
+    // The same subnet elsewhere is fine.
+    const ok = await cli(['apply', '-f', file('third.yaml', doc.replace('"192.168.128.0/17"', '"172.29.0.0/16"')), '--no-wait']);
+    expect(ok.code).toBe(0);
+    server.store.delete('multinic.fms.io/v1', 'MultiNicNetwork', 'second');
+  });
+
+  it('refuses an attach-mode change while pods hold addresses in the network unless --force', async () => {
+    const live = networks()[0] as { spec: unknown };
+    server.store.create({
+      apiVersion: 'multinic.fms.io/v1',
+      kind: 'IPPool',
+      metadata: { name: 'multi-nic-sample-192.168.0.0-24' },
+      spec: { podCIDR: '192.168.0.0/24', vlanCIDR: '192.168.0.0/18', netAttachDef: 'multi-nic-sample', hostName: 'host1', interfaceName: 'eth1', excludes: [], allocations: [{ pod: 'trainer-0', namespace: 'ml', index: 1, address: '192.168.0.1' }] },
+    } as KubeObject);
+    try {
+      const macvlan = readFileSync(seed, 'utf8').replace('"hostBlock": 6', '"hostBlock": 5').replace('type: ipvlan', 'type: macvlan').replace('mode: l3', 'mode: bridge');
+      const f = file('macvlan.yaml', macvlan);
+      const r = await cli(['apply', '-f', f, '--no-wait']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/MultiNicNetwork "multi-nic-sample"\): changes the attach mode from ipvlan mode l3 vlanMode l3 to macvlan mode bridge vlanMode l3 while 1 pod\(s\) on 1 host\(s\) hold addresses in it \(ml\/trainer-0\)/);
+      expect(r.stderr).toMatch(/hint: delete the pods attached to "multi-nic-sample" first, or apply with --force/);
+      expect((networks()[0] as { spec: unknown }).spec).toEqual(live.spec);
+      // Other changes of a network with pods are not held back.
+      const hb = await cli(['apply', '-f', file('hb.yaml', readFileSync(seed, 'utf8').replace('"hostBlock": 6', '"hostBlock": 4')), '--no-wait']);
+      expect(hb.code).toBe(0);
+      const forced = await cli(['apply', '-f', f, '--no-wait', '--force']);
+      expect(forced.code).toBe(0);
+      expect(forced.stderr).toMatch(/warning: .*changes the attach mode .*\(applied anyway: --force\)/);
+      expect((networks()[0] as { spec: { plugin: { type: string } } }).spec.plugin.type).toBe('macvlan');
+    } finally {
+      server.store.delete('multinic.fms.io/v1', 'IPPool', 'multi-nic-sample-192.168.0.0-24');
+    }
+  });
+
   it('waits, then says what it is still waiting for and exits 1 when nothing becomes ready', async () => {
     const r = await cli(['apply', '-f', seed, '--timeout', '1500ms']);
     expect(r.code).toBe(1);

@@ -175,6 +175,7 @@ const bad: Bad[] = [
   { name: 'unknown output format', args: () => ['-f', 'examples/network.yaml', '--inventory', inv(), '-o', 'csv'], err: /Expected --output=csv to be one of/ },
   { name: 'unknown flag', args: () => ['-f', 'examples/network.yaml', '--inventory', inv(), '--subnet', 'x'], err: /Nonexistent flag: --subnet/ },
   { name: 'bad network on stdin', args: () => ['-f', '-', '--inventory', inv()], stdin: stringify(net({ hostBlock: -1 })), err: /stdin#1 \(MultiNicNetwork "net"\): spec\.ipam\.hostBlock/ },
+  { name: 'two networks with overlapping subnets in one file', args: () => nf('b19.yaml', `${stringify(net({ name: 'wide', subnet: '192.168.0.0/16' }))}---\n${stringify(net({ name: 'narrow', subnet: '192.168.8.0/21' }))}`), err: /b19\.yaml#2 \(MultiNicNetwork "narrow"\): spec\.subnet: 192\.168\.8\.0\/21 overlaps subnet 192\.168\.0\.0\/16 of MultiNicNetwork "wide" \(defined in .*b19\.yaml#1\)/ },
   { name: 'missing plugin', args: () => nf('b18.yaml', net({}, { plugin: undefined })), err: /spec\.plugin: Required value/ },
 ];
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/lib/errors.js';
-import { NetworkInputError, validateDeviceClass, validateNetwork, validateNetworkForInventory } from '../../src/lib/network.js';
+import type { MultiNicNetwork } from '../../src/lib/crds/types.gen.js';
+import { NetworkInputError, checkSubnetOverlaps, subnetOverlapRefusals, validateDeviceClass, validateNetwork, validateNetworkForInventory } from '../../src/lib/network.js';
 import { host, networkDoc, type NetOpts } from './plan/fixtures.js';
 
 type Doc = Record<string, unknown>;
@@ -108,6 +109,55 @@ describe('validateNetworkForInventory', () => {
   });
   it('accepts the seed network over three NIC networks', () => {
     expect(() => validateNetworkForInventory(validateNetwork({ source: 'n#1', value: networkDoc() }), inv)).not.toThrow();
+  });
+});
+
+describe('subnet overlaps between networks', () => {
+  const v = (name: string, subnet: string, source = `f.yaml#${name}`) => validateNetwork({ source, value: networkDoc({ name, subnet }) });
+  const live = (name: string, subnet: string, created: string, extra: Partial<MultiNicNetwork['metadata']> = {}): MultiNicNetwork => {
+    const d = networkDoc({ name, subnet }) as unknown as MultiNicNetwork;
+    return { ...d, metadata: { ...d.metadata, creationTimestamp: created, ...extra } };
+  };
+  const thrown = (f: () => void): NetworkInputError | undefined => {
+    try {
+      f();
+    } catch (e) {
+      return e as NetworkInputError;
+    }
+    return undefined;
+  };
+
+  it('refuses the later of two networks in one file, naming both networks and both subnets', () => {
+    const err = thrown(() => checkSubnetOverlaps([v('a', '192.168.0.0/16'), v('b', '192.168.4.0/22')]));
+    expect(err).toBeInstanceOf(NetworkInputError);
+    expect(err?.field).toBe('spec.subnet');
+    expect(err?.message).toBe('f.yaml#b (MultiNicNetwork "b"): spec.subnet: 192.168.4.0/22 overlaps subnet 192.168.0.0/16 of MultiNicNetwork "a" (defined in f.yaml#a): both networks\' policy rules would claim the addresses they share');
+    expect(err?.hint).toMatch(/give "b" a subnet that no other network uses/);
+  });
+
+  it('refuses a network overlapping one already in the cluster under another name; its own old version does not count', () => {
+    const err = thrown(() => checkSubnetOverlaps([v('b', '10.8.0.0/16')], [live('a', '10.0.0.0/12', '2026-01-01T00:00:00Z')]));
+    expect(err?.message).toMatch(/10\.8\.0\.0\/16 overlaps subnet 10\.0\.0\.0\/12 of MultiNicNetwork "a" \(already in the cluster\)/);
+    expect(() => checkSubnetOverlaps([v('a', '10.0.0.0/16')], [live('a', '10.0.0.0/12', '2026-01-01T00:00:00Z')])).not.toThrow();
+  });
+
+  it('accepts disjoint subnets, other families, networks without a subnet and single-NIC IPAM networks', () => {
+    const hostSubnet = validateNetwork({ source: 'h#1', value: networkDoc({ name: 'hs', subnet: '' }) });
+    const single = validateNetwork({ source: 's#1', value: { ...networkDoc({ name: 'single' }), spec: { ...(networkDoc().spec as Doc), ipam: JSON.stringify({ type: 'host-local' }) } } });
+    expect(() => checkSubnetOverlaps([v('a', '192.168.0.0/17'), v('b', '192.168.128.0/17'), v('c', 'fd00::/48'), hostSubnet, single, v('d', '10.0.0.0/8')])).not.toThrow();
+  });
+
+  it('in the cluster, the later-created network of an overlapping pair is refused; ties by name; deleted ones ignored', () => {
+    const refusals = subnetOverlapRefusals([
+      live('zeta', '10.0.0.0/16', '2026-01-01T00:00:00Z'),
+      live('alpha', '10.0.1.0/24', '2026-01-02T00:00:00Z'),
+      live('beta', '10.0.128.0/17', '2026-01-01T00:00:00Z'),
+      live('gone', '10.0.0.0/8', '2025-01-01T00:00:00Z', { deletionTimestamp: '2026-01-03T00:00:00Z' }),
+      live('other', '172.16.0.0/16', '2026-01-05T00:00:00Z'),
+    ]);
+    expect([...refusals.keys()].sort()).toEqual(['alpha', 'zeta']);
+    expect(refusals.get('zeta')).toMatchObject({ subnet: '10.0.0.0/16', other: 'beta', otherSubnet: '10.0.128.0/17' });
+    expect(refusals.get('alpha')?.message).toBe('subnet 10.0.1.0/24 overlaps subnet 10.0.0.0/16 of MultiNicNetwork "zeta", which was created first: this network is refused (no address plan, no routes, no pod attachments) until one of the two subnets changes');
   });
 });
 
