@@ -79,8 +79,12 @@ export class AgentCore {
    * agent drops it (invalidate) when something else may have changed the IPAM (state or pool sync).
    */
   private index: Map<string, Allocation[]> | undefined;
-  /** Per CIDR object (replaced on every state change): this host's NICs with their addressing. */
-  private readonly hostNicCache = new WeakMap<object, HostNicOfNetwork[]>();
+  /**
+   * Per CIDR object: this host's NICs with their addressing, for the network object they were
+   * computed from. A CIDR's config is frozen at creation, so a network update (plugin type or
+   * vlanMode changed) keeps the same CIDR object: the entry counts only for the same network object.
+   */
+  private readonly hostNicCache = new WeakMap<object, { network: MultiNicNetwork; nics: HostNicOfNetwork[] }>();
   /**
    * Single-NIC IPAM networks: the NICs selected per holder. Memory only: the addresses belong to the
    * delegate's IPAM, and a DEL after an agent restart works from the runtime's prevResult (the CNI
@@ -126,6 +130,7 @@ export class AgentCore {
       const d = discovered.get(m.host.interfaceName) as DiscoveredNic;
       return { nic: d, netAddress: m.entry.netAddress, interfaceIndex: m.entry.interfaceIndex };
     }));
+    this.refuseHeldGateways(req.network, chosen.map((c) => present.find((m) => m.host.interfaceName === c.name) as HostNicOfNetwork));
     const items: AllocateItem[] = chosen.map((nic, i) => ({
       pool: (present.find((m) => m.host.interfaceName === nic.name) as HostNicOfNetwork).addressing.pool,
       key: { podUID: req.pod.uid, containerID: req.pod.containerID, interface: `${req.pod.ifName}-${i}` },
@@ -357,6 +362,33 @@ export class AgentCore {
     return this.respond(ns, this.hostNics(ns), held);
   }
 
+  /**
+   * This host's NICs of a network whose shim gateway (macvlan L3) is held by a pod: allocated
+   * before the network changed into that mode, when the gateway was an ordinary address. Until that
+   * pod is released the host must not take the gateway (reconcile leaves it off the shim) and the
+   * pool hands out nothing (allocate answers NotReady naming the pod). Empty for other modes.
+   */
+  gatewayConflicts(ns: NetworkState): Array<{ interfaceName: string; pool: string; gateway: string; holder: Allocation }> {
+    const out: Array<{ interfaceName: string; pool: string; gateway: string; holder: Allocation }> = [];
+    for (const m of this.hostNics(ns)) {
+      const holder = this.gatewayHolder(m);
+      if (holder) out.push({ interfaceName: m.host.interfaceName, pool: m.addressing.pool.name, gateway: holder.address, holder });
+    }
+    return out;
+  }
+
+  private gatewayHolder(m: HostNicOfNetwork): Allocation | undefined {
+    const gateway = m.addressing.gateway;
+    return gateway === undefined ? undefined : this.deps.ipam.list(m.addressing.pool.name).find((a) => a.address === gateway);
+  }
+
+  private refuseHeldGateways(network: string, nics: HostNicOfNetwork[]): void {
+    for (const m of nics) {
+      const holder = this.gatewayHolder(m);
+      if (holder) throw new AgentError('NotReady', gatewayHeldMessage(network, this.hostName, m.host.interfaceName, holder.address, holder), `delete pod ${holder.namespace}/${holder.podName} (it was attached before the network's plugin or vlanMode changed), or change the network back`);
+    }
+  }
+
   /** Per NIC name, addresses allocated on it (all networks). */
   allocationsPerNic(): Map<string, number> {
     const byPool = new Map<string, string>();
@@ -381,14 +413,14 @@ export class AgentCore {
     const ipam = this.ipamOf(ns);
     if (!ns.cidr) throw new AgentError('NotReady', `network "${name}" has no CIDR yet (not planned)`, 'wait for the network to be planned (kubectl multinic status)');
     const cached = this.hostNicCache.get(ns.cidr);
-    if (cached) return cached;
+    if (cached?.network === ns.network) return cached.nics;
     const out: HostNicOfNetwork[] = [];
     for (const entry of [...ns.cidr.spec.cidr].sort((a, b) => a.interfaceIndex - b.interfaceIndex)) {
       for (const host of entry.hosts) {
         if (host.hostName === this.hostName) out.push({ entry, host, addressing: nicAddressing(ns.network, ipam, entry, host) });
       }
     }
-    this.hostNicCache.set(ns.cidr, out);
+    this.hostNicCache.set(ns.cidr, { network: ns.network, nics: out });
     return out;
   }
 
@@ -449,6 +481,11 @@ export class AgentCore {
     });
     return { ...this.envelope(ns), nics };
   }
+}
+
+/** Why a shim pool is not ready: its gateway address belongs to a pod. Shared by allocate and reconcile. */
+export function gatewayHeldMessage(network: string, host: string, nic: string, gateway: string, holder: Allocation): string {
+  return `network "${network}" on ${host}/${nic}: the shim gateway ${gateway} (macvlan vlanMode l3) is held by pod ${holder.namespace}/${holder.podName} (uid ${holder.podUID}, ${holder.interface}), attached before the network's mode changed; the host leaves the gateway to it and this NIC's pool takes no new pods until that pod is gone`;
 }
 
 const ifIndex = (podInterface: string): number => Number(podInterface.slice(podInterface.lastIndexOf('-') + 1));

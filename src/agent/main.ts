@@ -6,7 +6,7 @@ import type { Allocation, Ipam, PoolSpec } from '../lib/ipam/types.js';
 import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
 import { nicsChanged, type DiscoveredNic } from '../lib/agent/discovery.js';
 import { parseIpamConfig } from '../lib/agent/addressing.js';
-import { AgentCore } from './core.js';
+import { AgentCore, gatewayHeldMessage } from './core.js';
 import { openIpamStore } from './ipam/store.js';
 import { discoverNics, watchNics } from './discovery.js';
 import { IpHostNetwork, type HostNetwork } from './hostnet.js';
@@ -132,8 +132,21 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
         const local = new Set(nics.map((n) => n.interfaceName));
         // Each step runs even when an earlier one failed: a broken shim must not stop routes.
         const errors: string[] = [];
+        // A shim gateway a pod still holds (the network changed into macvlan L3 under it) stays the pod's.
+        const heldGateways = new Set<string>();
+        for (const n of nets) {
+          if (!n.cidr) continue;
+          try {
+            for (const c of core.gatewayConflicts(n)) {
+              heldGateways.add(c.gateway);
+              errors.push(gatewayHeldMessage(n.network.metadata.name ?? '', opts.nodeName, c.interfaceName, c.gateway, c.holder));
+            }
+          } catch {
+            // a network the core cannot read is reported by allocate (NotReady naming the field)
+          }
+        }
         try {
-          const shims = desiredShims(nets, opts.nodeName);
+          const shims = desiredShims(nets, opts.nodeName, heldGateways);
           for (const parent of [...shims.keys()]) if (!local.has(parent)) shims.delete(parent);
           const shimRes = await reconcileShims(hostNet, shims);
           report.shimOps = shimRes.ops.length;

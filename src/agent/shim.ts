@@ -12,8 +12,12 @@ import type { HostLink, HostNetwork, LinkOp } from './hostnet.js';
 /** Shim name for a parent NIC: ≤ 15 chars (IFNAMSIZ) for any ifindex below 10^9. */
 export const shimName = (parentIndex: number): string => `${SHIM_PREFIX}${parentIndex}`;
 
-/** Desired shim addresses, per parent NIC name: `<gateway>/<pod block prefix>`. */
-export function desiredShims(nets: Array<{ network: MultiNicNetwork; cidr?: CIDR }>, hostName: string): Map<string, string[]> {
+/**
+ * Desired shim addresses, per parent NIC name: `<gateway>/<pod block prefix>`. A gateway in
+ * `heldByPods` is left off: a pod attached before the network changed into shim mode holds that
+ * address, and the host taking it too would cut the pod off (the agent reports the pool NotReady).
+ */
+export function desiredShims(nets: Array<{ network: MultiNicNetwork; cidr?: CIDR }>, hostName: string, heldByPods: ReadonlySet<string> = new Set()): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const { network, cidr } of nets) {
     if (!cidr) continue;
@@ -27,7 +31,9 @@ export function desiredShims(nets: Array<{ network: MultiNicNetwork; cidr?: CIDR
     for (const e of cidr.spec.cidr) {
       for (const h of e.hosts) {
         if (h.hostName !== hostName) continue;
-        const addr = `${shimGateway(h.podCIDR)}/${parseCidr(h.podCIDR).prefix}`;
+        const gateway = shimGateway(h.podCIDR);
+        if (heldByPods.has(gateway)) continue;
+        const addr = `${gateway}/${parseCidr(h.podCIDR).prefix}`;
         const list = out.get(h.interfaceName) ?? [];
         if (!list.includes(addr)) list.push(addr);
         out.set(h.interfaceName, list);

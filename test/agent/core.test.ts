@@ -137,6 +137,45 @@ describe('AgentCore.allocate', () => {
   });
 });
 
+describe('AgentCore after a plugin or vlanMode change', () => {
+  // The CIDR's config is frozen at creation: a network update replaces the network object only.
+  it('ipvlan → macvlan L3 on the same CIDR: the shim gateway is reserved from then on, and a pod holding it keeps its pool NotReady, named', async () => {
+    const cidr = testCidr(['h1', 'h2']);
+    const state = new StaticState([{ network: testNetwork({ plugin: 'ipvlan' }), cidr }]);
+    const ipam = new FakeIpam();
+    const core = new AgentCore({ hostName: 'h1', state, ipam, nics: () => H1_NICS });
+    const before = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: { ...pod('u-old'), name: 'old' }, args: { masters: ['eth1'] } });
+    expect(before.nics.map((n) => n.address)).toEqual(['192.168.0.1/18']);
+
+    state.nets = [{ network: testNetwork(), cidr }];
+    const eth2 = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('u-new'), args: { masters: ['eth2'] } });
+    expect(eth2.vlanMode).toBe('l3');
+    expect(eth2.plugin.type).toBe('macvlan');
+    expect(eth2.nics.map((n) => [n.address, n.gateway])).toEqual([['192.168.64.2/24', '192.168.64.1']]);
+    expect(core.gatewayConflicts(state.nets[0]!).map((c) => [c.interfaceName, c.gateway, c.holder.podName])).toEqual([['eth1', '192.168.0.1', 'old']]);
+    expect(await code(core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('u-2'), args: { masters: ['eth1'] } }))).toBe(
+      'NotReady/503: network "mnet" on h1/eth1: the shim gateway 192.168.0.1 (macvlan vlanMode l3) is held by pod default/old (uid u-old, net1-0), attached before the network\'s mode changed; the host leaves the gateway to it and this NIC\'s pool takes no new pods until that pod is gone',
+    );
+    expect(ipam.list().map((a) => a.podUID)).toEqual(['u-old', 'u-new']);
+
+    // Once that pod is gone the pool works, and never hands out the gateway.
+    await core.release({ apiVersion: 'v1', network: 'mnet', pod: pod('u-old') });
+    expect(core.gatewayConflicts(state.nets[0]!)).toEqual([]);
+    const after = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('u-3'), args: { masters: ['eth1'] } });
+    expect(after.nics.map((n) => [n.address, n.gateway])).toEqual([['192.168.0.2/24', '192.168.0.1']]);
+  });
+
+  it('macvlan L3 → ipvlan: the gateway is an ordinary address again and the answer carries the new mode', async () => {
+    const cidr = testCidr(['h1', 'h2']);
+    const state = new StaticState([{ network: testNetwork(), cidr }]);
+    const core = new AgentCore({ hostName: 'h1', state, ipam: new FakeIpam(), nics: () => H1_NICS });
+    expect((await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('a'), args: { masters: ['eth1'] } })).nics[0]?.address).toBe('192.168.0.2/24');
+    state.nets = [{ network: testNetwork({ plugin: 'ipvlan' }), cidr }];
+    const r = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('b'), args: { masters: ['eth1'] } });
+    expect([r.plugin.type, r.nics[0]?.address, r.nics[0]?.gateway, r.nics[0]?.routes]).toEqual(['ipvlan', '192.168.0.3/18', undefined, []]);
+  });
+});
+
 describe('AgentCore.release and lookup', () => {
   it('release frees every NIC of the key, idempotently; lookup answers what is held', async () => {
     const { core, ipam } = setup();

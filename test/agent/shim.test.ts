@@ -41,6 +41,19 @@ describe('macvlan L3 shims', () => {
     expect(host.links_.map((l) => l.name)).toEqual(['eth1', 'eth2', 'mnshimx']);
   });
 
+  it('leaves off a gateway a pod holds (network changed into macvlan L3 under it), keeping the others', async () => {
+    const host = new FakeHostNetwork();
+    const eth1 = host.addLink('eth1', ['10.0.1.1/24']);
+    const eth2 = host.addLink('eth2', ['10.0.2.1/24']);
+    const nets = [{ network: testNetwork(), cidr: testCidr(['h1', 'h2']) }];
+    expect([...desiredShims(nets, 'h1', new Set(['192.168.0.1']))]).toEqual([['eth2', ['192.168.64.1/24']]]);
+    await reconcileShims(host, desiredShims(nets, 'h1', new Set(['192.168.0.1'])));
+    expect(host.links_.filter((l) => l.kind === 'macvlan').map((l) => [l.name, l.addresses])).toEqual([[shimName(eth2.ifindex), ['192.168.64.1/24']]]);
+    // The pod is gone: the gateway is the host's.
+    await reconcileShims(host, desiredShims(nets, 'h1'));
+    expect(host.links_.find((l) => l.name === shimName(eth1.ifindex))?.addresses).toEqual(['192.168.0.1/24']);
+  });
+
   it('a parent that is absent is reported, not created', () => {
     const res = diffShims([{ name: 'eth1', ifindex: 3, up: true, addresses: [] }], new Map([['eth9', ['192.168.0.1/24']]]));
     expect(res).toEqual({ ops: [], missingParents: ['eth9'] });
