@@ -443,6 +443,7 @@ export class AgentCore {
     if (!ns) {
       throw new AgentError('UnknownNetwork', `network "${name}" is not known to the agent on ${this.hostName}`, `create the MultiNicNetwork "${name}" (kubectl get multinicnetworks) or fix the NAD name`);
     }
+    if (ns.refused) throw new AgentError('NotReady', ns.refused, 'give one of the two networks a subnet the other does not overlap (kubectl get multinicnetworks shows the subnets)');
     return ns;
   }
 

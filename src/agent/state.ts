@@ -14,8 +14,13 @@ import { UserError } from '../lib/errors.js';
 
 export interface NetworkState {
   network: MultiNicNetwork;
-  /** The network's CIDR (host blocks); absent until planned. */
+  /** The network's CIDR (host blocks); absent until planned, and while the network is refused. */
   cidr?: CIDR;
+  /**
+   * Why the agent will not serve this network (its subnet overlaps an earlier network's, see
+   * subnetOverlapRefusals): no routes, shims, pools or claims, and allocations answer NotReady.
+   */
+  refused?: string;
 }
 
 /** Device facts of one pod, read when a policy needs them (topology, device-plugin NICs). */

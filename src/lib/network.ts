@@ -356,15 +356,18 @@ export interface SubnetOverlapRefusal {
  * Which networks in the cluster are refused for overlapping subnets (the agents' and the leader's
  * rule, for objects that bypassed `apply`'s check): of two overlapping networks the one created
  * later (creationTimestamp, then name) is refused, whatever else it overlaps, so adding a network
- * never takes routes away from one that was there first. Deleted (terminating) networks are
- * ignored. Keyed by network name.
+ * never takes routes away from one that was there first. A network's subnet is the one its rule
+ * uses: its CIDR's `config.subnet` (frozen when the CIDR was made) when `cidrSubnets` has one,
+ * else spec.subnet. Deleted (terminating) networks are ignored. Keyed by network name.
  */
-export function subnetOverlapRefusals(networks: readonly MultiNicNetwork[]): Map<string, SubnetOverlapRefusal> {
+export function subnetOverlapRefusals(networks: readonly MultiNicNetwork[], cidrSubnets: ReadonlyMap<string, string> = new Map()): Map<string, SubnetOverlapRefusal> {
   const out = new Map<string, SubnetOverlapRefusal>();
   const earlier: Array<{ name: string; subnet: Cidr }> = [];
   for (const n of [...networks].filter((x) => !x.metadata.deletionTimestamp).sort(byCreation)) {
     const name = n.metadata.name ?? '';
-    const subnet = ruleSubnet(n);
+    let subnet = ruleSubnet(n);
+    const frozen = cidrSubnets.get(name);
+    if (subnet && frozen !== undefined) subnet = frozen.trim() === '' ? undefined : tryParse(frozen);
     if (!subnet) continue;
     const other = earlier.find((e) => overlaps(e.subnet, subnet));
     if (other) {
@@ -381,6 +384,14 @@ export function subnetOverlapRefusals(networks: readonly MultiNicNetwork[]): Map
     earlier.push({ name, subnet });
   }
   return out;
+}
+
+function tryParse(text: string): Cidr | undefined {
+  try {
+    return parseCidr(text, { strict: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Oldest first; equal timestamps (second resolution) by name, so every agent decides alike. */

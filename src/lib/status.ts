@@ -166,7 +166,10 @@ function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<
     if (!nodes.some((n) => n.ready && n.published && n.nics.some((i) => onNets(i.netAddress)))) {
       problems.push(`no ready node has a NIC ${masterNets.length ? `on masterNets ${masterNets.join(', ')}` : 'published'}: pods cannot attach (kubectl multinic status shows each node's NICs)`);
     }
-  } else if (!cidr) problems.push('no CIDR yet: no agent has claimed blocks (are the agents running? kubectl multinic status)');
+  } else if (!cidr && !st.conditions?.some((c) => c.type === 'ConfigReady' && c.reason === 'SubnetOverlap')) {
+    // (A network refused for its subnet has no CIDR by design: its configStatus message says why.)
+    problems.push('no CIDR yet: no agent has claimed blocks (are the agents running? kubectl multinic status)');
+  }
   for (const p of cidr ? listPools(cidr) : []) {
     const ippool = pools.get(p.name);
     let h = hosts.get(p.hostName);

@@ -126,6 +126,13 @@ describe('AgentCore.allocate', () => {
     expect(await code(core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() }))).toMatch(/^NotReady\/503: network "mnet" has no CIDR yet/);
   });
 
+  it('a network refused for its subnet → NotReady with the reason, nothing allocated', async () => {
+    const { core, state, ipam } = setup();
+    state.nets[0]!.refused = 'MultiNicNetwork "mnet": subnet 192.168.0.0/16 overlaps subnet 192.168.0.0/17 of MultiNicNetwork "other", which was created first';
+    expect(await code(core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() }))).toBe('NotReady/503: MultiNicNetwork "mnet": subnet 192.168.0.0/16 overlaps subnet 192.168.0.0/17 of MultiNicNetwork "other", which was created first');
+    expect(ipam.list()).toEqual([]);
+  });
+
   it('an exhausted pool → PoolExhausted and nothing held (all or nothing)', async () => {
     const { core, ipam } = setup();
     // 192.168.0.0/24: 254 usable minus the gateway = 253 per pool.

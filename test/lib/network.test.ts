@@ -161,6 +161,21 @@ describe('subnet overlaps between networks', () => {
   });
 });
 
+describe('subnetOverlapRefusals with CIDRs', () => {
+  const live = (name: string, subnet: string, created: string): MultiNicNetwork => {
+    const d = networkDoc({ name, subnet }) as unknown as MultiNicNetwork;
+    return { ...d, metadata: { ...d.metadata, creationTimestamp: created } };
+  };
+  it('judges a network by the subnet its CIDR froze, not a later edit of spec.subnet', () => {
+    const nets = [live('a', '10.0.0.0/16', '2026-01-01T00:00:00Z'), live('b', '10.0.0.0/24', '2026-01-02T00:00:00Z')];
+    expect([...subnetOverlapRefusals(nets).keys()]).toEqual(['b']);
+    // b was planned as 10.9.0.0/16 before its spec was edited: its rule still uses that.
+    expect([...subnetOverlapRefusals(nets, new Map([['b', '10.9.0.0/16']])).keys()]).toEqual([]);
+    // a's CIDR froze 10.1.0.0/16 (spec edited since): b's 10.0.0.0/24 no longer meets it.
+    expect([...subnetOverlapRefusals(nets, new Map([['a', '10.1.0.0/16']])).keys()]).toEqual([]);
+  });
+});
+
 describe('validateDeviceClass', () => {
   const dc = (ids: unknown): unknown => ({ apiVersion: 'multinic.fms.io/v1', kind: 'DeviceClass', metadata: { name: 'highspeed' }, spec: { ids } });
   it('accepts PCI ids', () => {

@@ -337,10 +337,16 @@ export class KubeAgent {
       return;
     }
     if (own.spec.interfaces.length === 0) return;
+    const refused = this.state.refusals();
     for (const net of this.informers.networks.list()) {
       if (this.stopped) return;
       const name = net.metadata.name ?? '';
       if (net.metadata.deletionTimestamp || !usesMultiNicIpam(net)) continue;
+      // An overlapping network gets no host blocks: the leader reports why in its status.
+      if (refused.has(name)) {
+        this.planErrors.delete(name);
+        continue;
+      }
       try {
         const out = await claimCidr({ api: this.o.api, network: net, own, cached: this.informers.cidrs.get(name) });
         this.last.claims[name] = out;

@@ -9,9 +9,11 @@ import { claimErrors, computeStatus, sameStatus, usesMultiNicIpam } from '../../
 import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../../lib/crds/types.gen.js';
 import type { KubeObject } from '../../lib/k8s/meta.js';
 import { R } from '../../lib/k8s/resources.js';
+import { subnetOverlapRefusals } from '../../lib/network.js';
 import { isConflict, isNotFound, type KubeApi } from '../../kube/api.js';
 import type { EventRecorder } from './events.js';
 import type { Informer } from './informer.js';
+import { cidrSubnets } from './state.js';
 import type { K } from './kinds.js';
 
 export interface ClusterInformers {
@@ -106,9 +108,12 @@ export class ClusterReconciler {
     const agents = his.filter((h) => nodes.has(h.spec.hostName)).length;
     // Every agent reports its failed claims on its own HostInterface.
     const planErrors = claimErrors(his);
+    const overlaps = subnetOverlapRefusals(inf.networks.list(), cidrSubnets(inf.cidrs.list()));
     for (const net of inf.networks.list()) {
       const name = net.metadata.name ?? '';
       if (net.metadata.deletionTimestamp) continue;
+      const overlap = overlaps.get(name);
+      if (overlap) this.o.events?.record({ apiVersion: net.apiVersion, kind: net.kind, name, uid: net.metadata.uid }, 'SubnetOverlap', overlap.message);
       const cidr = usesMultiNicIpam(net) ? inf.cidrs.get(name) : undefined;
       let nadError: string | undefined;
       if (!inf.nads.isSynced) nadError = 'cannot list NetworkAttachmentDefinitions: is the k8s.cni.cncf.io CRD installed (Multus installs it)?';
@@ -144,7 +149,7 @@ export class ClusterReconciler {
       }
       if (nadError) this.o.events?.record({ apiVersion: net.apiVersion, kind: net.kind, name, uid: net.metadata.uid }, 'NADFailed', nadError);
 
-      const next = computeStatus({ network: net, cidr: cidr?.spec, hostInterfaces: his, agents, nadError, planError: planErrors.get(name), now: this.now() }, net.status);
+      const next = computeStatus({ network: net, cidr: overlap ? undefined : cidr?.spec, hostInterfaces: his, agents, nadError, planError: planErrors.get(name), overlapError: overlap?.message, now: this.now() }, net.status);
       if (net.status && sameStatus(net.status, next)) continue;
       try {
         await this.o.api.replace<K<MultiNicNetwork>>(R.MultiNicNetwork, { ...net, status: next }, { subresource: 'status' });

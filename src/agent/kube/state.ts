@@ -3,6 +3,7 @@
 // makes an API round trip; listeners hear about every change (debounced, so a storm of CIDR writes
 // while agents claim is one reconcile).
 import type { CIDR, DeviceClass, MultiNicNetwork } from '../../lib/crds/types.gen.js';
+import { subnetOverlapRefusals, type SubnetOverlapRefusal } from '../../lib/network.js';
 import { readPodFacts, type AgentState, type NetworkState, type PodFacts, type PodFactsPaths } from '../state.js';
 import type { Informer } from './informer.js';
 import type { K } from './kinds.js';
@@ -21,6 +22,8 @@ export class KubeAgentState implements AgentState {
   private readonly unsubs: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** subnetOverlapRefusals over the caches, dropped on every network or CIDR event. */
+  private refusalCache: Map<string, SubnetOverlapRefusal> | undefined;
 
   constructor(private readonly o: KubeAgentStateOptions) {
     const fire = () => {
@@ -30,7 +33,17 @@ export class KubeAgentState implements AgentState {
         for (const l of [...this.listeners]) l();
       }, o.debounceMs ?? 50);
     };
-    this.unsubs.push(o.networks.onChange(fire), o.cidrs.onChange(fire), o.deviceClasses.onChange(fire));
+    this.unsubs.push(
+      o.networks.onChange(() => {
+        this.refusalCache = undefined;
+        fire();
+      }),
+      o.cidrs.onChange(() => {
+        this.refusalCache = undefined;
+        fire();
+      }),
+      o.deviceClasses.onChange(fire),
+    );
   }
 
   /** Resolves once every informer behind the state has listed. */
@@ -51,7 +64,18 @@ export class KubeAgentState implements AgentState {
     return n && !n.metadata.deletionTimestamp ? this.withCidr(n) : undefined;
   }
 
+  /**
+   * Networks refused because their subnet overlaps one created earlier (the same rule on every
+   * agent and the leader, so a MultiNicNetwork applied without `kubectl multinic apply` is caught).
+   */
+  refusals(): Map<string, SubnetOverlapRefusal> {
+    return (this.refusalCache ??= subnetOverlapRefusals(this.o.networks.list(), cidrSubnets(this.o.cidrs.list())));
+  }
+
   private withCidr(network: MultiNicNetwork): NetworkState {
+    // A refused network is served as unplanned: its CIDR (if one was made before) is not used.
+    const refused = this.refusals().get(network.metadata.name ?? '');
+    if (refused) return { network, refused: `MultiNicNetwork "${refused.network}": ${refused.message}` };
     const cidr = this.o.cidrs.get(network.metadata.name ?? '');
     // A CIDR left from an earlier network of the same name (another uid) is not this network's plan.
     const owner = cidr?.metadata.ownerReferences?.find((r) => r.kind === 'MultiNicNetwork');
@@ -78,4 +102,9 @@ export class KubeAgentState implements AgentState {
     for (const u of this.unsubs) u();
     this.listeners.clear();
   }
+}
+
+/** The subnet each network's policy rule uses, from its CIDR (config frozen at creation). */
+export function cidrSubnets(cidrs: readonly CIDR[]): Map<string, string> {
+  return new Map(cidrs.map((c) => [c.spec.config.name || (c.metadata.name ?? ''), c.spec.config.subnet ?? ''] as const));
 }

@@ -100,6 +100,8 @@ export interface StatusInput {
   nadError?: string;
   /** The network could not be planned (bad ipam, no free block...). */
   planError?: string;
+  /** The network is refused: its subnet overlaps an earlier network's (subnetOverlapRefusals). */
+  overlapError?: string;
   now: Date;
 }
 
@@ -153,12 +155,15 @@ export function computeStatus(input: StatusInput, previous: MultiNicNetworkStatu
   let configStatus: NonNullable<MultiNicNetworkStatus['configStatus']>;
   let message = '';
   if (!l3) routeStatus = 'N/A';
-  else if (failed > 0) routeStatus = 'Failed';
+  else if (failed > 0 || input.overlapError) routeStatus = 'Failed';
   else if (!cidr || hosts.length === 0 || waiting > 0) routeStatus = 'WaitForRoutes';
   else routeStatus = 'Success';
   if (routeStatus === 'Failed' || routeStatus === 'WaitForRoutes') message = STATUS_MESSAGES[routeStatus];
 
-  if (input.nadError || input.planError) {
+  if (input.overlapError) {
+    configStatus = 'Failed';
+    message = `Refused ${name}: ${input.overlapError}`;
+  } else if (input.nadError || input.planError) {
     configStatus = 'Failed';
     message = input.nadError ? `Failed to create ${name}: ${input.nadError}` : `Failed to plan ${name}: ${input.planError}`;
   } else if (!ipamNet) configStatus = 'Success';
@@ -178,7 +183,7 @@ export function computeStatus(input: StatusInput, previous: MultiNicNetworkStatu
     cond(
       'ConfigReady',
       configStatus === 'Success' ? true : configStatus === 'Failed' ? false : 'unknown',
-      configStatus,
+      input.overlapError ? 'SubnetOverlap' : configStatus,
       configStatus === 'Failed' ? message : configStatus === 'Success' ? 'NetworkAttachmentDefinitions and address plan in place' : 'waiting for hosts',
     ),
     cond(

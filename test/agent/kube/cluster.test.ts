@@ -191,6 +191,43 @@ describe('status and departed nodes', () => {
     expect(c.server.store.get('multinic.fms.io/v1', 'HostInterface', 'ghost')).toBeDefined();
   });
 
+  it('of two networks with overlapping subnets (created without our CLI) the later one gets no CIDR and a status naming the other; fixed, it is planned', async () => {
+    const [a, b] = await start(['a', 'b']);
+    const old = createNetwork(c, seedNetwork({ namespaces: ['default'] }, 'zz-old'));
+    await Promise.all([a!.setNics(hostNics(0)), b!.setNics(hostNics(1))]);
+    await eventually(() => expect(cidrOf(c, 'zz-old')!.spec.cidr.map((e) => e.hosts.length)).toEqual([2, 2]));
+    // A later creation second, so the tie-break by name (which would favour "aa-new") plays no part.
+    await eventually(() => expect(new Date().toISOString().slice(0, 19) > (old.metadata.creationTimestamp ?? '').slice(0, 19)).toBe(true));
+    createNetwork(c, seedNetwork({ namespaces: ['default'], subnet: '192.168.128.0/17' }, 'aa-new'));
+
+    await eventually(() => expect(network('aa-new').status?.configStatus).toBe('Failed'));
+    const st = network('aa-new').status!;
+    expect(st.message).toBe('Refused aa-new: subnet 192.168.128.0/17 overlaps subnet 192.168.0.0/16 of MultiNicNetwork "zz-old", which was created first: this network is refused (no address plan, no routes, no pod attachments) until one of the two subnets changes');
+    expect(st.conditions?.find((x) => x.type === 'ConfigReady')).toMatchObject({ status: 'False', reason: 'SubnetOverlap' });
+    expect(st.routeStatus).toBe('Failed');
+    // No agent claimed blocks for it; both agents see it refused, the first network served.
+    await Promise.all([a!.syncNode(), b!.syncNode()]);
+    expect(cidrOf(c, 'aa-new')).toBeUndefined();
+    for (const x of [a!, b!]) {
+      expect(x.state.network('aa-new')?.refused).toMatch(/^MultiNicNetwork "aa-new": subnet 192\.168\.128\.0\/17 overlaps subnet 192\.168\.0\.0\/16 of MultiNicNetwork "zz-old"/);
+      expect(x.state.network('zz-old')).toMatchObject({ cidr: expect.any(Object) });
+      expect(x.state.network('zz-old')?.refused).toBeUndefined();
+    }
+    expect(network('zz-old').status?.configStatus).not.toBe('Failed');
+    await eventually(async () => {
+      for (const x of [a!, b!]) await x.events.drain();
+      const evs = c.server.store.list('v1', 'Event', AGENT_NS) as Array<KubeObject & { reason?: string; involvedObject?: { name?: string } }>;
+      expect(evs.some((ev) => ev.reason === 'SubnetOverlap' && ev.involvedObject?.name === 'aa-new')).toBe(true);
+    });
+
+    // Its subnet changed to one of its own: planned like any network.
+    const live = network('aa-new');
+    c.server.store.update({ ...live, spec: { ...live.spec, subnet: '172.30.0.0/16' } } as unknown as KubeObject);
+    await eventually(() => expect(cidrOf(c, 'aa-new')?.spec.cidr.map((e) => e.hosts.length)).toEqual([2, 2]));
+    await eventually(() => expect(network('aa-new').status?.configStatus).not.toBe('Failed'));
+    expect(a!.state.network('aa-new')?.refused).toBeUndefined();
+  });
+
   it('a failed route install is Failed with the host message, and an Event', async () => {
     const [a] = await start(['a']);
     createNetwork(c, seedNetwork({ namespaces: ['default'] }));

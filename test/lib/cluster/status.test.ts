@@ -56,6 +56,13 @@ describe('computeStatus', () => {
     expect(s.message).toBe('Failed to create net: namespace x is terminating');
   });
 
+  it('a network refused for its subnet fails config and routes, says why, and its ConfigReady reason is SubnetOverlap', () => {
+    const s = computeStatus({ network: net('l3'), cidr: undefined, hostInterfaces: [hi('a')], agents: 1, overlapError: 'subnet 192.168.0.0/16 overlaps subnet 192.168.0.0/17 of MultiNicNetwork "x"', planError: 'ignored', now }, undefined);
+    expect([s.configStatus, s.routeStatus, s.message]).toEqual(['Failed', 'Failed', 'Refused net: subnet 192.168.0.0/16 overlaps subnet 192.168.0.0/17 of MultiNicNetwork "x"']);
+    expect(s.conditions?.find((c) => c.type === 'ConfigReady')).toMatchObject({ status: 'False', reason: 'SubnetOverlap' });
+    expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Failed' });
+  });
+
   it('is byte-identical when nothing changed (no write), and keeps transition times', () => {
     const input = { network: net('l3'), cidr, hostInterfaces: [hi('a', ok()), hi('b', ok())], agents: 2 };
     const first = computeStatus({ ...input, now }, undefined);
