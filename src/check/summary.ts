@@ -3,6 +3,7 @@
 // Gbit/s! where it connected but failed), the aggregate per host pair, and only the failures with
 // their hints (style §9).
 import { renderTable } from '../cli/table.js';
+import { nicMatrices } from '../lib/check/report.js';
 import type { CheckReport } from '../lib/check/types.js';
 
 export function summaryLine(r: CheckReport): string {
@@ -13,23 +14,13 @@ export function summaryLine(r: CheckReport): string {
 
 export function renderSummary(r: CheckReport, opts: { wide?: boolean; color?: boolean } = {}): string {
   const out: string[] = [summaryLine(r)];
+  const matrices = nicMatrices(r);
   for (const net of r.networks) {
     const tests = r.tests.filter((t) => t.network === net.name);
-    for (const nic of net.nics) {
-      out.push('', `network ${net.name}, nic${nic.index} (${nic.netAddress}): Gbit/s client -> server`);
-      const clients = [...new Set(nic.connectivity.map((c) => c.client))].sort();
-      const servers = [...new Set(nic.connectivity.map((c) => c.server))].sort();
-      const rows = clients.map((c) => [
-        c,
-        ...servers.map((s) => {
-          const t = tests.find((x) => x.nicIndex === nic.index && x.client.host === c && x.server.host === s);
-          if (!t) return '-';
-          if (t.status === 'skip') return 'skip';
-          if (t.status === 'fail') return t.connected && t.gbps !== undefined ? `${t.gbps.toFixed(2)}!` : 'FAIL';
-          return t.gbps !== undefined ? t.gbps.toFixed(2) : 'ok';
-        }),
-      ]);
-      out.push(renderTable([{ header: 'CLIENT \\ SERVER' }, ...servers.map((s) => ({ header: s, align: 'right' as const }))], rows, { indent: 2, color: opts.color }).trimEnd());
+    for (const m of matrices.filter((x) => x.network === net.name)) {
+      out.push('', `network ${net.name}, nic${m.index} (${m.netAddress}): Gbit/s client -> server`);
+      const rows = m.clients.map((c, i) => [c, ...(m.cells[i] ?? [])]);
+      out.push(renderTable([{ header: 'CLIENT \\ SERVER' }, ...m.servers.map((s) => ({ header: s, align: 'right' as const }))], rows, { indent: 2, color: opts.color }).trimEnd());
     }
     if (net.hostPairs.length) {
       out.push('', `network ${net.name}: host pairs (their NICs at once)`);

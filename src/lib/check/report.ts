@@ -94,3 +94,41 @@ function dropUndefined<T extends object>(o: T): T {
 export function reportExitCode(r: CheckReport): 0 | 1 {
   return r.summary.result === 'pass' && r.summary.passed > 0 ? 0 : 1;
 }
+
+/** One NIC's client x server matrix of a report: each cell as `check` prints it. */
+export interface NicMatrix {
+  network: string;
+  index: number;
+  netAddress: string;
+  clients: string[];
+  servers: string[];
+  /** cells[client][server]: Gbit/s where it passed, FAIL where it did not connect, Gbit/s! where it connected but failed, skip, '-' untested. */
+  cells: string[][];
+  /** Status per cell (undefined: untested), for colouring. */
+  status: Array<Array<TestStatus | undefined>>;
+}
+
+/** The per-NIC matrices of a report, in report order (the human summary and the TUI draw these). */
+export function nicMatrices(r: CheckReport): NicMatrix[] {
+  const out: NicMatrix[] = [];
+  for (const net of r.networks) {
+    const tests = r.tests.filter((t) => t.network === net.name);
+    for (const nic of net.nics) {
+      const clients = [...new Set(nic.connectivity.map((c) => c.client))].sort();
+      const servers = [...new Set(nic.connectivity.map((c) => c.server))].sort();
+      const find = (c: string, s: string) => tests.find((x) => x.nicIndex === nic.index && x.client.host === c && x.server.host === s);
+      const cells = clients.map((c) =>
+        servers.map((s) => {
+          const t = find(c, s);
+          if (!t) return '-';
+          if (t.status === 'skip') return 'skip';
+          if (t.status === 'fail') return t.connected && t.gbps !== undefined ? `${t.gbps.toFixed(2)}!` : 'FAIL';
+          return t.gbps !== undefined ? t.gbps.toFixed(2) : 'ok';
+        }),
+      );
+      const status = clients.map((c) => servers.map((s) => find(c, s)?.status));
+      out.push({ network: net.name, index: nic.index, netAddress: nic.netAddress, clients, servers, cells, status });
+    }
+  }
+  return out;
+}
