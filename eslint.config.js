@@ -26,7 +26,7 @@ export default tseslint.config(
   // Type-aware: a promise nobody awaits hides its failure and races what follows (the lab supervisor
   // once connected before its kubeconfig was written). ~10 s more lint on 2 cores.
   {
-    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/**/*.ts', 'src/**/*.tsx', 'test/**/*.ts', 'test/**/*.tsx', 'bench/**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',

@@ -6,8 +6,9 @@
 // first current-context win), so `KUBECONFIG=a:b` picks the cluster kubectl picks. Anything else (exec
 // plugins, auth providers, proxies, impersonation) answers a fallback carrying the merged document,
 // which src/kube/client.ts hands to client-node.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ClusterUnreachableError, UserError } from '../lib/errors.js';
 
@@ -225,4 +226,18 @@ export function loadKubeconfig(paths: readonly string[], context?: string): Reso
 export function loadKubeconfigFile(path: string, context?: string): ResolvedKubeconfig | 'fallback' {
   const r = loadKubeconfig([path], context);
   return 'fallback' in r ? 'fallback' : r;
+}
+
+/**
+ * The current-context name of the kubeconfig kubectl would use (--kubeconfig, else $KUBECONFIG
+ * merged as kubectl merges it, else ~/.kube/config), for display only; undefined when there is none
+ * or it cannot be read (connect() reports those errors).
+ */
+export function contextName(o: { kubeconfig?: string; env: NodeJS.ProcessEnv }): string | undefined {
+  const paths = o.kubeconfig ? [o.kubeconfig] : o.env.KUBECONFIG ? o.env.KUBECONFIG.split(':').filter((p) => p && existsSync(p)) : [join(o.env.HOME ?? homedir(), '.kube', 'config')];
+  try {
+    return mergeKubeconfigs(paths).currentContext || undefined;
+  } catch {
+    return undefined;
+  }
 }
