@@ -150,7 +150,7 @@ function missingBlock(host: string, col: GridColumn, hi: HostInterface | undefin
   const down = diagnosticsOf(hi)?.nics.find((n) => n.netAddress === col.netAddress);
   if (down) return { ...base, nic: down.name, route: 'down', health: 'fail', reasons: [`${down.name} on ${host}: link ${down.adminUp ? down.operState : 'admin down'}, so no block on ${col.netAddress}`] };
   if (hi?.spec.interfaces.some((i) => i.netAddress === col.netAddress)) return { ...base, route: 'no block', health: 'warn', reasons: [`${host} has a NIC on ${col.netAddress} but no block in the CIDR yet`] };
-  return { ...base, route: 'no NIC', health: 'fail', reasons: [`${host} has no NIC on ${col.netAddress} (link down or removed): its pods get fewer NICs than on other hosts`] };
+  return { ...base, route: 'no NIC', health: 'fail', reasons: [`${host} has no NIC on ${col.netAddress} (link down or removed): its pods get fewer NICs`] };
 }
 
 /**

@@ -2,10 +2,24 @@
 // publishes it), why the cell is not ok, and the allocations of its IPPool.
 import { Box } from 'ink';
 import type { ReactNode } from 'react';
-import { cellDetail } from '../../lib/ui/model.js';
+import { type CellDetail, cellDetail } from '../../lib/ui/model.js';
 import { type UiState, current } from '../../lib/ui/state.js';
 import type { Theme } from '../theme.js';
 import { Filler, Line, type Segment } from './text.js';
+
+function blockLines(d: CellDetail): Segment[][] {
+  const c = d.cell;
+  return [
+    [{ text: `  host IP   ${d.hostIP}${d.gateway ? `   gateway (shim) ${d.gateway}` : ''}` }],
+    [{ text: `  use       ${c.used}/${c.capacity} addresses` }],
+    [
+      { text: '  routes    ' },
+      d.routesSource === 'none'
+        ? { text: `${d.routesDesired} desired, none reported`, health: d.routesDesired ? 'warn' : undefined }
+        : { text: `${d.routesPresent}/${d.routesDesired} present (${d.routesSource === 'kernel' ? 'kernel, read by the agent' : "the agent's report"})`, health: d.routesPresent === d.routesDesired ? 'ok' : 'fail' },
+    ],
+  ];
+}
 
 export function CellView({ state, theme, height }: { state: UiState; theme: Theme; height: number }): ReactNode {
   const f = current(state);
@@ -15,14 +29,7 @@ export function CellView({ state, theme, height }: { state: UiState; theme: Them
   const lines: Segment[][] = [
     [{ text: `  ${f.network}  ${c.host} × ${c.nic || '(no NIC)'} (nic${c.interfaceIndex}, ${c.netAddress})  ` }, { text: `${theme.mark[c.health]}${c.health}`, health: c.health, bold: true }],
     [{ text: c.podCIDR ? `  block     ${c.podCIDR}  pool ${d.pool}` : '  block     none on this host' }],
-    [{ text: `  host IP   ${d.hostIP}${d.gateway ? `   gateway (shim) ${d.gateway}` : ''}` }],
-    [{ text: `  use       ${c.used}/${c.capacity} addresses` }],
-    [
-      { text: '  routes    ' },
-      d.routesSource === 'none'
-        ? { text: `${d.routesDesired} desired, none reported`, health: d.routesDesired ? 'warn' : undefined }
-        : { text: `${d.routesPresent}/${d.routesDesired} present (${d.routesSource === 'kernel' ? 'kernel, read by the agent' : "the agent's report"})`, health: d.routesPresent === d.routesDesired ? 'ok' : 'fail' },
-    ],
+    ...(c.podCIDR ? blockLines(d) : []),
     ...d.missing.map((m): Segment[] => [{ text: `    missing ${m}`, health: 'fail' }]),
     ...c.reasons.map((r): Segment[] => [{ text: `  ${theme.mark[c.health]}${r}`, health: c.health }]),
     [{ text: ' ' }],
