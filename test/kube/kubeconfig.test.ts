@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { inClusterConfig, loadKubeconfigFile, tokenFileReader, type ResolvedKubeconfig } from '../../src/kube/kubeconfig.js';
+import { contextName, inClusterConfig, loadKubeconfigFile, tokenFileReader, type ResolvedKubeconfig } from '../../src/kube/kubeconfig.js';
 import { connect } from '../../src/kube/client.js';
 import { startApiServer, type ApiServer } from '../../src/lab/apiserver/server.js';
 import { kubeconfigYaml } from '../../src/lab/kubeconfig.js';
@@ -170,5 +170,24 @@ describe('connect() on the light path', () => {
     const execCfg = kubeconfig('exec-child.yaml', { server: api.url }, { exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command: 'true' } });
     const failing = script.replace(JSON.stringify(p), JSON.stringify(execCfg));
     await expect(run(process.execPath, ['--input-type=module', '-e', failing], { encoding: 'utf8' })).rejects.toThrow(/client-node was imported/);
+  });
+});
+
+describe('contextName (the ui status line)', () => {
+  it('names the current-context kubectl would use: --kubeconfig, else the merged KUBECONFIG; undefined when unreadable', () => {
+    const d = mkdtempSync(join(tmpdir(), 'mnctx-'));
+    try {
+      const a = join(d, 'a');
+      const b = join(d, 'b');
+      writeFileSync(a, stringify({ apiVersion: 'v1', kind: 'Config', contexts: [{ name: 'ctx-a', context: {} }] }));
+      writeFileSync(b, stringify({ apiVersion: 'v1', kind: 'Config', 'current-context': 'ctx-b', contexts: [{ name: 'ctx-b', context: {} }] }));
+      expect(contextName({ kubeconfig: b, env: {} })).toBe('ctx-b');
+      // KUBECONFIG=a:b: a has no current-context, so b's wins (client-go's merge); missing files are skipped.
+      expect(contextName({ env: { KUBECONFIG: `${join(d, 'missing')}:${a}:${b}` } })).toBe('ctx-b');
+      expect(contextName({ kubeconfig: a, env: {} })).toBeUndefined();
+      expect(contextName({ kubeconfig: join(d, 'missing'), env: {} })).toBeUndefined();
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
