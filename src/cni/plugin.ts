@@ -154,19 +154,82 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
       return formatResult(mergeResults(settled.map((s) => (s as PromiseFulfilledResult<CniResult>).value)), conf.cniVersion);
     }
 
-    // Undo (style §8): DEL what was added, in reverse, then release every address of the attachment.
+    // Undo (style §8): remove every NIC's interface, the failed ones included (a delegate may fail
+    // after creating its link), then release every address of the attachment.
     const failed = nics[failedAt] as AllocatedNic;
     const reason = (settled[failedAt] as PromiseRejectedResult).reason;
-    const added = nics.filter((_, i) => settled[i]?.status === 'fulfilled');
-    const undoFailures = await delDelegates(a, conf, added);
+    const undo = await rollback(a, conf, nics, settled.map((x) => x.status === 'fulfilled'));
     const released = await release();
-    const rolled = `rolled back ${plural(added.length - undoFailures.length, 'interface')} and ${released}`;
-    const leftover = undoFailures.length ? `; could not remove ${undoFailures.join('; ')}` : '';
+    const rolled = `rolled back ${plural(undo.removed, 'interface')} and ${released}`;
+    const leftover = undo.failures.length ? `; could not remove ${undo.failures.join('; ')}` : '';
     throw new CniError(
       CniCode.DelegateFailed,
       `failed to add NIC ${failed.index + 1} (${failed.master} -> ${ifNameOf(a, failed)}) with ${conf.plugin.type}: ${delegateMessage(reason)}; ${rolled}${leftover}`,
       reason instanceof DelegateError && reason.details ? reason.details : undefined,
     );
+  }
+
+  /** Pod interface names present in the netns, or undefined when it cannot be read. */
+  async function podLinks(netns: string): Promise<Set<string> | undefined> {
+    const st = await deps.readNetns(netns).catch(() => undefined);
+    return st ? new Set(st.links.map((l) => l.ifname)) : undefined;
+  }
+
+  /**
+   * Undoes a failed ADD's NICs, in reverse: the delegate's DEL for each (also the NICs whose ADD
+   * failed), the single-NIC IPAM's own DEL where the delegate's failed, then, for plugins that
+   * create the link (macvlan, ipvlan; host-device and sriov move a host device, which must never be
+   * deleted), `ip link del` of every pod interface still in the netns. `removed` counts the
+   * interfaces that were there before and are gone after; `failures` names what is left.
+   * Without a readable netns the delegates' answers decide (an added NIC whose DEL failed is left).
+   */
+  async function rollback(a: CmdArgs, conf: NetConf, nics: AllocatedNic[], added: boolean[]): Promise<{ removed: number; failures: string[] }> {
+    const createsLinks = conf.plugin.type === 'macvlan' || conf.plugin.type === 'ipvlan';
+    const before = await podLinks(a.netns);
+    const delErr = new Map<number, string>();
+    const ipamErr = new Map<number, string>();
+    for (const [i, nic] of [...nics.entries()].reverse()) {
+      const ifName = ifNameOf(a, nic);
+      try {
+        await deps.invoke(conf.plugin.type, delegateConfig(conf, nic), invokeOpts(a, 'DEL', ifName));
+        continue;
+      } catch (err) {
+        delErr.set(i, delegateMessage(err));
+      }
+      if (!conf.multiNicIpam) {
+        try {
+          await deps.invoke(conf.ipam.type, { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.ipam }, invokeOpts(a, 'DEL', ifName));
+        } catch (err) {
+          ipamErr.set(i, `${conf.ipam.type}: ${delegateMessage(err)}`);
+        }
+      }
+    }
+    const linkErr = new Map<number, string>();
+    let after = before ? await podLinks(a.netns) : undefined;
+    if (createsLinks && after) {
+      for (const [i, nic] of [...nics.entries()].reverse()) {
+        const ifName = ifNameOf(a, nic);
+        if (!after.has(ifName)) continue;
+        try {
+          await deps.deleteLink(a.netns, ifName);
+        } catch (err) {
+          linkErr.set(i, (err as Error).message);
+        }
+      }
+      after = await podLinks(a.netns);
+    }
+    let removed = 0;
+    const failures: string[] = [];
+    for (const [i, nic] of [...nics.entries()].reverse()) {
+      const ifName = ifNameOf(a, nic);
+      const had = before ? before.has(ifName) : added[i] === true;
+      const left = after ? after.has(ifName) : had && delErr.has(i);
+      const why = [delErr.get(i), linkErr.get(i), ipamErr.get(i)].filter((x): x is string => x !== undefined);
+      if (left || ipamErr.has(i)) failures.push(`NIC ${nic.index + 1} (${nic.master || '?'} -> ${ifName}): ${why.join('; ') || 'still present'}`);
+      else if (why.length > 0) deps.log(`multi-nic ADD ${a.containerID}/${a.ifName}: rollback of ${ifName}: delegate DEL failed (${why.join('; ')}); ${had ? 'its link was deleted by name' : 'it had no link'}`);
+      if (had && !left) removed++;
+    }
+    return { removed, failures };
   }
 
   /** NICs of an attachment when the agent has no record: from prevResult, else from the netns. */

@@ -92,20 +92,20 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     expect(calls.map((c) => c.config['master'])).toEqual(['eth1', 'eth2', 'eth3']);
   });
 
-  it('sequential ADD failing on NIC 3 DELs NIC 2 then NIC 1 and releases all three addresses', async () => {
+  it('sequential ADD failing on NIC 3 DELs NIC 3 (it may have made its link), NIC 2, NIC 1 and releases all three addresses', async () => {
     failOn = (c) => (c.command === 'ADD' && c.ifName === 'net1-2' ? 'failed to create macvlan: device busy' : undefined);
     const r = await run('ADD', nadConfig(), false);
     expect(r.code).toBe(1);
     expect(r.json?.['msg']).toBe('failed to add NIC 3 (eth3 -> net1-2) with macvlan: failed to create macvlan: device busy; rolled back 2 interfaces and 3 addresses');
-    expect(calls.map((c) => `${c.command} ${c.ifName}`)).toEqual(['ADD net1-0', 'ADD net1-1', 'ADD net1-2', 'DEL net1-1', 'DEL net1-0']);
+    expect(calls.map((c) => `${c.command} ${c.ifName}`)).toEqual(['ADD net1-0', 'ADD net1-1', 'ADD net1-2', 'DEL net1-2', 'DEL net1-1', 'DEL net1-0']);
     expect(agent.holdings()).toEqual([]);
   });
 
-  it('parallel ADD: the lowest failing NIC is named and every NIC that succeeded is removed', async () => {
+  it('parallel ADD: the lowest failing NIC is named and every NIC is DELed, failed ones included', async () => {
     failOn = (c) => (c.command === 'ADD' && c.ifName !== 'net1-1' ? `no ${c.ifName}` : undefined);
     const r = await run('ADD', nadConfig(), true);
     expect(r.json?.['msg']).toBe('failed to add NIC 1 (eth1 -> net1-0) with macvlan: no net1-0; rolled back 1 interface and 3 addresses');
-    expect(calls.filter((c) => c.command === 'DEL').map((c) => c.ifName)).toEqual(['net1-1']);
+    expect(calls.filter((c) => c.command === 'DEL').map((c) => c.ifName)).toEqual(['net1-2', 'net1-1', 'net1-0']);
     expect(agent.holdings()).toEqual([]);
   });
 
@@ -113,6 +113,69 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     failOn = (c) => (c.ifName === 'net1-2' && c.command === 'ADD' ? 'boom' : c.command === 'DEL' && c.ifName === 'net1-0' ? 'stuck' : undefined);
     const r = await run('ADD', nadConfig(), false);
     expect(r.json?.['msg']).toBe('failed to add NIC 3 (eth3 -> net1-2) with macvlan: boom; rolled back 1 interface and 3 addresses; could not remove NIC 1 (eth1 -> net1-0): stuck');
+  });
+
+  describe('rollback against a pod netns the delegates really change (links added on ADD, removed on DEL)', () => {
+    let deleted: string[];
+    let stuckLink: boolean;
+
+    async function runWithNetns(parallel: boolean) {
+      let out = '';
+      const code = await dispatch(
+        {
+          env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'net1', CNI_PATH: '/opt/cni/bin', CNI_ARGS: 'K8S_POD_UID=u1', MULTINIC_AGENT_SOCKET: agent.socketPath },
+          readStdin: async () => JSON.stringify(nadConfig()),
+          stdout: (t) => (out += t),
+          stderr: () => undefined,
+        },
+        createHandlers({
+          agent: (s) => createAgentClient({ socketPath: s, timeoutMs: 2000 }),
+          // The delegate makes its link before it can fail, and takes it away on a DEL that works.
+          invoke: async (type, config, opts) => {
+            const links = (netns as NetnsState).links;
+            if (opts.command === 'ADD') links.push({ ifname: opts.ifName, addrs: [] });
+            if (opts.command === 'DEL' && !failOn({ type, command: 'DEL', ifName: opts.ifName, config })) {
+              (netns as NetnsState).links = links.filter((l) => l.ifname !== opts.ifName);
+            }
+            return invoke(type, config, opts);
+          },
+          readNetns: async () => (netns ? structuredClone(netns) : undefined),
+          netnsExists: () => true,
+          deleteLink: async (_n, ifName) => {
+            deleted.push(ifName);
+            if (stuckLink) throw new Error(`ip link del dev ${ifName}: Device or resource busy`);
+            (netns as NetnsState).links = (netns as NetnsState).links.filter((l) => l.ifname !== ifName);
+          },
+          log: (m) => logs.push(m),
+          parallel,
+        }),
+      );
+      return { code, json: JSON.parse(out) as Record<string, unknown> };
+    }
+
+    beforeEach(() => {
+      netns = { links: [{ ifname: 'lo', addrs: [] }], routes: [] };
+      deleted = [];
+      stuckLink = false;
+    });
+
+    it('a delegate that fails after making its link, and whose DEL fails too: the link is deleted by name and counted', async () => {
+      failOn = (c) => (c.ifName === 'net1-1' ? (c.command === 'ADD' ? 'failed to set up IPAM' : 'failed to lookup master "eth2"') : undefined);
+      const r = await runWithNetns(true);
+      expect(r.json['msg']).toBe('failed to add NIC 2 (eth2 -> net1-1) with macvlan: failed to set up IPAM; rolled back 3 interfaces and 3 addresses');
+      expect(deleted).toEqual(['net1-1']);
+      expect(netns?.links.map((l) => l.ifname)).toEqual(['lo']);
+      expect(agent.holdings()).toEqual([]);
+      expect(logs).toEqual(['multi-nic ADD c1/net1: rollback of net1-1: delegate DEL failed (failed to lookup master "eth2"); its link was deleted by name']);
+    });
+
+    it('a link that cannot be deleted either is named, with both reasons, and not counted', async () => {
+      failOn = (c) => (c.ifName === 'net1-1' ? (c.command === 'ADD' ? 'failed to set up IPAM' : 'busy') : undefined);
+      stuckLink = true;
+      const r = await runWithNetns(false);
+      expect(r.json['msg']).toBe('failed to add NIC 2 (eth2 -> net1-1) with macvlan: failed to set up IPAM; rolled back 2 interfaces and 3 addresses; could not remove NIC 2 (eth2 -> net1-1): busy; ip link del dev net1-1: Device or resource busy');
+      expect(netns?.links.map((l) => l.ifname)).toEqual(['lo', 'net1-1']);
+    });
   });
 
   it.each([
