@@ -6,6 +6,8 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniCode, CniError } from '../lib/cni/errors.js';
 import { cniPathEntryProblem, pluginNameProblem } from '../lib/cni/names.js';
+import { formatResult, parseResult } from '../lib/cni/result.js';
+import { negotiateVersion } from '../lib/cni/version.js';
 
 /** A delegate answered with a CNI error object (or garbage); `code`/`msg` are the delegate's. */
 export class DelegateError extends Error {
@@ -58,11 +60,74 @@ export interface InvokeOptions {
 /** The delegate-running port (style §4); tests substitute it to count or fail calls. */
 export type InvokePlugin = (type: string, config: Record<string, unknown>, opts: InvokeOptions) => Promise<unknown>;
 
-/** Runs a plugin binary; resolves its decoded stdout (undefined when empty), rejects with DelegateError. */
-export const invokePlugin: InvokePlugin = (type, config, opts) => {
+interface RunResult {
+  err: (Error & { killed?: boolean }) | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runBinary(path: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(path, [], { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => resolve({ err, stdout, stderr }));
+    // A delegate may exit without reading stdin (crash, bad env): its exit status tells, not EPIPE.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(stdin);
+  });
+}
+
+const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' });
+
+/**
+ * The CNI versions a plugin binary supports, from its VERSION answer; undefined when it gives none
+ * (then the config's version is passed unchanged and the plugin itself refuses what it cannot do).
+ * Asked once per binary per process (each CNI call is a process; concurrent NICs share the answer).
+ */
+const versionCache = new Map<string, Promise<string[] | undefined>>();
+
+export function pluginVersions(path: string, asked: string): Promise<string[] | undefined> {
+  let p = versionCache.get(path);
+  if (!p) {
+    p = runBinary(path, { ...baseEnv(), CNI_COMMAND: 'VERSION' }, JSON.stringify({ cniVersion: asked }), 10_000).then(({ err, stdout }) => {
+      if (err) return undefined;
+      try {
+        const v = (JSON.parse(stdout) as { supportedVersions?: unknown }).supportedVersions;
+        return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    versionCache.set(path, p);
+  }
+  return p;
+}
+
+/**
+ * Runs a plugin binary in the highest CNI version both the config (`config.cniVersion`) and the
+ * plugin support (its prevResult re-encoded in that version), and resolves its decoded stdout in
+ * the config's version again (undefined when empty), as the CNI spec's versioning asks
+ * (https://github.com/containernetworking/cni/blob/main/SPEC.md, "Version"). Rejects with
+ * DelegateError, or CniError code 1 when the two have no version in common.
+ */
+export const invokePlugin: InvokePlugin = async (type, config, opts) => {
   const path = findPlugin(type, opts.cniPath);
+  const asked = typeof config['cniVersion'] === 'string' ? config['cniVersion'] : undefined;
+  let sent = config;
+  let used = asked;
+  if (asked) {
+    const supported = await pluginVersions(path, asked);
+    const v = supported ? negotiateVersion(asked, supported) : asked;
+    if (v === undefined) {
+      throw new CniError(CniCode.IncompatibleVersion, `plugin ${type} (${path}) supports CNI versions [${(supported ?? []).join(' ')}], none usable with config version ${asked}`, 'install a newer build of the plugin or lower the network\'s cniVersion');
+    }
+    if (v !== asked) {
+      used = v;
+      sent = { ...config, cniVersion: v };
+      const prev = config['prevResult'];
+      if (prev !== undefined && prev !== null) sent['prevResult'] = formatResult(parseResult(prev), v);
+    }
+  }
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    ...baseEnv(),
     CNI_COMMAND: opts.command,
     CNI_CONTAINERID: opts.containerID,
     CNI_NETNS: opts.netns,
@@ -70,31 +135,25 @@ export const invokePlugin: InvokePlugin = (type, config, opts) => {
     CNI_ARGS: opts.args,
     CNI_PATH: opts.cniPath.join(':'),
   };
-  return new Promise((resolve, reject) => {
-    const child = execFile(path, [], { env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const text = stdout.trim();
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      if (!err) {
-        if (text && parsed === undefined) reject(new DelegateError(type, CniCode.Decode, `${type} printed a result that is not JSON`, text.slice(0, 300)));
-        else resolve(parsed);
-        return;
-      }
-      const e = parsed as { code?: unknown; msg?: unknown; details?: unknown } | undefined;
-      if (e && typeof e.msg === 'string') {
-        reject(new DelegateError(type, typeof e.code === 'number' ? e.code : 999, e.msg, typeof e.details === 'string' && e.details ? e.details : undefined));
-      } else {
-        const killed = (err as { killed?: boolean }).killed;
-        const why = killed ? `timed out after ${opts.timeoutMs ?? 120_000} ms` : (stderr.trim() || text || err.message);
-        reject(new DelegateError(type, 999, `${type} ${opts.command} failed: ${why}`));
-      }
-    });
-    // A delegate may exit without reading stdin (crash, bad env): its exit status tells, not EPIPE.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(JSON.stringify(config));
-  });
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const { err, stdout, stderr } = await runBinary(path, env, JSON.stringify(sent), timeoutMs);
+  const text = stdout.trim();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!err) {
+    if (text && parsed === undefined) throw new DelegateError(type, CniCode.Decode, `${type} printed a result that is not JSON`, text.slice(0, 300));
+    // The result back in the version our caller asked for (an ADD's; DEL and CHECK print nothing).
+    if (parsed !== undefined && asked && used !== asked) return formatResult(parseResult(parsed), asked);
+    return parsed;
+  }
+  const e = parsed as { code?: unknown; msg?: unknown; details?: unknown } | undefined;
+  if (e && typeof e.msg === 'string') {
+    throw new DelegateError(type, typeof e.code === 'number' ? e.code : 999, e.msg, typeof e.details === 'string' && e.details ? e.details : undefined);
+  }
+  const why = err.killed ? `timed out after ${timeoutMs} ms` : (stderr.trim() || text || err.message);
+  throw new DelegateError(type, 999, `${type} ${opts.command} failed: ${why}`);
 };

@@ -1,5 +1,6 @@
 // The built multi-nic plugin and what it does to its delegates, in real namespaces with the real
-// reference macvlan: rollback when a delegate fails after creating its link. A wrapper `macvlan` first in CNI_PATH
+// reference macvlan (Debian's supports CNI up to 1.0.0): version negotiation for a 1.1.0 config,
+// and rollback when a delegate fails after creating its link. A wrapper `macvlan` first in CNI_PATH
 // runs the real one, logs every call and fails on demand (marker files name the interface).
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,6 +108,47 @@ describe.skipIf(reason !== '')(`multi-nic delegates in real namespaces ${reason}
     await agent?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
     rmSync('/var/lib/cni/networks/mnet-hl', { recursive: true, force: true });
+  });
+
+  it('a 1.1.0 config runs the 1.0.0 macvlan at 1.0.0, asks VERSION once, and answers ADD in 1.1.0; CHECK and DEL work too', async () => {
+    const id = cid();
+    const conf = nadConfig({ cniVersion: '1.1.0' });
+    const add = await plugin('ADD', id, conf);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    const r = add.json as { cniVersion: string; interfaces: Array<{ name: string }>; ips: Array<Record<string, unknown>> };
+    expect(r.cniVersion).toBe('1.1.0');
+    expect(r.interfaces.map((i) => i.name)).toEqual(['net1-0', 'net1-1']);
+    expect(r.ips.map((ip) => [ip['address'], ip['interface'], ip['version']])).toEqual([
+      ['192.168.0.66/26', 0, undefined],
+      ['192.168.64.66/26', 1, undefined],
+    ]);
+    expect(await podLinks()).toEqual(['lo', 'net1-0', 'net1-1']);
+    // One VERSION for the binary, shared by both NICs' ADDs.
+    expect(log().sort()).toEqual(['ADD net1-0', 'ADD net1-1', 'VERSION ']);
+
+    const check = await plugin('CHECK', id, { ...conf, prevResult: add.json });
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    const del = await plugin('DEL', id, { ...conf, prevResult: add.json });
+    expect(del.code, del.stdout + del.stderr).toBe(0);
+    expect(await podLinks()).toEqual(['lo']);
+    expect(agent.holdings().filter((h) => h.includes(id))).toEqual([]);
+  });
+
+  it('a 1.1.0 single-NIC IPAM config: host-local (also 1.0.0) gets its leases back on a DEL without a record', async () => {
+    const id = cid();
+    const conf = nadConfig({ cniVersion: '1.1.0', name: 'mnet-hl', multiNICIPAM: undefined, ipam: { type: 'host-local', ranges: [[{ subnet: '172.31.1.0/24' }]] } });
+    const add = await plugin('ADD', id, conf, cniPluginsDir);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    expect((add.json as { cniVersion: string }).cniVersion).toBe('1.1.0');
+    expect(existsSync('/var/lib/cni/networks/mnet-hl/172.31.1.2')).toBe(true);
+    // The agent forgets its selection (restart): DEL runs host-local's DEL itself, at 1.0.0.
+    await agent.stop();
+    agent = await new FakeAgent(join(dir, 'agent.sock'), networks).start();
+    const del = await plugin('DEL', id, { ...conf, prevResult: add.json }, cniPluginsDir);
+    expect(del.code, del.stdout + del.stderr).toBe(0);
+    expect(await podLinks()).toEqual(['lo']);
+    expect(existsSync('/var/lib/cni/networks/mnet-hl/172.31.1.2')).toBe(false);
+    expect(existsSync('/var/lib/cni/networks/mnet-hl/172.31.1.3')).toBe(false);
   });
 
   it('a delegate that fails after creating its link: rollback DELs it, the link is gone, the count says so', async () => {

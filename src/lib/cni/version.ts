@@ -28,3 +28,14 @@ export const supportsCheck = (v: string): boolean => compareVersions(v, '0.4.0')
 export const supportsStatusAndGc = (v: string): boolean => compareVersions(v, '1.1.0') >= 0;
 /** Results before 1.0.0 carry `version: "4"|"6"` on each IP. */
 export const ipsCarryVersion = (v: string): boolean => compareVersions(v, '1.0.0') < 0;
+
+/**
+ * The version to run a delegate in: the config's own when the delegate supports it, else the
+ * highest version both this plugin and the delegate support that is older than the config's (its
+ * result converts up losslessly: 1.0.0 only drops `ips[].version`); undefined when there is none.
+ */
+export function negotiateVersion(asked: string, delegateSupports: readonly string[]): string | undefined {
+  if (delegateSupports.includes(asked)) return asked;
+  const common = SUPPORTED_VERSIONS.filter((v) => delegateSupports.includes(v) && compareVersions(v, asked) < 0);
+  return common.sort(compareVersions).at(-1);
+}
