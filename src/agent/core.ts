@@ -11,6 +11,7 @@ import { compareCidr, containsCidr, formatCidr, tryParseCidr, type Cidr } from '
 import { MULTI_NIC_IPAM } from '../lib/network.js';
 import { InvalidSelectionError, NoMatchingNicError, UnknownDeviceClassError } from '../lib/select/errors.js';
 import type { AgentState, NetworkState } from './state.js';
+import { describeHolder, NicLentError, type LendingHolder, type NicLending } from './lending.js';
 
 /** An error with its wire code and HTTP status. */
 export class AgentError extends Error {
@@ -47,8 +48,10 @@ export interface AgentCoreDeps {
   hostName: string;
   state: AgentState;
   ipam: Ipam;
-  /** The latest discovery snapshot. */
+  /** The latest discovery snapshot, plus the NICs lent to pods (gone from the host while lent). */
   nics: () => DiscoveredNic[];
+  /** NICs lent to pods by plugins that move the host NIC itself (host-device); absent: none are. */
+  lending?: Pick<NicLending, 'lentTo' | 'lend' | 'giveBack'>;
   /** GC keeps allocations younger than this even when the runtime does not list them (default 60 s). */
   gcGraceMs?: number;
   /**
@@ -121,7 +124,8 @@ export class AgentCore {
     }
 
     const discovered = new Map(this.deps.nics().map((n) => [n.interfaceName, n]));
-    const present = mine.filter((m) => discovered.has(m.host.interfaceName));
+    const holder = lendingHolder(req);
+    const present = mine.filter((m) => discovered.has(m.host.interfaceName) && !this.lentElsewhere(m.host.interfaceName, holder));
     if (present.length === 0) {
       throw new AgentError('NotReady', `host ${this.hostName} has no NIC of network "${req.network}" up (CIDR names ${mine.map((m) => m.host.interfaceName).join(', ') || 'none'} for this host)`, 'check `ip addr` on the host and the network masterNets');
     }
@@ -131,6 +135,7 @@ export class AgentCore {
       return { nic: d, netAddress: m.entry.netAddress, interfaceIndex: m.entry.interfaceIndex };
     }));
     this.refuseHeldGateways(req.network, chosen.map((c) => present.find((m) => m.host.interfaceName === c.name) as HostNicOfNetwork));
+    await this.lend(req, ns, holder, chosen.map((c) => discovered.get(c.name) as DiscoveredNic));
     const items: AllocateItem[] = chosen.map((nic, i) => ({
       pool: (present.find((m) => m.host.interfaceName === nic.name) as HostNicOfNetwork).addressing.pool,
       key: { podUID: req.pod.uid, containerID: req.pod.containerID, interface: `${req.pod.ifName}-${i}` },
@@ -141,6 +146,7 @@ export class AgentCore {
     try {
       allocs = await this.deps.ipam.allocate(items);
     } catch (e) {
+      await this.deps.lending?.giveBack(holder);
       const err = e as Error & { code?: string; pool?: string };
       if (err.name === 'PoolExhaustedError' || err.code === 'PoolExhausted') {
         throw new AgentError('PoolExhausted', `network "${req.network}": ${err.message}`, 'release addresses (delete pods) or give the network larger host blocks (hostBlock)');
@@ -172,9 +178,30 @@ export class AgentCore {
     );
   }
 
-  /** Why a NIC of the CIDR is not a candidate now, for messages (", lent to ..." or not up in the host namespace). */
-  private whyMissing(_name: string): string {
-    return ': not up with an address in the host namespace';
+  /** Why a NIC of the CIDR is not a candidate now, for messages (lent to a pod, or not up in the host namespace). */
+  private whyMissing(name: string): string {
+    const lent = this.deps.lending?.lentTo(name);
+    return lent ? `: lent to ${describeHolder(lent)}` : ': not up with an address in the host namespace';
+  }
+
+  /** The lending of `name` to an attachment other than `holder`, if any. */
+  private lentElsewhere(name: string, holder: LendingHolder) {
+    const l = this.deps.lending?.lentTo(name);
+    return l && !(l.holder.network === holder.network && l.holder.containerID === holder.containerID && l.holder.ifName === holder.ifName) ? l : undefined;
+  }
+
+  /**
+   * host-device moves the host NIC itself into the pod: lend the chosen NICs (durably) before the
+   * CNI runs it. A NIC another ADD took meanwhile is NotReady (the runtime retries).
+   */
+  private async lend(req: AllocateRequest, ns: NetworkState, holder: LendingHolder, nics: DiscoveredNic[]): Promise<void> {
+    if (!this.deps.lending || ns.network.spec.plugin.type !== 'host-device') return;
+    try {
+      await this.deps.lending.lend(holder, nics.map((nic, i) => ({ nic, podInterface: `${req.pod.ifName}-${i}` })), { pod: { namespace: req.pod.namespace, name: req.pod.name }, ...(req.pod.netns ? { netns: req.pod.netns } : {}) });
+    } catch (e) {
+      if (e instanceof NicLentError) throw new AgentError('NotReady', `network "${req.network}": ${e.message} (host-device gives a NIC to one pod at a time)`, 'the runtime retries once that pod is gone; or ask for fewer NICs (cni-args nics)');
+      throw e;
+    }
   }
 
   /** Runs the network's attach policy over `candidates` (all-or-nothing request errors mapped to the wire). */
@@ -226,7 +253,8 @@ export class AgentCore {
   private async selectOnly(req: AllocateRequest, ns: NetworkState, key: string): Promise<AllocateResponse> {
     const held = this.selections.get(key);
     if (held) return held;
-    const nics = this.deps.nics();
+    const holder = lendingHolder(req);
+    const nics = this.deps.nics().filter((n) => !this.lentElsewhere(n.interfaceName, holder));
     const masterNets = (ns.network.spec.masterNets ?? []).map((t) => tryParseCidr(t, { strict: false })).filter((c): c is Cidr => c !== undefined);
     const parsed = nics.flatMap((n) => {
       const c = n.netAddress ? tryParseCidr(n.netAddress, { strict: false }) : undefined;
@@ -249,6 +277,7 @@ export class AgentCore {
       throw new AgentError('NotReady', `host ${this.hostName} has no secondary NIC up ${want} for network "${req.network}" (found ${nics.map((n) => `${n.interfaceName} ${n.netAddress ?? '-'}`).join(', ') || 'none'})`, 'check `ip addr` on the host and the network masterNets');
     }
     const chosen = await this.choose(req, ns, present);
+    await this.lend(req, ns, holder, chosen.map((c) => present.find((p) => p.nic.interfaceName === c.name)?.nic as DiscoveredNic));
     const res: AllocateResponse = {
       ...this.envelope(ns),
       nics: chosen.map((c, i) => {
@@ -341,6 +370,8 @@ export class AgentCore {
     this.lastAdd.delete(key);
     const released = await this.deps.ipam.release({ podUID: req.pod.uid, containerID: req.pod.containerID, ifPrefix: `${req.pod.ifName}-`, network: req.network });
     this.index?.delete(key);
+    // After the CNI's delegate DEL: host-device has moved the NICs back; restore them.
+    await this.deps.lending?.giveBack(lendingHolder(req));
     return { apiVersion: 'v1', released: released.length };
   }
 
@@ -489,6 +520,8 @@ export function gatewayHeldMessage(network: string, host: string, nic: string, g
   return `network "${network}" on ${host}/${nic}: the shim gateway ${gateway} (macvlan vlanMode l3) is held by pod ${holder.namespace}/${holder.podName} (uid ${holder.podUID}, ${holder.interface}), attached before the network's mode changed; the host leaves the gateway to it and this NIC's pool takes no new pods until that pod is gone`;
 }
 
+const lendingHolder = (req: { network: string; pod: { uid: string; containerID: string; ifName: string } }): LendingHolder => ({ network: req.network, containerID: req.pod.containerID, ifName: req.pod.ifName, podUID: req.pod.uid });
+
 const ifIndex = (podInterface: string): number => Number(podInterface.slice(podInterface.lastIndexOf('-') + 1));
 
 const IFNAME = /^[^\s/:]{1,13}$/;
@@ -519,6 +552,12 @@ function validatePod(v: unknown, full: boolean): AllocateRequest['pod'] {
     ifName: str(p, 'ifName', 'pod') as string,
   };
   if (!IFNAME.test(pod.ifName)) throw bad(`pod.ifName "${pod.ifName}" is not a usable interface name (1-13 characters, no '/', ':' or spaces; pod interfaces are <ifName>-<i>)`);
+  // CNI_NETNS, for the record: the agent only checks whether it still exists (lent NICs).
+  const netns = str(p, 'netns', 'pod', false);
+  if (netns !== undefined && netns !== '') {
+    if (!/^\/[^\0]*$/.test(netns) || netns.split('/').includes('..')) throw bad(`pod.netns must be an absolute path without '..', got ${JSON.stringify(netns)}`);
+    return { ...pod, netns };
+  }
   return pod;
 }
 

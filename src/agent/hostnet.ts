@@ -16,14 +16,24 @@ export interface HostLink {
   up: boolean;
   /** Global addresses with prefix, e.g. 192.168.0.1/24. */
   addresses: string[];
+  /** `ip link set ... alias`: host-device keeps a lent NIC's host name here while it is in a pod. */
+  alias?: string;
+  /** Link-layer address. */
+  mac?: string;
+  mtu?: number;
 }
 
 /** Link operations (the shim's). Route/rule operations come from src/lib/agent/route-diff.ts. */
 export type LinkOp =
   | { op: 'macvlan-add'; name: string; parent: string }
   | { op: 'link-up'; name: string }
+  | { op: 'link-down'; name: string }
+  /** Renames a link (it must be down). */
+  | { op: 'link-rename'; name: string; to: string }
+  | { op: 'link-mtu'; name: string; mtu: number }
   | { op: 'link-del'; name: string }
-  | { op: 'addr-add'; dev: string; address: string }
+  /** `nodad`: IPv6 without duplicate address detection (the address is known to be this host's). */
+  | { op: 'addr-add'; dev: string; address: string; nodad?: boolean }
   | { op: 'addr-del'; dev: string; address: string };
 
 export type NetOp = RouteOp | LinkOp;
@@ -45,16 +55,23 @@ export function linkOpToBatch(o: LinkOp): string {
       return `link add link ${o.parent} name ${o.name} type macvlan mode bridge`;
     case 'link-up':
       return `link set ${o.name} up`;
+    case 'link-down':
+      return `link set ${o.name} down`;
+    case 'link-rename':
+      return `link set ${o.name} name ${o.to}`;
+    case 'link-mtu':
+      return `link set ${o.name} mtu ${o.mtu}`;
     case 'link-del':
       return `link del ${o.name}`;
     case 'addr-add':
-      return `addr add ${o.address} dev ${o.dev}`;
+      return `addr add ${o.address} dev ${o.dev}${o.nodad ? ' nodad' : ''}`;
     case 'addr-del':
       return `addr del ${o.address} dev ${o.dev}`;
   }
 }
 
-const isLinkOp = (o: NetOp): o is LinkOp => ['macvlan-add', 'link-up', 'link-del', 'addr-add', 'addr-del'].includes(o.op);
+export const LINK_OPS: readonly string[] = ['macvlan-add', 'link-up', 'link-down', 'link-rename', 'link-mtu', 'link-del', 'addr-add', 'addr-del'];
+const isLinkOp = (o: NetOp): o is LinkOp => LINK_OPS.includes(o.op);
 
 /** The real host network, in the agent's own namespace or `netns` (tests). */
 export class IpHostNetwork implements HostNetwork {
@@ -82,7 +99,7 @@ export class IpHostNetwork implements HostNetwork {
   }
 
   async links(): Promise<HostLink[]> {
-    type L = { ifname: string; ifindex: number; link?: string; flags?: string[]; linkinfo?: { info_kind?: string }; addr_info?: Array<{ local?: string; prefixlen?: number; scope?: string }> };
+    type L = { ifname: string; ifindex: number; link?: string; ifalias?: string; address?: string; mtu?: number; flags?: string[]; linkinfo?: { info_kind?: string }; addr_info?: Array<{ local?: string; prefixlen?: number; scope?: string }> };
     const list = await ipJson<L>(['-d', 'addr', 'show'], this.netns);
     return list.map((l) => ({
       name: l.ifname,
@@ -90,6 +107,9 @@ export class IpHostNetwork implements HostNetwork {
       ...(l.linkinfo?.info_kind ? { kind: l.linkinfo.info_kind } : {}),
       ...(l.link !== undefined ? { parent: l.link } : {}),
       up: (l.flags ?? []).includes('UP'),
+      ...(l.ifalias ? { alias: l.ifalias } : {}),
+      ...(l.address ? { mac: l.address } : {}),
+      ...(l.mtu !== undefined ? { mtu: l.mtu } : {}),
       addresses: (l.addr_info ?? []).filter((a) => a.scope === 'global' && a.local).map((a) => `${a.local}/${a.prefixlen}`),
     }));
   }

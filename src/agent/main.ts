@@ -10,6 +10,7 @@ import { AgentCore, gatewayHeldMessage } from './core.js';
 import { openIpamStore } from './ipam/store.js';
 import { discoverNics, watchNics } from './discovery.js';
 import { IpHostNetwork, type HostNetwork } from './hostnet.js';
+import { NicLending } from './lending.js';
 import { desiredRoutes, RouteReconciler, type NetworkRoutes } from './routes.js';
 import { desiredShims, reconcileShims } from './shim.js';
 import { startAgentServer, type AgentServer } from './server.js';
@@ -104,8 +105,19 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       cleanups.push(() => state?.close());
     }
     const st = state;
+    // NICs lent to pods (host-device) survive restarts; one that came back while the agent was down is restored first.
+    const lending = await NicLending.open({ path: join(opts.dataDir, 'lent-nics.json'), hostNet, log, ...(opts.cniGcGraceMs !== undefined ? { graceMs: opts.cniGcGraceMs } : {}) });
+    await lending.reclaim();
     let nics = await discoverNics({ sysfsRoot: opts.sysfsRoot });
-    log({ level: 'info', msg: 'discovered NICs', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`) });
+    log({ level: 'info', msg: 'discovered NICs', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`), ...(lending.outstanding().length ? { lent: lending.outstanding().map((n) => n.interfaceName) } : {}) });
+    // What the host owns: the NICs in its namespace plus those lent to pods (HostInterface keeps them,
+    // so the host keeps their blocks). Routes and shims use only the NICs present (`nics`).
+    const owned = (): DiscoveredNic[] => {
+      const out = [...nics];
+      for (const n of lending.outstanding()) if (!out.some((d) => d.interfaceName === n.interfaceName)) out.push(n);
+      return out.sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : a.interfaceName > b.interfaceName ? 1 : 0));
+    };
+    let published = owned();
     const ipam: AgentOptions['ipam'] & object = opts.ipam ?? (await openIpamStore({ dir: join(opts.dataDir, 'ipam') }));
     if (!opts.ipam && ipam.close) cleanups.push(() => ipam.close?.());
     // In --kube mode allocations are mirrored to IPPools and leaks collected behind the core's back.
@@ -114,13 +126,14 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       hostName: opts.nodeName,
       state: st,
       ipam: ka ? ka.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam,
-      nics: () => nics,
+      nics: owned,
+      lending,
       ...(opts.cniGcGraceMs !== undefined ? { gcGraceMs: opts.cniGcGraceMs } : {}),
       // A CNI GC never takes the addresses of a pod this node's pod cache shows live.
       ...(ka ? { liveReason: (a: Allocation) => ka.liveReason(a) } : {}),
       log,
     });
-    void kube?.setNics(nics);
+    void kube?.setNics(published);
     const routes = new RouteReconciler({ hostNet, rtTablesPath: opts.rtTablesPath, ownershipPath: join(opts.dataDir, 'route-tables.json') });
 
     let last: ReconcileReport | undefined;
@@ -208,12 +221,17 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       return next;
     };
     const rescan = async (): Promise<boolean> => {
+      await lending.reclaim();
       const fresh = await discoverNics({ sysfsRoot: opts.sysfsRoot });
-      const changed = nicsChanged(nics, fresh);
+      const present = nicsChanged(nics, fresh);
       nics = fresh;
-      if (changed) void kube?.setNics(nics);
-      if (changed) log({ level: 'info', msg: 'NICs changed', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`) });
-      return changed;
+      const now = owned();
+      // A NIC leaving for a pod (lent) changes what is present (routes, shims), not what the host owns.
+      const changed = nicsChanged(published, now);
+      published = now;
+      if (changed) void kube?.setNics(now);
+      if (changed) log({ level: 'info', msg: 'NICs changed', nics: now.map((n) => `${n.interfaceName}=${n.hostIP}`) });
+      return changed || present;
     };
 
     const status = () => ({
@@ -222,6 +240,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       hostName: opts.nodeName,
       socketPath,
       nics,
+      lentNics: lending.list(),
       networks: st.networks().map((n) => {
         const name = n.network.metadata.name ?? '';
         let pools: unknown[] = [];

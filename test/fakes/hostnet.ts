@@ -2,7 +2,7 @@
 // Behaves like `ip -batch`: operations apply in the same order as IpHostNetwork sends them, the
 // first failure stops the batch with what came before it applied, and the kernel's refusals
 // (missing device, existing address or link, deleting what is not there) are reproduced.
-import type { HostLink, HostNetwork, LinkOp, NetOp } from '../../src/agent/hostnet.js';
+import { LINK_OPS, type HostLink, type HostNetwork, type LinkOp, type NetOp } from '../../src/agent/hostnet.js';
 import type { IpRule, IpTableRoute, RouteOp } from '../../src/lib/agent/route-diff.js';
 
 export class FakeHostNetwork implements HostNetwork {
@@ -48,7 +48,7 @@ export class FakeHostNetwork implements HostNetwork {
   }
 
   async apply(ops: NetOp[]): Promise<void> {
-    const isLink = (o: NetOp): o is LinkOp => ['macvlan-add', 'link-up', 'link-del', 'addr-add', 'addr-del'].includes(o.op);
+    const isLink = (o: NetOp): o is LinkOp => LINK_OPS.includes(o.op);
     const rank = (o: RouteOp) => ({ 'rule-del': 0, 'route-del': 1, 'route-replace': 2, 'rule-add': 3 })[o.op];
     const ordered = [...ops.filter(isLink), ...ops.filter((o): o is RouteOp => !isLink(o)).sort((a, b) => rank(a) - rank(b))];
     this.batches.push(ordered);
@@ -76,6 +76,19 @@ export class FakeHostNetwork implements HostNetwork {
         return;
       case 'link-up':
         this.link(op.name).up = true;
+        return;
+      case 'link-down':
+        this.link(op.name).up = false;
+        return;
+      case 'link-rename': {
+        const l = this.link(op.name);
+        if (l.up) throw new Error('RTNETLINK answers: Device or resource busy');
+        if (this.links_.some((x) => x.name === op.to)) throw new Error('RTNETLINK answers: File exists');
+        l.name = op.to;
+        return;
+      }
+      case 'link-mtu':
+        this.link(op.name).mtu = op.mtu;
         return;
       case 'link-del': {
         const l = this.link(op.name);
