@@ -171,6 +171,8 @@ export class AgentCore {
     const spec = ns.network.spec.attachPolicy;
     if (!asksForEveryNic({ strategy: spec?.strategy, policyTarget: spec?.target, args: req.args, deviceIDs: req.deviceIDs })) return;
     const names = missing.map((m) => `${m.host.interfaceName} (${m.entry.netAddress}${this.whyMissing(m.host.interfaceName)})`);
+    // The kubelet turns the CNI error into the pod's FailedCreatePodSandBox Event; the node's log says it too.
+    this.deps.log?.({ level: 'warn', msg: 'refused a pod asking for every NIC: NICs missing', network: req.network, pod: `${req.pod.namespace}/${req.pod.name}`, missing: missing.map((m) => m.host.interfaceName), present: present.map((m) => m.host.interfaceName) });
     throw new AgentError(
       'NotReady',
       `network "${req.network}": the pod asks for every NIC, but ${missing.length === 1 ? 'NIC' : 'NICs'} ${names.join(', ')} of host ${this.hostName} ${missing.length === 1 ? 'is' : 'are'} missing (${present.length} of ${mine.length} present); not attaching fewer`,

@@ -13,8 +13,9 @@ const pod = (uid = 'uid-1', containerID = 'c1') => ({ namespace: 'default', name
 function setup(net = testNetwork(), nics = H1_NICS) {
   const state = new StaticState([{ network: net, cidr: testCidr(['h1', 'h2']) }], { hs: { apiVersion: 'multinic.fms.io/v1', kind: 'DeviceClass', metadata: { name: 'hs' }, spec: { ids: [{ vendor: '15b3', products: ['1019'] }] } } });
   const ipam = new FakeIpam();
-  const core = new AgentCore({ hostName: 'h1', state, ipam, nics: () => nics });
-  return { state, ipam, core };
+  const logs: Array<Record<string, unknown>> = [];
+  const core = new AgentCore({ hostName: 'h1', state, ipam, nics: () => nics, log: (e) => logs.push(e) });
+  return { state, ipam, core, logs };
 }
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -74,10 +75,11 @@ describe('AgentCore.allocate', () => {
   });
 
   it('a NIC of the CIDR that is gone from the host is not offered; a pod asking for every NIC is refused (retry), not given fewer', async () => {
-    const { core, ipam } = setup(testNetwork(), [H1_NICS[1]!]);
+    const { core, ipam, logs } = setup(testNetwork(), [H1_NICS[1]!]);
     expect(await code(core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod() }))).toBe(
       'NotReady/503: network "mnet": the pod asks for every NIC, but NIC eth1 (10.0.1.0/24: not up with an address in the host namespace) of host h1 is missing (1 of 2 present); not attaching fewer',
     );
+    expect(logs).toEqual([{ level: 'warn', msg: 'refused a pod asking for every NIC: NICs missing', network: 'mnet', pod: 'default/p', missing: ['eth1'], present: ['eth2'] }]);
     expect(ipam.list()).toEqual([]);
     const counted = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod(), args: { nics: 1 } });
     expect(counted.nics.map((n) => n.master)).toEqual(['eth2']);
