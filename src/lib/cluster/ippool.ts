@@ -3,7 +3,8 @@
 // tools). Upstream shape plus our key fields (podUID, containerID, interface). Pure.
 import type { Allocation as PoolAllocation, IPPool } from '../crds/types.gen.js';
 import type { Allocation, PoolSpec } from '../ipam/types.js';
-import { cidrSize, parseCidr } from '../net/ip.js';
+import { parseCidr, type Cidr } from '../net/ip.js';
+import { parseExcludeText, poolCapacity } from '../plan/pools.js';
 import type { ObjectMeta } from '../k8s/meta.js';
 
 export const HOSTNAME_LABEL = 'hostname';
@@ -36,10 +37,10 @@ export function renderIPPool(pool: PoolSpec, allocs: readonly Allocation[], meta
       containerID: a.containerID,
       interface: a.interface,
     }));
-  const size = cidrSize(parseCidr(pool.podCIDR, { strict: false }));
-  const family = pool.podCIDR.includes(':') ? 6 : 4;
-  // IPv4 loses network and broadcast; IPv6 the subnet-router anycast (index 0) only.
-  const capacity = Number(size > 2n ** 30n ? 2n ** 30n : size) - (family === 4 ? 2 : 1) - pool.reserved.length;
+  // The same capacity plan and status show (poolCapacity), capped to a safe integer for the CRD.
+  const excludes = pool.excludes.map(parseExcludeText).filter((c): c is Cidr => c !== undefined);
+  const cap = poolCapacity(parseCidr(pool.podCIDR, { strict: false }), excludes, pool.reserved);
+  const capacity = Number(cap > 2n ** 30n ? 2n ** 30n : cap);
   return {
     apiVersion: 'multinic.fms.io/v1',
     kind: 'IPPool',

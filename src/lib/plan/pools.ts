@@ -1,6 +1,7 @@
 // IPPool naming and the per-host-per-NIC pools of a CIDR, with the excludes that fall inside each
 // pod block and its capacity. Used by `plan` (table), the agent (IPPool objects) and the IPAM
 // (exclude ranges). Pure.
+import { shimGateway, usesShim } from '../agent/addressing.js';
 import type { CIDR } from '../crds/types.gen.js';
 import { compareCidr, familyBits, formatCidr, lastAddress, networkOf, parseIp, tryParseCidr, usableRange, type Cidr } from '../net/ip.js';
 
@@ -32,10 +33,24 @@ export interface PlannedPool {
    * host-subnet mode also the hosts' own NIC addresses inside it.
    */
   excludes: string[];
+  /** Single addresses the agent never hands out: the macvlan L3 shim gateway (first usable address). */
+  reserved: string[];
   /** Addresses in the block but the network address (and IPv4 broadcast); see usableRange. */
   usable: bigint;
-  /** `usable` minus the addresses the pool's excludes remove. */
+  /** What pods can get: see poolCapacity. */
   capacity: bigint;
+}
+
+/**
+ * The one definition of a pool's capacity, used by plan, status, the IPPool's status, doctor and
+ * ipam show: the addresses the allocator can hand out. That is the pod block minus its network
+ * address (and IPv4 broadcast), minus the pool's excludes, minus reserved single addresses (the L3
+ * shim gateway), each address counted once.
+ */
+export function poolCapacity(pod: Cidr, excludes: readonly Cidr[], reserved: readonly string[]): bigint {
+  const { count, first, last } = usableRange(pod);
+  const single = reserved.map(parseExcludeText).filter((c): c is Cidr => c !== undefined);
+  return count - excludedWithin([...excludes, ...single].sort(compareCidr), first, last);
 }
 
 /** Parses an exclude as the planner does: a bare address is a single-address network. */
@@ -79,6 +94,7 @@ export function listPools(cidr: CIDR): PlannedPool[] {
   // Host-subnet mode: pod blocks lie in the NIC network itself, so the hosts' own NIC addresses
   // must never be handed to pods (upstream meant to, but its GetHostAddressesToExclude is dead code).
   const hostSubnet = cidr.spec.config.subnet === '';
+  const shim = usesShim(cidr.spec.config.type, cidr.spec.config.vlanMode ?? '');
   const out: PlannedPool[] = [];
   for (const e of cidr.spec.cidr) {
     let hostIps: Map<bigint, Cidr[]> | undefined;
@@ -91,7 +107,8 @@ export function listPools(cidr: CIDR): PlannedPool[] {
         const own = hostIps.get(pod.base);
         if (own) inside = [...inside, ...own].sort(compareCidr);
       }
-      const { count, first, last } = usableRange(pod);
+      const { count } = usableRange(pod);
+      const reserved = shim ? [shimGateway(h.podCIDR)] : [];
       out.push({
         name: h.ippool || ippoolName(network, h.podCIDR, (sharedCount.get(h.podCIDR) ?? 0) > 1 ? h.hostName : undefined),
         network,
@@ -104,8 +121,9 @@ export function listPools(cidr: CIDR): PlannedPool[] {
         vlanCIDR: e.vlanCIDR,
         podCIDR: h.podCIDR,
         excludes: inside.map(formatCidr),
+        reserved,
         usable: count,
-        capacity: count - excludedWithin(inside, first, last),
+        capacity: poolCapacity(pod, inside, reserved),
       });
     }
   }

@@ -21,8 +21,9 @@ describe('renderIPPool', () => {
         { pod: 'b', namespace: 'default', index: 5, address: '192.168.0.5', podUID: 'uid-b', containerID: 'c-b', interface: 'net1-0' },
       ],
     });
-    // 64 addresses - network - broadcast - the reserved shim gateway
-    expect(p.status).toEqual({ used: 2, capacity: 61 });
+    // 64 addresses - network - broadcast - the /30 exclude - the reserved shim gateway: what the
+    // allocator can hand out, the same figure plan and status show (poolCapacity).
+    expect(p.status).toEqual({ used: 2, capacity: 57 });
   });
   it('drops label values Kubernetes would reject', () => {
     expect(ippoolLabels('x'.repeat(64), 'net')).toEqual({ netname: 'net' });
