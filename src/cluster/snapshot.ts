@@ -1,10 +1,16 @@
-// Gathers a ClusterSnapshot (src/lib/status.ts) from the API: one list per resource, in parallel.
+// Gathers a ClusterSnapshot (src/lib/status.ts) from the API: one list per resource, in parallel;
+// and the DoctorSnapshot (src/lib/doctor/types.ts) on top of it, after asking every agent in scope
+// to probe its node now (the on-demand probe of design §3.5).
+import { randomBytes } from 'node:crypto';
 import type { KubeApi } from '../kube/api.js';
 import { isNotFound } from '../kube/api.js';
 import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
+import { PROBE_REQUEST_ANNOTATION } from '../lib/diagnostics/types.js';
+import type { DoctorSnapshot, ProbeOutcome } from '../lib/doctor/types.js';
 import { UserError } from '../lib/errors.js';
 import { AGENT_NAME } from '../lib/install/render.js';
-import { R } from '../lib/k8s/resources.js';
+import type { KubeObject } from '../lib/k8s/meta.js';
+import { MULTINIC_GROUP, R } from '../lib/k8s/resources.js';
 import type { ClusterSnapshot } from '../lib/status.js';
 
 /** Fails with an actionable error when our CRDs are not installed. */
@@ -25,6 +31,11 @@ export function isAgentDaemonSet(ds: { [k: string]: unknown }): boolean {
 
 /** Lists everything `status` and `apply --wait` look at. */
 export async function gatherSnapshot(kube: KubeApi): Promise<ClusterSnapshot> {
+  const { allDaemonSets: _all, ...snap } = await gatherBase(kube);
+  return snap;
+}
+
+async function gatherBase(kube: KubeApi): Promise<ClusterSnapshot & { allDaemonSets: KubeObject[] }> {
   const [networks, cidrs, ippools, hostInterfaces, nodes, daemonSets] = await Promise.all([
     kube.list<MultiNicNetwork>(R.MultiNicNetwork),
     kube.list<CIDR>(R.CIDR),
@@ -43,5 +54,82 @@ export async function gatherSnapshot(kube: KubeApi): Promise<ClusterSnapshot> {
     hostInterfaces: hostInterfaces.items,
     nodes: nodes.items,
     daemonSets: daemonSets.items.filter(isAgentDaemonSet),
+    allDaemonSets: daemonSets.items,
+  };
+}
+
+export interface DoctorGatherOptions {
+  cliVersion: string;
+  /** Probe only this node's agent (doctor --node). */
+  node?: string;
+  /** doctor pod NS/NAME. */
+  target?: { namespace: string; name: string };
+  /** How long to wait for the agents' answers; 0 asks nobody. */
+  probeTimeoutMs: number;
+}
+
+const emptyOnNotFound = <T>(e: unknown): { items: T[]; resourceVersion: string } => {
+  if (isNotFound(e)) return { items: [], resourceVersion: '' };
+  throw e;
+};
+
+const nonceOf = (hi: HostInterface): string | undefined => (hi.status as { diagnostics?: { nonce?: unknown } } | undefined)?.diagnostics?.nonce as string | undefined;
+
+/**
+ * Asks the agent of each HostInterface in scope to probe now (a fresh nonce in
+ * PROBE_REQUEST_ANNOTATION) and waits until each answers with that nonce in status.diagnostics, or
+ * the timeout passes. Returns the outcomes and the HostInterfaces as last read.
+ */
+export async function probeAgents(kube: KubeApi, his: HostInterface[], timeoutMs: number, node?: string): Promise<{ probes: ProbeOutcome[]; hostInterfaces: HostInterface[] }> {
+  const inScope = his.filter((h) => !node || (h.metadata.name ?? h.spec.hostName) === node);
+  if (timeoutMs <= 0 || inScope.length === 0) return { probes: [], hostInterfaces: his };
+  const nonce = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+  const probes = await Promise.all(
+    inScope.map(async (h): Promise<ProbeOutcome> => {
+      const name = h.metadata.name ?? h.spec.hostName;
+      try {
+        await kube.patch(R.HostInterface, name, { metadata: { annotations: { [PROBE_REQUEST_ANNOTATION]: nonce } } });
+        return { node: name, nonce, answered: false };
+      } catch (e) {
+        return { node: name, nonce, answered: false, error: (e as Error).message };
+      }
+    }),
+  );
+  const deadline = Date.now() + timeoutMs;
+  let current = his;
+  for (;;) {
+    const byName = new Map(current.map((h) => [h.metadata.name ?? h.spec.hostName, h]));
+    for (const p of probes) if (!p.error && nonceOf(byName.get(p.node) as HostInterface) === nonce) p.answered = true;
+    if (probes.every((p) => p.answered || p.error) || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 200));
+    current = (await kube.list<HostInterface>(R.HostInterface)).items;
+  }
+  return { probes, hostInterfaces: current };
+}
+
+/** Everything doctor, ipam check and ipam show look at, after the on-demand probe. */
+export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions): Promise<DoctorSnapshot> {
+  const first = await kube.list<HostInterface>(R.HostInterface);
+  const [probed, base, crds, nads, namespaces, pods, events] = await Promise.all([
+    probeAgents(kube, first.items, o.probeTimeoutMs, o.node),
+    gatherBase(kube),
+    kube.list(R.CustomResourceDefinition),
+    kube.list(R.NetworkAttachmentDefinition).catch(emptyOnNotFound<KubeObject>),
+    kube.list(R.Namespace),
+    kube.list(R.Pod),
+    o.target ? kube.list(R.Event, { namespace: o.target.namespace, fieldSelector: `involvedObject.name=${o.target.name}` }) : Promise.resolve({ items: [] as KubeObject[], resourceVersion: '' }),
+  ]);
+  return {
+    ...base,
+    hostInterfaces: probed.hostInterfaces,
+    now: new Date().toISOString(),
+    cliVersion: o.cliVersion,
+    crds: crds.items.filter((c) => (c.spec as { group?: string } | undefined)?.group === MULTINIC_GROUP),
+    nads: nads.items,
+    namespaces: namespaces.items.map((n) => ({ name: n.metadata?.name ?? '', phase: (n.status as { phase?: string } | undefined)?.phase })),
+    pods: pods.items,
+    events: events.items.filter((e) => (e as { involvedObject?: { kind?: string } }).involvedObject?.kind === 'Pod'),
+    probes: probed.probes,
+    ...(o.target ? { target: o.target } : {}),
   };
 }

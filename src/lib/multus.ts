@@ -29,7 +29,9 @@ export function parseNetworksAnnotation(value: string): NetworkSelection[] {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      throw new Error(`${NETWORKS_ANNOTATION} is not valid JSON: ${(e as Error).message}`, { cause: e });
+      const at = jsonErrorAt(text);
+      const where = at ? ` at line ${at.line} column ${at.column} (position ${at.offset})` : '';
+      throw new Error(`${NETWORKS_ANNOTATION} is not valid JSON${where}: ${(e as Error).message}`, { cause: e });
     }
     const list = Array.isArray(parsed) ? parsed : [parsed];
     return list.map((el, i) => {
@@ -45,6 +47,106 @@ export function parseNetworksAnnotation(value: string): NetworkSelection[] {
     if (!m) throw new Error(`${NETWORKS_ANNOTATION}: "${p}" is not [namespace/]name[@interface]`);
     return { name: m[2] as string, ...(m[1] ? { namespace: m[1] } : {}), ...(m[3] ? { interface: m[3] } : {}) };
   });
+}
+
+/**
+ * Where the first JSON syntax error in `text` is (0-based offset, 1-based line and column), by a
+ * small recursive-descent scan: V8's JSON.parse names the position for some errors and not for
+ * others ("Unexpected token 'e', ... is not valid JSON"), and a user fixing an annotation by hand
+ * needs it every time. Undefined when `text` is valid JSON.
+ */
+export function jsonErrorAt(text: string): { offset: number; line: number; column: number } | undefined {
+  let i = 0;
+  const fail = (): never => {
+    throw i;
+  };
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i++;
+  };
+  const lit = (w: string) => {
+    for (const ch of w) {
+      if (text[i] !== ch) fail();
+      i++;
+    }
+  };
+  const str = () => {
+    i++;
+    for (;;) {
+      const c = text[i];
+      if (c === undefined || c < ' ') fail();
+      if (c === '"') return void i++;
+      if (c === '\\') {
+        i++;
+        const e = text[i];
+        if (e === 'u') {
+          for (let k = 1; k <= 4; k++) {
+            if (!/[0-9a-fA-F]/.test(text[i + k] ?? '')) {
+              i += k;
+              fail();
+            }
+          }
+          i += 5;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
+        else fail();
+      } else i++;
+    }
+  };
+  const num = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (!m || !m[0] || m[0] === '-') fail();
+    i += (m as RegExpExecArray)[0].length;
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (text[i] === '}') return void i++;
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail();
+        str();
+        ws();
+        if (text[i] !== ':') fail();
+        i++;
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === '}') return void i++;
+        else fail();
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (text[i] === ']') return void i++;
+      for (;;) {
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else if (text[i] === ']') return void i++;
+        else fail();
+      }
+    }
+    if (c === '"') return str();
+    if (c === 't') return lit('true');
+    if (c === 'f') return lit('false');
+    if (c === 'n') return lit('null');
+    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return num();
+    fail();
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail();
+    return undefined;
+  } catch (e) {
+    if (typeof e !== 'number') throw e;
+    const before = text.slice(0, e);
+    const line = before.split('\n').length;
+    return { offset: e, line, column: e - before.lastIndexOf('\n') };
+  }
 }
 
 /** One entry of the v4 network-status annotation. */

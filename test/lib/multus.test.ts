@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cniArgsFor, networkAddresses, networkStatusFromResult, parseNetworksAnnotation, readNetworkStatus } from '../../src/lib/multus.js';
+import { cniArgsFor, jsonErrorAt, networkAddresses, networkStatusFromResult, parseNetworksAnnotation, readNetworkStatus } from '../../src/lib/multus.js';
 
 describe('parseNetworksAnnotation', () => {
   const rows: Array<{ name: string; value: string; want: unknown }> = [
@@ -111,4 +111,24 @@ it('cniArgsFor carries what Multus passes', () => {
   expect(cniArgsFor({ namespace: 'ns', name: 'p', uid: 'u-1', containerID: 'c1' })).toBe(
     'IgnoreUnknown=true;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p;K8S_POD_INFRA_CONTAINER_ID=c1;K8S_POD_UID=u-1',
   );
+});
+
+describe('jsonErrorAt', () => {
+  it.each([
+    ['[{"name": net-a}]', 11, 1, 12],
+    ['[{"name": "a",}]', 14, 1, 15],
+    ['[{"name": "a"}', 14, 1, 15],
+    ['[\n  {"name" "a"}]', 12, 2, 11],
+    ['[{"name": "a\\x"}]', 13, 1, 14],
+    ['{"a": 01}', 7, 1, 8],
+  ])('%j fails at offset %i (line %i column %i)', (text, offset, line, column) => {
+    expect(jsonErrorAt(text)).toEqual({ offset, line, column });
+    expect(() => JSON.parse(text)).toThrow();
+  });
+  it.each(['[]', '[{"name": "a", "cni-args": {"nics": 1, "x": [true, false, null, -1.5e3, "\\u00e9"]}}]', ' {"name":"n"} '])('valid %j: undefined', (text) => {
+    expect(jsonErrorAt(text)).toBeUndefined();
+  });
+  it('the annotation error names line, column and position', () => {
+    expect(() => parseNetworksAnnotation('[{"name": net-a}]')).toThrow(/is not valid JSON at line 1 column 12 \(position 11\): /);
+  });
 });

@@ -39,3 +39,15 @@ describe('buildStatusReport', () => {
     expect(any.networks[0]?.ready).toBe(true);
   });
 });
+
+describe('capacity: one definition (poolCapacity) in status, plan and the IPPool status', () => {
+  it('a macvlan L3 /24 offers 253 everywhere: the shim gateway is reserved', async () => {
+    const { healthy } = await import('./doctor/fixtures.js');
+    const s = healthy();
+    const r = buildStatusReport(s, 'net-a');
+    const pools = new Map(s.ippools.map((p) => [p.metadata.name, p.status?.capacity]));
+    const rows = r.networks[0]!.hosts.flatMap((h) => h.nics.map((n) => [n.pool, n.capacity, pools.get(n.pool)]));
+    expect(rows).toHaveLength(4);
+    for (const row of rows) expect(row.slice(1)).toEqual(['253', 253]);
+  });
+});
