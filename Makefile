@@ -10,15 +10,18 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-## generate: regenerate TypeScript types from deploy/crds (the single source of truth)
+## generate: regenerate TypeScript types from deploy/crds (the single source of truth) and docs/troubleshooting.md from the doctor's checks
 generate: $(NPM_STAMP)
 	node scripts/gen-crd-types.mjs
+	npx tsc -p tsconfig.build.json
+	node scripts/gen-troubleshooting.mjs
 
 ## build: compile to dist/ and write oclif.manifest.json
 build: $(NPM_STAMP)
 	node scripts/gen-crd-types.mjs --check
 	npx tsc -p tsconfig.build.json
 	npx oclif manifest >/dev/null
+	node scripts/gen-troubleshooting.mjs --check
 
 lint: $(NPM_STAMP)
 	npx eslint .

@@ -93,7 +93,7 @@ export const DIAGNOSES: readonly Diagnosis[] = [
       if (!pod) return undefined;
       return {
         summary: `${pod.role} pod ${pod.p.name} on ${pod.host} did not start${pod.p.message ? `: ${pod.p.message}` : ''}`,
-        hint: `a failed CNI ADD shows in the pod's events: \`${describe(namespace, pod.p.name)}\`; \`kubectl multinic doctor\` checks the agent and CNI on ${pod.host}`,
+        hint: `\`kubectl multinic doctor pod ${namespace}/${pod.p.name}\` maps its failed CNI ADD to a cause and fix (or \`${describe(namespace, pod.p.name)}\`); \`kubectl multinic doctor --node ${pod.host}\` checks the agent and CNI there`,
         evidence: [`phase: ${pod.p.phase ?? 'unknown'}`],
       };
     },

@@ -36,7 +36,7 @@ export class PoolExhaustedError extends UserError {
         : `IP pool "${pool}" (${podCIDR}) is exhausted: all ${usable} usable addresses are allocated`,
       {
       hint:
-        'release addresses of deleted pods (kubectl multinic doctor finds leaks), or give hosts bigger pod ' +
+        'find addresses still held for deleted pods with kubectl multinic ipam check (the agent releases them after its --gc-grace), or give hosts bigger pod ' +
         'blocks (a smaller hostBlock in the MultiNicNetwork ipam config)',
       exitCode: ExitCode.Problems,
       },

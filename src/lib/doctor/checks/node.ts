@@ -6,7 +6,7 @@ import type { Check, Finding } from '../types.js';
 import { age, diagnosticsByNode, finding, names } from '../util.js';
 
 const routeText = (r: RouteEntry, table: string): string => `${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''} table ${table}`;
-const AGENT_LOG = (node: string) => `kubectl logs -n multinic-system -l app.kubernetes.io/name=multinic-agent --field-selector spec.nodeName=${node}`;
+const AGENT_LOG = (node: string) => `the agent's log on ${node} (kubectl get pods -A -l app.kubernetes.io/name=multinic-agent -o wide, then kubectl logs)`;
 
 export const nodeRoutes: Check = {
   id: 'node-routes',
