@@ -3,7 +3,7 @@
 // (as its agent reports it in diagnostics.allocations). `kubectl multinic ipam check` runs these
 // alone. Pure.
 import type { Allocation, IPPool } from '../../crds/types.gen.js';
-import { readNetworkStatus } from '../../multus.js';
+import { networkAddresses, readNetworkStatus } from '../../multus.js';
 import { MULTI_NIC_IPAM } from '../../network.js';
 import type { Check, Finding } from '../types.js';
 import { diagnosticsByNode, finding, nameOf, names, nsName } from '../util.js';
@@ -96,17 +96,14 @@ export const ipamUnallocated: Check = {
     const out: Finding[] = [];
     for (const pod of s.pods) {
       const st = readNetworkStatus(pod.metadata?.annotations) ?? [];
-      for (const e of st) {
-        const net = e.name.includes('/') ? e.name.slice(e.name.indexOf('/') + 1) : e.name;
-        if (!ours.has(net) || e.default) continue;
-        for (const ip of e.ips ?? []) {
-          const addr = ip.split('/')[0] ?? ip;
+      for (const net of ours) {
+        for (const { address: addr, interface: iface } of networkAddresses(st, net, pod.metadata?.namespace)) {
           if (held.has(`${net}|${addr}|${pod.metadata?.uid ?? ''}`) || held.has(`${net}|${addr}|${nsName(pod)}`)) continue;
           out.push(
             finding(
               this,
               { network: net, pod: nsName(pod), ...((pod.spec as { nodeName?: string } | undefined)?.nodeName ? { node: (pod.spec as { nodeName: string }).nodeName } : {}) },
-              `pod ${nsName(pod)} has ${addr} on ${e.interface ?? '?'} (network-status) but no IPPool allocation holds it`,
+              `pod ${nsName(pod)} has ${addr}${iface ? ` on ${iface}` : ''} (network-status) but no IPPool allocation holds it`,
               'its allocation was released while the pod runs (a GC that misjudged it, or an IPPool edited by hand): the address may be handed out again',
               `restart the pod (kubectl -n ${pod.metadata?.namespace} delete pod ${pod.metadata?.name}) so it gets a held address`,
             ),

@@ -3,7 +3,7 @@
 // network-status against the agent's allocations (IPPool) and what is really in the pod (the
 // node's diagnostics). Each check does nothing unless the snapshot has a target pod. Pure.
 import type { KubeObject } from '../../k8s/meta.js';
-import { NETWORKS_ANNOTATION, parseNetworksAnnotation, readNetworkStatus, type NetworkSelection } from '../../multus.js';
+import { NETWORKS_ANNOTATION, networkAddresses, parseNetworksAnnotation, readNetworkStatus, type NetworkSelection } from '../../multus.js';
 import { classifyCniFailure } from '../cni-codes.js';
 import type { Check, DoctorSnapshot, Finding } from '../types.js';
 import { diagnosticsOf, finding, hostInterfacesByNode, nameOf, names } from '../util.js';
@@ -137,21 +137,19 @@ export const podAttachments: Check = {
     const out: Finding[] = [];
     const where = { pod: t.ref, ...(t.node ? { node: t.node } : {}) };
     const uid = t.pod.metadata?.uid;
-    const ours = new Set(s.networks.map(nameOf));
-    const status = (readNetworkStatus(t.pod.metadata?.annotations) ?? []).filter((e) => ours.has(e.name.slice(e.name.indexOf('/') + 1)) && !e.default);
+    const entries = readNetworkStatus(t.pod.metadata?.annotations) ?? [];
+    // Either form Multus writes (one merged entry per attachment, or one per interface): addresses,
+    // with the interface only where the entry says which.
+    const status = s.networks.flatMap((n) => networkAddresses(entries, nameOf(n), t.namespace).map((a) => ({ ...a, network: nameOf(n) })));
     const allocs = s.ippools.flatMap((p) => p.spec.allocations.filter((a) => (a.podUID ? a.podUID === uid : a.namespace === t.namespace && a.pod === t.pod?.metadata?.name)).map((a) => ({ network: p.spec.netAttachDef, pool: nameOf(p), a })));
-    const seenStatus = new Set(status.flatMap((e) => (e.ips ?? []).map((ip) => `${e.interface ?? ''}|${ip.split('/')[0]}`)));
-    const seenAlloc = new Set(allocs.map((x) => `${x.a.interface ?? ''}|${x.a.address}`));
-    for (const e of status) {
-      for (const ip of e.ips ?? []) {
-        const k = `${e.interface ?? ''}|${ip.split('/')[0]}`;
-        const net = e.name.slice(e.name.indexOf('/') + 1);
-        if (!seenAlloc.has(k)) out.push(finding(this, { ...where, network: net }, `network-status lists ${e.interface} ${ip} but no IPPool allocation holds it for this pod`, 'the allocation was released while the pod runs, or the IPPool mirror is behind', 'kubectl multinic ipam check; restart the pod if it persists'));
-      }
+    const held = new Set(allocs.map((x) => `${x.network}|${x.a.address}`));
+    const listed = new Set(status.map((x) => `${x.network}|${x.address}`));
+    for (const x of status) {
+      if (!held.has(`${x.network}|${x.address}`)) out.push(finding(this, { ...where, network: x.network }, `network-status lists ${x.interface ? `${x.interface} ` : ''}${x.address} but no IPPool allocation holds it for this pod`, 'the allocation was released while the pod runs, or the IPPool mirror is behind', 'kubectl multinic ipam check; restart the pod if it persists'));
     }
     const phase = (t.pod.status as { phase?: string } | undefined)?.phase;
     for (const x of allocs) {
-      if (!seenStatus.has(`${x.a.interface ?? ''}|${x.a.address}`) && phase === 'Running') {
+      if (!listed.has(`${x.network}|${x.a.address}`) && phase === 'Running') {
         out.push(finding(this, { ...where, network: x.network }, `IPPool ${x.pool} holds ${x.a.address} for ${x.a.interface ?? '?'} but the pod's network-status does not list it`, 'Multus did not record the attachment (an older Multus, or the status write failed)', 'check Multus\' log on the node', 'warn'));
       }
     }
