@@ -30,9 +30,13 @@ Cells are judged from the kernel truth each agent publishes when it does (routes
     if (f.network && !(await kube.get(R.MultiNicNetwork, f.network))) {
       throw new UserError(`MultiNicNetwork "${f.network}" not found`, { hint: 'kubectl multinic status lists the networks' });
     }
+    // The feed's first lists run while Ink and React load.
+    const { ClusterFeed } = await import('../ui/feed.js');
+    const feed = new ClusterFeed(kube);
     const { renderUi } = await import('../ui/run.js');
     await renderUi({
       kube,
+      feed,
       context: f.context ?? contextName({ kubeconfig: f.kubeconfig, env: process.env }) ?? '(in-cluster)',
       color: useColor(process.stdout, f['no-color'], process.env),
       network: f.network,

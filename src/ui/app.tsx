@@ -6,6 +6,7 @@ import type { KubeApi } from '../kube/api.js';
 import { type UiState, readyToExit, reduce } from '../lib/ui/state.js';
 import { type CheckDefaults, useCheckRun, useClusterData, useKeys, useTerminalSize } from './hooks.js';
 import { Screen } from './screen.js';
+import type { ClusterFeed } from './feed.js';
 import type { Theme } from './theme.js';
 
 export interface AppProps {
@@ -14,16 +15,18 @@ export interface AppProps {
   context: string;
   server: string;
   kube?: KubeApi;
+  /** The cluster's data; absent in tests that give `initial` data. */
+  feed?: ClusterFeed;
   check?: CheckDefaults;
   /** Follow the terminal's size (off in tests that fix the size in `initial`). */
   trackSize?: boolean;
 }
 
-export function App({ initial, theme, context, server, kube, check, trackSize = true }: AppProps): ReactNode {
+export function App({ initial, theme, context, server, kube, feed, check, trackSize = true }: AppProps): ReactNode {
   const [state, dispatch] = useReducer(reduce, initial);
   const { exit } = useApp();
   useKeys(dispatch);
-  useClusterData(kube, dispatch, state.refreshToken);
+  useClusterData(feed, dispatch, state.refreshToken);
   useCheckRun(kube, state.check, dispatch, check ?? { namespace: 'default', image: '', duration: 5 });
   useTerminalSize(dispatch, trackSize);
   useEffect(() => {

@@ -1,83 +1,25 @@
-// The TUI's hooks: cluster data from watches, a check run, key input, terminal size. They turn the
+// The TUI's hooks: cluster data from the feed (src/ui/feed.ts), a check run, key input, terminal size. They turn the
 // outside world into reducer actions (src/lib/ui/state.ts) and act on the state's requests.
 import { useInput, useStdout } from 'ink';
 import { type Dispatch, useEffect, useRef } from 'react';
-import { Informer } from '../agent/kube/informer.js';
 import { gatherNetworks } from '../check/gather.js';
 import { runCheck } from '../check/run.js';
-import { gatherSnapshot, isAgentDaemonSet } from '../cluster/snapshot.js';
 import type { KubeApi } from '../kube/api.js';
 import { planCheck, validateCheckOptions } from '../lib/check/plan.js';
 import { buildReport } from '../lib/check/report.js';
 import type { CheckOptions } from '../lib/check/types.js';
-import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
-import type { KubeObject } from '../lib/k8s/meta.js';
-import { R } from '../lib/k8s/resources.js';
 import { type Action, type CheckState, type Key, splitTyped } from '../lib/ui/state.js';
+import type { ClusterFeed } from './feed.js';
 
-/** Coalesces bursts of watch events (an apply touches many objects) into one update. */
-const SETTLE_MS = 100;
-
-/**
- * Feeds the reducer the objects `status` reads (src/cluster/snapshot.ts), kept current by one
- * list+watch informer per resource: updates arrive as the API server sends them, and an idle
- * cluster costs nothing (no polling). `refreshToken` > 0 re-reads everything through status's own
- * gatherer.
- */
-export function useClusterData(kube: KubeApi | undefined, dispatch: Dispatch<Action>, refreshToken: number): void {
+/** Feeds the reducer from the cluster feed; `refreshToken` > 0 re-reads everything. */
+export function useClusterData(feed: ClusterFeed | undefined, dispatch: Dispatch<Action>, refreshToken: number): void {
   useEffect(() => {
-    if (!kube) return;
-    const networks = new Informer<MultiNicNetwork & KubeObject>({ api: kube, ref: R.MultiNicNetwork, log: onLog });
-    const cidrs = new Informer<CIDR & KubeObject>({ api: kube, ref: R.CIDR, log: onLog });
-    const ippools = new Informer<IPPool & KubeObject>({ api: kube, ref: R.IPPool, log: onLog });
-    const his = new Informer<HostInterface & KubeObject>({ api: kube, ref: R.HostInterface, log: onLog });
-    const nodes = new Informer({ api: kube, ref: R.Node, log: onLog });
-    const daemonSets = new Informer({ api: kube, ref: R.DaemonSet, log: onLog });
-    const pods = new Informer({ api: kube, ref: R.Pod, log: onLog });
-    const all = [networks, cidrs, ippools, his, nodes, daemonSets, pods] as Array<Informer<KubeObject>>;
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    function onLog(e: Record<string, unknown>): void {
-      if (e.level !== 'info' && !stopped) dispatch({ type: 'error', message: `${String(e.resource)}: ${String(e.error ?? e.msg)}` });
-    }
-    const publish = (): void => {
-      if (stopped || !all.every((i) => i.isSynced)) return;
-      dispatch({
-        type: 'data',
-        at: Date.now(),
-        data: {
-          snapshot: { networks: networks.list(), cidrs: cidrs.list(), ippools: ippools.list(), hostInterfaces: his.list(), nodes: nodes.list(), daemonSets: daemonSets.list().filter(isAgentDaemonSet) },
-          pods: pods.list(),
-        },
-      });
-    };
-    const schedule = (): void => {
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        publish();
-      }, SETTLE_MS);
-    };
-    for (const i of all) {
-      i.onChange(schedule);
-      i.start();
-    }
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-      for (const i of all) void i.stop();
-    };
-  }, [kube, dispatch]);
-
+    if (!feed) return;
+    return feed.subscribe({ data: (data, at) => dispatch({ type: 'data', data, at }), error: (message) => dispatch({ type: 'error', message }) });
+  }, [feed, dispatch]);
   useEffect(() => {
-    if (!kube || refreshToken === 0) return;
-    let live = true;
-    Promise.all([gatherSnapshot(kube), kube.list(R.Pod)])
-      .then(([snapshot, pods]) => live && dispatch({ type: 'data', at: Date.now(), data: { snapshot, pods: pods.items } }))
-      .catch((e: Error) => live && dispatch({ type: 'error', message: e.message }));
-    return () => {
-      live = false;
-    };
-  }, [kube, dispatch, refreshToken]);
+    if (feed && refreshToken > 0) void feed.refresh();
+  }, [feed, refreshToken]);
 }
 
 export interface CheckDefaults {

@@ -5,11 +5,14 @@ import { render } from 'ink';
 import type { KubeApi } from '../kube/api.js';
 import { initialState } from '../lib/ui/state.js';
 import { App } from './app.js';
+import type { ClusterFeed } from './feed.js';
 import type { CheckDefaults } from './hooks.js';
 import { theme } from './theme.js';
 
 export interface UiOptions {
   kube: KubeApi;
+  /** Started by the caller before this module loads (its lists overlap Ink's import). */
+  feed: ClusterFeed;
   context: string;
   color: boolean;
   network?: string;
@@ -31,12 +34,13 @@ export async function renderUi(o: UiOptions): Promise<void> {
   process.once('exit', restore);
   try {
     const ink = render(
-      <App initial={initialState({ columns: out.columns, rows: out.rows, network: o.network })} theme={theme(o.color)} context={o.context} server={o.kube.server} kube={o.kube} check={o.check} />,
+      <App initial={initialState({ columns: out.columns, rows: out.rows, network: o.network })} theme={theme(o.color)} context={o.context} server={o.kube.server} kube={o.kube} feed={o.feed} check={o.check} />,
       { exitOnCtrlC: false, patchConsole: true },
     );
     await ink.waitUntilExit();
     ink.cleanup();
   } finally {
+    await o.feed.stop();
     restore();
     process.off('exit', restore);
   }

@@ -1,0 +1,105 @@
+// The TUI's cluster data: the objects `status` reads (src/cluster/snapshot.ts), kept current by one
+// list+watch informer per resource, so updates arrive as the API server sends them and an idle
+// cluster costs nothing (no polling). No Ink here: the command starts the feed before it imports
+// Ink, so the first lists run while Ink loads.
+import { Informer } from '../agent/kube/informer.js';
+import { gatherSnapshot, isAgentDaemonSet } from '../cluster/snapshot.js';
+import type { KubeApi } from '../kube/api.js';
+import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
+import type { KubeObject } from '../lib/k8s/meta.js';
+import { R } from '../lib/k8s/resources.js';
+import type { ClusterData } from '../lib/ui/model.js';
+
+/** Coalesces bursts of watch events (an apply touches many objects) into one update. */
+const SETTLE_MS = 100;
+
+export interface FeedListener {
+  data(d: ClusterData, at: number): void;
+  error(message: string): void;
+}
+
+export class ClusterFeed {
+  private readonly networks: Informer<MultiNicNetwork & KubeObject>;
+  private readonly cidrs: Informer<CIDR & KubeObject>;
+  private readonly ippools: Informer<IPPool & KubeObject>;
+  private readonly his: Informer<HostInterface & KubeObject>;
+  private readonly nodes: Informer<KubeObject>;
+  private readonly daemonSets: Informer<KubeObject>;
+  private readonly pods: Informer<KubeObject>;
+  private readonly all: Array<Informer<KubeObject>>;
+  private readonly listeners = new Set<FeedListener>();
+  private timer: NodeJS.Timeout | undefined;
+  private latest: { data: ClusterData; at: number } | undefined;
+  private stopped = false;
+
+  /** Starts listing and watching at once. */
+  constructor(private readonly kube: KubeApi) {
+    const log = (e: Record<string, unknown>): void => {
+      if (e.level !== 'info' && !this.stopped) for (const l of this.listeners) l.error(`${String(e.resource)}: ${String(e.error ?? e.msg)}`);
+    };
+    this.networks = new Informer({ api: kube, ref: R.MultiNicNetwork, log });
+    this.cidrs = new Informer({ api: kube, ref: R.CIDR, log });
+    this.ippools = new Informer({ api: kube, ref: R.IPPool, log });
+    this.his = new Informer({ api: kube, ref: R.HostInterface, log });
+    this.nodes = new Informer({ api: kube, ref: R.Node, log });
+    this.daemonSets = new Informer({ api: kube, ref: R.DaemonSet, log });
+    this.pods = new Informer({ api: kube, ref: R.Pod, log });
+    this.all = [this.networks, this.cidrs, this.ippools, this.his, this.nodes, this.daemonSets, this.pods] as Array<Informer<KubeObject>>;
+    for (const i of this.all) {
+      i.onChange(() => this.schedule());
+      i.start();
+    }
+    // An empty resource emits no change: publish once every cache is filled, whatever it holds.
+    void Promise.all(this.all.map((i) => i.synced())).then(() => this.publish());
+  }
+
+  /** Calls `l` with every update (at once with the latest one, if any); returns the unsubscriber. */
+  subscribe(l: FeedListener): () => void {
+    this.listeners.add(l);
+    if (this.latest) l.data(this.latest.data, this.latest.at);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Re-reads everything through status's own gatherer (the `r` key). */
+  async refresh(): Promise<void> {
+    try {
+      const [snapshot, pods] = await Promise.all([gatherSnapshot(this.kube), this.kube.list(R.Pod)]);
+      this.emit({ snapshot, pods: pods.items });
+    } catch (e) {
+      for (const l of this.listeners) l.error((e as Error).message);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await Promise.all(this.all.map((i) => i.stop()));
+  }
+
+  private schedule(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.publish();
+    }, SETTLE_MS);
+  }
+
+  private publish(): void {
+    if (this.stopped || !this.all.every((i) => i.isSynced)) return;
+    this.emit({
+      snapshot: {
+        networks: this.networks.list(),
+        cidrs: this.cidrs.list(),
+        ippools: this.ippools.list(),
+        hostInterfaces: this.his.list(),
+        nodes: this.nodes.list(),
+        daemonSets: this.daemonSets.list().filter(isAgentDaemonSet),
+      },
+      pods: this.pods.list(),
+    });
+  }
+
+  private emit(data: ClusterData): void {
+    this.latest = { data, at: Date.now() };
+    for (const l of this.listeners) l.data(data, this.latest.at);
+  }
+}
