@@ -164,6 +164,30 @@ describe('AgentCore with host-device: NICs are lent', () => {
     }
   });
 
+  it('single-NIC IPAM (host-local passed through) with host-device: the selected NICs are lent too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mn-lendhl-'));
+    try {
+      const net = testNetwork({ name: 'hl', vlanMode: '' });
+      net.spec.ipam = JSON.stringify({ type: 'host-local' });
+      net.spec.multiNICIPAM = false;
+      net.spec.plugin = { cniVersion: '1.0.0', type: 'host-device' };
+      const hostNet = new FakeHostNetwork();
+      const lending = await NicLending.open({ path: join(dir, 'lent.json'), hostNet, fsync: false });
+      const core = new AgentCore({ hostName: 'h1', state: new StaticState([{ network: net }], {}), ipam: new FakeIpam(), nics: () => [nic('eth1', 1), nic('eth2', 2)], lending });
+      const a = await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c1'), args: { nics: 1 } });
+      expect(a.nics.map((n) => n.master)).toEqual(['eth1']);
+      const b = await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c2'), args: { nics: 1 } });
+      expect(b.nics.map((n) => n.master)).toEqual(['eth2']);
+      expect(await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c3') }).catch((e: AgentError) => e.code)).toBe('NotReady');
+      hostNet.addLink('eth1', [], { up: false, alias: 'eth1' });
+      await core.release({ apiVersion: 'v1', network: 'hl', pod: { uid: 'u-c1', containerID: 'c1', ifName: 'net1' } });
+      expect(lending.list().map((l) => l.nic.interfaceName)).toEqual(['eth2']);
+      expect(hostNet.links_[0]).toMatchObject({ name: 'eth1', up: true, addresses: ['10.0.1.1/24'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a failed address allocation gives the NICs back (nothing stays lent)', async () => {
     const s = await setup();
     try {
