@@ -7,6 +7,7 @@ import { planTable } from '../cli/views/plan.js';
 import { gatherSnapshot, requireInstalled } from '../cluster/snapshot.js';
 import type { KubeApi } from '../kube/api.js';
 import { parseDuration } from '../kube/client.js';
+import { waitFor } from '../cli/wait.js';
 import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
 import { ExitCode, UserError } from '../lib/errors.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
@@ -133,34 +134,33 @@ of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold 
     return 'configured';
   }
 
-  /** Polls the status report until the applied networks are ready; progress on stderr. */
+  /**
+   * Waits until the applied networks are ready; progress on stderr. Stops at once when one of them
+   * cannot become ready as specified (e.g. its subnet overlaps another network's).
+   */
   private async waitReady(kube: KubeApi, names: Set<string>, timeoutMs: number): Promise<StatusReport> {
-    const tty = process.stderr.isTTY;
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    const t0 = Date.now();
-    for (;;) {
-      const report = buildStatusReport(await gatherSnapshot(kube));
-      const mine = report.networks.filter((n) => names.has(n.name));
-      const waiting = mine.flatMap((n) => n.problems.map((p) => `${n.name}: ${p}`));
-      const agents = report.agents.daemonSet ? `agents ${report.agents.ready}/${report.agents.desired}` : 'agents not installed';
-      const line = waiting.length === 0 ? `ready: ${[...names].join(', ')} (${agents})` : `waiting (${agents}): ${waiting[0]}${waiting.length > 1 ? ` (+${waiting.length - 1} more)` : ''}`;
-      const secs = `${((Date.now() - t0) / 1000).toFixed(0)}s`;
-      if (tty) process.stderr.write(`\r\x1b[2K${secs} ${line}`);
-      else if (line !== last) this.note(line);
-      last = line;
-      if (waiting.length === 0) {
-        if (tty) process.stderr.write('\n');
-        return report;
-      }
-      if (Date.now() >= deadline) {
-        if (tty) process.stderr.write('\n');
-        this.note(`error: not ready after ${this.flags.timeout}:`);
-        for (const w of waiting) this.note(`  ${w}`);
-        this.note('hint: kubectl multinic status shows the details; the agent logs and Events say why');
-        return report;
-      }
-      await new Promise((r) => setTimeout(r, 500));
+    const mine = (r: StatusReport) => r.networks.filter((n) => names.has(n.name));
+    const waiting = (r: StatusReport) => mine(r).flatMap((n) => n.problems.map((p) => `${n.name}: ${p}`));
+    const r = await waitFor({
+      poll: async () => buildStatusReport(await gatherSnapshot(kube)),
+      settled: (rep) => waiting(rep).length === 0,
+      terminal: (rep) => mine(rep).flatMap((n) => (n.terminal ? [`${n.name}: ${n.terminal}`] : []))[0],
+      line: (rep) => {
+        const agents = rep.agents.daemonSet ? `agents ${rep.agents.ready}/${rep.agents.desired}` : 'agents not installed';
+        const w = waiting(rep);
+        return w.length === 0 ? `ready: ${[...names].join(', ')} (${agents})` : `waiting (${agents}): ${w[0]}${w.length > 1 ? ` (+${w.length - 1} more)` : ''}`;
+      },
+      timeoutMs,
+      note: (t) => this.note(t),
+    });
+    if (r.outcome === 'terminal') {
+      this.note(`error: stopped waiting: ${r.reason}`);
+      this.note('hint: waiting cannot fix this; change the network (kubectl multinic plan -f FILE shows the conflict) and apply again');
+    } else if (r.outcome === 'timeout') {
+      this.note(`error: not ready after ${this.flags.timeout}:`);
+      for (const w of waiting(r.value)) this.note(`  ${w}`);
+      this.note('hint: kubectl multinic status shows the details; the agent logs and Events say why');
     }
+    return r.value;
   }
 }

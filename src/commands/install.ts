@@ -4,6 +4,7 @@ import { renderData } from '../cli/output.js';
 import { ExitCode, UserError, wrapError } from '../lib/errors.js';
 import { isConflict, type KubeApi } from '../kube/api.js';
 import { connect, parseDuration } from '../kube/client.js';
+import { waitFor } from '../cli/wait.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { R, refFor } from '../lib/k8s/resources.js';
 import { detectCniBinDir, displayName, isOurs, planApply, withHash, type ApplyAction, type CniBinDir } from '../lib/install/apply.js';
@@ -166,34 +167,28 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
   }
 
   /**
-   * Polls the agent DaemonSet until numberReady == desiredNumberScheduled for the current generation.
-   * Progress on a TTY rewrites one line; otherwise one line per change.
+   * Polls the agent DaemonSet until numberReady == desiredNumberScheduled for the current generation
+   * (src/cli/wait.ts: one progress line, an unreachable API waited through).
    */
   private async waitForRollout(api: KubeApi, namespace: string, timeoutMs: number): Promise<{ ready: number; desired: number; done: boolean }> {
-    const tty = Boolean(process.stderr.isTTY);
-    const deadline = Date.now() + timeoutMs;
-    let last = '';
-    let state: { ready: number; desired: number; done: boolean };
     this.note(`waiting for DaemonSet ${namespace}/${AGENT_NAME} (numberReady == desiredNumberScheduled), up to ${Math.round(timeoutMs / 1000)}s`);
-    for (;;) {
-      const ds = await api.get(R.DaemonSet, AGENT_NAME, namespace);
-      const st = (ds?.status ?? {}) as { numberReady?: number; desiredNumberScheduled?: number; observedGeneration?: number; updatedNumberScheduled?: number };
-      const desired = st.desiredNumberScheduled ?? 0;
-      const ready = st.numberReady ?? 0;
-      const observed = st.observedGeneration !== undefined && st.observedGeneration >= (ds?.metadata?.generation ?? 0);
-      const updated = st.updatedNumberScheduled ?? desired;
-      state = { ready, desired, done: observed && ready === desired && updated === desired };
-      const line = `agents ready: ${ready}/${desired}${observed ? '' : ' (DaemonSet not yet observed by its controller)'}`;
-      if (line !== last) {
-        if (tty) process.stderr.write(`\r\x1b[2K${line}`);
-        else this.note(line);
-        last = line;
-      }
-      if (state.done || Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, deadline - Date.now()))));
-    }
-    if (tty) process.stderr.write('\n');
-    return state;
+    const r = await waitFor({
+      poll: async () => {
+        const ds = await api.get(R.DaemonSet, AGENT_NAME, namespace);
+        const st = (ds?.status ?? {}) as { numberReady?: number; desiredNumberScheduled?: number; observedGeneration?: number; updatedNumberScheduled?: number };
+        const desired = st.desiredNumberScheduled ?? 0;
+        const ready = st.numberReady ?? 0;
+        const observed = st.observedGeneration !== undefined && st.observedGeneration >= (ds?.metadata?.generation ?? 0);
+        const updated = st.updatedNumberScheduled ?? desired;
+        return { ready, desired, observed, done: observed && ready === desired && updated === desired };
+      },
+      settled: (v) => v.done,
+      line: (v) => `agents ready: ${v.ready}/${v.desired}${v.observed ? '' : ' (DaemonSet not yet observed by its controller)'}`,
+      timeoutMs,
+      intervalMs: 1000,
+      note: (t) => this.note(t),
+    });
+    return { ready: r.value.ready, desired: r.value.desired, done: r.value.done };
   }
 }
 

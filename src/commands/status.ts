@@ -8,6 +8,7 @@ import { ExitCode, UserError } from '../lib/errors.js';
 import { listPools } from '../lib/plan/index.js';
 import { type ClusterSnapshot, type StatusReport, buildStatusReport } from '../lib/status.js';
 import { parseDuration } from '../kube/client.js';
+import { waitFor } from '../cli/wait.js';
 
 export default class StatusCommand extends BaseCommand<typeof StatusCommand> {
   static override summary = 'Show networks (hosts x NICs: pod block, pool use, routes), node NICs and agent readiness.';
@@ -27,28 +28,37 @@ waits for readiness first, for CI).`;
   };
 
   async run(): Promise<StatusReport> {
+    const timeoutMs = parseDuration(this.flags.timeout, '--timeout');
     const kube = await this.kube();
-    await requireInstalled(kube);
-    const timeoutMs = parseDuration(this.flags.timeout);
-    const deadline = Date.now() + timeoutMs;
-    let snap: ClusterSnapshot;
-    let report: StatusReport;
-    for (;;) {
-      snap = await gatherSnapshot(kube);
+    const once = async (): Promise<{ snap: ClusterSnapshot; report: StatusReport }> => {
+      await requireInstalled(kube);
+      const snap = await gatherSnapshot(kube);
       if (this.args.network && !snap.networks.some((n) => n.metadata.name === this.args.network)) {
         throw new UserError(`MultiNicNetwork "${this.args.network}" not found`, {
           hint: `networks in the cluster: ${snap.networks.map((n) => n.metadata.name).join(', ') || '(none; create one with kubectl multinic apply -f NETWORK.yaml)'}`,
         });
       }
-      report = buildStatusReport(snap, this.args.network);
-      if (!this.flags.wait || report.ready || Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+      return { snap, report: buildStatusReport(snap, this.args.network) };
+    };
+    // --wait waits through a briefly unreachable API; without it, one look.
+    const { snap, report } = this.flags.wait
+      ? (await waitFor({
+          poll: once,
+          settled: (v) => v.report.ready,
+          terminal: (v) => v.report.networks.flatMap((n) => (n.terminal ? [`${n.name}: ${n.terminal}`] : []))[0],
+          line: (v) => (v.report.ready ? 'ready' : `waiting: ${v.report.networks.flatMap((n) => n.problems.map((p) => `${n.name}: ${p}`))[0] ?? 'agents not ready'}`),
+          timeoutMs,
+          note: (t) => this.note(t),
+        })).value
+      : await once();
     const fmt = this.flags.output;
     if (fmt === 'json' || fmt === 'yaml') this.out(await renderData(report, fmt));
     else this.out(this.human(report, snap, fmt === 'wide'));
     if (!report.ready) {
-      if (this.flags.wait) this.note(`error: not ready after ${this.flags.timeout}`);
+      if (this.flags.wait) {
+        const terminal = report.networks.find((n) => n.terminal);
+        this.note(terminal ? `error: stopped waiting: ${terminal.name}: ${terminal.terminal}` : `error: not ready after ${this.flags.timeout}`);
+      }
       this.exit(ExitCode.Problems);
     }
     return report;

@@ -5,6 +5,7 @@ import type { KubeObject } from './k8s/meta.js';
 import { listPools } from './plan/index.js';
 import { containsCidr, tryParseCidr } from './net/ip.js';
 import { MULTI_NIC_IPAM } from './network.js';
+import { terminalFailure } from './cluster/status.js';
 
 /** True when network `inner` lies inside `outer` (both CIDR text; unparsable → false). */
 function cidrWithin(inner: string, outer: string): boolean {
@@ -58,6 +59,8 @@ export interface NetworkStatusReport {
   ready: boolean;
   /** Why the network is not ready, one line each (empty when ready). */
   problems: string[];
+  /** Set when its current spec cannot become ready however long one waits (e.g. an overlapping subnet). */
+  terminal?: string;
   hosts: NetworkHostStatus[];
 }
 
@@ -197,6 +200,7 @@ function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<
   }
   const configStatus = st.configStatus ?? 'WaitForConfig';
   const routeStatus = st.routeStatus ?? 'Unknown';
+  const terminal = terminalFailure(net);
   if (configStatus !== 'Success') problems.push(`configStatus is ${configStatus}${st.message ? `: ${st.message}` : ''}`);
   if (routeStatus !== 'Success' && routeStatus !== 'N/A') problems.push(`routeStatus is ${routeStatus}${st.message ? `: ${st.message}` : ''}`);
   for (const h of hosts.values()) if (!h.ready && routeStatus !== 'N/A') problems.push(`${h.hostName}: routes not reported${h.message ? ` (${h.message})` : ''}`);
@@ -211,6 +215,7 @@ function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<
     message: st.message ?? '',
     ready: problems.length === 0,
     problems,
+    ...(terminal ? { terminal } : {}),
     hosts: [...hosts.values()].sort((a, b) => a.hostName.localeCompare(b.hostName)).map((h) => ({ ...h, nics: h.nics.sort((a, b) => a.interfaceIndex - b.interfaceIndex) })),
   };
 }

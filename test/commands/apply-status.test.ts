@@ -1,6 +1,7 @@
 // `apply` and `status` through the built executable against the API stand-in (real HTTP, real
 // Kubernetes semantics). Readiness with running agents is covered end to end by the lab test.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,8 @@ import { writeKubeconfig } from '../../src/lab/kubeconfig.js';
 import { CRDS } from '../../src/lib/crds/crds.gen.js';
 import { validateSchema, type JsonSchema } from '../../src/lib/k8s/schema.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
-import { repoRoot, runCliAsync } from '../helpers/cli.js';
+import { cliBin, repoRoot, runCliAsync } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
 
 let server: ApiServer;
 let dir: string;
@@ -137,6 +139,26 @@ describe('apply', () => {
     expect(r.stderr).toMatch(/multi-nic-sample: no CIDR yet/);
   });
 
+  it('stops waiting at once when the network cannot become ready as specified (the leader refused its overlapping subnet), exit 1', async () => {
+    const run = cli(['apply', '-f', seed, '--timeout', '5m']);
+    // Play the leader: refuse the network for its current generation.
+    const net = () => networks().find((n) => n.metadata?.name === 'multi-nic-sample');
+    await eventually(() => expect(net()).toBeDefined(), 30_000, 100);
+    const generation = net()?.metadata?.generation;
+    const refused = 'Refused multi-nic-sample: subnet 192.168.0.0/16 overlaps network "older" (192.168.0.0/17)';
+    server.store.patch('multinic.fms.io/v1', 'MultiNicNetwork', 'multi-nic-sample', '', 'merge', {
+      status: { configStatus: 'Failed', message: refused, observedGeneration: generation, conditions: [{ type: 'ConfigReady', status: 'False', reason: 'SubnetOverlap', message: refused, lastTransitionTime: new Date().toISOString() }] },
+    }, 'status');
+    try {
+      const r = await run;
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`error: stopped waiting: multi-nic-sample: ${refused}`);
+      expect(r.stderr).not.toMatch(/not ready after/);
+    } finally {
+      server.store.patch('multinic.fms.io/v1', 'MultiNicNetwork', 'multi-nic-sample', '', 'merge', { status: { configStatus: null, message: null, observedGeneration: null, conditions: null } }, 'status');
+    }
+  });
+
   it('exits 3 naming the address when the cluster is unreachable', async () => {
     const port = await closedPort();
     const kc = join(dir, 'dead-kubeconfig');
@@ -186,6 +208,27 @@ describe('status', () => {
     expect(report.ready).toBe(false);
     expect(report.nodes.map((n) => [n.name, n.published])).toEqual([['host1', false], ['host2', false]]);
     expect(report.networks[0]?.problems[0]).toMatch(/no CIDR yet/);
+  });
+
+  it('--wait waits through an API that is not reachable yet, then reports (exit 1, not 3)', async () => {
+    const port = await closedPort();
+    const kc = join(dir, 'late-kubeconfig');
+    await writeKubeconfig(kc, `http://127.0.0.1:${port}`);
+    const child = spawn(process.execPath, [cliBin, 'status', '--wait', '--timeout', '20s', '--kubeconfig', kc], { env: { ...process.env, NO_COLOR: '1' } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    let late: ApiServer | undefined;
+    try {
+      await eventually(() => expect(stderr).toContain('API unreachable, retrying until the timeout'), 20_000, 100);
+      late = await startApiServer({ port });
+      for (const crd of CRDS) late.store.create(structuredClone(crd) as unknown as KubeObject);
+      expect(await exited).toBe(1);
+      expect(stderr).toMatch(/error: not ready after 20s/);
+    } finally {
+      child.kill();
+      await late?.close();
+    }
   });
 
   it('names an unknown network and lists the real ones (exit 2)', async () => {

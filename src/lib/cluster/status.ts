@@ -219,3 +219,21 @@ export function computeStatus(input: StatusInput, previous: MultiNicNetworkStatu
 export function sameStatus(a: MultiNicNetworkStatus, b: MultiNicNetworkStatus): boolean {
   return canonical({ ...a, lastSyncTime: undefined }) === canonical({ ...b, lastSyncTime: undefined });
 }
+
+/**
+ * ConfigReady reasons that no amount of waiting fixes: the spec itself must change. (A claim failure
+ * is not one: it may be an API error the agent retries, and a host that does not fit may leave.)
+ */
+export const TERMINAL_CONFIG_REASONS: readonly string[] = ['SubnetOverlap'];
+
+/**
+ * Why the network's current spec cannot become ready (its ConfigReady condition failed for a reason
+ * in TERMINAL_CONFIG_REASONS, observed for this very generation), or undefined.
+ */
+export function terminalFailure(net: { metadata: { generation?: number }; status?: MultiNicNetworkStatus }): string | undefined {
+  const st = net.status;
+  if (!st || st.observedGeneration === undefined || st.observedGeneration !== net.metadata.generation) return undefined;
+  const c = st.conditions?.find((x) => x.type === 'ConfigReady');
+  if (!c || c.status !== 'False' || !TERMINAL_CONFIG_REASONS.includes(c.reason ?? '')) return undefined;
+  return c.message || st.message || c.reason;
+}

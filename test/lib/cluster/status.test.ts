@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cidrFingerprint } from '../../../src/lib/cluster/claim.js';
-import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, claimErrors, computeStatus, parseRouteReports, withRouteReport, type RouteReport } from '../../../src/lib/cluster/status.js';
+import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, claimErrors, computeStatus, parseRouteReports, withRouteReport, type RouteReport, terminalFailure } from '../../../src/lib/cluster/status.js';
 import type { CIDRSpec, HostInterface, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
 
 const net = (vlanMode: string, multiNICIPAM = true, type = 'multi-nic-ipam'): MultiNicNetwork => ({
@@ -91,5 +91,17 @@ describe('claimErrors', () => {
     const mk = (name: string, v: string): HostInterface => ({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name, annotations: { [CLAIM_ERRORS_ANNOTATION]: v } }, spec: { hostName: name, interfaces: [] } });
     const got = claimErrors([mk('b', '{"net":"no free host index"}'), mk('a', '{"net":"x","other":""}'), mk('c', 'not json')]);
     expect([...got]).toEqual([['net', 'a: x; b: no free host index']]);
+  });
+});
+
+describe('terminalFailure', () => {
+  const refused = { type: 'ConfigReady', status: 'False', reason: 'SubnetOverlap', message: 'Refused n: overlaps "m"', lastTransitionTime: '2026-01-01T00:00:00Z' };
+  it.each([
+    ['refused for this generation', 3, { observedGeneration: 3, conditions: [refused] }, 'Refused n: overlaps "m"'],
+    ['refused for an older generation (the spec changed since)', 4, { observedGeneration: 3, conditions: [refused] }, undefined],
+    ['a claim failure: the agent retries', 3, { observedGeneration: 3, conditions: [{ ...refused, reason: 'Failed' }] }, undefined],
+    ['no status yet', 1, undefined, undefined],
+  ])('%s', (_name, generation, status, want) => {
+    expect(terminalFailure({ metadata: { generation }, status: status as never })).toBe(want);
   });
 });
