@@ -11,6 +11,7 @@ import { validateSchema, type JsonSchema } from '../lib/k8s/schema.js';
 import { gpuNumaNodes, parseKubeletCheckpoint, parseNvidiaGpuInformation, parseTopologyXml, podDevices } from '../lib/select/topology.js';
 import { parseNumaNode } from '../lib/agent/sysfs.js';
 import { UserError } from '../lib/errors.js';
+import { subnetOverlapRefusals } from '../lib/network.js';
 
 export interface NetworkState {
   network: MultiNicNetwork;
@@ -117,6 +118,14 @@ export function parseStateDocuments(text: string, source: string): { networks: M
   for (const [name, cidr] of cidrs) {
     const n = networks.get(cidr.spec.config.name || name);
     if (n) n.cidr = cidr;
+  }
+  // The cluster's rule for overlapping subnets (without creationTimestamps: by name).
+  const frozen = new Map([...networks].flatMap(([name, n]) => (n.cidr ? [[name, n.cidr.spec.config.subnet ?? ''] as const] : [])));
+  for (const r of subnetOverlapRefusals([...networks.values()].map((n) => n.network), frozen).values()) {
+    const n = networks.get(r.network);
+    if (!n) continue;
+    n.refused = `MultiNicNetwork "${r.network}": ${r.message}`;
+    delete n.cidr;
   }
   return { networks, classes };
 }

@@ -23,6 +23,16 @@ describe('state file', () => {
     expect(Object.keys(s.classes)).toEqual(['hs']);
   });
 
+  it('refuses the later of two networks with overlapping subnets (by name without timestamps): no CIDR, the reason', () => {
+    const other = testNetwork({ name: 'other' });
+    other.spec.subnet = '192.168.128.0/17';
+    const s = parseStateDocuments(stateYaml([testNetwork(), testCidr(['h1']), other, testCidr(['h1'], 'other')]), 'state.yaml');
+    expect(s.networks.get('mnet')).toMatchObject({ cidr: expect.any(Object) });
+    expect(s.networks.get('mnet')?.refused).toBeUndefined();
+    expect(s.networks.get('other')?.cidr).toBeUndefined();
+    expect(s.networks.get('other')?.refused).toMatch(/^MultiNicNetwork "other": subnet 192\.168\.0\.0\/16 overlaps subnet 192\.168\.0\.0\/16 of MultiNicNetwork "mnet"/);
+  });
+
   it.each([
     ['a foreign kind', 'apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n', /document 1 \(Pod x\): kind must be MultiNicNetwork, CIDR or DeviceClass/],
     ['a schema violation', stateYaml([{ ...testNetwork(), spec: { ...testNetwork().spec, plugin: { cniVersion: '1.0.0', type: 'bogus' as 'macvlan' } } }]), /state.yaml: document 1 \(MultiNicNetwork mnet\): spec.plugin.type/],

@@ -38,6 +38,14 @@ describe('buildStatusReport', () => {
     const any = buildStatusReport(snapshot([network('hl', { type: 'whereabouts' }, [])], ['10.0.1.0/24']), 'hl');
     expect(any.networks[0]?.ready).toBe(true);
   });
+
+  it('a network refused for an overlapping subnet says so, not "no CIDR yet"', () => {
+    const refused = network('late', { type: 'multi-nic-ipam', hostBlock: 6 }, ['10.0.1.0/24']);
+    const message = 'Refused late: subnet 192.168.0.0/17 overlaps subnet 192.168.0.0/16 of MultiNicNetwork "early", which was created first';
+    refused.status = { configStatus: 'Failed', routeStatus: 'N/A', message, conditions: [{ type: 'ConfigReady', status: 'False', reason: 'SubnetOverlap', message, lastTransitionTime: '2026-01-01T00:00:00Z' }] };
+    const r = buildStatusReport(snapshot([refused], ['10.0.1.0/24']), 'late');
+    expect(r.networks[0]?.problems).toEqual([`configStatus is Failed: ${message}`]);
+  });
 });
 
 describe('capacity: one definition (poolCapacity) in status, plan and the IPPool status', () => {
