@@ -367,21 +367,45 @@ export class AgentCore {
 
   async release(body: unknown): Promise<ReleaseResponse> {
     const req = validateRelease(body);
-    const key = holderKey(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName);
-    this.selections.delete(key);
-    this.lastAdd.delete(key);
-    const released = await this.deps.ipam.release({ podUID: req.pod.uid, containerID: req.pod.containerID, ifPrefix: `${req.pod.ifName}-`, network: req.network });
-    this.index?.delete(key);
-    // After the CNI's delegate DEL: host-device has moved the NICs back; restore them.
+    let released = 0;
+    for (const uid of this.uidsOf(req)) {
+      const key = holderKey(req.network, uid, req.pod.containerID, req.pod.ifName);
+      this.selections.delete(key);
+      this.lastAdd.delete(key);
+      released += (await this.deps.ipam.release({ podUID: uid, containerID: req.pod.containerID, ifPrefix: `${req.pod.ifName}-`, network: req.network })).length;
+      this.index?.delete(key);
+    }
+    // After the CNI's delegate DEL: host-device has moved the NICs back; restore them (lending
+    // matches on network + container + ifName, never the UID).
     await this.deps.lending?.giveBack(lendingHolder(req));
-    return { apiVersion: 'v1', released: released.length };
+    return { apiVersion: 'v1', released };
+  }
+
+  /**
+   * The pod UIDs a release or lookup is for: the request's, or, when it has none (podman, ctr --cni
+   * and cnitool send no K8S_POD_UID), every UID holding that container's ifName in the network
+   * (the container ID is unique on a node), '' when nothing is held. Off the hot path: scans.
+   */
+  private uidsOf(req: ReleaseRequest): string[] {
+    if (req.pod.uid !== '') return [req.pod.uid];
+    const { containerID, ifName } = req.pod;
+    const uids = new Set<string>();
+    for (const a of this.deps.ipam.list()) {
+      if (a.network === req.network && a.containerID === containerID && a.interface.startsWith(`${ifName}-`)) uids.add(a.podUID);
+    }
+    for (const k of this.selections.keys()) {
+      const [network, uid, c, i] = k.split('\0');
+      if (network === req.network && c === containerID && i === ifName) uids.add(uid ?? '');
+    }
+    return uids.size ? [...uids] : [''];
   }
 
   async lookup(body: unknown): Promise<LookupResponse> {
     const req = validateRelease(body);
     const ns = this.networkOrThrow(req.network);
+    const uids = this.uidsOf(req);
     if (this.passThrough(ns)) {
-      const held = this.selections.get(holderKey(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName));
+      const held = uids.map((uid) => this.selections.get(holderKey(req.network, uid, req.pod.containerID, req.pod.ifName))).find((x) => x !== undefined);
       if (!held) throw new AgentError('NotFound', `no NICs selected in network "${req.network}" for pod ${req.pod.uid} container ${req.pod.containerID} ${req.pod.ifName} (single-NIC IPAM: the agent keeps selections in memory)`);
       return held;
     }
@@ -389,7 +413,7 @@ export class AgentCore {
     const prefix = `${req.pod.ifName}-`;
     const held = this.deps.ipam
       .list()
-      .filter((a) => a.network === req.network && a.podUID === req.pod.uid && a.containerID === req.pod.containerID && a.interface.startsWith(prefix))
+      .filter((a) => a.network === req.network && a.podUID === uids[0] && a.containerID === req.pod.containerID && a.interface.startsWith(prefix))
       .sort((a, b) => ifIndex(a.interface) - ifIndex(b.interface));
     if (held.length === 0) throw new AgentError('NotFound', `no addresses held in network "${req.network}" for pod ${req.pod.uid} container ${req.pod.containerID} ${req.pod.ifName}`);
     return this.respond(ns, this.hostNics(ns), held);
@@ -544,12 +568,17 @@ function obj(v: unknown, where: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-function validatePod(v: unknown, full: boolean): AllocateRequest['pod'] {
+/**
+ * The pod of a request. Runtimes outside Kubernetes (podman, ctr --cni, cnitool) send no K8S_POD_*
+ * in CNI_ARGS, so namespace, name and uid may be empty: the attachment is then keyed on the
+ * container ID and ifName alone (unique on a node), and a release or lookup without a uid finds it.
+ */
+function validatePod(v: unknown): AllocateRequest['pod'] {
   const p = obj(v, 'pod');
   const pod = {
-    namespace: str(p, 'namespace', 'pod', full) ?? '',
-    name: str(p, 'name', 'pod', full) ?? '',
-    uid: str(p, 'uid', 'pod') as string,
+    namespace: str(p, 'namespace', 'pod', false) ?? '',
+    name: str(p, 'name', 'pod', false) ?? '',
+    uid: str(p, 'uid', 'pod', false) ?? '',
     containerID: str(p, 'containerID', 'pod') as string,
     ifName: str(p, 'ifName', 'pod') as string,
   };
@@ -572,7 +601,7 @@ function validateHeader(o: Record<string, unknown>): string {
 export function validateAllocate(body: unknown): AllocateRequest {
   const o = obj(body, 'request');
   const network = validateHeader(o);
-  const req: AllocateRequest = { apiVersion: 'v1', network, pod: validatePod(o.pod, true) };
+  const req: AllocateRequest = { apiVersion: 'v1', network, pod: validatePod(o.pod) };
   if (o.args !== undefined && o.args !== null) {
     const a = obj(o.args, 'args');
     const args: NonNullable<AllocateRequest['args']> & { master?: string[] } = {};
@@ -618,5 +647,5 @@ export function validateGc(body: unknown): GcRequest {
 export function validateRelease(body: unknown): ReleaseRequest {
   const o = obj(body, 'request');
   const network = validateHeader(o);
-  return { apiVersion: 'v1', network, pod: validatePod(o.pod, false) };
+  return { apiVersion: 'v1', network, pod: validatePod(o.pod) };
 }

@@ -28,6 +28,32 @@ async function code(p: Promise<unknown>): Promise<string> {
   return 'resolved';
 }
 
+describe('attachments without a pod UID (podman, ctr --cni, cnitool send no K8S_POD_*)', () => {
+  const bare = (containerID = 'c1') => ({ containerID, ifName: 'net1' });
+
+  it('ADD without uid, namespace or name is keyed on the container; a repeated ADD gets the same addresses', async () => {
+    const { core, ipam } = setup();
+    const a = await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: bare() });
+    expect(a.nics.map((n) => n.address)).toEqual(['192.168.0.2/24', '192.168.64.2/24']);
+    expect((await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: bare() })).nics.map((n) => n.address)).toEqual(['192.168.0.2/24', '192.168.64.2/24']);
+    expect((await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: bare('c2') })).nics.map((n) => n.address)).toEqual(['192.168.0.3/24', '192.168.64.3/24']);
+    expect(ipam.list().map((x) => `${x.podUID}/${x.containerID}/${x.interface}`).sort()).toEqual(['/c1/net1-0', '/c1/net1-1', '/c2/net1-0', '/c2/net1-1']);
+  });
+
+  it('lookup and release without a uid find the container\'s addresses, also when the ADD had a uid', async () => {
+    const { core, ipam } = setup();
+    await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: bare('c1') });
+    await core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('uid-9', 'c9') });
+    expect((await core.lookup({ apiVersion: 'v1', network: 'mnet', pod: bare('c9') })).nics.map((n) => n.address)).toEqual(['192.168.0.3/24', '192.168.64.3/24']);
+    expect(await core.release({ apiVersion: 'v1', network: 'mnet', pod: bare('c9') })).toEqual({ apiVersion: 'v1', released: 2 });
+    expect(await core.release({ apiVersion: 'v1', network: 'mnet', pod: bare('c1') })).toEqual({ apiVersion: 'v1', released: 2 });
+    expect(ipam.list()).toEqual([]);
+    // Idempotent, and a container never seen is not an error.
+    expect(await core.release({ apiVersion: 'v1', network: 'mnet', pod: bare('c1') })).toEqual({ apiVersion: 'v1', released: 0 });
+    expect(await code(core.lookup({ apiVersion: 'v1', network: 'mnet', pod: bare('c1') }))).toMatch(/^NotFound\/404/);
+  });
+});
+
 describe('AgentCore.allocate', () => {
   it('macvlan L3: one address per NIC from this host pod blocks, pod-block prefix, shim gateway route', async () => {
     const { core } = setup();
@@ -104,7 +130,7 @@ describe('AgentCore.allocate', () => {
   it.each<[string, unknown, RegExp]>([
     ['not an object', 'x', /^InvalidRequest\/400: request must be a JSON object/],
     ['wrong apiVersion', { apiVersion: 'v2', network: 'mnet', pod: pod() }, /^InvalidRequest\/400: apiVersion must be "v1"/],
-    ['missing pod uid', { apiVersion: 'v1', network: 'mnet', pod: { ...pod(), uid: '' } }, /^InvalidRequest\/400: pod.uid must be a non-empty string/],
+    ['pod uid not a string', { apiVersion: 'v1', network: 'mnet', pod: { ...pod(), uid: 7 } }, /^InvalidRequest\/400: pod.uid must be a non-empty string/],
     ['bad ifName', { apiVersion: 'v1', network: 'mnet', pod: { ...pod(), ifName: 'a/b' } }, /^InvalidRequest\/400: pod.ifName "a\/b"/],
     ['nics not a number', { apiVersion: 'v1', network: 'mnet', pod: pod(), args: { nics: 'two' } }, /^InvalidRequest\/400: args.nics/],
     ['masters not a list', { apiVersion: 'v1', network: 'mnet', pod: pod(), args: { masters: [1] } }, /^InvalidRequest\/400: args.masters/],

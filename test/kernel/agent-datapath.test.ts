@@ -217,6 +217,33 @@ describe.skipIf(reason !== '')(`agent data path: 3 hosts × 2 NICs, macvlan L3 s
     expect((await call(sock('h1'), 'POST', '/v1/lookup', { apiVersion: 'v1', network: 'hl', pod: { uid: 'uid-h1', containerID: 'c-hl', ifName: 'net2' } })).status).toBe(404);
   });
 
+  it('without K8S_POD_UID (podman, ctr --cni, cnitool): ADD keyed on the container, DEL from container ID + interface alone', async () => {
+    const links = async () => (await lab.json<{ ifname: string }>(podNs.h3 as string, ['link', 'show'])).map((l) => l.ifname).filter((n) => /^net[34]-/.test(n)).sort();
+    const lookup = (containerID: string, ifName: string) => call(sock('h3'), 'POST', '/v1/lookup', { apiVersion: 'v1', network: 'mnet', pod: { uid: '', containerID, ifName } });
+    // No K8S_* at all, on ADD and DEL.
+    const bare = { ...cniEnv('h3', 'c-nouid'), CNI_IFNAME: 'net3', CNI_ARGS: 'IgnoreUnknown=1' };
+    const add = await runPlugin({ command: 'ADD', env: bare, stdin: nadConfig(), hostNetns: hostNs.h3 });
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    const ips = (add.json as { ips: Array<{ address: string }> }).ips.map((i) => i.address);
+    expect(ips).toHaveLength(2);
+    const held = (await lookup('c-nouid', 'net3')).body as { nics: Array<{ address: string }> };
+    expect(held.nics.map((n) => n.address)).toEqual(ips);
+    // A second container gets other addresses (the key is the container, not an empty uid).
+    const other = await runPlugin({ command: 'ADD', env: { ...bare, CNI_CONTAINERID: 'c-uid', CNI_IFNAME: 'net4', CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_UID=uid-x' }, stdin: nadConfig(), hostNetns: hostNs.h3 });
+    expect(other.code, other.stdout + other.stderr).toBe(0);
+    expect((other.json as { ips: Array<{ address: string }> }).ips.map((i) => i.address).some((a) => ips.includes(a))).toBe(false);
+    expect(await links()).toEqual(['net3-0', 'net3-1', 'net4-0', 'net4-1']);
+
+    const del = await runPlugin({ command: 'DEL', env: bare, stdin: nadConfig(), hostNetns: hostNs.h3 });
+    expect(del.code, del.stdout + del.stderr).toBe(0);
+    // ...and a DEL without the uid the ADD had.
+    const del2 = await runPlugin({ command: 'DEL', env: { ...bare, CNI_CONTAINERID: 'c-uid', CNI_IFNAME: 'net4' }, stdin: nadConfig(), hostNetns: hostNs.h3 });
+    expect(del2.code, del2.stdout + del2.stderr).toBe(0);
+    expect(await links()).toEqual([]);
+    expect((await lookup('c-nouid', 'net3')).status).toBe(404);
+    expect((await lookup('c-uid', 'net4')).status).toBe(404);
+  });
+
   it('CNI GC through the real agent releases the addresses of containers the runtime no longer lists', async () => {
     const req = (c: string) => ({ apiVersion: 'v1', network: 'mnet', pod: { namespace: 'default', name: `gc-${c}`, uid: `uid-${c}`, containerID: c, ifName: 'net9' } });
     const count = async () => ((await call(sock('h2'), 'GET', '/v1/state')).body as { allocations: number }).allocations;

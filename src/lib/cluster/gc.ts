@@ -36,6 +36,9 @@ export interface HeldAddress {
  * undefined when it must be kept. Pending and deleting pods always keep their addresses.
  */
 export function leakReason(a: HeldAddress, pod: PodFact | undefined): string | undefined {
+  // No pod name and no UID: a runtime outside Kubernetes (podman, ctr --cni, cnitool) attached it;
+  // no pod will ever vouch for it, so only its DEL or the runtime's CNI GC releases it.
+  if (a.podName === '' && a.podUID === '') return undefined;
   if (!pod) return `pod ${a.namespace}/${a.podName} no longer exists`;
   if (pod.uid !== a.podUID) return `pod ${a.namespace}/${a.podName} was replaced (uid ${pod.uid}, allocation for ${a.podUID})`;
   if (pod.phase === 'Pending' || pod.phase === undefined || pod.deleting) return undefined;

@@ -33,6 +33,12 @@ describe('leakReason', () => {
     ['Running, unreadable annotation', pod({ annotations: { 'k8s.v1.cni.cncf.io/network-status': '{' } }), undefined],
   ];
   it.each(rows)('%s', (_n, p, want) => expect(leakReason(a, p)).toBe(want));
+
+  it('an attachment without pod name and UID (podman, ctr --cni: no K8S_POD_*) is never a leak of a pod', () => {
+    expect(leakReason({ ...a, podName: '', namespace: '', podUID: '' }, undefined)).toBeUndefined();
+    // A name without a UID still belongs to a pod, and is checked as before.
+    expect(leakReason({ ...a, podUID: '' }, undefined)).toBe('pod ns/p no longer exists');
+  });
 });
 
 describe('networkStatus', () => {
