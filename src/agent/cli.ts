@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
 import { UserError } from '../lib/errors.js';
-import { runAgent, type AgentOptions } from './main.js';
+import { runAgent, stderrLog, type AgentOptions } from './main.js';
 
 export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS]) [--gc-grace SECONDS]
              --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]
@@ -83,8 +83,30 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   return opts;
 }
 
+/**
+ * Keeps the process alive through a promise rejection nobody handled: logged as the bug it is,
+ * with its stack, while the agent keeps serving the CNI (Node's default would exit, taking every
+ * pod ADD and DEL of the node down for a failed background API write). Returns the uninstaller.
+ */
+export function guardRejections(log: (e: Record<string, unknown>) => void = stderrLog): () => void {
+  const onRejection = (reason: unknown) => {
+    log({ level: 'error', msg: 'BUG: unhandled promise rejection; the agent keeps serving', error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason) });
+  };
+  process.on('unhandledRejection', onRejection);
+  return () => process.off('unhandledRejection', onRejection);
+}
+
 /** Runs the agent until SIGTERM/SIGINT; resolves after a graceful stop. */
 export async function runAgentUntilSignal(opts: AgentOptions): Promise<void> {
+  const unguard = guardRejections(opts.log ?? stderrLog);
+  try {
+    await runUntilSignal(opts);
+  } finally {
+    unguard();
+  }
+}
+
+async function runUntilSignal(opts: AgentOptions): Promise<void> {
   const agent = await runAgent(opts);
   await new Promise<void>((resolve) => {
     const onSignal = () => {

@@ -69,7 +69,8 @@ export interface AgentHandle {
   stop(): Promise<void>;
 }
 
-const stderrLog = (e: Record<string, unknown>) => {
+/** The agent's log: one JSON object per line on stderr (debug only with MULTINIC_AGENT_DEBUG). */
+export const stderrLog = (e: Record<string, unknown>) => {
   if (e.level === 'debug' && !process.env.MULTINIC_AGENT_DEBUG) return;
   process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...e })}\n`);
 };

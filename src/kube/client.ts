@@ -298,6 +298,10 @@ class HttpKubeApi implements KubeApi {
         },
       );
       req.on('error', (e) => (stopped ? resolve() : reject(this.transportError(e))));
+      // A watch on a connection that went dead without a reset (a partition, a frozen server) would
+      // wait forever: no byte for longer than the server's own timeout means the stream is gone.
+      const idleMs = ((opts.timeoutSeconds ?? 300) + 10) * 1000;
+      req.setTimeout(idleMs, () => req?.destroy(new Error(`watch stream silent for ${idleMs / 1000} s`)));
       req.end();
     });
     return {

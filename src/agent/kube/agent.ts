@@ -23,6 +23,7 @@ import { LeakGc, podFact } from './gc.js';
 import { Informer } from './informer.js';
 import { LeaderElector } from './leader.js';
 import { IPPoolMirror, observeIpam } from './mirror.js';
+import { ApiOutage, formatDuration, trackApi } from './outage.js';
 import { KubeAgentState } from './state.js';
 import type { K } from './kinds.js';
 
@@ -51,18 +52,26 @@ export interface KubeAgentOptions {
   mirrorResyncMs?: number;
   informerBackoffMs?: { initial: number; max: number };
   watchTimeoutSeconds?: number;
+  /** Period of the "still unreachable" log during an API outage (default 60 s). */
+  outageReportMs?: number;
   log?: (event: Record<string, unknown>) => void;
 }
 
-/** Runs `fn` serially; kicks during a run cause exactly one more run afterwards. */
+/**
+ * Runs `fn` serially; kicks during a run cause exactly one more run afterwards. run() never
+ * rejects: `fn` handles its own failures, and anything it lets through is logged as a bug (kicks
+ * are fire-and-forget; an escaped rejection would take the agent down).
+ */
 class Kicker {
   private running: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   constructor(
+    private readonly name: string,
     private readonly fn: () => Promise<void>,
     private readonly debounceMs: number,
+    private readonly log: (event: Record<string, unknown>) => void,
   ) {}
   kick(): void {
     if (this.stopped || this.timer) return;
@@ -79,7 +88,11 @@ class Kicker {
     this.running = (async () => {
       do {
         this.again = false;
-        await this.fn();
+        try {
+          await this.fn();
+        } catch (e) {
+          this.log({ level: 'error', msg: `BUG: ${this.name} round failed unexpectedly; retrying on the next kick`, error: (e as Error).stack ?? String(e) });
+        }
       } while (this.again && !this.stopped);
     })().finally(() => (this.running = undefined));
     return this.running;
@@ -120,11 +133,27 @@ export class KubeAgent {
   /** Our Node object was missing at the last node round (logged once per change). */
   private nodeMissing = false;
   private readonly log: (event: Record<string, unknown>) => void;
+  private readonly o: KubeAgentOptions;
+  /** Whether the API answers, from every call below (logs an outage; an Event when it ends). */
+  readonly outage: ApiOutage;
   /** Last results, for status and tests. */
   readonly last: { claims: Record<string, ClaimOutcome>; cluster?: ClusterRound } = { claims: {} };
 
-  constructor(private readonly o: KubeAgentOptions) {
-    this.log = o.log ?? (() => undefined);
+  constructor(opts: KubeAgentOptions) {
+    this.log = opts.log ?? (() => undefined);
+    this.outage = new ApiOutage({
+      server: opts.api.server,
+      reportMs: opts.outageReportMs,
+      log: this.log,
+      onRestored: ({ since, downMs, failures }) =>
+        this.events.record(
+          { apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', name: opts.nodeName },
+          'APIOutageEnded',
+          `${opts.nodeName}: the Kubernetes API was unreachable for ${formatDuration(downMs)} (since ${since.toISOString()}, ${failures} failed calls); pod ADD/DEL were served throughout from the agent's caches and journal, and its API writes resumed`,
+          'Normal',
+        ),
+    });
+    const o = (this.o = { ...opts, api: trackApi(opts.api, this.outage) });
     const mk = <T extends KubeObject>(ref: (typeof R)[keyof typeof R], extra: { labelSelector?: string; fieldSelector?: string } = {}) =>
       new Informer<T>({ api: o.api, ref, log: this.log, backoffMs: o.informerBackoffMs, watchTimeoutSeconds: o.watchTimeoutSeconds, ...extra });
     this.informers = {
@@ -138,22 +167,22 @@ export class KubeAgent {
       pods: mk(R.Pod, { fieldSelector: `spec.nodeName=${o.nodeName}` }),
     };
     this.state = new KubeAgentState({ networks: this.informers.networks, cidrs: this.informers.cidrs, deviceClasses: this.informers.deviceClasses, podFacts: o.podFacts });
-    this.events = new EventRecorder({ api: o.api, host: o.nodeName, namespace: o.namespace, log: this.log });
+    this.events = new EventRecorder({ api: o.api, host: o.nodeName, namespace: o.namespace, log: this.log, quiet: () => this.outage.down });
     this.cluster = new ClusterReconciler({
       api: o.api,
       informers: this.informers,
       events: this.events,
       log: this.log,
     });
-    this.clusterLoop = new Kicker(async () => {
+    this.clusterLoop = new Kicker('cluster loop', async () => {
       if (!this.elector.isLeader) return;
       try {
         this.last.cluster = await this.cluster.reconcile();
       } catch (e) {
         this.log({ level: 'error', msg: 'cluster round failed', error: (e as Error).message });
       }
-    }, 100);
-    this.nodeLoop = new Kicker(() => this.nodeRound(), 50);
+    }, 100, this.log);
+    this.nodeLoop = new Kicker('node loop', () => this.nodeRound(), 50, this.log);
     this.elector = new LeaderElector({
       api: o.api,
       namespace: o.namespace,
@@ -332,7 +361,8 @@ export class KubeAgent {
     try {
       await this.publish(own);
     } catch (e) {
-      this.log({ level: 'warn', msg: 'HostInterface publish failed; will retry', error: (e as Error).message });
+      // While the API is known to be down the outage is logged once; this failure then is detail.
+      this.log({ level: this.outage.down ? 'debug' : 'warn', msg: 'HostInterface publish failed; will retry', error: (e as Error).message });
       this.events.record({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', name: this.o.nodeName }, 'PublishFailed', (e as Error).message);
       return;
     }
@@ -359,14 +389,14 @@ export class KubeAgent {
       } catch (e) {
         const msg = (e as Error).message;
         this.planErrors.set(name, msg);
-        this.log({ level: 'warn', msg: 'CIDR claim failed; will retry', network: name, error: msg });
+        this.log({ level: this.outage.down ? 'debug' : 'warn', msg: 'CIDR claim failed; will retry', network: name, error: msg });
         this.events.record({ apiVersion: net.apiVersion, kind: net.kind, name, uid: net.metadata.uid }, 'CIDRClaimFailed', msg);
         if (e instanceof ClaimFailedError) this.nodeLoop.kick();
       }
     }
     for (const name of [...this.planErrors.keys()]) if (!this.informers.networks.get(name)) this.planErrors.delete(name);
     // Claim failures travel on our HostInterface to whichever agent leads.
-    await this.publish(own).catch((e: Error) => this.log({ level: 'warn', msg: 'HostInterface publish failed; will retry', error: e.message }));
+    await this.publish(own).catch((e: Error) => this.log({ level: this.outage.down ? 'debug' : 'warn', msg: 'HostInterface publish failed; will retry', error: e.message }));
   }
 
   /** True when the Node named --node exists (cache first, then a GET; an API error counts as yes). */
@@ -434,6 +464,7 @@ export class KubeAgent {
     await this.mirror?.stop();
     this.state.close();
     await Promise.all(Object.values(this.informers).map((i: { stop(): Promise<void> }) => i.stop()));
+    this.outage.stop();
     await this.events.drain();
   }
 }

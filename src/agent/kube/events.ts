@@ -12,6 +12,8 @@ export interface EventRecorderOptions {
   namespace: string;
   dedupeMs?: number;
   log?: (event: Record<string, unknown>) => void;
+  /** True while a failure to record is expected (the API is known to be down): logged at debug. */
+  quiet?: () => boolean;
 }
 
 export class EventRecorder {
@@ -30,7 +32,7 @@ export class EventRecorder {
     const ev = renderEvent({ subject, reason, message, type, host: this.o.host, namespace: this.o.namespace, now: new Date(now), seq: this.seq++ });
     const p = this.o.api
       .create(R.Event, ev)
-      .catch((e: Error) => this.o.log?.({ level: 'warn', msg: 'could not record event', reason, error: e.message }))
+      .catch((e: Error) => this.o.log?.({ level: this.o.quiet?.() ? 'debug' : 'warn', msg: 'could not record event', reason, error: e.message }))
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
   }

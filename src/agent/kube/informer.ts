@@ -51,6 +51,7 @@ export class Informer<T extends KubeObject> {
   private watch: { stop(): void } | undefined;
   private wake: (() => void) | undefined;
   private hasSynced = false;
+  private failing = false;
   private syncWaiters: Array<() => void> = [];
   private readonly backoff: Backoff;
   /** Counters for tests and status: lists (including re-lists), watches started, 410s seen. */
@@ -176,6 +177,7 @@ export class Informer<T extends KubeObject> {
           await this.relist();
           needList = false;
           this.backoff.reset();
+          this.failing = false;
         }
         let outcome = 'ok' as 'ok' | 'gone' | 'error';
         this.stats.watches++;
@@ -203,7 +205,10 @@ export class Informer<T extends KubeObject> {
         } else if (Date.now() - began < 1000) {
           // A stream that ends at once (a proxy or server dropping watches) must not spin.
           await this.sleep(this.backoff.next());
-        } else this.backoff.reset();
+        } else {
+          this.backoff.reset();
+          this.failing = false;
+        }
       } catch (e) {
         this.watch = undefined;
         if (this.stopped) break;
@@ -213,7 +218,9 @@ export class Informer<T extends KubeObject> {
           continue;
         }
         this.stats.errors++;
-        this.o.log?.({ level: 'warn', msg: 'list/watch failed; retrying', resource: this.o.ref.plural, error: (e as Error).message });
+        // Warn once per streak of failures; the retries of a long outage are debug (the agent logs the outage).
+        this.o.log?.({ level: this.failing ? 'debug' : 'warn', msg: 'list/watch failed; retrying', resource: this.o.ref.plural, error: (e as Error).message });
+        this.failing = true;
         await this.sleep(this.backoff.next());
       }
     }

@@ -32,6 +32,8 @@ interface LeaseObject extends KubeObject {
 export class LeaderElector {
   private leading = false;
   private lastRenew = 0;
+  /** The last round failed: further failures of the streak are logged at debug. */
+  private failing = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking: Promise<void> = Promise.resolve();
@@ -78,8 +80,12 @@ export class LeaderElector {
     });
     try {
       await Promise.race([this.round(now, live), limit]);
+      this.failing = false;
     } catch (e) {
-      if (!isConflict(e) && !isAlreadyExists(e)) this.o.log?.({ level: 'warn', msg: 'leader lease update failed', error: (e as Error).message });
+      if (!isConflict(e) && !isAlreadyExists(e)) {
+        this.o.log?.({ level: this.failing ? 'debug' : 'warn', msg: 'leader lease update failed', error: (e as Error).message });
+        this.failing = true;
+      }
       if (this.leading && this.now().getTime() - this.lastRenew > this.deadlineMs) this.setLeading(false, 'renew deadline passed');
     } finally {
       clearTimeout(timer);

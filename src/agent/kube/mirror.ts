@@ -56,11 +56,18 @@ export interface MirrorOptions {
   log?: (event: Record<string, unknown>) => void;
 }
 
+/** Longest pause between retries of failed pool writes (the API may be down for minutes). */
+const MAX_RETRY_MS = 30_000;
+
 export class IPPoolMirror {
   private readonly dirty = new DirtySet();
   private timer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private chain: Promise<unknown> = Promise.resolve();
+  /** A flush queued behind a running write: later flushes join it (it takes the dirty set when it starts). */
+  private queued: Promise<void> | undefined;
+  /** Consecutive rounds with a failed write: the retry backs off exponentially, capped. */
+  private failures = 0;
   private stopped = false;
   /** Writes issued (create + replace + delete), for tests and the bench. */
   readonly stats = { writes: 0, flushes: 0, conflicts: 0 };
@@ -70,30 +77,50 @@ export class IPPoolMirror {
   start(): this {
     const loop = () => {
       if (this.stopped) return;
-      void this.resync().finally(() => {
-        if (!this.stopped) this.resyncTimer = setTimeout(loop, this.o.resyncMs ?? 30_000);
-      });
+      // A failed resync (the API down) is logged by serial(); it must not reject here, where no
+      // one awaits it: that unhandled rejection was what took agents down after a few minutes
+      // without the API (the first resync whose final list failed).
+      void this.resync()
+        .catch(() => undefined)
+        .finally(() => {
+          if (!this.stopped) this.resyncTimer = setTimeout(loop, this.o.resyncMs ?? 30_000);
+        });
     };
     loop();
     return this;
   }
 
-  /** Marks pools changed; a flush follows within flushMs. Never blocks. */
+  /** Marks pools changed; a flush follows within flushMs (later while writes fail). Never blocks. */
   mark(pools: readonly string[]): void {
     for (const p of pools) this.dirty.mark(p);
-    if (!this.timer && !this.stopped) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, this.o.flushMs ?? 200);
-    }
+    this.schedule(this.retryDelay());
+  }
+
+  private retryDelay(): number {
+    const base = this.o.flushMs ?? 200;
+    if (this.failures === 0) return base;
+    const d = Math.min(MAX_RETRY_MS, base * 2 ** Math.min(this.failures, 20));
+    return d / 2 + Math.random() * (d / 2);
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush().catch(() => undefined);
+    }, ms);
   }
 
   /** Writes every dirty pool now (serialised with other flushes). */
   flush(): Promise<void> {
-    const names = this.dirty.take();
-    if (names.length === 0) return this.chain.then(() => undefined);
-    return this.serial(() => this.write(new Set(names), false));
+    if (this.queued) return this.queued;
+    const p = this.serial(async () => {
+      this.queued = undefined;
+      const names = this.dirty.take();
+      if (names.length) await this.write(new Set(names), false);
+    });
+    this.queued = p;
+    return p;
   }
 
   /** Compares all of this host's pools with the server and fixes differences; deletes departed pools. */
@@ -103,7 +130,7 @@ export class IPPoolMirror {
 
   private serial(fn: () => Promise<void>): Promise<void> {
     const next = this.chain.then(fn, fn);
-    this.chain = next.catch((e: Error) => this.o.log?.({ level: 'warn', msg: 'IPPool mirror failed; will retry', error: e.message }));
+    this.chain = next.catch((e: Error) => this.o.log?.({ level: this.failures > 1 ? 'debug' : 'warn', msg: 'IPPool mirror failed; will retry', error: e.message }));
     return next;
   }
 
@@ -120,11 +147,15 @@ export class IPPoolMirror {
         await this.put(spec, byPool.get(spec.name) ?? [], network);
       } catch (e) {
         failed.push(spec.name);
-        this.o.log?.({ level: 'warn', msg: 'IPPool write failed', pool: spec.name, error: (e as Error).message });
+        // The first failure of a streak is a warning; while the API stays down, debug (the agent logs the outage itself).
+        this.o.log?.({ level: this.failures === 0 ? 'warn' : 'debug', msg: 'IPPool write failed; will retry', pool: spec.name, error: (e as Error).message });
       }
     }
     for (const f of failed) this.dirty.mark(f);
-    if (failed.length) this.mark([]);
+    if (failed.length) {
+      this.failures++;
+      this.schedule(this.retryDelay());
+    } else if (pools.some((p) => !only || only.has(p.spec.name))) this.failures = 0;
     if (prune) {
       const want = new Set(pools.map((p) => p.spec.name));
       const have = await this.o.api.list<K<IPPool>>(R.IPPool, { labelSelector: `${HOSTNAME_LABEL}=${this.o.hostName}` });

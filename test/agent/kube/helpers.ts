@@ -2,6 +2,7 @@
 // CRD, a real KubeApi (connect() through a kubeconfig file, as the agent does), and lab-like
 // hosts whose NICs are given as discovery would report them.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -129,4 +130,89 @@ export async function bundleKubeAgent(): Promise<string> {
     banner: { js: "import { createRequire as __mnGRequire } from 'node:module'; const require = __mnGRequire(import.meta.url);" },
   });
   return outfile;
+}
+
+export type ProxyMode = 'up' | 'refuse' | 'hang';
+
+/** A TCP proxy in front of the API stand-in that the test can take down without losing its state. */
+export interface ApiProxy {
+  readonly url: string;
+  /**
+   * `refuse`: nothing listens (connect: ECONNREFUSED) and open connections are reset, as when the
+   * API server process is gone. `hang`: connections are accepted and open ones stay open, but no
+   * byte moves either way, as in a network partition or a frozen server; `up` lets the bytes of
+   * held connections through again. Resolves once the mode is in force.
+   */
+  set(mode: ProxyMode): Promise<void>;
+  /** Stalls the connections open now for good (a middlebox that lost them); new ones pass. */
+  freeze(): void;
+  close(): Promise<void>;
+}
+
+export async function apiProxy(target: string): Promise<ApiProxy> {
+  const t = new URL(target);
+  let mode: ProxyMode = 'up';
+  /** One client connection, its upstream once linked, and the bytes held while hung. */
+  interface Pair { client: Socket; upstream?: Socket; toUp: Buffer[]; toClient: Buffer[]; frozen?: boolean }
+  const pairs = new Set<Pair>();
+  const flush = (p: Pair) => {
+    for (const d of p.toUp.splice(0)) p.upstream?.write(d);
+    for (const d of p.toClient.splice(0)) p.client.write(d);
+  };
+  const link = (p: Pair) => {
+    const up = createConnection({ host: t.hostname, port: Number(t.port) });
+    p.upstream = up;
+    up.on('data', (d: Buffer) => (mode === 'up' && !p.frozen ? p.client.write(d) : p.toClient.push(d)));
+    // A frozen connection does not even pass on its end: the client keeps waiting.
+    up.on('error', () => (p.frozen ? undefined : p.client.destroy()));
+    up.on('close', () => (p.frozen ? undefined : p.client.destroy()));
+    flush(p);
+  };
+  const server: Server = createServer((client) => {
+    const p: Pair = { client, toUp: [], toClient: [] };
+    pairs.add(p);
+    client.on('data', (d: Buffer) => (mode === 'up' && p.upstream && !p.frozen ? p.upstream.write(d) : p.toUp.push(d)));
+    client.on('error', () => undefined);
+    client.on('close', () => {
+      pairs.delete(p);
+      p.upstream?.destroy();
+    });
+    if (mode === 'up') link(p);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async set(next) {
+      const prev = mode;
+      mode = next;
+      if (next === 'refuse') {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        for (const p of [...pairs]) {
+          p.client.resetAndDestroy();
+          p.upstream?.destroy();
+        }
+        await closed;
+      } else {
+        if (prev === 'refuse') await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+        if (next === 'hang') return;
+        // Held connections resume: unlinked ones connect upstream now, linked ones pass what waited.
+        for (const p of pairs) {
+          if (!p.upstream) link(p);
+          else if (!p.frozen) flush(p);
+        }
+      }
+    },
+    freeze() {
+      for (const p of pairs) p.frozen = true;
+    },
+    async close() {
+      const closed = server.listening ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+      for (const p of [...pairs]) {
+        p.client.destroy();
+        p.upstream?.destroy();
+      }
+      await closed;
+    },
+  };
 }
