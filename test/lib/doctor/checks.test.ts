@@ -127,6 +127,17 @@ const ROWS: Row[] = [
     groups: ['network'],
   },
   { name: 'overlapping subnets', break: (s) => s.networks.push(network('net-b', '192.168.128.0/17')), expect: [{ check: 'network-overlap', severity: 'fail', where: { network: 'net-b' }, seen: 'networks net-a (192.168.0.0/16) and net-b (192.168.128.0/17) overlap' }, { check: 'network-nads' }, { check: 'network-status' }], groups: ['network'] },
+  {
+    name: 'overlapping subnets: the network the agents refuse (created later) is named, whatever the names',
+    break: (s) => {
+      s.networks[0]!.metadata.creationTimestamp = '2026-12-02T11:00:00Z';
+      const b = network('net-b', '192.168.128.0/17');
+      b.metadata.creationTimestamp = '2026-12-01T00:00:00Z';
+      s.networks.push(b);
+    },
+    expect: [{ check: 'network-overlap', severity: 'fail', where: { network: 'net-a' }, seen: 'networks net-b (192.168.128.0/17) and net-a (192.168.0.0/16) overlap' }, { check: 'network-nads' }, { check: 'network-status' }],
+    groups: ['network'],
+  },
   // ipam
   { name: 'an allocation leaked (pod gone)', break: (s) => (s.pods = s.pods.filter((p) => p.metadata?.name !== 'p2')), expect: [{ check: 'ipam-leaked', severity: 'warn', where: { network: 'net-a', node: 'host2', nic: 'eth1', pod: 'default/p2' }, seen: '192.168.1.2 in net-a-192.168.1.0-24 is held by pod default/p2 net1-0 (uid uid-p2), which no longer exists' }], groups: ['ipam'] },
   {

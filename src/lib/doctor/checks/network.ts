@@ -4,8 +4,8 @@ import type { MultiNicNetwork } from '../../crds/types.gen.js';
 import { isGeneratedFor, targetNamespaces } from '../../cluster/nad.js';
 import { claimErrors } from '../../cluster/status.js';
 import { nicsOf } from '../../inventory.js';
-import { familyBits, formatCidr, overlaps, tryParseCidr } from '../../net/ip.js';
-import { MULTI_NIC_IPAM, validateNetwork, type ValidatedNetwork } from '../../network.js';
+import { familyBits, overlaps, tryParseCidr } from '../../net/ip.js';
+import { MULTI_NIC_IPAM, subnetOverlapRefusals, validateNetwork, type ValidatedNetwork } from '../../network.js';
 import { listPools, planNetwork, type UnplacedHost } from '../../plan/index.js';
 import { buildStatusReport } from '../../status.js';
 import type { Check, DoctorSnapshot, Finding } from '../types.js';
@@ -186,23 +186,20 @@ export const networkOverlap: Check = {
   title: 'no two networks share addresses',
   group: 'network',
   severity: 'fail',
-  explain: 'The pod subnets of two MultiNicNetworks overlap: both hand out the same addresses and install conflicting host routes.',
+  explain: 'The pod subnets of two MultiNicNetworks overlap: their policy rules would claim the same addresses. The agents and the leader refuse the one created later (no CIDR, no routes, its pods NotReady); the finding names it.',
   run(s) {
-    const out: Finding[] = [];
-    const subs = s.networks
-      .filter((n) => ipamType(n) === MULTI_NIC_IPAM && n.spec.subnet)
-      .map((n) => ({ name: nameOf(n), c: tryParseCidr(n.spec.subnet ?? '', { strict: false }) }))
-      .filter((x): x is { name: string; c: NonNullable<typeof x.c> } => x.c !== undefined)
-      .sort((a, b) => (a.name < b.name ? -1 : 1));
-    for (let i = 0; i < subs.length; i++) {
-      for (let j = i + 1; j < subs.length; j++) {
-        const a = subs[i]!;
-        const b = subs[j]!;
-        if (a.c.family === b.c.family && overlaps(a.c, b.c)) {
-          out.push(finding(this, { network: b.name }, `networks ${a.name} (${formatCidr(a.c)}) and ${b.name} (${formatCidr(b.c)}) overlap`, 'two networks hand out the same addresses and install conflicting routes', `give one of them a subnet of its own (kubectl edit multinicnetwork ${b.name}), then restart its pods`));
-        }
-      }
-    }
-    return out;
+    // The agents' own rule (subnetOverlapRefusals), so doctor names the network they refuse.
+    const cidrSubnets = new Map(s.cidrs.map((c) => [c.spec.config.name || nameOf(c), c.spec.config.subnet ?? ''] as const));
+    return [...subnetOverlapRefusals(s.networks, cidrSubnets).values()]
+      .sort((a, b) => (a.network < b.network ? -1 : 1))
+      .map((r) =>
+        finding(
+          this,
+          { network: r.network },
+          `networks ${r.other} (${r.otherSubnet}) and ${r.network} (${r.subnet}) overlap`,
+          `two networks' policy rules would claim the same addresses: the agents refuse ${r.network}, created after ${r.other} (no CIDR, no routes, its pods get NotReady)`,
+          `give ${r.network} a subnet of its own (kubectl edit multinicnetwork ${r.network}); ${r.other} keeps serving its pods`,
+        ),
+      );
   },
 };
