@@ -75,6 +75,8 @@ const ROWS: Row[] = [
     break: (s) => Object.assign(diag(s, 'host2').nics[0]!, { adminUp: false, operState: 'down', carrier: false }),
     expect: [{ check: 'node-links', severity: 'fail', where: { node: 'host2', nic: 'eth1' }, seen: 'NIC eth1 on host2 is down (operstate down); it carries net-a', fix: 'ip link set eth1 up on host2' }],
   },
+  { name: 'a planned NIC not in the kernel', break: (s) => Object.assign(diag(s, 'host2').nics[1]!, { adminUp: false, carrier: false, operState: 'notpresent' }), expect: [{ check: 'node-links', severity: 'fail', where: { node: 'host2', nic: 'eth2' }, seen: 'NIC eth2 on host2 is not present in the kernel; the plan gives it blocks of net-a' }] },
+  { name: 'a binary the agent could not run: named with the host path', break: (s) => Object.assign(diag(s, 'host1').binaries[0]!, { path: '/host/cni-bin/multi-nic', error: 'VERSION timed out' }), expect: [{ check: 'node-binaries', severity: 'warn', seen: '/opt/cni/bin/multi-nic on host1 could not be checked: VERSION timed out' }] },
   { name: 'no carrier', break: (s) => Object.assign(diag(s, 'host2').nics[1]!, { carrier: false, operState: 'lowerlayerdown' }), expect: [{ check: 'node-links', seen: /eth2 on host2 is up without carrier/ }] },
   { name: 'MTU mismatch across hosts', break: (s) => (diag(s, 'host2').nics[0]!.mtu = 9000), expect: [{ check: 'node-links', severity: 'warn', seen: 'MTU differs on NIC network 10.0.1.0/24: 1500 on host1/eth1; 9000 on host2/eth1' }] },
   { name: 'multi-nic missing', break: (s) => (diag(s, 'host1').binaries[0]!.present = false), expect: [{ check: 'node-binaries', severity: 'fail', where: { node: 'host1', network: 'net-a' }, seen: '/opt/cni/bin/multi-nic is missing on host1, needed by net-a' }] },

@@ -93,6 +93,7 @@ describe('classifyCniFailure', () => {
     ['{"code": 101, "msg": "whatever"}', 101, 'no matching NIC'],
     ['failed to allocate: connect ENOENT /run/multinic/agent.sock', 11, 'agent unreachable'],
     ['internal error: x is undefined', 199, 'internal error'],
+    ['k8s.v1.cni.cncf.io/networks is not valid JSON at line 1 column 12 (position 11): Unexpected token', undefined, 'bad networks annotation'],
   ])('%s', (msg, code, title) => {
     const m = classifyCniFailure(msg);
     expect([m?.code, m?.title]).toEqual([code, title]);

@@ -118,6 +118,10 @@ export const nodeLinks: Check = {
     for (const [node, d] of diagnosticsByNode(s)) {
       for (const n of d.nics) {
         if (n.lentTo) continue;
+        if (n.networks.length > 0 && n.operState === 'notpresent') {
+          out.push(finding(this, { node, nic: n.name }, `NIC ${n.name} on ${node} is not present in the kernel; the plan gives it blocks of ${names(n.networks)}`, 'the NIC was removed, renamed, or its driver did not load', `ip link show on ${node}; if the NIC is gone for good, the agent releases its blocks once it stops publishing it`));
+          continue;
+        }
         if (n.networks.length > 0 && (!n.adminUp || !n.carrier)) {
           const state = !n.adminUp ? 'down' : 'up without carrier';
           out.push(
@@ -155,8 +159,12 @@ export const nodeBinaries: Check = {
     'The multi-nic executable and each delegate a network needs (macvlan, ipvlan, sriov, host-device, single-NIC IPAMs) are in the host CNI bin dir and executable; multi-nic reports the agent\'s version; the kernel supports the link type (ipvlan, macvlan).',
   run(s) {
     const out: Finding[] = [];
+    // The agent sees the host CNI bin dir where the DaemonSet mounts it; name the host's path.
+    const ds = s.daemonSets[0] as { spec?: { template?: { spec?: { volumes?: Array<{ name: string; hostPath?: { path?: string } }> } } } } | undefined;
+    const hostDir = ds?.spec?.template?.spec?.volumes?.find((v) => v.name === 'cni-bin')?.hostPath?.path;
     for (const [node, d] of diagnosticsByNode(s)) {
-      for (const b of d.binaries) {
+      for (const raw of d.binaries) {
+        const b = hostDir && raw.path.startsWith('/host/cni-bin/') ? { ...raw, path: `${hostDir}/${raw.path.slice('/host/cni-bin/'.length)}` } : raw;
         const where = { node, ...(b.neededBy.length === 1 ? { network: b.neededBy[0] } : {}) };
         const needed = b.neededBy.length ? `, needed by ${names(b.neededBy)}` : '';
         if (!b.present) {
@@ -172,6 +180,8 @@ export const nodeBinaries: Check = {
           );
           continue;
         }
+        const why = (b as { error?: string }).error;
+        if (why) out.push(finding(this, where, `${b.path} on ${node} could not be checked: ${why}`, 'running it (CNI VERSION) failed or timed out', `run it by hand on ${node}: CNI_COMMAND=VERSION ${b.path} </dev/null`, 'warn'));
         if (!b.executable) out.push(finding(this, where, `${b.path} on ${node} is not executable${needed}`, 'its mode lost the x bit (copied without it, or a noexec mount)', `chmod 755 ${b.path} on ${node}`));
         if (b.name === 'multi-nic' && b.version && d.agentVersion && b.version !== d.agentVersion) {
           out.push(finding(this, where, `${b.path} on ${node} is version ${b.version}; the agent is ${d.agentVersion}`, 'an old plugin was left behind (the init container could not overwrite it)', `restart the agent pod on ${node} so its init container copies the current plugin`, 'warn'));
