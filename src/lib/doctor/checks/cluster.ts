@@ -188,7 +188,17 @@ export const multusInstalled: Check = {
           ),
         ];
       }
-      return [finding(this, {}, 'no Multus DaemonSet (a DaemonSet named like multus) in any namespace', 'Multus is not installed: nothing calls the multi-nic plugin, pods get no secondary interfaces', 'install Multus (https://github.com/k8snetworkplumbingwg/multus-cni), then check again')];
+      // No evidence either way (no pod attached yet): Multus may run on the hosts outside Kubernetes.
+      return [
+        finding(
+          this,
+          {},
+          'no Multus DaemonSet (a DaemonSet named like multus) in any namespace, and no pod carries a network-status annotation yet',
+          'Multus is not installed (nothing would call the multi-nic plugin), or it runs on the hosts outside Kubernetes',
+          'install Multus (https://github.com/k8snetworkplumbingwg/multus-cni); if it runs on the hosts, ignore this until a pod is attached',
+          'warn',
+        ),
+      ];
     }
     const out: Finding[] = [];
     for (const m of found) {

@@ -1,0 +1,242 @@
+// doctor in the lab, one fault at a time, through the built CLI against real agents, the real CNI
+// and the lab node runner: a healthy lab has nothing to report (exit 0); each scenario breaks one
+// thing and doctor names exactly that fault, where, and the fix. Runs under the global lock (fixed
+// netns names with prefix mnh7).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../src/kube/client.js';
+import type { KubeApi } from '../../src/kube/api.js';
+import type { DoctorReport, Finding } from '../../src/lib/doctor/types.js';
+import type { KubeObject } from '../../src/lib/k8s/meta.js';
+import { R } from '../../src/lib/k8s/resources.js';
+import { repoRoot, runCliAsync } from '../helpers/cli.js';
+import { eventually } from '../helpers/eventually.js';
+import { hasCniPlugins, privileged } from '../helpers/privileged.js';
+
+const prefix = 'mnh7';
+const ready = privileged.ok && hasCniPlugins;
+const why = !privileged.ok ? privileged.reason : 'needs containernetworking-plugins in /usr/lib/cni';
+let dir = '';
+let kubeconfig = '';
+let kube: KubeApi;
+const cli = (args: string[], timeoutMs = 120_000) => runCliAsync([...args, '--kubeconfig', kubeconfig], { timeoutMs });
+
+async function doctor(args: string[] = []): Promise<{ code: number | null; report: DoctorReport; stderr: string }> {
+  const r = await cli(['doctor', '-o', 'json', ...args]);
+  expect(r.stdout, r.stderr).not.toBe('');
+  return { code: r.code, report: JSON.parse(r.stdout) as DoctorReport, stderr: r.stderr };
+}
+
+/** What is wrong beyond what a lab always shows: no Multus DaemonSet (the node runner plays it), and agents without diagnostics yet. */
+const faults = (r: DoctorReport): Finding[] => r.findings.filter((f) => !(f.check === 'multus' && f.severity === 'info') && !(f.check === 'agent-diagnostics' && /publishes no diagnostics/.test(f.seen)));
+
+/** PIDs of this lab's agent for `host` (the lab starts them with its own socket path). */
+function agentPids(host: string): number[] {
+  const sock = join(dir, 'lab', 'hosts', host, 'agent.sock');
+  return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(`--socket ${sock}`) && l.includes('multinic-agent'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]))
+    .filter((p) => Number.isInteger(p) && p > 0);
+}
+
+async function runPod(name: string, node: string, networks: string, want: 'Running' | 'Failed' = 'Running'): Promise<KubeObject | undefined> {
+  await kube.create(R.Pod, {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/networks': networks } },
+    spec: { nodeName: node, containers: [{ name: 'main', image: 'lab', command: ['sleep', '600'] }] },
+  });
+  return eventually(async () => {
+    const p = await kube.get(R.Pod, name, 'default');
+    const phase = (p?.status as { phase?: string } | undefined)?.phase;
+    if (phase !== want) throw new Error(`pod ${name} is ${phase ?? 'pending'}, want ${want}`);
+    return p;
+  }, 30_000, 250);
+}
+
+async function deletePod(name: string): Promise<void> {
+  await kube.delete(R.Pod, name, 'default').catch(() => undefined);
+  await eventually(async () => {
+    if (await kube.get(R.Pod, name, 'default')) throw new Error(`pod ${name} still there`);
+  }, 30_000, 250);
+}
+
+function networkFile(name: string, subnet: string, hostBlock: number): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, [
+    'apiVersion: multinic.fms.io/v1', 'kind: MultiNicNetwork', `metadata: {name: ${name}}`, 'spec:',
+    `  subnet: "${subnet}"`,
+    `  ipam: '{"type": "multi-nic-ipam", "hostBlock": ${hostBlock}, "interfaceBlock": 2, "vlanMode": "l3"}'`,
+    '  multiNICIPAM: true',
+    '  masterNets: [10.0.1.0/24, 10.0.2.0/24]',
+    '  plugin: {cniVersion: "0.3.0", type: macvlan, args: {mode: bridge}}', '',
+  ].join('\n'));
+  return file;
+}
+
+describe.skipIf(!ready)(`doctor in the lab${ready ? '' : ` (skipped: ${why})`}`, () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mn-doctor-e2e-'));
+    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
+    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '3', '--nics', '2', '--dir', join(dir, 'lab'), '-o', 'json'], { timeoutMs: 180_000 });
+    expect(up.code, up.stderr).toBe(0);
+    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
+    kube = await connect({ kubeconfig });
+    const inst = await cli(['install', '--wait', '--timeout', '120s'], 180_000);
+    expect(inst.code, inst.stderr).toBe(0);
+    const applied = await cli(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '150s'], 200_000);
+    expect(applied.code, applied.stderr).toBe(0);
+  }, 600_000);
+
+  afterAll(async () => {
+    if (dir) {
+      for (const h of ['host1', 'host2', 'host3']) for (const p of agentPids(h)) try { process.kill(p, 'SIGCONT'); } catch { /* gone */ }
+      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it('a healthy lab: exit 0 and nothing to report', async () => {
+    const pod = await runPod('ok', 'host2', '[{"name": "multi-nic-sample", "cni-args": {"nics": 1}}]');
+    expect((pod?.status as { phase?: string }).phase).toBe('Running');
+    const { code, report } = await doctor();
+    expect(faults(report), JSON.stringify(report.findings, null, 1)).toEqual([]);
+    expect(code).toBe(0);
+    expect(report.healthy).toBe(true);
+    const p = await cli(['doctor', 'pod', 'default/ok', '--timeout', '0']);
+    expect(p.code, p.stdout).toBe(0);
+    const ipam = await cli(['ipam', 'check', '--timeout', '0']);
+    expect(ipam.code, ipam.stdout).toBe(0);
+    await deletePod('ok');
+  }, 120_000);
+
+  it('a pod with a bad networks annotation: doctor pod names the JSON position and the sandbox failure', async () => {
+    await runPod('bad-json', 'host1', '[{"name": multi-nic-sample}]', 'Failed');
+    const r = await cli(['doctor', 'pod', 'default/bad-json', '--timeout', '0', '-o', 'json']);
+    expect(r.code).toBe(1);
+    const rep = JSON.parse(r.stdout) as DoctorReport;
+    const ann = rep.findings.find((f) => f.check === 'pod-annotation');
+    expect(ann?.seen).toMatch(/is not valid JSON at line 1 column 11 \(position 10\)/);
+    const ev = rep.findings.find((f) => f.check === 'pod-events');
+    expect(ev?.seen).toMatch(/\[bad networks annotation\]$/);
+    await deletePod('bad-json');
+  }, 120_000);
+
+  it('a pod on a network that does not exist: named, with the networks that do', async () => {
+    await runPod('no-net', 'host1', 'nope', 'Failed');
+    const r = await cli(['doctor', 'pod', 'default/no-net', '--timeout', '0', '-o', 'json']);
+    expect(r.code).toBe(1);
+    const rep = JSON.parse(r.stdout) as DoctorReport;
+    expect(rep.findings.map((f) => f.check).sort()).toEqual(['pod-events', 'pod-network']);
+    const net = rep.findings.find((f) => f.check === 'pod-network')!;
+    expect(net.seen).toBe('network nope does not exist (no MultiNicNetwork, no NetworkAttachmentDefinition in default)');
+    expect(net.fix).toMatch(/^networks in the cluster: multi-nic-sample;/);
+    expect(rep.findings.find((f) => f.check === 'pod-events')?.seen).toMatch(/\[NetworkAttachmentDefinition not found\]$/);
+    await deletePod('no-net');
+  }, 120_000);
+
+  it('a pool exhausted: doctor fails naming the pool, host and NIC; the next pod\'s failure maps to code 102', async () => {
+    // /30 pod blocks on macvlan L3: 2 usable addresses, the first is the host's shim gateway: capacity 1.
+    const applied = await cli(['apply', '-f', networkFile('tiny', '172.30.0.0/24', 4), '--timeout', '120s'], 150_000);
+    expect(applied.code, applied.stderr).toBe(0);
+    try {
+      await runPod('tiny-1', 'host3', '[{"name": "tiny", "cni-args": {"masters": ["eth1"]}}]');
+      const { code, report } = await doctor(['--network', 'tiny', '--timeout', '0']);
+      expect(code).toBe(1);
+      const f = faults(report);
+      expect(f.map((x) => [x.check, x.severity, x.where.node, x.where.nic])).toEqual([['network-pool-use', 'fail', 'host3', 'eth1']]);
+      expect(f[0]?.seen).toMatch(/^pool tiny-172\.30\.0\.\d+-30 \(172\.30\.0\.\d+\/30\) on host3\/eth1: 1\/1 addresses used \(exhausted\)$/);
+      const show = await cli(['ipam', 'show', '--network', 'tiny', '--node', 'host3', '-o', 'json']);
+      const pools = (JSON.parse(show.stdout) as { pools: Array<{ nic: string; used: number; capacity: string; reserved: string[] }> }).pools;
+      expect(pools.map((p) => [p.nic, p.used, p.capacity, p.reserved.length])).toEqual([['eth1', 1, '1', 1], ['eth2', 0, '1', 1]]);
+      await runPod('tiny-2', 'host3', '[{"name": "tiny", "cni-args": {"masters": ["eth1"]}}]', 'Failed');
+      const p = await cli(['doctor', 'pod', 'default/tiny-2', '--timeout', '0']);
+      expect(p.code).toBe(1);
+      expect(p.stdout).toMatch(/\[pod-events\] node host3, pod default\/tiny-2: FailedCreatePodSandBox.*is exhausted.*\[code 102: pool exhausted\]/);
+    } finally {
+      await deletePod('tiny-1');
+      await deletePod('tiny-2');
+      await kube.delete(R.MultiNicNetwork, 'tiny');
+    }
+  }, 300_000);
+
+  it('a host that does not fit the hostBlock: named, with the hostBlock that would fit', async () => {
+    // hostBlock 1: two host blocks per NIC network for three hosts.
+    const applied = await cli(['apply', '-f', networkFile('small', '172.30.128.0/24', 1), '--no-wait'], 60_000);
+    expect(applied.code, applied.stderr).toBe(0);
+    try {
+      const fit = await eventually(async () => {
+        const { report } = await doctor(['--network', 'small', '--timeout', '0']);
+        const f = report.findings.filter((x) => x.check === 'network-host-fit');
+        if (f.length < 2) throw new Error(`no host-fit findings yet: ${JSON.stringify(report.findings)}`);
+        return { f, report };
+      }, 60_000, 250);
+      const hosts = new Set(fit.f.map((x) => x.where.node));
+      expect(hosts.size).toBe(1);
+      expect(fit.f.map((x) => x.seen.replace(/^host\d/, 'hostN')).sort()).toEqual([
+        'hostN does not fit network small on 10.0.1.0/24: hostBlock 1 gives 2 host blocks, 3 hosts have a NIC there',
+        'hostN does not fit network small on 10.0.2.0/24: hostBlock 1 gives 2 host blocks, 3 hosts have a NIC there',
+      ]);
+      expect(fit.f[0]?.fix).toMatch(/^set "hostBlock": 2 in spec\.ipam/);
+      expect(fit.report.healthy).toBe(false);
+    } finally {
+      await kube.delete(R.MultiNicNetwork, 'small');
+    }
+  }, 180_000);
+
+  it('an agent stopped: doctor fails naming it; a pod deleted meanwhile leaks its allocation and ipam check names it', async () => {
+    const pod = await runPod('leak', 'host2', '[{"name": "multi-nic-sample", "cni-args": {"nics": 1}}]');
+    expect((pod?.status as { phase?: string }).phase).toBe('Running');
+    const pids = agentPids('host2');
+    expect(pids.length).toBe(1);
+    process.kill(pids[0]!, 'SIGSTOP');
+    try {
+      // The pod goes away while its agent cannot release (the runner's DEL cannot reach it).
+      await kube.delete(R.Pod, 'leak', 'default');
+      await eventually(async () => {
+        if (await kube.get(R.Pod, 'leak', 'default')) throw new Error('pod still there');
+      }, 60_000, 250);
+      const { code, report } = await eventually(async () => {
+        const r = await doctor(['--timeout', '1s']);
+        if (!r.report.findings.some((f) => f.check === 'agent-daemonset')) throw new Error(`DaemonSet still ready: ${JSON.stringify(r.report.findings)}`);
+        return r;
+      }, 30_000, 250);
+      expect(code).toBe(1);
+      const f = faults(report);
+      expect(f.find((x) => x.check === 'agent-daemonset')?.seen).toMatch(/: 2\/3 agents ready$/);
+      const leaked = f.find((x) => x.check === 'ipam-leaked');
+      expect(leaked?.where).toMatchObject({ node: 'host2', pod: 'default/leak', network: 'multi-nic-sample' });
+      expect(leaked?.seen).toMatch(/is held by pod default\/leak net1-0 \(uid [0-9a-f-]+\), which no longer exists$/);
+      // multus: with no attached pod left there is no sign of the node runner that plays Multus (a warning).
+      expect(f.filter((x) => !['agent-daemonset', 'ipam-leaked', 'agent-diagnostics', 'multus'].includes(x.check))).toEqual([]);
+      const ipam = await cli(['ipam', 'check', '--timeout', '0', '-o', 'json']);
+      expect(ipam.code).toBe(1);
+      expect((JSON.parse(ipam.stdout) as DoctorReport).findings.map((x) => [x.check, x.where.pod])).toEqual([['ipam-leaked', 'default/leak']]);
+    } finally {
+      process.kill(pids[0]!, 'SIGCONT');
+    }
+  }, 240_000);
+
+  it('a NAD deleted while the agents are stopped: named with its namespace; back once they run', async () => {
+    const pids = ['host1', 'host2', 'host3'].flatMap(agentPids);
+    expect(pids).toHaveLength(3);
+    for (const p of pids) process.kill(p, 'SIGSTOP');
+    try {
+      await kube.delete(R.NetworkAttachmentDefinition, 'multi-nic-sample', 'default');
+      const { code, report } = await doctor(['--timeout', '0']);
+      expect(code).toBe(1);
+      const nad = faults(report).find((f) => f.check === 'network-nads');
+      expect(nad?.seen).toMatch(/^NetworkAttachmentDefinition multi-nic-sample is missing in namespaces? .*\bdefault\b/);
+      expect(nad?.where).toEqual({ network: 'multi-nic-sample' });
+    } finally {
+      for (const p of pids) process.kill(p, 'SIGCONT');
+    }
+    await eventually(async () => {
+      if (!(await kube.get(R.NetworkAttachmentDefinition, 'multi-nic-sample', 'default'))) throw new Error('NAD not back yet');
+    }, 60_000, 250);
+  }, 180_000);
+});
