@@ -22,6 +22,8 @@ const NAMES = {
   'DeviceClass.spec.ids[]': 'DeviceId',
   'HostInterface.spec.interfaces[]': 'InterfaceInfo',
   'HostInterface.status.stat': 'LinkStat',
+  'HostInterface.status.conditions[]': 'NodeCondition',
+  'HostInterface.status.diagnostics': 'NodeDiagnosticsStatus',
   'CIDR.spec.config': 'PluginConfig',
   'CIDR.spec.cidr[]': 'CidrEntry',
   'CIDR.spec.cidr[].hosts[]': 'HostInterfaceInfo',

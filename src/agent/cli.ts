@@ -8,7 +8,7 @@ import { runAgent, stderrLog, type AgentOptions } from './main.js';
 
 export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS]) [--gc-grace SECONDS]
              --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]
-             [--max-connections N]`;
+             [--max-connections N] [--cni-bin-dir DIR[:DIR...]] [--probe-interval SECONDS]`;
 
 /** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
@@ -33,6 +33,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'gc-grace': { type: 'string' },
         resync: { type: 'string' },
         'max-connections': { type: 'string' },
+        'cni-bin-dir': { type: 'string' },
+        'probe-interval': { type: 'string' },
       },
       strict: true,
     }));
@@ -73,6 +75,19 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (maxConn !== undefined) {
     if (!/^\d+$/.test(maxConn) || Number(maxConn) < 1) throw new UserError(`--max-connections must be a whole number >= 1, got "${maxConn}"`, { hint: AGENT_USAGE });
     opts.maxConnections = Number(maxConn);
+  }
+  const probe = values['probe-interval'] as string | undefined;
+  if (probe !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(probe) || Number(probe) < 1) throw new UserError(`--probe-interval must be a number of seconds >= 1, got "${probe}"`, { hint: AGENT_USAGE });
+    opts.probeIntervalMs = Number(probe) * 1000;
+  }
+  const binDir = values['cni-bin-dir'] as string | undefined;
+  if (binDir !== undefined) {
+    // A search list like CNI_PATH; each entry is a directory the prober joins a plugin name to.
+    const dirs = binDir.split(':').filter(Boolean);
+    const bad = dirs.find((d) => !d.startsWith('/') || d.split('/').includes('..'));
+    if (dirs.length === 0 || bad !== undefined) throw new UserError(`--cni-bin-dir must be absolute directories without "..", separated by ':', got "${binDir}"`, { hint: 'e.g. --cni-bin-dir /opt/cni/bin (where Multus finds CNI plugins)' });
+    opts.cniBinDirs = dirs;
   }
   if (values['sysfs-root']) opts.sysfsRoot = values['sysfs-root'] as string;
   if (values['rt-tables']) opts.rtTablesPath = values['rt-tables'] as string;

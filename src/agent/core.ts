@@ -63,6 +63,8 @@ export interface AgentCoreDeps {
   liveReason?: (a: Allocation) => string | undefined;
   log?: (event: Record<string, unknown>) => void;
   now?: () => number;
+  /** Told the pod netns path of every ADD (the prober reads pod interfaces there; it forgets released ones). */
+  podNetns?: { set(containerID: string, path: string): void };
 }
 
 /** One host NIC of one network as this host sees it. */
@@ -108,6 +110,7 @@ export class AgentCore {
     const ns = this.networkOrThrow(req.network);
     const key = holderKey(req.network, req.pod.uid, req.pod.containerID, req.pod.ifName);
     this.lastAdd.set(key, this.now());
+    if (req.pod.netns) this.deps.podNetns?.set(req.pod.containerID, req.pod.netns);
     if (this.passThrough(ns)) return this.selectOnly(req, ns, key);
     const mine = this.hostNics(ns);
     const existing = this.holders().get(key);

@@ -16,6 +16,13 @@ import { desiredShims, reconcileShims } from './shim.js';
 import { startAgentServer, type AgentServer } from './server.js';
 import { FileAgentState, type AgentState, type PodFactsPaths } from './state.js';
 import type { KubeAgent, KubeModeOptions } from './kube/index.js';
+import { appendRepairs, routeRepairs, shimRepairs, type RepairLog } from '../lib/diagnostics/conditions.js';
+import { DEFAULT_CNI_BIN_DIR, NodeProber, PodNetnsRegistry } from './probe.js';
+import { DiagnosticsLoop } from './diagnostics.js';
+import { watchRoutes } from './route-watch.js';
+import { AGENT_VERSION } from './version.js';
+import { DEFAULT_RT_TABLES } from './routes.js';
+import { shimName } from './shim.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -43,6 +50,10 @@ export interface AgentOptions {
   cniGcGraceMs?: number;
   /** Open connections on the agent socket at most (default 512; `--max-connections`). */
   maxConnections?: number;
+  /** The host CNI bin dir(s) the prober checks (default /opt/cni/bin; `--cni-bin-dir`, ':'-separated). */
+  cniBinDirs?: string[];
+  /** Periodic node probe published as diagnostics (default 30 s; `--probe-interval`). */
+  probeIntervalMs?: number;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -55,6 +66,8 @@ export interface ReconcileReport {
   missingShimParents: string[];
   forwarding: { required: boolean; value?: string; ok: boolean; changed?: boolean };
   error?: string;
+  /** Routes, rules and shims put back because they had gone missing (see src/lib/diagnostics/conditions.ts). */
+  repairs?: number;
 }
 
 export interface AgentHandle {
@@ -65,6 +78,8 @@ export interface AgentHandle {
   rescan(): Promise<boolean>;
   /** Reconciles routes, shims and forwarding now (serialised with the automatic passes). */
   reconcile(): Promise<ReconcileReport>;
+  /** The node prober's loop: the newest diagnostics, probe on demand. */
+  readonly diagnostics: DiagnosticsLoop;
   status(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -122,6 +137,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     const ipam: AgentOptions['ipam'] & object = opts.ipam ?? (await openIpamStore({ dir: join(opts.dataDir, 'ipam') }));
     if (!opts.ipam && ipam.close) cleanups.push(() => ipam.close?.());
     // In --kube mode allocations are mirrored to IPPools and leaks collected behind the core's back.
+    const podNetns = await new PodNetnsRegistry(join(opts.dataDir, 'pod-netns.json')).load();
     const ka = kube;
     const core: AgentCore = new AgentCore({
       hostName: opts.nodeName,
@@ -129,6 +145,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       ipam: ka ? ka.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam,
       nics: owned,
       lending,
+      podNetns,
       ...(opts.cniGcGraceMs !== undefined ? { gcGraceMs: opts.cniGcGraceMs } : {}),
       // A CNI GC never takes the addresses of a pod this node's pod cache shows live.
       ...(ka ? { liveReason: (a: Allocation) => ka.liveReason(a) } : {}),
@@ -136,6 +153,32 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     });
     void kube?.setNics(published);
     const routes = new RouteReconciler({ hostNet, rtTablesPath: opts.rtTablesPath, ownershipPath: join(opts.dataDir, 'route-tables.json') });
+
+    let repairLog: RepairLog = { records: [], counts: {} };
+    const prober = new NodeProber({
+      hostName: opts.nodeName,
+      agentVersion: AGENT_VERSION,
+      networks: () => st.networks(),
+      discovered: () => nics.map((n) => n.interfaceName),
+      lent: () => Object.fromEntries(lending.list().filter((l) => l.releasedAt === undefined).map((l) => [l.nic.interfaceName, l.pod ? `${l.pod.namespace}/${l.pod.name}` : `pod ${l.holder.podUID ?? l.holder.containerID}`])),
+      ipam: ipam as ConstructorParameters<typeof NodeProber>[0]['ipam'],
+      podNetns: (id) => podNetns.get(id),
+      repairs: () => repairLog.records,
+      rtTablesPath: opts.rtTablesPath ?? DEFAULT_RT_TABLES,
+      cniBinDirs: opts.cniBinDirs ?? [DEFAULT_CNI_BIN_DIR],
+      log,
+    });
+    const diagnostics = new DiagnosticsLoop({
+      prober,
+      ...(kube ? { sink: kube.diagnosticsSink() } : {}),
+      intervalMs: opts.probeIntervalMs ?? 30_000,
+      onProbe: () => void podNetns.flush(new Set(ipam.list().map((a) => a.containerID))),
+      log,
+    });
+    cleanups.push(() => diagnostics.stop());
+    // What the previous reconcile wanted: an operation restoring it now is a repair.
+    let prevWant: NetworkRoutes[] | undefined;
+    let prevShims: Map<string, string[]> | undefined;
 
     let last: ReconcileReport | undefined;
     let chain: Promise<unknown> = Promise.resolve();
@@ -159,11 +202,15 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
             // a network the core cannot read is reported by allocate (NotReady naming the field)
           }
         }
+        const repaired: ReturnType<typeof routeRepairs> = [];
         try {
           const shims = desiredShims(nets, opts.nodeName, heldGateways);
           for (const parent of [...shims.keys()]) if (!local.has(parent)) shims.delete(parent);
           const shimRes = await reconcileShims(hostNet, shims);
           report.shimOps = shimRes.ops.length;
+          const networksOf = (parent: string) => nets.filter((n) => desiredShims([n], opts.nodeName).has(parent)).map((n) => n.network.metadata.name ?? '').sort();
+          repaired.push(...shimRepairs(prevShims, shims, shimRes.ops, (shim) => nics.find((n) => shimName(n.ifindex) === shim)?.interfaceName, networksOf));
+          prevShims = shims;
         } catch (e) {
           errors.push((e as Error).message);
         }
@@ -190,6 +237,13 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
         // Pool sync and (in --kube mode) leak GC change the IPAM behind the core: rebuild its index.
         core.invalidate();
         const r = await routes.reconcile(want);
+        repaired.push(...routeRepairs(prevWant, want, r.ops, r.tables));
+        prevWant = want;
+        if (repaired.length) {
+          repairLog = appendRepairs(repairLog, repaired, report.at);
+          report.repairs = repaired.length;
+          log({ level: 'warn', msg: 'repaired routes someone else removed or changed', repairs: repaired.map((x) => `${x.kind} ${x.what}`) });
+        }
         report.routeOps = r.ops.length;
         report.tables = r.tables;
         report.removedTables = r.removed;
@@ -214,6 +268,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       }
       last = report;
       void kube?.reportRoutes({ error: report.error, localNics: new Set(nics.map((n) => n.interfaceName)) });
+      diagnostics.kick();
       return report;
     };
     const reconcile = (): Promise<ReconcileReport> => {
@@ -256,12 +311,15 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       }),
       allocations: ipam.list().length,
       lastReconcile: last,
+      repairs: repairLog.records,
+      diagnostics: diagnostics.last,
       process: { pid: process.pid, rssMiB: Math.round(process.memoryUsage.rss() / 1048576), heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 1048576) },
     });
 
     const server: AgentServer = await startAgentServer({ socketPath, core, state: status, log, ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}) });
     cleanups.push(() => server.close());
     await reconcile();
+    diagnostics.start();
 
     if (watch) {
       const unsub = st.onChange(() => {
@@ -270,8 +328,10 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
         void reconcile();
       });
       cleanups.push(unsub);
-      const stopWatch = watchNics(() => void rescan().then((changed) => (changed ? reconcile() : undefined)).catch((e: Error) => log({ level: 'error', msg: 'rescan failed', error: e.message })), { intervalMs: opts.resyncMs ?? 60_000 });
+      const stopWatch = watchNics(() => void rescan().then((changed): unknown => (changed ? reconcile() : diagnostics.kick())).catch((e: Error) => log({ level: 'error', msg: 'rescan failed', error: e.message })), { intervalMs: opts.resyncMs ?? 60_000 });
       cleanups.push(stopWatch);
+      // A route, rule or shim of ours removed by someone else is put back at once, not at the resync.
+      cleanups.push(watchRoutes(() => void reconcile(), { log }));
       const resync = setInterval(() => void reconcile(), opts.resyncMs ?? 60_000);
       resync.unref();
       cleanups.push(() => clearInterval(resync));
@@ -285,6 +345,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       nics: () => nics,
       rescan,
       reconcile,
+      diagnostics,
       status,
       stop: () => (stopping ??= (async () => {
         await chain;

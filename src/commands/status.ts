@@ -84,7 +84,7 @@ waits for readiness first, for CI).`;
         out.push(
           planTable({ name: n.name, cidr, pools, unplaced: [], warnings: [] }, wide, color, (pool, base) => {
             const h = hostReady.get(pool.hostName);
-            const route = n.routeStatus === 'N/A' ? '' : h?.ready ? ' routes ok' : ' routes pending';
+            const route = h?.kernel?.length ? ' routes broken' : n.routeStatus === 'N/A' ? '' : h?.ready ? ' routes ok' : ' routes pending';
             return `${base.replace(/ \(\d[^)]*\)/, '')} ${used.get(pool.name) ?? 0}/${formatCount(pool.capacity)}${route}`;
           }).replace(/^NETWORK [^\n]*\n/, ''),
         );

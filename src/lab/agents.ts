@@ -19,6 +19,8 @@ export interface LabAgentsOptions {
   kubeconfig: string;
   /** argv prefix that runs the agent as the DaemonSet does (e.g. [node, bin/multinic-agent, run]). */
   agent: string[];
+  /** Where the lab's CNI plugins are (the runner's CNI_PATH): the agents' diagnostics look there. */
+  cniPath?: string[];
   log?: (line: string) => void;
 }
 
@@ -87,6 +89,7 @@ export class LabAgents {
       '--socket', labAgentSocket(this.o.dir, host),
       '--data-dir', join(hostDir, 'data'),
       '--rt-tables', join(hostDir, 'rt_tables'),
+      ...(this.o.cniPath?.length ? ['--cni-bin-dir', this.o.cniPath.join(':')] : []),
       // Tests that break a route on purpose stretch the agents' re-assert timer (seconds).
       ...(process.env.MULTINIC_LAB_RESYNC ? ['--resync', process.env.MULTINIC_LAB_RESYNC] : []),
     ];

@@ -61,7 +61,7 @@ export async function serveLab(dir: string): Promise<void> {
     log,
   });
   await runner.start();
-  const agents = new LabAgents({ kube, topology, dir, kubeconfig, agent: agentArgv(), log });
+  const agents = new LabAgents({ kube, topology, dir, kubeconfig, agent: agentArgv(), cniPath: labCniPath(), log });
   agents.start();
   const state: LabState = {
     apiVersion: 'multinic.fms.io/v1',

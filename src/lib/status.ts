@@ -6,6 +6,7 @@ import { listPools } from './plan/index.js';
 import { containsCidr, tryParseCidr } from './net/ip.js';
 import { MULTI_NIC_IPAM } from './network.js';
 import { terminalFailure } from './cluster/status.js';
+import { networkProblemsOnHost } from './diagnostics/conditions.js';
 
 /** True when network `inner` lies inside `outer` (both CIDR text; unparsable → false). */
 function cidrWithin(inner: string, outer: string): boolean {
@@ -43,6 +44,8 @@ export interface NetworkHostStatus {
   ready: boolean;
   routes?: number;
   message?: string;
+  /** What this host's diagnostics show wrong for the network (kernel truth: routes missing, NIC down); absent when nothing. */
+  kernel?: string[];
   nics: NicStatus[];
 }
 
@@ -148,12 +151,12 @@ export function buildStatusReport(s: ClusterSnapshot, only?: string): StatusRepo
   const networks = [...s.networks]
     .sort(byName)
     .filter((n) => !only || n.metadata.name === only)
-    .map((net) => networkReport(net, cidrs.get(net.metadata.name ?? ''), pools, nodes));
+    .map((net) => networkReport(net, cidrs.get(net.metadata.name ?? ''), pools, nodes, hifs));
   const problems = networks.some((n) => !n.ready) || (agents.daemonSet !== undefined && agents.ready < agents.desired) || (!only && agents.daemonSet === undefined);
   return { apiVersion: 'multinic.fms.io/v1', kind: 'StatusReport', ready: !problems, agents, nodes, networks };
 }
 
-function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<string, IPPool>, nodes: NodeStatus[]): NetworkStatusReport {
+function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<string, IPPool>, nodes: NodeStatus[], hifs: Map<string, HostInterface>): NetworkStatusReport {
   const name = net.metadata.name ?? '';
   const st = net.status ?? {};
   const problems: string[] = [];
@@ -204,6 +207,14 @@ function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<
   if (configStatus !== 'Success') problems.push(`configStatus is ${configStatus}${st.message ? `: ${st.message}` : ''}`);
   if (routeStatus !== 'Success' && routeStatus !== 'N/A') problems.push(`routeStatus is ${routeStatus}${st.message ? `: ${st.message}` : ''}`);
   for (const h of hosts.values()) if (!h.ready && routeStatus !== 'N/A') problems.push(`${h.hostName}: routes not reported${h.message ? ` (${h.message})` : ''}`);
+  // Kernel truth beats what the agent last reported: a route deleted or a NIC down since then.
+  for (const h of hosts.values()) {
+    const found = networkProblemsOnHost(hifs.get(h.hostName)?.status?.diagnostics, name);
+    if (found.length === 0) continue;
+    h.ready = false;
+    h.kernel = found;
+    for (const p of found) problems.push(`${h.hostName}: ${p}`);
+  }
   return {
     name,
     subnet: net.spec.subnet ?? '',

@@ -59,3 +59,43 @@ describe('capacity: one definition (poolCapacity) in status, plan and the IPPool
     for (const row of rows) expect(row.slice(1)).toEqual(['253', 253]);
   });
 });
+
+describe('buildStatusReport with kernel truth (HostInterface diagnostics)', () => {
+  const cidrOf = (): import('../../src/lib/crds/types.gen.js').CIDR => ({
+    apiVersion: 'multinic.fms.io/v1',
+    kind: 'CIDR',
+    metadata: { name: 'blocks' },
+    spec: {
+      config: { name: 'blocks', type: 'macvlan', subnet: '192.168.0.0/16', masterNets: ['10.0.1.0/24'], hostBlock: 6, interfaceBlock: 2, vlanMode: 'l3' },
+      cidr: [{ netAddress: '10.0.1.0/24', interfaceIndex: 0, vlanCIDR: '192.168.0.0/18', hosts: [{ hostIndex: 0, hostName: 'h1', interfaceName: 'eth1', hostIP: '10.0.1.1', podCIDR: '192.168.0.0/24' }] }],
+    },
+  });
+  const diag = (over: { missing?: boolean; down?: boolean }) => ({
+    version: 1, observedAt: '2026-01-01T00:00:00Z', agentVersion: '0.1.0',
+    networks: [{ network: 'blocks', table: '101', vlanMode: 'l3', desiredRoutes: 1, missingRoutes: over.missing ? [{ dst: '192.168.1.0/24', via: '10.0.1.2', dev: 'eth1' }] : [], foreignRoutes: [], rulePresent: true }],
+    sysctls: { forwardingNeeded: true, ipv4Forward: 1 },
+    nics: [{ name: 'eth1', operState: over.down ? 'down' : 'up', adminUp: !over.down, carrier: !over.down, mtu: 1500, addresses: [], networks: ['blocks'] }],
+    binaries: [], journal: { ok: true, allocations: 0 }, allocations: [], repairs: [],
+  });
+  function snap(d: ReturnType<typeof diag> | undefined): ClusterSnapshot {
+    const s = snapshot([network('blocks', { type: 'multi-nic-ipam', hostBlock: 6, vlanMode: 'l3' }, ['10.0.1.0/24'])], ['10.0.1.0/24']);
+    s.networks[0]!.status = { configStatus: 'Success', routeStatus: 'Success', hosts: [{ hostName: 'h1', ready: true, routes: 1 }] };
+    s.cidrs = [cidrOf()];
+    if (d) s.hostInterfaces[0]!.status = { diagnostics: d };
+    return s;
+  }
+
+  it('a host whose agent reported routes ok but whose kernel lacks one is not ready, with the reason', () => {
+    expect(buildStatusReport(snap(undefined)).networks[0]?.ready).toBe(true);
+    expect(buildStatusReport(snap(diag({}))).networks[0]?.ready).toBe(true);
+    const r = buildStatusReport(snap(diag({ missing: true })));
+    expect(r.ready).toBe(false);
+    expect(r.networks[0]?.hosts[0]).toMatchObject({ hostName: 'h1', ready: false, kernel: ['kernel lacks 1 of 1 route(s) in table 101 (e.g. 192.168.1.0/24 via 10.0.1.2 dev eth1) (diagnostics at 2026-01-01T00:00:00Z)'] });
+    expect(r.networks[0]?.problems).toEqual(['h1: kernel lacks 1 of 1 route(s) in table 101 (e.g. 192.168.1.0/24 via 10.0.1.2 dev eth1) (diagnostics at 2026-01-01T00:00:00Z)']);
+  });
+
+  it('a NIC carrying the network down makes the host not ready', () => {
+    const r = buildStatusReport(snap(diag({ down: true })));
+    expect(r.networks[0]?.problems).toEqual(['h1: NIC eth1 is down in the kernel (diagnostics at 2026-01-01T00:00:00Z)']);
+  });
+});

@@ -26,9 +26,11 @@ import { IPPoolMirror, observeIpam } from './mirror.js';
 import { ApiOutage, formatDuration, trackApi } from './outage.js';
 import { KubeAgentState } from './state.js';
 import type { K } from './kinds.js';
+import { AGENT_VERSION } from '../version.js';
+import { KubeDiagnosticsSink } from './diagnostics.js';
 
 export const UNMANAGED_LABEL = 'multi-nic-unmanaged';
-export const AGENT_VERSION = '0.1.0';
+export { AGENT_VERSION } from '../version.js';
 
 export interface KubeAgentOptions {
   api: KubeApi;
@@ -417,6 +419,11 @@ export class KubeAgent {
       }
     }
     return found;
+  }
+
+  /** Publishes diagnostics on this node's HostInterface and hears probe requests there (src/agent/kube/diagnostics.ts). */
+  diagnosticsSink(): KubeDiagnosticsSink {
+    return new KubeDiagnosticsSink({ api: this.o.api, nodeName: this.o.nodeName, hostInterfaces: this.informers.hostInterfaces, log: this.log });
   }
 
   /** Whether the agent is waiting for its Node object (status). */

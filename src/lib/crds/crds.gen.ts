@@ -426,6 +426,448 @@ export const CRDS = [
                     "lastSeen": {
                       "type": "string",
                       "format": "date-time"
+                    },
+                    "conditions": {
+                      "description": "Node health from the agent's diagnostics (our addition) - RoutesHealthy, NicsHealthy, CniInstalled, ForwardingReady, IpamHealthy, PodInterfacesHealthy and Ready.",
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "required": [
+                          "type",
+                          "status"
+                        ],
+                        "properties": {
+                          "type": {
+                            "type": "string"
+                          },
+                          "status": {
+                            "type": "string",
+                            "enum": [
+                              "True",
+                              "False",
+                              "Unknown"
+                            ]
+                          },
+                          "reason": {
+                            "type": "string"
+                          },
+                          "message": {
+                            "type": "string"
+                          },
+                          "lastTransitionTime": {
+                            "type": "string",
+                            "format": "date-time"
+                          }
+                        }
+                      }
+                    },
+                    "diagnostics": {
+                      "description": "Kernel truth from this node, as its agent read it (our addition; src/lib/diagnostics/types.ts).",
+                      "type": "object",
+                      "required": [
+                        "version",
+                        "observedAt",
+                        "agentVersion",
+                        "networks",
+                        "sysctls",
+                        "nics",
+                        "binaries",
+                        "journal",
+                        "allocations",
+                        "repairs"
+                      ],
+                      "properties": {
+                        "version": {
+                          "type": "integer",
+                          "minimum": 1
+                        },
+                        "observedAt": {
+                          "type": "string",
+                          "format": "date-time"
+                        },
+                        "nonce": {
+                          "description": "The last on-demand probe request answered (kept by later blocks, read after it too).",
+                          "type": "string"
+                        },
+                        "agentVersion": {
+                          "type": "string"
+                        },
+                        "networks": {
+                          "type": "array",
+                          "items": {
+                            "type": "object",
+                            "required": [
+                              "network",
+                              "table",
+                              "vlanMode",
+                              "desiredRoutes",
+                              "missingRoutes",
+                              "foreignRoutes",
+                              "rulePresent"
+                            ],
+                            "properties": {
+                              "network": {
+                                "type": "string"
+                              },
+                              "table": {
+                                "type": "string"
+                              },
+                              "vlanMode": {
+                                "type": "string"
+                              },
+                              "desiredRoutes": {
+                                "type": "integer",
+                                "minimum": 0
+                              },
+                              "missingRoutes": {
+                                "type": "array",
+                                "items": {
+                                  "type": "object",
+                                  "required": [
+                                    "dst"
+                                  ],
+                                  "properties": {
+                                    "dst": {
+                                      "type": "string"
+                                    },
+                                    "via": {
+                                      "type": "string"
+                                    },
+                                    "dev": {
+                                      "type": "string"
+                                    }
+                                  }
+                                }
+                              },
+                              "foreignRoutes": {
+                                "type": "array",
+                                "items": {
+                                  "type": "object",
+                                  "required": [
+                                    "dst"
+                                  ],
+                                  "properties": {
+                                    "dst": {
+                                      "type": "string"
+                                    },
+                                    "via": {
+                                      "type": "string"
+                                    },
+                                    "dev": {
+                                      "type": "string"
+                                    }
+                                  }
+                                }
+                              },
+                              "rulePresent": {
+                                "type": "boolean"
+                              },
+                              "shims": {
+                                "type": "array",
+                                "items": {
+                                  "type": "object",
+                                  "required": [
+                                    "nic",
+                                    "link",
+                                    "up",
+                                    "gateway",
+                                    "hasGateway"
+                                  ],
+                                  "properties": {
+                                    "nic": {
+                                      "type": "string"
+                                    },
+                                    "link": {
+                                      "type": "string"
+                                    },
+                                    "up": {
+                                      "type": "boolean"
+                                    },
+                                    "gateway": {
+                                      "type": "string"
+                                    },
+                                    "hasGateway": {
+                                      "type": "boolean"
+                                    }
+                                  }
+                                }
+                              }
+                            }
+                          }
+                        },
+                        "sysctls": {
+                          "type": "object",
+                          "required": [
+                            "forwardingNeeded"
+                          ],
+                          "properties": {
+                            "ipv4Forward": {
+                              "type": "integer"
+                            },
+                            "ipv6Forward": {
+                              "type": "integer"
+                            },
+                            "rpFilterAll": {
+                              "type": "integer"
+                            },
+                            "rpFilter": {
+                              "type": "object",
+                              "additionalProperties": {
+                                "type": "integer"
+                              }
+                            },
+                            "forwardingNeeded": {
+                              "type": "boolean"
+                            }
+                          }
+                        },
+                        "nics": {
+                          "type": "array",
+                          "items": {
+                            "type": "object",
+                            "required": [
+                              "name",
+                              "operState",
+                              "adminUp",
+                              "carrier",
+                              "mtu",
+                              "addresses",
+                              "networks"
+                            ],
+                            "properties": {
+                              "name": {
+                                "type": "string"
+                              },
+                              "netAddress": {
+                                "type": "string"
+                              },
+                              "operState": {
+                                "type": "string"
+                              },
+                              "adminUp": {
+                                "type": "boolean"
+                              },
+                              "carrier": {
+                                "type": "boolean"
+                              },
+                              "mtu": {
+                                "type": "integer",
+                                "minimum": 0
+                              },
+                              "addresses": {
+                                "type": "array",
+                                "items": {
+                                  "type": "string"
+                                }
+                              },
+                              "networks": {
+                                "type": "array",
+                                "items": {
+                                  "type": "string"
+                                }
+                              },
+                              "lentTo": {
+                                "type": "string"
+                              }
+                            }
+                          }
+                        },
+                        "binaries": {
+                          "type": "array",
+                          "items": {
+                            "type": "object",
+                            "required": [
+                              "name",
+                              "path",
+                              "present",
+                              "executable",
+                              "neededBy"
+                            ],
+                            "properties": {
+                              "name": {
+                                "type": "string"
+                              },
+                              "path": {
+                                "type": "string"
+                              },
+                              "present": {
+                                "type": "boolean"
+                              },
+                              "executable": {
+                                "type": "boolean"
+                              },
+                              "version": {
+                                "type": "string"
+                              },
+                              "neededBy": {
+                                "type": "array",
+                                "items": {
+                                  "type": "string"
+                                }
+                              },
+                              "kernelSupport": {
+                                "type": "boolean"
+                              },
+                              "supportedVersions": {
+                                "type": "array",
+                                "items": {
+                                  "type": "string"
+                                }
+                              },
+                              "error": {
+                                "type": "string"
+                              }
+                            }
+                          }
+                        },
+                        "journal": {
+                          "type": "object",
+                          "required": [
+                            "ok",
+                            "allocations"
+                          ],
+                          "properties": {
+                            "ok": {
+                              "type": "boolean"
+                            },
+                            "allocations": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "sizeBytes": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "damaged": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "message": {
+                              "type": "string"
+                            },
+                            "duplicates": {
+                              "type": "array",
+                              "items": {
+                                "type": "object",
+                                "required": [
+                                  "pool",
+                                  "address",
+                                  "holders"
+                                ],
+                                "properties": {
+                                  "pool": {
+                                    "type": "string"
+                                  },
+                                  "address": {
+                                    "type": "string"
+                                  },
+                                  "holders": {
+                                    "type": "array",
+                                    "items": {
+                                      "type": "string"
+                                    }
+                                  }
+                                }
+                              }
+                            }
+                          }
+                        },
+                        "allocations": {
+                          "type": "array",
+                          "items": {
+                            "type": "object",
+                            "required": [
+                              "network",
+                              "pool",
+                              "address",
+                              "pod",
+                              "containerID",
+                              "podInterface",
+                              "state"
+                            ],
+                            "properties": {
+                              "network": {
+                                "type": "string"
+                              },
+                              "pool": {
+                                "type": "string"
+                              },
+                              "address": {
+                                "type": "string"
+                              },
+                              "pod": {
+                                "type": "string"
+                              },
+                              "podUID": {
+                                "type": "string"
+                              },
+                              "containerID": {
+                                "type": "string"
+                              },
+                              "podInterface": {
+                                "type": "string"
+                              },
+                              "state": {
+                                "type": "string",
+                                "enum": [
+                                  "present",
+                                  "netns-gone",
+                                  "interface-missing",
+                                  "address-missing",
+                                  "route-missing",
+                                  "unknown"
+                                ]
+                              },
+                              "detail": {
+                                "type": "string"
+                              }
+                            }
+                          }
+                        },
+                        "repairs": {
+                          "type": "array",
+                          "items": {
+                            "type": "object",
+                            "required": [
+                              "at",
+                              "network",
+                              "kind",
+                              "what",
+                              "count"
+                            ],
+                            "properties": {
+                              "at": {
+                                "type": "string",
+                                "format": "date-time"
+                              },
+                              "network": {
+                                "type": "string"
+                              },
+                              "kind": {
+                                "type": "string",
+                                "enum": [
+                                  "route",
+                                  "rule",
+                                  "shim"
+                                ]
+                              },
+                              "what": {
+                                "type": "string"
+                              },
+                              "count": {
+                                "type": "integer",
+                                "minimum": 1
+                              }
+                            }
+                          }
+                        },
+                        "errors": {
+                          "type": "array",
+                          "items": {
+                            "type": "string"
+                          }
+                        }
+                      }
                     }
                   }
                 }

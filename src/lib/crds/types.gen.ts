@@ -106,10 +106,137 @@ export interface LinkStat {
   count?: number;
 }
 
+export interface NodeCondition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+export interface HostInterfaceStatusDiagnosticsNetworksMissingRoutes {
+  dst: string;
+  via?: string;
+  dev?: string;
+}
+
+export interface HostInterfaceStatusDiagnosticsNetworksForeignRoutes {
+  dst: string;
+  via?: string;
+  dev?: string;
+}
+
+export interface HostInterfaceStatusDiagnosticsNetworksShims {
+  nic: string;
+  link: string;
+  up: boolean;
+  gateway: string;
+  hasGateway: boolean;
+}
+
+export interface HostInterfaceStatusDiagnosticsNetworks {
+  network: string;
+  table: string;
+  vlanMode: string;
+  desiredRoutes: number;
+  missingRoutes: Array<HostInterfaceStatusDiagnosticsNetworksMissingRoutes>;
+  foreignRoutes: Array<HostInterfaceStatusDiagnosticsNetworksForeignRoutes>;
+  rulePresent: boolean;
+  shims?: Array<HostInterfaceStatusDiagnosticsNetworksShims>;
+}
+
+export interface HostInterfaceStatusDiagnosticsSysctls {
+  ipv4Forward?: number;
+  ipv6Forward?: number;
+  rpFilterAll?: number;
+  rpFilter?: Record<string, number>;
+  forwardingNeeded: boolean;
+}
+
+export interface HostInterfaceStatusDiagnosticsNics {
+  name: string;
+  netAddress?: string;
+  operState: string;
+  adminUp: boolean;
+  carrier: boolean;
+  mtu: number;
+  addresses: Array<string>;
+  networks: Array<string>;
+  lentTo?: string;
+}
+
+export interface HostInterfaceStatusDiagnosticsBinaries {
+  name: string;
+  path: string;
+  present: boolean;
+  executable: boolean;
+  version?: string;
+  neededBy: Array<string>;
+  kernelSupport?: boolean;
+  supportedVersions?: Array<string>;
+  error?: string;
+}
+
+export interface HostInterfaceStatusDiagnosticsJournalDuplicates {
+  pool: string;
+  address: string;
+  holders: Array<string>;
+}
+
+export interface HostInterfaceStatusDiagnosticsJournal {
+  ok: boolean;
+  allocations: number;
+  sizeBytes?: number;
+  damaged?: number;
+  message?: string;
+  duplicates?: Array<HostInterfaceStatusDiagnosticsJournalDuplicates>;
+}
+
+export interface HostInterfaceStatusDiagnosticsAllocations {
+  network: string;
+  pool: string;
+  address: string;
+  pod: string;
+  podUID?: string;
+  containerID: string;
+  podInterface: string;
+  state: "present" | "netns-gone" | "interface-missing" | "address-missing" | "route-missing" | "unknown";
+  detail?: string;
+}
+
+export interface HostInterfaceStatusDiagnosticsRepairs {
+  at: string;
+  network: string;
+  kind: "route" | "rule" | "shim";
+  what: string;
+  count: number;
+}
+
+/** Kernel truth from this node, as its agent read it (our addition; src/lib/diagnostics/types.ts). */
+export interface NodeDiagnosticsStatus {
+  version: number;
+  observedAt: string;
+  /** The last on-demand probe request answered (kept by later blocks, read after it too). */
+  nonce?: string;
+  agentVersion: string;
+  networks: Array<HostInterfaceStatusDiagnosticsNetworks>;
+  sysctls: HostInterfaceStatusDiagnosticsSysctls;
+  nics: Array<HostInterfaceStatusDiagnosticsNics>;
+  binaries: Array<HostInterfaceStatusDiagnosticsBinaries>;
+  journal: HostInterfaceStatusDiagnosticsJournal;
+  allocations: Array<HostInterfaceStatusDiagnosticsAllocations>;
+  repairs: Array<HostInterfaceStatusDiagnosticsRepairs>;
+  errors?: Array<string>;
+}
+
 export interface HostInterfaceStatus {
   stat?: LinkStat;
   agentVersion?: string;
   lastSeen?: string;
+  /** Node health from the agent's diagnostics (our addition) - RoutesHealthy, NicsHealthy, CniInstalled, ForwardingReady, IpamHealthy, PodInterfacesHealthy and Ready. */
+  conditions?: Array<NodeCondition>;
+  /** Kernel truth from this node, as its agent read it (our addition; src/lib/diagnostics/types.ts). */
+  diagnostics?: NodeDiagnosticsStatus;
 }
 
 export interface HostInterface {

@@ -17,7 +17,10 @@ export interface NodeDiagnostics {
   version: number;
   /** RFC 3339 time the kernel was read. */
   observedAt: string;
-  /** The nonce of the last on-demand probe request this block answers (absent for periodic probes). */
+  /**
+   * The nonce of the last on-demand probe request answered (absent until the first). Blocks written
+   * after the answer keep it: they were read after the request too, so they answer it as well.
+   */
   nonce?: string;
   agentVersion: string;
   /** Per network this host carries (multi-nic-ipam networks with a block on this host). */
@@ -103,6 +106,10 @@ export interface BinaryDiagnostics {
   neededBy: string[];
   /** Kernel support for the link type it creates (macvlan/ipvlan), when known. */
   kernelSupport?: boolean;
+  /** For multi-nic: the CNI spec versions its VERSION answer lists. */
+  supportedVersions?: string[];
+  /** Why it could not be checked (e.g. VERSION failed or timed out). */
+  error?: string;
 }
 
 export interface JournalDiagnostics {

@@ -102,7 +102,7 @@ export function hostMounts(cniBinDir: string): HostMount[] {
   return [
     { name: 'run-multinic', hostPath: '/run/multinic', mountPath: '/run/multinic', readOnly: false, type: 'DirectoryOrCreate', why: 'the agent socket the CNI plugin calls' },
     { name: 'state', hostPath: '/var/lib/multinic', mountPath: '/var/lib/multinic', readOnly: false, type: 'DirectoryOrCreate', why: 'the IPAM journal (survives agent restarts)' },
-    { name: 'cni-bin', hostPath: cniBinDir, mountPath: '/host/cni-bin', readOnly: false, type: 'DirectoryOrCreate', initOnly: true, why: 'the init container installs the multi-nic executable here' },
+    { name: 'cni-bin', hostPath: cniBinDir, mountPath: '/host/cni-bin', readOnly: true, type: 'DirectoryOrCreate', why: 'the init container installs the multi-nic executable here (writable for it alone); the agent reads it to report the CNI executables it finds' },
     { name: 'iproute2', hostPath: '/etc/iproute2', mountPath: '/etc/iproute2', readOnly: false, type: 'DirectoryOrCreate', why: 'rt_tables: one named policy table per network' },
     { name: 'device-plugins', hostPath: '/var/lib/kubelet/device-plugins', mountPath: '/var/lib/kubelet/device-plugins', readOnly: true, type: 'DirectoryOrCreate', why: 'kubelet checkpoint: which GPUs a pod got (topology policy)' },
     // Optional by nature: DirectoryOrCreate keeps the pod starting on hosts without the daemon.
@@ -317,6 +317,7 @@ export function agentArgs(): string[] {
     '--data-dir', '/var/lib/multinic',
     '--rt-tables', '/etc/iproute2/rt_tables',
     '--checkpoint', '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint',
+    '--cni-bin-dir', '/host/cni-bin',
   ];
 }
 

@@ -176,11 +176,11 @@ describe('renderInstall', () => {
     const mountsOf = (c: Container) => Object.fromEntries(c.volumeMounts.map((v) => [v.name, v]));
     const agent = mountsOf(spec.containers[0]!);
     const init = mountsOf(spec.initContainers[0]!);
-    // Read-only where the agent only reads; the CNI bin dir is writable by the init container alone.
+    // Read-only where the agent only reads (the CNI bin dir: its diagnostics); writable by the init container alone.
     expect(agent['device-plugins']?.readOnly).toBe(true);
     expect(agent['nvidia-topologyd']?.readOnly).toBe(true);
     expect(agent['netns']).toMatchObject({ readOnly: true, mountPropagation: 'HostToContainer' });
-    expect(agent['cni-bin']).toBeUndefined();
+    expect(agent['cni-bin']).toMatchObject({ mountPath: '/host/cni-bin', readOnly: true });
     expect(init['cni-bin']?.readOnly).toBeUndefined();
     expect(Object.keys(init)).toEqual(['cni-bin']);
     for (const name of ['run-multinic', 'state', 'iproute2']) expect(agent[name]?.readOnly, name).toBeUndefined();

@@ -1,0 +1,346 @@
+// The node prober: reads back from the kernel and the disk what the agent's work should have left
+// there (routes, rules, shims, links, sysctls, CNI executables, the IPAM journal, pod interfaces)
+// into a ProbeSnapshot; src/lib/diagnostics/node.ts turns it into the published NodeDiagnostics.
+// Read-only, except one request the kernel refuses (the link-kind support test, see kernelSupports).
+// Cost per probe: 3 `ip` processes for the host, file reads, one `ip` per pod netns (at most
+// `maxPodsPerProbe`, round robin; the others keep their last view), and the multi-nic VERSION call
+// only when that file changed.
+import { constants as fsc } from 'node:fs';
+import { access, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { IpAddrLink } from '../lib/agent/discovery.js';
+import type { IpRule, IpTableRoute } from '../lib/agent/route-diff.js';
+import { parseRtTables } from '../lib/agent/rt-tables.js';
+import type { Allocation } from '../lib/ipam/types.js';
+import {
+  CNI_EXECUTABLE,
+  KERNEL_LINK_KINDS,
+  SAFE_PLUGIN_NAME,
+  validNetnsPath,
+  buildNodeDiagnostics,
+  neededBinaries,
+  nicsToProbe,
+  sysctlKey,
+  sysctlsToRead,
+  type BinaryFacts,
+  type JournalFacts,
+  type NetworkInput,
+  type PodNetnsView,
+  type ProbeSnapshot,
+  type SysctlPath,
+} from '../lib/diagnostics/node.js';
+import type { NodeDiagnostics, RepairRecord } from '../lib/diagnostics/types.js';
+import { CommandError, ipJson, run, type NetnsRef } from '../host/exec.js';
+
+export const DEFAULT_CNI_BIN_DIR = '/opt/cni/bin';
+
+/** The IPAM as the prober reads it: allocations, and the store's stats when it has them. */
+export interface ProbedIpam {
+  list(): Allocation[];
+  stats?(): { journalBytes: number; allocations: number; recovery: { discardedBytes: number; discardedReason?: string } };
+}
+
+export interface NodeProberOptions {
+  hostName: string;
+  agentVersion: string;
+  networks: () => readonly NetworkInput[];
+  /** Names of the NICs discovery reports now. */
+  discovered: () => readonly string[];
+  /** NICs lent to pods (host-device): name → namespace/name of the pod. */
+  lent?: () => Readonly<Record<string, string>>;
+  ipam: ProbedIpam;
+  /** The pod netns path of a container, when the agent saw it at ADD (src/agent/pod-netns.ts). */
+  podNetns: (containerID: string) => string | undefined;
+  repairs: () => readonly RepairRecord[];
+  rtTablesPath: string;
+  /** The host CNI bin dir(s), searched in order (a CNI_PATH-like list). */
+  cniBinDirs: readonly string[];
+  /** Where the agent's own kernel is (tests: a named netns; the agent runs inside its node's). */
+  netns?: NetnsRef;
+  maxPodsPerProbe?: number;
+  log?: (event: Record<string, unknown>) => void;
+}
+
+interface CachedVersion {
+  key: string;
+  version?: string;
+  supportedVersions?: string[];
+  error?: string;
+}
+
+/** Reads the node; one probe at a time (a probe asked for during one shares its result). */
+export class NodeProber {
+  private running: Promise<NodeDiagnostics> | undefined;
+  private versionCache = new Map<string, CachedVersion>();
+  private kernelCache: { at: number; support: Record<string, boolean | undefined> } | undefined;
+  private readonly podViews = new Map<string, PodNetnsView | 'gone' | { error: string }>();
+  private podCursor = 0;
+
+  constructor(private readonly o: NodeProberOptions) {}
+
+  /** Probes now (joins a probe already running only when `fresh` is false). */
+  probe(opts: { nonce?: string; fresh?: boolean } = {}): Promise<NodeDiagnostics> {
+    if (this.running && !opts.fresh) return this.running;
+    const prev = this.running ?? Promise.resolve(undefined);
+    const next = prev.catch(() => undefined).then(() => this.once(opts.nonce));
+    this.running = next;
+    void next.finally(() => {
+      if (this.running === next) this.running = undefined;
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async once(nonce: string | undefined): Promise<NodeDiagnostics> {
+    return buildNodeDiagnostics(await this.snapshot(nonce));
+  }
+
+  /** Everything the diagnostics are built from, read now. */
+  async snapshot(nonce?: string): Promise<ProbeSnapshot> {
+    const errors: string[] = [];
+    const soft = <T>(what: string, p: Promise<T>, fallback: T): Promise<T> =>
+      p.catch((e: Error) => {
+        errors.push(`failed to read ${what}: ${e.message}`);
+        return fallback;
+      });
+    const networks = this.o.networks();
+    const observedAt = new Date().toISOString();
+    const discovered = this.o.discovered();
+    const lent = this.o.lent?.() ?? {};
+    const nics = nicsToProbe(networks, this.o.hostName, discovered, Object.keys(lent));
+    const allocations = this.o.ipam.list();
+    const [links, rules, routes, tableIds, sysctls, binaries, kernelSupport] = await Promise.all([
+      soft('links (ip -json -d addr show)', ipJson<IpAddrLink>(['-d', 'addr', 'show'], this.o.netns), []),
+      soft('policy rules', Promise.all([ipJson<IpRule>(['-4', 'rule', 'show'], this.o.netns), ipJson<IpRule>(['-6', 'rule', 'show'], this.o.netns)]).then(([a, b]) => [...a, ...b]), []),
+      soft('routes', Promise.all([ipJson<IpTableRoute>(['-4', 'route', 'show', 'table', 'all'], this.o.netns), ipJson<IpTableRoute>(['-6', 'route', 'show', 'table', 'all'], this.o.netns)]).then(([a, b]) => [...a, ...b]), []),
+      soft(`routing tables (${this.o.rtTablesPath})`, readFile(this.o.rtTablesPath, 'utf8').then((t) => Object.fromEntries(parseRtTables(t).map((e) => [e.name, e.id]))), {} as Record<string, number>),
+      this.readSysctls(sysctlsToRead(nics)),
+      this.readBinaries(networks),
+      this.kernelSupport(networks),
+      this.readPods(allocations),
+    ]);
+    return {
+      hostName: this.o.hostName,
+      agentVersion: this.o.agentVersion,
+      observedAt,
+      ...(nonce ? { nonce } : {}),
+      networks,
+      links,
+      rules,
+      routes,
+      tableIds,
+      sysctls,
+      discovered,
+      lent,
+      binaries,
+      kernelSupport,
+      journal: this.journalFacts(allocations),
+      allocations,
+      pods: this.podViews,
+      repairs: this.o.repairs(),
+      errors,
+    };
+  }
+
+  private journalFacts(allocations: readonly Allocation[]): JournalFacts {
+    const s = this.o.ipam.stats?.();
+    if (!s) return { allocations: allocations.length };
+    return {
+      allocations: allocations.length,
+      sizeBytes: s.journalBytes,
+      ...(s.recovery.discardedBytes ? { discardedBytes: s.recovery.discardedBytes, ...(s.recovery.discardedReason ? { discardedReason: s.recovery.discardedReason } : {}) } : {}),
+    };
+  }
+
+  private async readSysctls(paths: SysctlPath[]): Promise<Record<string, string | undefined>> {
+    const out: Record<string, string | undefined> = {};
+    await Promise.all(
+      paths.map(async (p) => {
+        const file = `/proc/sys/${p.join('/')}`;
+        try {
+          // /proc/sys/net is per network namespace: a test's netns is read by a process inside it.
+          out[sysctlKey(p)] = this.o.netns ? (await run('cat', [file], { netns: this.o.netns })).stdout.trim() : (await readFile(file, 'utf8')).trim();
+        } catch {
+          out[sysctlKey(p)] = undefined;
+        }
+      }),
+    );
+    return out;
+  }
+
+  private async readBinaries(networks: readonly NetworkInput[]): Promise<BinaryFacts[]> {
+    const { binaries } = neededBinaries(networks);
+    return Promise.all(binaries.map((b) => this.binaryFacts(b.name)));
+  }
+
+  private async binaryFacts(name: string): Promise<BinaryFacts> {
+    if (!SAFE_PLUGIN_NAME.test(name)) return { name, path: '', present: false, executable: false };
+    const dirs = this.o.cniBinDirs.length ? this.o.cniBinDirs : [DEFAULT_CNI_BIN_DIR];
+    for (const dir of dirs) {
+      const path = join(dir, name);
+      const st = await stat(path).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      const executable = await access(path, fsc.X_OK).then(() => true, () => false);
+      const facts: BinaryFacts = { name, path, present: true, executable };
+      if (name === CNI_EXECUTABLE && executable) {
+        const v = await this.cniVersion(path, `${st.ino}:${st.size}:${st.mtimeMs}`);
+        if (v.version) facts.version = v.version;
+        if (v.supportedVersions) facts.supportedVersions = v.supportedVersions;
+        if (v.error) facts.error = v.error;
+      }
+      return facts;
+    }
+    return { name, path: join(dirs[0]!, name), present: false, executable: false };
+  }
+
+  /** The executable's VERSION answer, cached until the file changes (it is a Node binary: ~100 ms a call). */
+  private async cniVersion(path: string, key: string): Promise<CachedVersion> {
+    const hit = this.versionCache.get(path);
+    if (hit?.key === key) return hit;
+    const out: CachedVersion = { key };
+    try {
+      const { stdout } = await run(path, [], { env: { CNI_COMMAND: 'VERSION', PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, input: '{"cniVersion":"1.0.0"}', timeoutMs: 5000 });
+      const v = JSON.parse(stdout) as { supportedVersions?: unknown; version?: unknown; pluginVersion?: unknown };
+      if (Array.isArray(v.supportedVersions)) out.supportedVersions = v.supportedVersions.filter((x): x is string => typeof x === 'string');
+      // The CNI spec's VERSION answer names spec versions only; a plugin version is ours when it tells.
+      const pv = typeof v.version === 'string' ? v.version : typeof v.pluginVersion === 'string' ? v.pluginVersion : undefined;
+      if (pv) out.version = pv;
+    } catch (e) {
+      out.error = `VERSION failed: ${e instanceof CommandError ? e.stderr.trim() || e.stdout.trim() || `exit code ${e.code}` : (e as Error).message}`;
+    }
+    this.versionCache.set(path, out);
+    return out;
+  }
+
+  /**
+   * Whether the kernel has the link kinds the networks' delegates create. Read-only in effect: asks
+   * to create a link of that kind with no parent, which the kernel refuses with EINVAL when it knows
+   * the kind and with "Unknown device type" when it does not (built-in drivers leave no trace in
+   * /sys/module, so the module list cannot tell). Cached 10 minutes.
+   */
+  private async kernelSupport(networks: readonly NetworkInput[]): Promise<Record<string, boolean | undefined>> {
+    const kinds = neededBinaries(networks).binaries.map((b) => b.name).filter((n) => KERNEL_LINK_KINDS.includes(n));
+    const now = Date.now();
+    if (this.kernelCache && now - this.kernelCache.at < 600_000 && kinds.every((k) => k in this.kernelCache!.support)) return this.kernelCache.support;
+    const support: Record<string, boolean | undefined> = {};
+    for (const kind of kinds) support[kind] = await kernelSupports(kind, this.o.netns);
+    this.kernelCache = { at: now, support };
+    return support;
+  }
+
+  /** Reads up to maxPodsPerProbe pod netns (round robin); the others keep their last view. */
+  private async readPods(allocations: readonly Allocation[]): Promise<void> {
+    const ids = [...new Set(allocations.map((a) => a.containerID))].sort();
+    for (const k of [...this.podViews.keys()]) if (!ids.includes(k)) this.podViews.delete(k);
+    const max = this.o.maxPodsPerProbe ?? 32;
+    const pick = ids.length <= max ? ids : Array.from({ length: max }, (_, i) => ids[(this.podCursor + i) % ids.length]!);
+    this.podCursor = ids.length ? (this.podCursor + pick.length) % ids.length : 0;
+    const v6 = new Set(allocations.filter((a) => a.address.includes(':')).map((a) => a.containerID));
+    let next = 0;
+    const worker = async () => {
+      while (next < pick.length) {
+        const id = pick[next++]!;
+        const path = this.o.podNetns(id);
+        if (!path) {
+          this.podViews.delete(id);
+          continue;
+        }
+        this.podViews.set(id, await readPodNetns(path, v6.has(id)));
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+  }
+}
+
+/** One pod netns: links with addresses and the main-table routes, in one `ip -batch` (two for IPv6). */
+export async function readPodNetns(path: string, ipv6: boolean): Promise<PodNetnsView | 'gone' | { error: string }> {
+  if (!existsSync(path)) return 'gone';
+  const ref = { path };
+  try {
+    const { stdout } = await run('ip', ['-json', '-batch', '-'], { netns: ref, input: 'addr show\nroute show table main\n', timeoutMs: 5000 });
+    const parts = stdout.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l) as unknown[]);
+    const addrs = (parts[0] ?? []) as Array<{ ifname: string; addr_info?: Array<{ local?: string; prefixlen?: number }> }>;
+    const routes = [...((parts[1] ?? []) as Array<{ dst?: string; dev?: string; gateway?: string }>)];
+    if (ipv6) routes.push(...(await ipJson<{ dst?: string; dev?: string; gateway?: string }>(['-6', 'route', 'show', 'table', 'main'], ref)));
+    return {
+      links: addrs.map((l) => ({ ifname: l.ifname, addrs: (l.addr_info ?? []).filter((a) => a.local).map((a) => `${a.local}/${a.prefixlen}`) })),
+      routes: routes.map((r) => ({ ...(r.dst ? { dst: r.dst } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.gateway ? { gateway: r.gateway } : {}) })),
+    };
+  } catch (e) {
+    if (!existsSync(path)) return 'gone';
+    return { error: `cannot read the pod netns ${path}: ${(e as Error).message}` };
+  }
+}
+
+/** See NodeProber.kernelSupport. undefined when the answer is neither of the two known refusals. */
+export async function kernelSupports(kind: string, netns?: NetnsRef): Promise<boolean | undefined> {
+  const name = `mnkprobe${process.pid % 100000}`;
+  try {
+    await run('ip', ['link', 'add', name, 'type', kind], { netns, timeoutMs: 5000 });
+    // Accepted after all (a kernel that allows it without a parent): remove it at once.
+    await run('ip', ['link', 'del', name], { netns }).catch(() => undefined);
+    return true;
+  } catch (e) {
+    const msg = e instanceof CommandError ? e.stderr : (e as Error).message;
+    if (/Unknown device type|not supported/i.test(msg)) return false;
+    if (/Invalid argument|required|No such device/i.test(msg)) return true;
+    return undefined;
+  }
+}
+
+/**
+ * Pod netns paths by container ID, as the CNI sent them at ADD, kept in a small file in the data dir
+ * so an agent restart still knows where its pods are. Paths were validated at the socket.
+ */
+export class PodNetnsRegistry {
+  private readonly map = new Map<string, string>();
+  private dirty = false;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly file?: string) {}
+
+  async load(): Promise<this> {
+    if (!this.file) return this;
+    const text = await readFile(this.file, 'utf8').catch(() => undefined);
+    if (!text) return this;
+    try {
+      const o = JSON.parse(text) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(o)) if (typeof v === 'string' && validNetnsPath(v)) this.map.set(k, v);
+    } catch {
+      // unreadable: rebuilt from the next ADDs
+    }
+    return this;
+  }
+
+  get(containerID: string): string | undefined {
+    return this.map.get(containerID);
+  }
+
+  set(containerID: string, path: string): void {
+    if (!validNetnsPath(path) || this.map.get(containerID) === path) return;
+    this.map.set(containerID, path);
+    this.dirty = true;
+  }
+
+  delete(containerID: string): void {
+    if (this.map.delete(containerID)) this.dirty = true;
+  }
+
+  /** Drops containers no longer holding addresses and writes the file when it changed. */
+  async flush(keep: ReadonlySet<string>): Promise<void> {
+    for (const k of [...this.map.keys()]) if (!keep.has(k)) this.delete(k);
+    if (!this.dirty || !this.file) return;
+    this.dirty = false;
+    const file = this.file;
+    const text = `${JSON.stringify(Object.fromEntries([...this.map].sort(([a], [b]) => (a < b ? -1 : 1))), null, 1)}\n`;
+    this.writing = this.writing.then(async () => {
+      await mkdir(dirname(file), { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, text, { mode: 0o600 });
+      await rename(tmp, file);
+    }).catch(() => {
+      this.dirty = true;
+    });
+    await this.writing;
+  }
+}
