@@ -131,7 +131,10 @@ export const networkStatus: Check = {
     const unplaced = new Set<string>();
     for (const net of s.networks) for (const u of unplacedOf(s, net)?.unplaced ?? []) unplaced.add(`${nameOf(net)}|${u.hostName}`);
     for (const n of report.networks) {
+      // Kernel truth (a route missing, a NIC down) is named by the node-* checks with its own fix.
+      const kernel = new Set(n.hosts.flatMap((h) => (h.kernel ?? []).map((k) => `${h.hostName}: ${k}`)));
       for (const p of n.problems) {
+        if (kernel.has(p)) continue;
         const host = /^(\S+) has NICs in the pool but no blocks/.exec(p)?.[1];
         if (host && unplaced.has(`${n.name}|${host}`)) continue; // network-host-fit names it, with the fix
         const hostOf = /^(\S+): routes not reported/.exec(p)?.[1] ?? host;
