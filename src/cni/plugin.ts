@@ -30,6 +30,9 @@ export interface PluginDeps {
   parallel?: boolean;
 }
 
+/** Delegates that move a whole host NIC (or VF) into the pod rather than create a link on it. */
+const LENT_WHOLE = new Set(['host-device', 'sriov']);
+
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : word.endsWith('s') ? 'es' : 's'}`;
 
 function socketFor(conf: NetConf, env: CmdArgs['env']): string {
@@ -93,14 +96,34 @@ async function each<T, R>(items: T[], parallel: boolean, fn: (t: T) => Promise<R
 export function createHandlers(deps: PluginDeps): CniHandlers {
   const parallel = deps.parallel ?? true;
 
-  /** DELs delegates in reverse order; returns the NICs whose DEL failed, with the reason. */
+  /**
+   * DELs delegates in reverse order; returns the NICs whose DEL failed, with the reason. DEL stays
+   * idempotent whatever the delegate does (CNI spec: DEL must succeed when things are already gone):
+   * - the pod netns path no longer exists (the sandbox is gone, the runtime still passes its path):
+   *   delegates get an empty CNI_NETNS, which the reference plugins answer by releasing their IPAM
+   *   only (host-device would fail "failed to open netns" on every retry, and the kernel has already
+   *   given a physical NIC back to the host);
+   * - a host-device / SR-IOV NIC is no longer in the pod (an earlier DEL gave it back): there is
+   *   nothing to return, and host-device would fail "Link not found".
+   */
   async function delDelegates(a: CmdArgs, conf: NetConf, nics: AllocatedNic[], prev?: CniResult): Promise<string[]> {
     const failures: string[] = [];
+    const netnsGone = a.netns !== '' && !deps.netnsExists(a.netns);
+    if (netnsGone) deps.log(`multi-nic DEL ${a.containerID}/${a.ifName}: network namespace ${a.netns} is gone; delegates release what they hold without it`);
+    let podLinks: Set<string> | undefined;
+    if (!netnsGone && a.netns && LENT_WHOLE.has(conf.plugin.type)) {
+      const st = await deps.readNetns(a.netns).catch(() => undefined);
+      if (st) podLinks = new Set(st.links.map((l) => l.ifname));
+    }
     for (const nic of [...nics].reverse()) {
       const ifName = ifNameOf(a, nic);
+      if (podLinks && !podLinks.has(ifName)) {
+        deps.log(`multi-nic DEL ${a.containerID}/${a.ifName}: ${ifName} is no longer in the pod (already given back); nothing for ${conf.plugin.type} to do`);
+        continue;
+      }
       const slice = prev ? sliceForNic(prev, ifName, nicRoutes(nic)) : undefined;
       try {
-        await deps.invoke(conf.plugin.type, delegateConfig(conf, nic, slice), invokeOpts(a, 'DEL', ifName));
+        await deps.invoke(conf.plugin.type, delegateConfig(conf, nic, slice), { ...invokeOpts(a, 'DEL', ifName), ...(netnsGone ? { netns: '' } : {}) });
       } catch (err) {
         failures.push(`NIC ${nic.index + 1} (${nic.master || '?'} -> ${ifName}): ${delegateMessage(err)}`);
       }

@@ -25,10 +25,13 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
   let delayOf: (c: Call) => number;
   let logs: string[];
   let netns: NetnsState | undefined;
+  let netnsPresent: boolean;
+  let netnsSeen: string[];
 
   const invoke: InvokePlugin = async (type, config, opts) => {
     const c: Call = { type, command: opts.command, ifName: opts.ifName, config };
     calls.push(c);
+    netnsSeen.push(opts.netns);
     await new Promise((r) => setTimeout(r, delayOf(c)));
     const fail = failOn(c);
     if (fail) throw new DelegateError(type, 999, fail);
@@ -50,7 +53,7 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
         agent: (s) => createAgentClient({ socketPath: s, timeoutMs: 2000 }),
         invoke,
         readNetns: async () => netns,
-        netnsExists: () => true,
+        netnsExists: () => netnsPresent,
         deleteLink: async () => undefined,
         log: (m) => logs.push(m),
         parallel,
@@ -73,6 +76,8 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     failOn = () => undefined;
     delayOf = () => 0;
     netns = undefined;
+    netnsPresent = true;
+    netnsSeen = [];
     // Release whatever a previous test left so each starts from an empty agent.
     await run('DEL', nadConfig());
     calls = [];
@@ -187,6 +192,31 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     const calls = agent.callsTo('/v1/allocate');
     expect(calls).toHaveLength(before + 1);
     expect((calls.at(-1)?.body as { deviceIDs?: string[] }).deviceIDs).toEqual(['0000:3b:00.3']);
+  });
+
+  it('DEL whose netns path no longer exists: delegates run without a netns (they release their IPAM only), and DEL succeeds', async () => {
+    expect((await run('ADD', nadConfig())).code).toBe(0);
+    calls = [];
+    netnsSeen = [];
+    netnsPresent = false;
+    const r = await run('DEL', nadConfig());
+    expect(r.code, r.out).toBe(0);
+    expect(calls.map((c) => `${c.command} ${c.ifName}`)).toEqual(['DEL net1-2', 'DEL net1-1', 'DEL net1-0']);
+    expect(netnsSeen).toEqual(['', '', '']);
+    expect(logs.some((l) => l.includes('network namespace /run/netns/x is gone'))).toBe(true);
+    expect(agent.holdings()).toEqual([]);
+  });
+
+  it('host-device DEL is repeatable: a NIC already given back is not DELed again (host-device would fail "Link not found")', async () => {
+    const conf = nadConfig({ plugin: { cniVersion: '0.3.0', type: 'host-device' } });
+    expect((await run('ADD', conf)).code).toBe(0);
+    // The pod still holds net1-0 only: net1-1 and net1-2 went back to the host on an earlier, partly failed DEL.
+    netns = { links: [{ ifname: 'lo', addrs: [] }, { ifname: 'net1-0', addrs: [] }], routes: [] };
+    calls = [];
+    const r = await run('DEL', conf);
+    expect(r.code, r.out).toBe(0);
+    expect(calls.map((c) => `${c.type} ${c.command} ${c.ifName}`)).toEqual(['host-device DEL net1-0']);
+    expect(logs.filter((l) => l.includes('is no longer in the pod')).length).toBe(2);
   });
 
   it('DEL keeps the addresses allocated when a delegate DEL fails, and releases them on the retry', async () => {
