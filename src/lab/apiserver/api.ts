@@ -13,8 +13,7 @@
 // deleting a CRD deletes its objects, then stops serving it.
 // Deliberately not implemented: admission webhooks, RBAC/authentication (every request is allowed),
 // graceful pod deletion (pods go at once, there is no kubelet to confirm), managedFields and
-// field-ownership conflicts of server-side apply (apply is create-or-merge), pagination
-// (limit/continue return everything), multi-version conversion beyond apiVersion. (Protobuf for
+// field-ownership conflicts of server-side apply (apply is create-or-merge), multi-version conversion beyond apiVersion. (Protobuf for
 // the core kinds clients send that way is server.ts + protobuf.ts; watches stay JSON.)
 import { randomUUID } from 'node:crypto';
 import type { KubeObject, ObjectMeta, OwnerReference } from '../../lib/k8s/meta.js';
@@ -58,6 +57,23 @@ export interface ListOptions {
   fieldSelector?: string;
 }
 
+/** A list request's paging (`limit`, `continue`), as kube-apiserver reads them. */
+export interface PageOptions {
+  /** At most this many items; 0 or absent: all. */
+  limit?: number;
+  /** The token of the previous page: the list continues in that page's snapshot. */
+  continue?: string;
+}
+
+/** A list answer: the items, the snapshot's resourceVersion and, when more remain, the token. */
+export interface ListResult {
+  items: KubeObject[];
+  resourceVersion: string;
+  continue?: string;
+  /** Items after this page; set, as kube-apiserver does, only for a list without selectors. */
+  remainingItemCount?: number;
+}
+
 export interface WatchOptions extends ListOptions {
   /** Resume after this resourceVersion; '' or '0' (or absent) first sends the current objects as ADDED. */
   resourceVersion?: string;
@@ -97,8 +113,8 @@ export class Api {
   private sweepScheduled: NodeJS.Immediate | undefined;
   private closed = false;
 
-  constructor(opts: { historyLimit?: number } = {}) {
-    this.store = new Store(opts.historyLimit);
+  constructor(opts: { historyLimit?: number; maxObjectBytes?: number } = {}) {
+    this.store = new Store(opts.historyLimit, opts.maxObjectBytes);
   }
 
   /** Stops background work (garbage collection); pending sweeps are dropped. */
@@ -116,11 +132,27 @@ export class Api {
     return this.present(t, o);
   }
 
-  /** Objects matching the selectors and the list's resourceVersion (the store's current one). */
-  list(t: ResourceType, namespace: string | undefined, opts: ListOptions = {}): { items: KubeObject[]; resourceVersion: string } {
+  /**
+   * Objects matching the selectors and the list's resourceVersion. With `limit`, one page and a
+   * continue token that carries the first page's resourceVersion and the last key served: every
+   * later page is read from that same snapshot (410 Expired once the history no longer reaches
+   * it), as etcd-backed lists are.
+   */
+  list(t: ResourceType, namespace: string | undefined, opts: ListOptions & PageOptions = {}): ListResult {
     const match = this.matcher(t, opts);
-    const items = this.store.list(storageKey(t), t.namespaced ? namespace || undefined : undefined, match).map((o) => this.present(t, o));
-    return { items, resourceVersion: String(this.store.resourceVersion) };
+    const ns = t.namespaced ? namespace || undefined : undefined;
+    const limit = opts.limit ?? 0;
+    if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit must be a non-negative integer (got "${String(opts.limit)}")`);
+    let at = this.store.resourceVersion;
+    let after: string | undefined;
+    if (opts.continue) ({ rv: at, start: after } = decodeContinue(opts.continue));
+    const page = this.store.page(storageKey(t), { namespace: ns, match, at, ...(after === undefined ? {} : { after }), ...(limit > 0 ? { limit } : {}) });
+    const out: ListResult = { items: page.items.map((o) => this.present(t, o)), resourceVersion: String(at) };
+    if (page.remaining > 0 && page.lastKey !== undefined) {
+      out.continue = encodeContinue(at, page.lastKey);
+      if (!opts.labelSelector && !opts.fieldSelector) out.remainingItemCount = page.remaining;
+    }
+    return out;
   }
 
   matcher(t: ResourceType, opts: ListOptions): (o: Readonly<KubeObject>) => boolean {
@@ -678,4 +710,22 @@ function failure404Kind(apiVersion: string, kind: string): ApiError {
     kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 404, reason: 'NotFound',
     message: `the server could not find the requested resource (no kind "${kind}" is registered for version "${apiVersion}")`,
   });
+}
+
+/**
+ * The continue token: base64 of `{v, rv, start}` like kube-apiserver's (opaque to clients; only
+ * this server reads it back). `start` is the last key served: the next page begins after it.
+ */
+function encodeContinue(rv: number, start: string): string {
+  return Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start })).toString('base64url');
+}
+
+function decodeContinue(token: string): { rv: number; start: string } {
+  try {
+    const t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { v?: unknown; rv?: unknown; start?: unknown };
+    if (t.v === 'meta.k8s.io/v1' && typeof t.rv === 'number' && Number.isInteger(t.rv) && t.rv >= 0 && typeof t.start === 'string') return { rv: t.rv, start: t.start };
+  } catch {
+    // falls through to the error below
+  }
+  throw badRequest(`continue key is not valid: the continue token "${token.slice(0, 40)}" was not issued by this server; start the list again without it`);
 }

@@ -17,6 +17,7 @@ export type StatusReason =
   | 'UnsupportedMediaType'
   | 'TooManyRequests'
   | 'Expired'
+  | 'RequestEntityTooLarge'
   | 'Timeout';
 
 export interface StatusCause {
@@ -100,6 +101,16 @@ export const forbidden = (r: QualifiedResource, name: string, why: string): ApiE
 
 /** The resourceVersion a watch asked for left the history window; clients must re-list. */
 export const gone = (message: string): ApiError => failure(410, 'Expired', message);
+
+/**
+ * etcd refuses a value over its --max-request-bytes (default 1.5 MiB); kube-apiserver (since 1.11)
+ * passes etcd's own message on as a 413 RequestEntityTooLarge, before that a 500
+ * (https://github.com/kubernetes/kubernetes/issues/74600).
+ */
+export const etcdTooLarge = (): ApiError => failure(413, 'RequestEntityTooLarge', 'etcdserver: request is too large');
+
+/** The HTTP layer's own limit on a request body (kube-apiserver's MaxRequestBodyBytes, 3 MiB). */
+export const bodyTooLarge = (limit: number): ApiError => failure(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`);
 
 export const internalError = (message: string): ApiError =>
   failure(500, 'InternalError', `Internal error occurred: ${message}`, { causes: [{ message }] });

@@ -3,6 +3,7 @@
 // call has the HTTP API's semantics (validation, resourceVersions, events to watchers).
 import type { KubeObject } from '../../lib/k8s/meta.js';
 import type { Api, DeleteOptions, ListOptions, PatchType, WriteOptions } from './api.js';
+import type { WriteStats } from './store.js';
 
 export class StoreHandle {
   constructor(readonly api: Api) {}
@@ -59,6 +60,21 @@ export class StoreHandle {
   /** Appends text to a pod container's log (default: its first container). */
   appendPodLog(namespace: string, pod: string, text: string, container?: string): void {
     this.api.appendPodLog(namespace, pod, text, container);
+  }
+
+  /** Write counters of one resource by its storage key (`group/plural`, core: `/plural`). */
+  writeStats(key: string): WriteStats {
+    return this.api.store.writeStats(key);
+  }
+
+  /** Write counters of every resource written, by storage key. */
+  allWriteStats(): Record<string, WriteStats> {
+    return this.api.store.allWriteStats();
+  }
+
+  /** Zeroes the write counters (measure one phase). */
+  resetWriteStats(): void {
+    this.api.store.resetWriteStats();
   }
 
   /** Drops the watch history: resuming any earlier resourceVersion now gets 410. */

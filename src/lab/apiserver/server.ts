@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { KubeObject } from '../../lib/k8s/meta.js';
 import { Api, type DeleteOptions, type FieldValidation, type PatchType, type WatchOptions, type WriteOptions } from './api.js';
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions, VERSION_INFO } from './discovery.js';
-import { ApiError, badRequest, failure, methodNotAllowed, toStatus, unsupportedMediaType, type Status } from './errors.js';
+import { ApiError, badRequest, bodyTooLarge, failure, methodNotAllowed, toStatus, unsupportedMediaType, type Status } from './errors.js';
 import { Faults } from './faults.js';
 import { decodeProtobuf, encodeProtobuf, PROTOBUF, ProtobufDecodeError, ProtobufEncodeError } from './protobuf.js';
 import { openApiV2, openApiV3GroupVersion, openApiV3Root } from './openapi.js';
@@ -25,6 +25,8 @@ export interface ApiServerOptions {
   historyLimit?: number;
   /** Interval of BOOKMARK events on watches that allow them (default 5000 ms; kube uses ~1 min). */
   bookmarkIntervalMs?: number;
+  /** Largest object a write may store, in bytes of JSON (default etcd's 1.5 MiB). */
+  maxObjectBytes?: number;
   /** Namespaces that exist from the start (default: those of a fresh cluster; [] for none). */
   namespaces?: readonly string[];
 }
@@ -47,7 +49,7 @@ const DEFAULT_WATCH_TIMEOUT_S = 1800;
 
 /** Starts the stand-in. Callers own the returned server and must close() it. */
 export async function startApiServer(opts: ApiServerOptions = {}): Promise<ApiServer> {
-  const api = new Api(opts.historyLimit === undefined ? {} : { historyLimit: opts.historyLimit });
+  const api = new Api({ ...(opts.historyLimit === undefined ? {} : { historyLimit: opts.historyLimit }), ...(opts.maxObjectBytes === undefined ? {} : { maxObjectBytes: opts.maxObjectBytes }) });
   const faults = new Faults(() => api.store.dropWatches());
   const nsType = api.typeOf('v1', 'Namespace');
   for (const name of opts.namespaces ?? INITIAL_NAMESPACES) api.create(nsType, '', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -162,14 +164,12 @@ function readRawBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // Past the limit the rest is drained, not kept, so the client reads the 413 instead of a reset.
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(failure(413, 'BadRequest', `request entity too large: limit is ${MAX_BODY} bytes`));
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= MAX_BODY) chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (size > MAX_BODY ? reject(bodyTooLarge(MAX_BODY)) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }
@@ -318,9 +318,15 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
       }
       const table = tableOptions(req, q);
       if (name === undefined) {
-        const { items, resourceVersion } = api.list(t, namespace, { labelSelector: q.get('labelSelector') ?? '', fieldSelector: q.get('fieldSelector') ?? '' });
-        if (table) return sendJson(res, 200, toTable(t, items, { ...table, headers: true, resourceVersion }));
-        return sendObject(req, res, 200, { kind: t.listKind, apiVersion: apiVersionOf(t), metadata: { resourceVersion }, items } as KubeObject);
+        const limitText = q.get('limit');
+        const limit = limitText === null || limitText === '' ? 0 : Number(limitText);
+        // kube-apiserver ignores a negative limit; a non-number is a 400 from its query decoder.
+        if (!Number.isInteger(limit)) throw badRequest(`limit must be an integer (got "${limitText ?? ''}")`);
+        const page = api.list(t, namespace, { labelSelector: q.get('labelSelector') ?? '', fieldSelector: q.get('fieldSelector') ?? '', limit: Math.max(0, limit), continue: q.get('continue') ?? '' });
+        const { items, resourceVersion } = page;
+        const metadata = { resourceVersion, ...(page.continue ? { continue: page.continue } : {}), ...(page.remainingItemCount === undefined ? {} : { remainingItemCount: page.remainingItemCount }) };
+        if (table) return sendJson(res, 200, toTable(t, items, { ...table, headers: true, resourceVersion, ...(page.continue ? { continue: page.continue } : {}) }));
+        return sendObject(req, res, 200, { kind: t.listKind, apiVersion: apiVersionOf(t), metadata, items } as KubeObject);
       }
       const obj = api.get(t, ns, name);
       if (table) return sendJson(res, 200, toTable(t, [obj], { ...table, headers: true, resourceVersion: obj.metadata?.resourceVersion ?? '' }));

@@ -50,7 +50,7 @@ function rowObject(o: KubeObject, include: IncludeObject): unknown {
 }
 
 /** A Table for a list (or, with one item, for a get or one watch event). */
-export function toTable(t: ResourceType, items: readonly KubeObject[], opts: { include: IncludeObject; headers: boolean; resourceVersion?: string }): object {
+export function toTable(t: ResourceType, items: readonly KubeObject[], opts: { include: IncludeObject; headers: boolean; resourceVersion?: string; continue?: string }): object {
   const at = Date.now();
   const name: PrinterColumn = { name: 'Name', type: 'string', jsonPath: '.metadata.name', description: 'Name must be unique within a namespace.' };
   const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'CreationTimestamp is a timestamp representing the server time when this object was created.' };
@@ -59,7 +59,7 @@ export function toTable(t: ResourceType, items: readonly KubeObject[], opts: { i
   const table: Record<string, unknown> = {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1',
-    metadata: opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {},
+    metadata: { ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}), ...(opts.continue ? { continue: opts.continue } : {}) },
     columnDefinitions: opts.headers
       ? columns.map((c) => ({ name: c.name, type: c.type === 'date' ? 'string' : c.type, format: c.name === 'Name' ? 'name' : '', description: c.description ?? '', priority: c.priority ?? 0 }))
       : [],
