@@ -107,14 +107,16 @@ export class NodeProber {
     const observedAt = new Date().toISOString();
     const discovered = this.o.discovered();
     const lent = this.o.lent?.() ?? {};
-    const nics = nicsToProbe(networks, this.o.hostName, discovered, Object.keys(lent));
     const allocations = this.o.ipam.list();
+    const linksRead = soft('links (ip -json -d addr show)', ipJson<IpAddrLink>(['-d', 'addr', 'show'], this.o.netns), []);
+    // The sysctls are per NIC, and which NICs to report depends on the links' addresses.
+    const sysctlsRead = linksRead.then((l) => this.readSysctls(sysctlsToRead(nicsToProbe(networks, this.o.hostName, discovered, Object.keys(lent), l))));
     const [links, rules, routes, tableIds, sysctls, binaries, kernelSupport] = await Promise.all([
-      soft('links (ip -json -d addr show)', ipJson<IpAddrLink>(['-d', 'addr', 'show'], this.o.netns), []),
+      linksRead,
       soft('policy rules', Promise.all([ipJson<IpRule>(['-4', 'rule', 'show'], this.o.netns), ipJson<IpRule>(['-6', 'rule', 'show'], this.o.netns)]).then(([a, b]) => [...a, ...b]), []),
       soft('routes', Promise.all([ipJson<IpTableRoute>(['-4', 'route', 'show', 'table', 'all'], this.o.netns), ipJson<IpTableRoute>(['-6', 'route', 'show', 'table', 'all'], this.o.netns)]).then(([a, b]) => [...a, ...b]), []),
       soft(`routing tables (${this.o.rtTablesPath})`, readFile(this.o.rtTablesPath, 'utf8').then((t) => Object.fromEntries(parseRtTables(t).map((e) => [e.name, e.id]))), {} as Record<string, number>),
-      this.readSysctls(sysctlsToRead(nics)),
+      sysctlsRead,
       this.readBinaries(networks),
       this.kernelSupport(networks),
       this.readPods(allocations),

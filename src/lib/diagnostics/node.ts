@@ -168,9 +168,44 @@ function plannedNics(networks: readonly NetworkInput[], host: string): Map<strin
   return out;
 }
 
-/** The NICs to report and their sysctl paths: discovered ∪ planned, only names safe as a path segment. */
-export function nicsToProbe(networks: readonly NetworkInput[], host: string, discovered: readonly string[], lent: readonly string[] = []): string[] {
-  return [...new Set([...discovered, ...plannedNics(networks, host).keys(), ...lent])].filter(safeIfName).sort(byStr);
+/**
+ * The NICs to report: discovered ∪ planned by a CIDR ∪ lent ∪ links holding an address on one of the
+ * networks' NIC networks (so a NIC set down, which discovery drops and the CIDR then forgets, is
+ * still reported as down). Only names safe as a path segment.
+ */
+export function nicsToProbe(networks: readonly NetworkInput[], host: string, discovered: readonly string[], lent: readonly string[] = [], links: readonly IpAddrLink[] = []): string[] {
+  const onNets = links.filter((l) => !l.ifname.startsWith(SHIM_PREFIX) && nicNetworksOf(networks, v4Net(l), false).length > 0).map((l) => l.ifname);
+  return [...new Set([...discovered, ...plannedNics(networks, host).keys(), ...lent, ...onNets])].filter(safeIfName).sort(byStr);
+}
+
+function v4Net(l: IpAddrLink | undefined): string | undefined {
+  const v4 = globalAddrs(l).find((a) => !a.includes(':'));
+  if (!v4) return undefined;
+  const p = parseIpWithPrefix(v4);
+  return formatCidr(networkOf(p.family, p.addr, p.prefix));
+}
+
+/**
+ * Networks a NIC on `netAddress` belongs to: a CIDR entry on that NIC network, or masterNets holding
+ * it; with `emptyMeansAll`, a single-NIC IPAM network without masterNets rides on every NIC.
+ */
+function nicNetworksOf(networks: readonly NetworkInput[], netAddress: string | undefined, emptyMeansAll: boolean): string[] {
+  if (!netAddress) return [];
+  const a = tryParseCidr(netAddress, { strict: false });
+  if (!a) return [];
+  const out: string[] = [];
+  for (const n of networks) {
+    const ipam = ipamOf(n);
+    if (!ipam || n.network.metadata.deletionTimestamp) continue;
+    const masterNets = n.network.spec.masterNets ?? [];
+    const inMaster = masterNets.some((m) => {
+      const c = tryParseCidr(m, { strict: false });
+      return !!c && c.family === a.family && containsCidr(c, a);
+    });
+    const inCidr = (n.cidr?.spec.cidr ?? []).some((e) => e.netAddress === netAddress);
+    if (ipam.type === MULTI_NIC_IPAM ? inCidr || inMaster : inMaster || (emptyMeansAll && masterNets.length === 0)) out.push(n.network.metadata.name ?? '');
+  }
+  return out;
 }
 
 /** Every sysctl the probe reads for these NICs. */
@@ -248,19 +283,6 @@ export function shimDiagnostics(input: NetworkInput, host: string, links: readon
     }
   }
   return out.sort((a, b) => byStr(a.nic, b.nic));
-}
-
-/** Single-NIC IPAM networks ride on every NIC whose network lies in their masterNets (all, when empty). */
-function passThroughOn(n: NetworkInput, netAddress: string | undefined): boolean {
-  const ipam = ipamOf(n);
-  if (!ipam || ipam.type === MULTI_NIC_IPAM || !netAddress) return false;
-  const a = tryParseCidr(netAddress, { strict: false });
-  if (!a) return false;
-  const nets = n.network.spec.masterNets ?? [];
-  return nets.length === 0 || nets.some((m) => {
-    const c = tryParseCidr(m, { strict: false });
-    return !!c && c.family === a.family && containsCidr(c, a);
-  });
 }
 
 /** Link facts of one NIC; a NIC the kernel does not have reports operState `notpresent`. */
@@ -383,11 +405,11 @@ export function buildNodeDiagnostics(s: ProbeSnapshot): NodeDiagnostics {
   });
 
   const planned = plannedNics(s.networks, s.hostName);
-  const nicNames = nicsToProbe(s.networks, s.hostName, s.discovered, Object.keys(s.lent ?? {}));
+  const nicNames = nicsToProbe(s.networks, s.hostName, s.discovered, Object.keys(s.lent ?? {}), s.links);
   const nics = nicNames.map((name) => {
     const d = nicDiagnostics(name, s.links, []);
     const on = new Set(planned.get(name) ?? []);
-    for (const n of s.networks) if (passThroughOn(n, d.netAddress)) on.add(n.network.metadata.name ?? '');
+    for (const n of nicNetworksOf(s.networks, d.netAddress, true)) on.add(n);
     d.networks = [...on].sort(byStr);
     const lentTo = s.lent?.[name];
     if (lentTo) d.lentTo = lentTo;

@@ -117,6 +117,20 @@ describe('buildNodeDiagnostics', () => {
       ['default/gpu-0', 2, []],
       [],
     ],
+    [
+      'a NIC set down and then dropped from the CIDR (discovery no longer reports it): still reported down, on its network',
+      (s) => {
+        s.links = s.links.map((l) => (l.ifname === 'eth2' ? link(4, 'eth2', ['10.0.2.1/24'], { up: false }) : l));
+        s.routes = s.routes.filter((r) => r.dev !== 'eth2');
+        s.discovered = ['eth1'];
+        const cidr = structuredClone(s.networks[0]!.cidr!);
+        cidr.spec.cidr[1]!.hosts = cidr.spec.cidr[1]!.hosts.filter((h) => h.hostName !== 'h1');
+        s.networks = [{ network: s.networks[0]!.network, cidr }];
+      },
+      (d) => [d.nics.find((n) => n.name === 'eth2')?.operState, d.nics.find((n) => n.name === 'eth2')?.networks, d.networks[0]?.missingRoutes],
+      ['down', ['mnet'], []],
+      ['NicsHealthy', 'Ready'],
+    ],
     ['a planned NIC gone from the kernel', (s) => (s.links = s.links.filter((l) => l.ifname !== 'eth2')), (d) => d.nics.find((n) => n.name === 'eth2')?.operState, 'notpresent', ['RoutesHealthy', 'NicsHealthy', 'Ready']],
     ['a shim without its gateway', (s) => (s.links = s.links.map((l) => (l.ifname === 'mnshim4' ? link(8, 'mnshim4', [], { kind: 'macvlan' }) : l))), (d) => d.networks[0]?.shims?.[1]?.hasGateway, false, ['RoutesHealthy', 'Ready']],
     ['ip_forward off on an L3 host', (s) => (s.sysctls = { ...s.sysctls, 'net/ipv4/ip_forward': '0' }), (d) => d.sysctls.ipv4Forward, 0, ['ForwardingReady', 'Ready']],
