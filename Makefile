@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: all build deps generate lint typecheck unit test demo bench cni clean
+.PHONY: all build deps generate lint typecheck unit test test-uml demo bench cni clean
 
 all: build
 
@@ -33,9 +33,18 @@ typecheck: $(NPM_STAMP)
 deps:
 	bash scripts/deps.sh test
 
-## test: lint, typecheck and every test (unit, command, kernel, lab; privileged ones need root)
+# The UML stage: the tests that skip on this kernel for want of ipvlan (every test whose name says ipvlan).
+UML_TESTS := --filter ipvlan test/kernel/ipvlan-datapath.test.ts test/kernel/cni-macvlan.test.ts
+
+## test: lint, typecheck and every test (unit, command, kernel, lab; privileged ones need root), then the UML stage
 test: deps build lint typecheck
 	npx vitest run
+	bash scripts/uml-run.sh $(UML_TESTS)
+
+## test-uml: only the tests that need a kernel feature this one lacks (ipvlan), inside a User-Mode Linux
+## guest (scripts/uml-run.sh, docs/testing.md). Skips, with the reason, where UML cannot run.
+test-uml: build
+	bash scripts/uml-run.sh $(UML_TESTS)
 
 ## demo: the main job on the embedded local default
 demo: build
