@@ -87,7 +87,7 @@ describe.skipIf(!ready)(`ui end to end in tmux${ready ? '' : ` (skipped: ${why})
     const healthy = await waitFor(/(^.✓ host\d .*ok\s+✓ .* ok\s*\n){3}/m);
     const loaded = Date.now() - t0;
     expect(healthy).toMatch(/^HOST\s+nic0 10\.0\.1\.0\/24\s+nic1 10\.0\.2\.0\/24\s*$/m);
-    for (const h of ['host1', 'host2', 'host3']) expect(gridRow(healthy, h)).toMatch(new RegExp(`^.✓ ${h} ✓ 192\\.168\\.\\d+\\.0/24 0/254 ok\\s+✓ 192\\.168\\.\\d+\\.0/24 0/254 ok\\s*$`));
+    for (const h of ['host1', 'host2', 'host3']) expect(gridRow(healthy, h)).toMatch(new RegExp(`^.✓ ${h} ✓ 192\\.168\\.\\d+\\.0/24 0/253 ok\\s+✓ 192\\.168\\.\\d+\\.0/24 0/253 ok\\s*$`));
     expect(healthy).toMatch(/^ multinic-lab │ http:\/\/[\d.]+:\d+ │ updated \d\d:\d\d:\d\dZ/m);
 
     // Idle: nothing changes in the lab; the UI holds its watches and draws nothing.
@@ -103,7 +103,7 @@ describe.skipIf(!ready)(`ui end to end in tmux${ready ? '' : ` (skipped: ${why})
     execFileSync('ip', ['-n', `${prefix}-host2`, 'link', 'set', 'eth2', 'down']);
     try {
       const t1 = Date.now();
-      const failing = await waitFor(/^.✗ host2 ✓ 192\.168\.\d+\.0\/24 0\/254 ok\s+✗ (- no NIC|\S+ \d+\/\d+ down)\s*$/m, 15_000);
+      const failing = await waitFor(/^.✗ host2 ✓ 192\.168\.\d+\.0\/24 0\/253 ok\s+✗ (- no NIC|\S+ \d+\/\d+ down)\s*$/m, 15_000);
       console.log(`ui figures: host2 failing ${Date.now() - t1} ms after its eth2 went down`);
       expect(gridRow(failing, 'host1')).toMatch(/^.✓ host1 /);
       expect(gridRow(failing, 'host3')).toMatch(/^.✓ host3 /);

@@ -41,7 +41,7 @@ describe('screens', () => {
     expect(f).toHaveLength(29);
     expect(f[0]).toMatch(/^ multinic ▸ networks\s*$/);
     expect(f[1]).toMatch(/^ {2}NAME\s+PLUGIN\s+READY\s+HOSTS\s+POOL USE\s+ROUTES\s+LAST PROBLEM/);
-    expect(f[2]).toMatch(/^› ✓ multi-nic-sample\s+macvlan l3\s+Ready\s+3\/3\s+0\/1524\s+✓ ok\s+-/);
+    expect(f[2]).toMatch(/^› ✓ multi-nic-sample\s+macvlan l3\s+Ready\s+3\/3\s+0\/1518\s+✓ ok\s+-/);
     expect(f[28]).toMatch(/^ lab │ https:\/\/127\.0\.0\.1:6443 │ updated 10:00:00Z/);
   });
 
@@ -50,9 +50,9 @@ describe('screens', () => {
     expect(f[0]).toMatch(/networks › multi-nic-sample/);
     expect(f[1]).toMatch(/^HOST\s+nic0 10\.0\.1\.0\/24\s+nic1 10\.0\.2\.0\/24/);
     expect(f.slice(2, 5).map((l) => l.trimEnd())).toEqual([
-      '›✓ host1 ✓ 192.168.0.0/24 0/254 ok       ✓ 192.168.64.0/24 0/254 ok',
-      ' ✗ host2 ✓ 192.168.1.0/24 0/254 ok       ✗ 192.168.65.0/24 0/254 down',
-      ' ✓ host3 ✓ 192.168.2.0/24 0/254 ok       ✓ 192.168.66.0/24 0/254 ok',
+      '›✓ host1 ✓ 192.168.0.0/24 0/253 ok       ✓ 192.168.64.0/24 0/253 ok',
+      ' ✗ host2 ✓ 192.168.1.0/24 0/253 ok       ✗ 192.168.65.0/24 0/253 down',
+      ' ✓ host3 ✓ 192.168.2.0/24 0/253 ok       ✓ 192.168.66.0/24 0/253 ok',
     ]);
   });
 
@@ -60,7 +60,7 @@ describe('screens', () => {
     const f = frame(state(withDiagnostics(labData({ hosts: 3, nics: 2 }), 'host2', { down: ['eth2'] }), undefined, enter), true).join('\n');
     // ink-testing-library keeps ANSI codes only when chalk has a colour level; either way no symbols.
     expect(f).not.toContain('✗');
-    expect(f).toContain('192.168.65.0/24 0/254 down');
+    expect(f).toContain('192.168.65.0/24 0/253 down');
   });
 
   it('host x NIC detail of the failing cell says why and lists routes and allocations', () => {
@@ -71,7 +71,7 @@ describe('screens', () => {
       '  multi-nic-sample  host2 × eth2 (nic1, 10.0.2.0/24)  ✗ fail',
       '  block     192.168.65.0/24  pool multi-nic-sample-192.168.65.0-24',
       '  host IP   10.0.2.2   gateway (shim) 192.168.65.1',
-      '  use       1/254 addresses',
+      '  use       1/253 addresses',
       "  routes    1/2 present (kernel, read by the agent)",
       '    missing 192.168.64.0/24 via 10.0.2.1 dev eth2',
       '  ✗ eth2 on host2: link admin down, no carrier (agent saw it at 2026-12-02T10:00:05Z)',
@@ -105,7 +105,7 @@ describe('screens', () => {
     const bottom = frame(state(d, size, enter, t('G'), t('l'), t('l'), t('l')));
     expect(hosts(bottom)).toEqual(names.slice(45));
     expect(bottom[1]).toMatch(/^HOST 3-4\/4\s+nic2 10\.0\.3\.0\/24\s+nic3 10\.0\.4\.0\/24\s*$/);
-    expect(bottom[20]).toMatch(/192\.168\.\d+\.\d+\/25 0\/126 ok\s+\S+ 192\.168\.\d+\.\d+\/25 0\/126 ok/);
+    expect(bottom[20]).toMatch(/192\.168\.\d+\.\d+\/25 0\/125 ok\s+\S+ 192\.168\.\d+\.\d+\/25 0\/125 ok/);
     expect(bottom[20]).toMatch(/^›✓ host9 /);
   });
 
@@ -115,7 +115,7 @@ describe('screens', () => {
     expect(f.every((l) => l.length <= 60)).toBe(true);
     // One NIC column fits; the header says which of how many, l scrolls to the next.
     expect(f[1]).toMatch(/^HOST 1-1\/2\s+nic0 10\.0\.1\.0\/24\s*$/);
-    expect(f[2]).toMatch(/^›✓ host1\s+✓ 192\.168\.0\.0\/24 0\/254 ok\s*$/);
+    expect(f[2]).toMatch(/^›✓ host1\s+✓ 192\.168\.0\.0\/24 0\/253 ok\s*$/);
     expect(frame(state(labData({ hosts: 3, nics: 2 }), { columns: 60, rows: 16 }, enter, t('l')))[1]).toMatch(/^HOST 2-2\/2\s+nic1 10\.0\.2\.0\/24\s*$/);
     expect(f[14]).toMatch(/^ lab │ https:/);
   });

@@ -12,9 +12,9 @@ describe('grid', () => {
     const g = gridOf(labData({ hosts: 3, nics: 2 }), NET);
     expect(g?.columns).toEqual([{ interfaceIndex: 0, netAddress: '10.0.1.0/24' }, { interfaceIndex: 1, netAddress: '10.0.2.0/24' }]);
     expect(g?.rows.map((r) => [r.host, r.health, ...r.cells.map((c) => `${c.nic} ${c.podCIDR} ${c.used}/${c.capacity} ${c.route}`)])).toEqual([
-      ['host1', 'ok', 'eth1 192.168.0.0/24 0/254 ok', 'eth2 192.168.64.0/24 0/254 ok'],
-      ['host2', 'ok', 'eth1 192.168.1.0/24 0/254 ok', 'eth2 192.168.65.0/24 0/254 ok'],
-      ['host3', 'ok', 'eth1 192.168.2.0/24 0/254 ok', 'eth2 192.168.66.0/24 0/254 ok'],
+      ['host1', 'ok', 'eth1 192.168.0.0/24 0/253 ok', 'eth2 192.168.64.0/24 0/253 ok'],
+      ['host2', 'ok', 'eth1 192.168.1.0/24 0/253 ok', 'eth2 192.168.65.0/24 0/253 ok'],
+      ['host3', 'ok', 'eth1 192.168.2.0/24 0/253 ok', 'eth2 192.168.66.0/24 0/253 ok'],
     ]);
   });
 
@@ -51,7 +51,7 @@ describe('grid', () => {
     const p = d.snapshot.ippools[0]!;
     p.spec.allocations = Array.from({ length: 229 }, (_, i) => ({ pod: `p${i}`, namespace: 'default', index: i + 2, address: `192.168.0.${i + 2}` }));
     const c = gridOf(d, NET)?.rows[0]?.cells[0];
-    expect([c?.health, c?.reasons]).toEqual(['warn', [`pool ${p.metadata.name} 229/254 used`]]);
+    expect([c?.health, c?.reasons]).toEqual(['warn', [`pool ${p.metadata.name} 229/253 used`]]);
   });
 });
 
@@ -60,7 +60,7 @@ describe('networks list', () => {
     const d = withPod(labData({ hosts: 3, nics: 2 }), 'trainer-0', 'host2');
     const st = statusOf(d).networks[0]!;
     const row = networkRows(d)[0]!;
-    expect(row).toMatchObject({ name: NET, mode: 'macvlan l3', ready: st.ready, hostsReady: 3, hosts: 3, used: 2, capacity: '1524', routes: { health: 'ok', text: 'ok' }, problem: '', health: 'ok' });
+    expect(row).toMatchObject({ name: NET, mode: 'macvlan l3', ready: st.ready, hostsReady: 3, hosts: 3, used: 2, capacity: '1518', routes: { health: 'ok', text: 'ok' }, problem: '', health: 'ok' });
     expect(row.used).toBe(st.hosts.flatMap((h) => h.nics).reduce((a, n) => a + n.used, 0));
   });
 
