@@ -8,10 +8,10 @@ import { R } from '../lib/k8s/resources.js';
 import { contextName } from '../kube/kubeconfig.js';
 
 export default class UiCommand extends BaseCommand<typeof UiCommand> {
-  static override summary = 'Interactive terminal UI: networks, hosts x NICs grid, nodes, pods and checks, kept live by watches.';
-  static override description = `A full-screen view of what status and check report, updated as the cluster changes (watches, no polling). Keys as in k9s: ":" switches view (:net, :nodes, :pods, :check; Tab completes), "/" filters, arrows or j/k move, Enter drills in (network → hosts x NICs grid → host x NIC detail), Esc goes back, "?" lists the current view's keys, "r" re-reads everything, q or Ctrl-C quits (a running check is cancelled and its pods deleted first).
+  static override summary = 'Interactive terminal UI: networks, hosts x NICs grid, nodes, pods, doctor and checks, kept live by watches.';
+  static override description = `A full-screen view of what status, doctor and check report, updated as the cluster changes (watches, no polling). Keys as in k9s: ":" switches view (:net, :nodes, :pods, :doctor, :check; Tab completes), "/" filters, arrows or j/k move, Enter drills in (network → hosts x NICs grid → host x NIC detail; a pod → doctor pod; a doctor finding → its cause and fix), Esc goes back, "?" lists the current view's keys, "r" re-reads everything, q or Ctrl-C quits (a running check is cancelled and its pods deleted first).
 
-Cells are judged from the kernel truth each agent publishes when it does (routes missing, link down), else from the agent's route report and NIC discovery. Needs a terminal: in scripts use status or check. NO_COLOR (or --no-color) shows state by symbols (✓ ! ✗).`;
+Cells are judged from the kernel truth each agent publishes when it does (routes missing, link down), else from the agent's route report and NIC discovery. Needs a terminal: in scripts use status, doctor or check. NO_COLOR (or --no-color) shows state by symbols (✓ ! ✗).`;
   static override examples = ['<%= config.bin %> ui', '<%= config.bin %> ui --network multi-nic-sample', 'NO_COLOR=1 <%= config.bin %> ui --context lab'];
   static override flags = {
     network: Flags.string({ description: 'Open the hosts x NICs grid of this network.' }),
@@ -21,7 +21,7 @@ Cells are judged from the kernel truth each agent publishes when it does (routes
   async run(): Promise<void> {
     if (!process.stdout.isTTY || !process.stdin.isTTY) {
       throw new UserError('kubectl multinic ui needs an interactive terminal (stdin and stdout must be a TTY)', {
-        hint: 'for scripts and pipes use kubectl multinic status (-o json) or check',
+        hint: 'for scripts and pipes use kubectl multinic status (-o json), doctor or check',
       });
     }
     const kube = await this.kube();
@@ -40,6 +40,7 @@ Cells are judged from the kernel truth each agent publishes when it does (routes
       context: f.context ?? contextName({ kubeconfig: f.kubeconfig, env: process.env }) ?? '(in-cluster)',
       color: useColor(process.stdout, f['no-color'], process.env),
       network: f.network,
+      cliVersion: this.config.version,
       check: { namespace: f.namespace ?? kube.namespace, image: defaultImage(this.config.version), duration: f['check-duration'] },
     });
   }

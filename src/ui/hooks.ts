@@ -4,11 +4,13 @@ import { useInput, useStdout } from 'ink';
 import { type Dispatch, useEffect, useRef } from 'react';
 import { gatherNetworks } from '../check/gather.js';
 import { runCheck } from '../check/run.js';
+import { gatherDoctorSnapshot } from '../cluster/snapshot.js';
 import type { KubeApi } from '../kube/api.js';
 import { planCheck, validateCheckOptions } from '../lib/check/plan.js';
 import { buildReport } from '../lib/check/report.js';
 import type { CheckOptions } from '../lib/check/types.js';
-import { type Action, type CheckState, type Key, splitTyped } from '../lib/ui/state.js';
+import { runDoctor } from '../lib/doctor/report.js';
+import { type Action, type CheckState, type DoctorState, type Key, splitTyped } from '../lib/ui/state.js';
 import type { ClusterFeed } from './feed.js';
 
 /** Feeds the reducer from the cluster feed; `refreshToken` > 0 re-reads everything. */
@@ -64,6 +66,24 @@ export function useCheckRun(kube: KubeApi | undefined, check: CheckState, dispat
     if (cancelToken > 0) ctl.current?.abort();
   }, [cancelToken]);
 }
+
+/**
+ * Runs the doctor when the state asks (runToken): the doctor's own gatherer (agents probe their
+ * node on request) and registry, exactly what `kubectl multinic doctor` / `doctor pod` run.
+ */
+export function useDoctorRun(kube: KubeApi | undefined, doctor: DoctorState, dispatch: Dispatch<Action>, cliVersion: string): void {
+  const { runToken, pod } = doctor;
+  useEffect(() => {
+    if (!kube || runToken === 0) return;
+    const [namespace, name] = pod ? (pod.split('/') as [string, string]) : [];
+    gatherDoctorSnapshot(kube, { cliVersion, probeTimeoutMs: DOCTOR_PROBE_MS, ...(namespace && name ? { target: { namespace, name } } : {}) })
+      .then((snap) => dispatch({ type: 'doctor', token: runToken, event: { kind: 'finished', report: runDoctor(snap) } }))
+      .catch((e: Error) => dispatch({ type: 'doctor', token: runToken, event: { kind: 'failed', message: e.message } }));
+  }, [kube, runToken]);
+}
+
+/** How long the doctor view waits for the agents to answer its probe (doctor's own default). */
+const DOCTOR_PROBE_MS = 5000;
 
 /** Ink's key events → reducer keys (the only place that knows Ink's key shape). */
 export function useKeys(dispatch: Dispatch<Action>): void {

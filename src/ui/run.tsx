@@ -17,6 +17,7 @@ export interface UiOptions {
   color: boolean;
   network?: string;
   check: CheckDefaults;
+  cliVersion: string;
 }
 
 const ENTER = '\u001b[?1049h\u001b[H';
@@ -34,7 +35,7 @@ export async function renderUi(o: UiOptions): Promise<void> {
   process.once('exit', restore);
   try {
     const ink = render(
-      <App initial={initialState({ columns: out.columns, rows: out.rows, network: o.network })} theme={theme(o.color)} context={o.context} server={o.kube.server} kube={o.kube} feed={o.feed} check={o.check} />,
+      <App initial={initialState({ columns: out.columns, rows: out.rows, network: o.network })} theme={theme(o.color)} context={o.context} server={o.kube.server} kube={o.kube} feed={o.feed} check={o.check} cliVersion={o.cliVersion} />,
       { exitOnCtrlC: false, patchConsole: true },
     );
     await ink.waitUntilExit();

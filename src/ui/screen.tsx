@@ -7,6 +7,7 @@ import { COMMANDS, type UiState, complete, current } from '../lib/ui/state.js';
 import type { Theme } from './theme.js';
 import { CellView } from './views/cell.js';
 import { CheckView } from './views/check.js';
+import { DoctorView, FindingView } from './views/doctor.js';
 import { GridView } from './views/grid.js';
 import { HelpView } from './views/help.js';
 import { NetworksView } from './views/networks.js';
@@ -29,6 +30,8 @@ function title(s: UiState): string {
   const parts = s.stack.map((f) => {
     if (f.view === 'grid') return f.network ?? '';
     if (f.view === 'cell') return `${f.host} nic${f.interfaceIndex}`;
+    if (f.view === 'doctor') return s.doctor.pod ? `doctor pod ${s.doctor.pod}` : 'doctor';
+    if (f.view === 'finding') return `finding ${(f.finding ?? 0) + 1}`;
     return f.view;
   });
   const f = current(s);
@@ -53,6 +56,10 @@ export function Screen({ state, theme, context, server }: ScreenProps): ReactNod
     <NodesView {...props} />
   ) : f.view === 'pods' ? (
     <PodsView {...props} />
+  ) : f.view === 'doctor' ? (
+    <DoctorView {...props} />
+  ) : f.view === 'finding' ? (
+    <FindingView {...props} />
   ) : (
     <CheckView {...props} />
   );

@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
 describe('ui off a TTY', () => {
-  it('exits 2 with a hint to use status or check', () => {
+  it('exits 2 with a hint to use status, doctor or check', () => {
     const r = runCli(['ui', '--kubeconfig', '/nonexistent/kubeconfig'], { input: '' });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
-      'error: kubectl multinic ui needs an interactive terminal (stdin and stdout must be a TTY)\nhint: for scripts and pipes use kubectl multinic status (-o json) or check\n',
+      'error: kubectl multinic ui needs an interactive terminal (stdin and stdout must be a TTY)\nhint: for scripts and pipes use kubectl multinic status (-o json), doctor or check\n',
     );
   });
 

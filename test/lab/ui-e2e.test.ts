@@ -1,7 +1,8 @@
 // `kubectl multinic ui` end to end in a real terminal: the lab (3 hosts x 2 NICs, real agents,
 // netns, CNI) → the built CLI inside tmux at 100x30 → keys with `send-keys`, the screen read back
 // with `capture-pane`. Asserts the healthy grid, a NIC link set down in one host's namespace turning
-// that host's cell failing, a check run from the TUI with its matrix, and q giving the shell back.
+// that host's cell failing, the doctor view run from the TUI, a check run from the TUI with its
+// matrix, and q giving the shell back.
 // Prints time to first frame and to a loaded grid, RSS while open and CPU over 30 s idle.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -114,6 +115,17 @@ describe.skipIf(!ready)(`ui end to end in tmux${ready ? '' : ` (skipped: ${why})
       const detail = await waitFor(/host2 × .* \(nic1, 10\.0\.2\.0\/24\)\s+✗ fail/);
       expect(detail).toMatch(/✗ (host2 has no NIC on 10\.0\.2\.0\/24|eth2 (link is down|on host2: link))/);
       send('Escape');
+      await waitFor(/^HOST\s+nic0/m);
+      // The doctor from the TUI, while the NIC is down: the real gatherer (agents probed) and registry.
+      send(':doctor');
+      send('Enter');
+      const doc = await waitFor(/^ {2}doctor: (OK|FAILED|OK with warnings): 3 nodes, 1 network, \d+ checks/m, 30_000);
+      console.log(`ui doctor view with host2/eth2 down:\n${doc}`);
+      expect(doc).toMatch(/^ {2}SEV\s+CHECK\s+WHERE\s+SEEN/m);
+      send(':net');
+      send('Enter');
+      await waitFor(/^ multinic ▸ networks\s*$/m);
+      send('Enter');
       await waitFor(/^HOST\s+nic0/m);
     } finally {
       execFileSync('ip', ['-n', `${prefix}-host2`, 'link', 'set', 'eth2', 'up']);

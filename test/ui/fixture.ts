@@ -1,8 +1,10 @@
 // Fixed cluster snapshots for the TUI tests, built the way the cluster gets them: the network is
 // validated and planned by the real planner over an inventory of HostInterfaces, and IPPools are
 // the planned pools; the knobs then break one thing at a time (a NIC down, a route missing...).
+import { CRDS } from '../../src/lib/crds/crds.gen.js';
 import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../../src/lib/crds/types.gen.js';
 import type { NodeDiagnostics } from '../../src/lib/diagnostics/types.js';
+import type { DoctorSnapshot } from '../../src/lib/doctor/types.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { validateNetwork } from '../../src/lib/network.js';
 import { planNetwork } from '../../src/lib/plan/index.js';
@@ -150,4 +152,20 @@ export function withBlockGone(d: ClusterData, host: string, nic: string): Cluste
   const gone = withNicUndiscovered(d, host, nic);
   const cidrs = gone.snapshot.cidrs.map((c) => ({ ...c, spec: { ...c.spec, cidr: c.spec.cidr.map((e) => ({ ...e, hosts: e.hosts.filter((h) => !(h.hostName === host && h.interfaceName === nic)) })) } }));
   return { ...gone, snapshot: { ...gone.snapshot, cidrs } };
+}
+
+/** The doctor's snapshot over this data (no probe made: what the agents last published). */
+export function doctorSnapshotOf(d: ClusterData): DoctorSnapshot {
+  return {
+    ...d.snapshot,
+    now: '2026-12-02T10:00:10Z',
+    cliVersion: '0.1.0',
+    crds: CRDS as unknown as KubeObject[],
+    allDaemonSets: d.snapshot.daemonSets,
+    nads: [],
+    namespaces: [{ name: 'default', phase: 'Active' }],
+    pods: d.pods,
+    events: [],
+    probes: [],
+  };
 }

@@ -4,6 +4,7 @@ import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import { networkFromCidr, planCheck, validateCheckOptions } from '../../src/lib/check/plan.js';
 import { buildReport } from '../../src/lib/check/report.js';
+import { runDoctor, summaryLine } from '../../src/lib/doctor/report.js';
 import type { TestResult } from '../../src/lib/check/types.js';
 import type { ClusterData } from '../../src/lib/ui/model.js';
 import { type Key, type UiState, initialState, reduce } from '../../src/lib/ui/state.js';
@@ -11,7 +12,7 @@ import { App } from '../../src/ui/app.js';
 import { Screen } from '../../src/ui/screen.js';
 import { theme } from '../../src/ui/theme.js';
 import { eventually } from '../helpers/eventually.js';
-import { emptyCluster, labData, withDiagnostics, withPod } from './fixture.js';
+import { doctorSnapshotOf, emptyCluster, labData, withDiagnostics, withPod } from './fixture.js';
 
 const AT = Date.UTC(2026, 11, 2, 10, 0, 0);
 const state = (data: ClusterData | undefined, size = { columns: 100, rows: 30 }, ...ks: Key[]): UiState => {
@@ -190,6 +191,39 @@ describe('screens', () => {
       '  ✗ multi-nic-sample/host1->host2/nic1 [no-route]: no route to host',
     ]);
     expect(done[13]).toBe('    hint: check host1 routes');
+  });
+});
+
+describe('doctor screens', () => {
+  it('findings severity first; Enter shows the cause and the fix', () => {
+    const d = withDiagnostics(labData({ hosts: 3, nics: 2 }), 'host2', { down: ['eth2'] });
+    const report = runDoctor(doctorSnapshotOf(d));
+    let s = state(d, undefined, t(':'), t('d'), t('o'), t('c'), enter);
+    expect(frame(s)[1]).toMatch(/running the doctor: asking every agent to probe its node/);
+    s = reduce(s, { type: 'doctor', token: s.doctor.runToken, event: { kind: 'finished', report } });
+    const f = frame(s).map((l) => l.trimEnd());
+    expect(f[0]).toMatch(/^ multinic ▸ networks › doctor$/);
+    expect(f[1]).toBe(`  ${summaryLine(report)}`.slice(0, 100).trimEnd());
+    expect(f[2]).toMatch(/^ {2}SEV\s+CHECK\s+WHERE\s+SEEN/);
+    expect(f[3]).toMatch(/^› ✗ fail /);
+    expect(f.find((l) => l.includes('node-links'))).toMatch(/^ {2}✗ fail\s+node-links\s+host2 eth2\s+NIC eth2 on host2 is down/);
+    const sev = f.slice(3, 3 + report.findings.length).map((l) => /[✗!·] (fail|warn|info)/.exec(l)?.[1]);
+    expect(sev).toEqual(report.findings.map((x) => x.severity));
+    // Filter down to the NIC's finding, then Enter.
+    const filtered = [t('/'), ...'node-links'.split('').map(t), enter].reduce((acc, k) => reduce(acc, { type: 'key', key: k }), s);
+    const detail = frame(reduce(filtered, { type: 'key', key: enter })).map((l) => l.trimEnd());
+    expect(detail[0]).toMatch(/› doctor › finding \d+$/);
+    expect(detail.slice(1, 10)).toEqual([
+      '  ✗ fail  node-links  host2 eth2',
+      '',
+      '  SEEN',
+      '    NIC eth2 on host2 is down (operstate down); it carries multi-nic-sample',
+      '  CAUSE',
+      '    it was set down (ip link set down, or a network manager)',
+      '  FIX',
+      '    ip link set eth2 up on host2',
+      '',
+    ]);
   });
 });
 

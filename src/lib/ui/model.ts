@@ -2,7 +2,7 @@
 // builds (src/lib/status.ts), plus the kernel truth agents publish (src/lib/diagnostics/types.ts)
 // and the pods' Multus network-status. Pure: rows and cells are plain data the views only lay out.
 import type { HostInterface, IPPool } from '../crds/types.gen.js';
-import type { NodeDiagnostics } from '../diagnostics/types.js';
+import { diagnosticsOf as doctorDiagnosticsOf } from '../doctor/util.js';
 import type { KubeObject } from '../k8s/meta.js';
 import { readNetworkStatus } from '../multus.js';
 import { type VlanMode, shimGateway, usesShim } from '../agent/addressing.js';
@@ -26,14 +26,8 @@ export function statusOf(d: ClusterData): StatusReport {
 /** A pool at or above this share of its capacity is a warning. */
 export const POOL_WARN_SHARE = 0.9;
 
-/** The kernel-truth block of a HostInterface, when its agent publishes one (older agents do not). */
-export function diagnosticsOf(hi: HostInterface | undefined): NodeDiagnostics | undefined {
-  const d = (hi?.status as { diagnostics?: unknown } | undefined)?.diagnostics;
-  if (!d || typeof d !== 'object') return undefined;
-  const nd = d as Partial<NodeDiagnostics>;
-  if (!Array.isArray(nd.nics) || !Array.isArray(nd.networks)) return undefined;
-  return nd as NodeDiagnostics;
-}
+/** The kernel-truth block of a HostInterface, read as the doctor reads it (one reader). */
+export const diagnosticsOf = doctorDiagnosticsOf;
 
 const worst = (a: Health, b: Health): Health => {
   const rank = { none: 0, ok: 1, warn: 2, fail: 3 } as const;

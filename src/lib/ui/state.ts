@@ -3,12 +3,13 @@
 // tested as tables without Ink. Side effects (quit, refresh, run or cancel a check) are requests
 // in the state (flags and tokens) that the app's hooks act on.
 import type { CheckReport } from '../check/types.js';
+import type { DoctorReport, Finding } from '../doctor/types.js';
 import type { StatusReport } from '../status.js';
 import { type ClusterData, gridOf, networkRows, nodeRows, podRows, statusOf } from './model.js';
 
 export type { StatusReport };
 
-export type ViewId = 'networks' | 'grid' | 'cell' | 'nodes' | 'pods' | 'check';
+export type ViewId = 'networks' | 'grid' | 'cell' | 'nodes' | 'pods' | 'check' | 'doctor' | 'finding';
 
 /** One level of the navigation stack: a view, what it is about, its selection and filter. */
 export interface Frame {
@@ -18,6 +19,8 @@ export interface Frame {
   /** cell: the host and NIC index. */
   host?: string;
   interfaceIndex?: number;
+  /** finding: its index in the doctor report's findings. */
+  finding?: number;
   /** Selected row (index into the filtered rows). */
   sel: number;
   /** grid: selected column. */
@@ -52,6 +55,17 @@ export interface CheckState {
   error?: string;
 }
 
+/** The doctor run the Doctor view shows: the cluster-wide one, or `doctor pod` for `pod`. */
+export interface DoctorState {
+  phase: 'idle' | 'running' | 'done' | 'failed';
+  /** Bumped to ask the app to run the doctor (src/cluster/snapshot.ts gatherer, src/lib/doctor registry). */
+  runToken: number;
+  /** namespace/name for `doctor pod`; absent for the whole cluster. */
+  pod?: string;
+  report?: DoctorReport;
+  error?: string;
+}
+
 export interface UiState {
   stack: Frame[];
   /** The `:` command bar while open. */
@@ -69,6 +83,7 @@ export interface UiState {
   /** Bumped by `r`: the app re-reads the cluster. */
   refreshToken: number;
   check: CheckState;
+  doctor: DoctorState;
   /** Set once the app should exit (the check, if one runs, is cancelled and cleaned first). */
   quit: boolean;
   /** A transient message for the status line (unknown command, ...). */
@@ -94,7 +109,9 @@ export type Action =
   | { type: 'data'; data: ClusterData; at: number }
   | { type: 'error'; message: string }
   | { type: 'resize'; columns: number; rows: number }
-  | { type: 'check'; event: CheckProgress };
+  | { type: 'check'; event: CheckProgress }
+  /** `token`: the runToken the run was started for (results of superseded runs are dropped). */
+  | { type: 'doctor'; token: number; event: { kind: 'finished'; report: DoctorReport } | { kind: 'failed'; message: string } };
 
 /** Views reachable from the command bar, with the words that name them (first is canonical). */
 export const COMMANDS: ReadonlyArray<{ words: string[]; view?: ViewId; quit?: boolean; help: string }> = [
@@ -102,6 +119,7 @@ export const COMMANDS: ReadonlyArray<{ words: string[]; view?: ViewId; quit?: bo
   { words: ['nodes', 'no'], view: 'nodes', help: 'nodes and their NICs' },
   { words: ['pods', 'po'], view: 'pods', help: 'pods attached to our networks' },
   { words: ['check'], view: 'check', help: 'run iperf3 over every NIC' },
+  { words: ['doctor', 'dr'], view: 'doctor', help: 'doctor findings, severity first' },
   { words: ['quit', 'q'], quit: true, help: 'leave' },
 ];
 
@@ -120,6 +138,7 @@ export function initialState(opts: { columns?: number; rows?: number; network?: 
     size: { columns: opts.columns ?? 80, rows: opts.rows ?? 24 },
     refreshToken: 0,
     check: { phase: 'pick', pairs: 'ring', runToken: 0, cancelToken: 0, total: 0, done: 0, results: [], leftovers: [] },
+    doctor: { phase: 'idle', runToken: 0 },
     quit: false,
   };
 }
@@ -146,7 +165,10 @@ export function rowsOf(s: UiState, f: Frame = current(s)): string[] {
       return nodeRows(d, report).filter((r) => matches(f.filter, r.name, ...r.nics.map((n) => n.name))).map((r) => r.name);
     case 'pods':
       return podRows(d).filter((r) => matches(f.filter, r.name, r.node)).map((r) => r.name);
+    case 'doctor':
+      return (s.doctor.report?.findings ?? []).map((x, i) => ({ x, i })).filter(({ x }) => matches(f.filter, x.check, x.severity, x.seen, ...Object.values(x.where))).map(({ i }) => String(i));
     case 'cell':
+    case 'finding':
       return [];
   }
 }
@@ -159,7 +181,7 @@ function columnsOf(s: UiState, f: Frame): number {
 /** Keys of a view, for the help overlay (and the truth of what the reducer does). */
 export function keysFor(view: ViewId, check?: CheckState): Array<[key: string, what: string]> {
   const common: Array<[string, string]> = [
-    [':', 'command bar (:net :nodes :pods :check :q), Tab completes'],
+    [':', 'command bar (:net :nodes :pods :doctor :check :q), Tab completes'],
     ['/', 'filter rows (Enter keeps, Esc clears)'],
     ['j k ↑ ↓', 'move; PgUp PgDn g G jump'],
     ['r', 'refresh from the cluster'],
@@ -171,7 +193,9 @@ export function keysFor(view: ViewId, check?: CheckState): Array<[key: string, w
     grid: [['h l ← →', 'move between NICs'], ['Enter', 'host x NIC detail'], ['Esc', 'back to networks']],
     cell: [['Esc', 'back to the grid']],
     nodes: [['Esc', 'back']],
-    pods: [['Esc', 'back']],
+    pods: [['Enter', 'doctor pod on the pod'], ['Esc', 'back']],
+    doctor: [['Enter', "the finding's cause and fix"], ['r', 're-run the doctor (agents probe their node again)'], ['Esc', 'back']],
+    finding: [['Esc', 'back to the findings']],
     check:
       check?.phase === 'running'
         ? [['q Esc', 'cancel the check (its pods are deleted)'], ['Ctrl-C', 'cancel, clean up and quit']]
@@ -200,7 +224,15 @@ function open(s: UiState, view: ViewId): UiState {
   // Switching views from the command bar replaces everything above the networks list (k9s-like).
   const base = s.stack[0] as Frame;
   const stack = view === 'networks' ? [base] : [base, frame(view)];
-  return settle({ ...s, stack, command: undefined, filtering: false, help: false });
+  const opened = settle({ ...s, stack, command: undefined, filtering: false, help: false });
+  // The cluster-wide doctor runs when its view opens without a cluster-wide result to show.
+  return view === 'doctor' && (s.doctor.phase === 'idle' || s.doctor.pod) ? runDoctor(opened) : opened;
+}
+
+/** Asks for a doctor run (a new token: the result of an earlier, different run is then ignored). */
+function runDoctor(s: UiState, pod?: string): UiState {
+  if (s.doctor.phase === 'running' && s.doctor.pod === pod) return s;
+  return { ...s, doctor: { phase: 'running', runToken: s.doctor.runToken + 1, ...(pod ? { pod } : {}) } };
 }
 
 /** Completion of a partial command word: the single match, else the longest common prefix. */
@@ -218,7 +250,7 @@ function runCommand(s: UiState, text: string): UiState {
   if (!t) return { ...s, command: undefined };
   const exact = COMMANDS.find((c) => c.words.includes(t));
   const found = exact ?? (complete(t).candidates.length === 1 ? COMMANDS.find((c) => c.words[0] === complete(t).text) : undefined);
-  if (!found) return { ...s, command: undefined, flash: `unknown command ":${t}" (try :net, :nodes, :pods, :check)` };
+  if (!found) return { ...s, command: undefined, flash: `unknown command ":${t}" (try :net, :nodes, :pods, :doctor, :check)` };
   if (found.quit) return requestQuit({ ...s, command: undefined });
   return open(s, found.view as ViewId);
 }
@@ -257,6 +289,7 @@ function onKey(s: UiState, k: Key): UiState {
   if (k.text === ':') return { ...s1, command: { text: '' } };
   if (k.text === '/') return f.view === 'cell' ? s1 : { ...s1, filtering: true };
   if (k.text === '?') return { ...s1, help: true };
+  if (k.text === 'r' && f.view === 'doctor') return runDoctor({ ...s1, refreshToken: s.refreshToken + 1 }, s.doctor.pod);
   if (k.text === 'r') return { ...s1, refreshToken: s.refreshToken + 1 };
   if (k.name === 'escape') {
     if (f.filter) return settle(withFrame(s1, { ...f, filter: '', sel: 0 }));
@@ -285,6 +318,8 @@ function onKey(s: UiState, k: Key): UiState {
       if (cell && cell.health !== 'none') return { ...s1, stack: [...s.stack, frame('cell', { network: f.network, host: row, interfaceIndex: cell.interfaceIndex })] };
       return { ...s1, flash: `${row} has no block on that NIC network` };
     }
+    if (f.view === 'pods' && row) return runDoctor({ ...s1, stack: [...s.stack, frame('doctor')] }, row);
+    if (f.view === 'doctor' && row) return { ...s1, stack: [...s.stack, frame('finding', { finding: Number(row) })] };
     if (f.view === 'check' && row && s.check.phase !== 'running' && s.check.phase !== 'cancelling') {
       return {
         ...s1,
@@ -323,8 +358,18 @@ export function reduce(s: UiState, a: Action): UiState {
       return { ...s, size: { columns: a.columns, rows: a.rows } };
     case 'check':
       return onCheck(s, a.event);
+    case 'doctor':
+      if (a.token !== s.doctor.runToken) return s;
+      return settle(
+        a.event.kind === 'finished'
+          ? { ...s, doctor: { ...s.doctor, phase: 'done', report: a.event.report, error: undefined } }
+          : { ...s, doctor: { ...s.doctor, phase: 'failed', error: a.event.message } },
+      );
   }
 }
+
+/** The finding a `finding` frame shows. */
+export const findingOf = (s: UiState, f: Frame = current(s)): Finding | undefined => (f.finding === undefined ? undefined : s.doctor.report?.findings[f.finding]);
 
 /** The app may exit: quit asked and no check still cleaning up. */
 export const readyToExit = (s: UiState): boolean => s.quit && s.check.phase !== 'running' && s.check.phase !== 'cancelling';

@@ -1,8 +1,9 @@
 // The TUI reducer, table-driven: a key sequence from a fixed snapshot → the state it leads to.
 // No Ink: keys are the reducer's own Key values.
 import { describe, expect, it } from 'vitest';
-import { type Key, type UiState, complete, current, initialState, readyToExit, reduce, rowsOf, scrollStart, splitTyped } from '../../../src/lib/ui/state.js';
-import { emptyCluster, labData, withPod } from '../../ui/fixture.js';
+import { type Key, type UiState, complete, current, initialState, readyToExit, reduce, rowsOf, scrollStart, splitTyped, findingOf } from '../../../src/lib/ui/state.js';
+import { runDoctor } from '../../../src/lib/doctor/report.js';
+import { doctorSnapshotOf, emptyCluster, labData, withDiagnostics, withPod } from '../../ui/fixture.js';
 
 /** "j", "<enter>", ":nodes<enter>": a compact key script. */
 function keys(script: string): Key[] {
@@ -60,7 +61,7 @@ describe('navigation', () => {
     expect(press(start(), ':nod').command).toEqual({ text: 'nod' });
     expect(press(start(), ':nodx<backspace>').command).toEqual({ text: 'nod' });
     const s = press(start(), ':bogus<enter>');
-    expect([s.command, s.flash, where(s)]).toEqual([undefined, 'unknown command ":bogus" (try :net, :nodes, :pods, :check)', 'networks sel=0']);
+    expect([s.command, s.flash, where(s)]).toEqual([undefined, 'unknown command ":bogus" (try :net, :nodes, :pods, :doctor, :check)', 'networks sel=0']);
     expect(press(s, 'j').flash).toBeUndefined();
   });
 
@@ -151,5 +152,49 @@ describe('typed chunks', () => {
   it('the chunk drives the reducer as the keys one by one would', () => {
     const s = splitTyped('j\r').reduce((acc, k) => reduce(acc, { type: 'key', key: k }), start());
     expect(where(s)).toBe('grid multi-nic-sample sel=0 col=0');
+  });
+});
+
+describe('doctor view', () => {
+  const broken = () => withDiagnostics(labData({ hosts: 3, nics: 2 }), 'host2', { down: ['eth2'] });
+  const report = () => runDoctor(doctorSnapshotOf(broken()));
+
+  it(':doctor opens the view and asks for a run; its report becomes rows, severity first', () => {
+    const s = press(start(broken()), ':doctor<enter>');
+    expect([where(s), s.doctor.phase, s.doctor.runToken, s.doctor.pod]).toEqual(['doctor sel=0', 'running', 1, undefined]);
+    const r = report();
+    const done = reduce(s, { type: 'doctor', token: 1, event: { kind: 'finished', report: r } });
+    expect(done.doctor.phase).toBe('done');
+    expect(rowsOf(done)).toEqual(r.findings.map((_, i) => String(i)));
+    expect(r.findings[0]?.severity).toBe('fail');
+    // Opened again later: the result is shown, not re-run; r re-runs it.
+    const again = press(done, ':net<enter>:dr<enter>');
+    expect(again.doctor.runToken).toBe(1);
+    expect(press(again, 'r').doctor).toMatchObject({ phase: 'running', runToken: 2 });
+  });
+
+  it('Enter opens a finding, Esc goes back; the filter narrows findings', () => {
+    const r = report();
+    const s = reduce(press(start(broken()), ':doctor<enter>'), { type: 'doctor', token: 1, event: { kind: 'finished', report: r } });
+    const f = press(s, '<enter>');
+    expect([where(f), findingOf(f)]).toEqual(['finding sel=0', r.findings[0]]);
+    expect(where(press(f, '<escape>'))).toBe('doctor sel=0');
+    const only = press(s, '/eth2<enter>');
+    expect(rowsOf(only).map((i) => r.findings[Number(i)]?.where.nic)).toEqual(rowsOf(only).map(() => 'eth2'));
+  });
+
+  it('Enter on a pod runs doctor pod on it', () => {
+    const s = press(start(withPod(labData({ hosts: 3, nics: 2 }), 'trainer-0', 'host2')), ':pods<enter><enter>');
+    expect([where(s), s.doctor.phase, s.doctor.pod, s.doctor.runToken]).toEqual(['doctor sel=0', 'running', 'default/trainer-0', 1]);
+    // :doctor afterwards is the cluster-wide doctor again
+    const cluster = press(s, ':doctor<enter>');
+    expect([cluster.doctor.pod, cluster.doctor.runToken, cluster.doctor.phase]).toEqual([undefined, 2, 'running']);
+    // The pod run's late answer is dropped: it is not what the view asks for any more.
+    expect(reduce(cluster, { type: 'doctor', token: 1, event: { kind: 'failed', message: 'late' } }).doctor.phase).toBe('running');
+  });
+
+  it('a failed run says why', () => {
+    const s = reduce(press(start(), ':doctor<enter>'), { type: 'doctor', token: 1, event: { kind: 'failed', message: 'cannot reach the API' } });
+    expect([s.doctor.phase, s.doctor.error]).toEqual(['failed', 'cannot reach the API']);
   });
 });
