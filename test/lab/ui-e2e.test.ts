@@ -104,7 +104,7 @@ describe.skipIf(!ready)(`ui end to end in tmux${ready ? '' : ` (skipped: ${why})
     execFileSync('ip', ['-n', `${prefix}-host2`, 'link', 'set', 'eth2', 'down']);
     try {
       const t1 = Date.now();
-      const failing = await waitFor(/^.✗ host2 ✓ 192\.168\.\d+\.0\/24 0\/253 ok\s+✗ (- no NIC|\S+ \d+\/\d+ down)\s*$/m, 15_000);
+      const failing = await waitFor(/^.✗ host2 ✓ 192\.168\.\d+\.0\/24 0\/253 ok\s+✗ (- no NIC|eth2 down|\S+ \d+\/\d+ down)\s*$/m, 15_000);
       console.log(`ui figures: host2 failing ${Date.now() - t1} ms after its eth2 went down`);
       expect(gridRow(failing, 'host1')).toMatch(/^.✓ host1 /);
       expect(gridRow(failing, 'host3')).toMatch(/^.✓ host3 /);
@@ -122,6 +122,9 @@ describe.skipIf(!ready)(`ui end to end in tmux${ready ? '' : ` (skipped: ${why})
       const doc = await waitFor(/^ {2}doctor: (OK|FAILED|OK with warnings): 3 nodes, 1 network, \d+ checks/m, 30_000);
       console.log(`ui doctor view with host2/eth2 down:\n${doc}`);
       expect(doc).toMatch(/^ {2}SEV\s+CHECK\s+WHERE\s+SEEN/m);
+      // Every agent answered the probe (kernel truth is fresh). The doctor does not name host2/eth2
+      // today: discovery drops a NIC whose link is down, so it is in no diagnostics block either.
+      expect(doc).toMatch(/ 3\/3 agent/);
       send(':net');
       send('Enter');
       await waitFor(/^ multinic ▸ networks\s*$/m);

@@ -179,6 +179,8 @@ function judgeCell(n: NetworkStatusReport, host: string, hostReady: boolean, nic
   }
   const dnet = diag?.networks.find((x) => x.network === n.name);
   if (dnet) {
+    // Kernel truth is per NIC; the host-level readiness may be down for another NIC of the host.
+    if (route === 'pending') route = 'ok';
     const missing = dnet.missingRoutes.filter((r) => !r.dev || r.dev === name);
     if (missing.length) fail(`${missing.length} route${missing.length === 1 ? '' : 's'} missing in table ${dnet.table}: ${missing.map((r) => `${r.dst}${r.via ? ` via ${r.via}` : ''}`).join(', ')}`, `${missing.length} missing`);
     if (!dnet.rulePresent) fail(`policy rule for table ${dnet.table} missing on ${host}`, 'no rule');
