@@ -20,6 +20,7 @@ export const kubeFlags = {
 export const colorFlags = {
   'no-color': Flags.boolean({ description: 'Disable colour (also NO_COLOR=1).', helpGroup: 'GLOBAL' }),
   help: Flags.help({ char: 'h', description: 'Show help for this command.', helpGroup: 'GLOBAL' }),
+  'no-headers': Flags.boolean({ description: 'Tables without their header line (kubectl convention).', helpGroup: 'GLOBAL' }),
 };
 
 export const outputFlag = Flags.option({
@@ -47,6 +48,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     });
     this.flags = flags as BaseFlags<T>;
     this.args = args as Interfaces.InferredArgs<T['args']>;
+    if ((this.flags as { 'no-headers'?: boolean })['no-headers']) {
+      const { tableDefaults } = await import('./table.js');
+      tableDefaults.headers = false;
+    }
     if (this.flags['no-color'] || process.env.NO_COLOR) {
       process.env.FORCE_COLOR = '0';
       const { default: chalk } = await import('chalk');

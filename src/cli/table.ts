@@ -13,7 +13,15 @@ export interface TableOptions {
   color?: boolean;
   /** Spaces before every line. */
   indent?: number;
+  /** Print the header line (default: tableDefaults.headers; `--no-headers` turns it off). */
+  headers?: boolean;
 }
+
+/** Process-wide defaults set once from the global flags (BaseCommand.init): `--no-headers`. */
+export const tableDefaults = { headers: true };
+
+/** What an empty cell shows, as kubectl shows it (never a blank that shifts columns for awk/cut). */
+export const EMPTY_CELL = '-';
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
@@ -24,24 +32,25 @@ export function visibleWidth(s: string): number {
 }
 
 /**
- * Renders rows under the headers. Rows shorter than the columns are padded with empty cells;
+ * Renders rows under the headers. Empty cells (and those missing from short rows) show EMPTY_CELL;
  * trailing spaces are trimmed so output diffs cleanly. Ends with a newline.
  */
 export function renderTable(columns: readonly Column[], rows: readonly (readonly string[])[], opts: TableOptions = {}): string {
-  const widths = columns.map((c, i) => Math.max(visibleWidth(c.header), ...rows.map((r) => visibleWidth(r[i] ?? ''))));
+  const headers = opts.headers ?? tableDefaults.headers;
+  const widths = columns.map((c, i) => Math.max(headers ? visibleWidth(c.header) : 0, ...rows.map((r) => visibleWidth(r[i] || EMPTY_CELL))));
   const pad = ' '.repeat(opts.indent ?? 0);
   const line = (cells: readonly string[], style: (s: string) => string): string =>
     pad +
     columns
       .map((c, i) => {
-        const cell = cells[i] ?? '';
+        const cell = cells[i] || EMPTY_CELL;
         const fill = ' '.repeat((widths[i] ?? 0) - visibleWidth(cell));
         return c.align === 'right' ? fill + style(cell) : style(cell) + fill;
       })
       .join('   ')
       .trimEnd();
   const bold = (s: string): string => (opts.color && s ? `\u001b[1m${s}\u001b[22m` : s);
-  const out = [line(columns.map((c) => c.header), bold), ...rows.map((r) => line(r, (s) => s))];
+  const out = [...(headers ? [line(columns.map((c) => c.header), bold)] : []), ...rows.map((r) => line(r, (s) => s))];
   return `${out.join('\n')}\n`;
 }
 

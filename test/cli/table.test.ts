@@ -5,7 +5,8 @@ describe('renderTable', () => {
   it.each([
     ['left-aligned columns, three spaces apart, trailing spaces trimmed', [{ header: 'HOST' }, { header: 'POD CIDR' }], [['host1', '192.168.0.0/24'], ['h2', '10.0.0.0/8']], {}, 'HOST    POD CIDR\nhost1   192.168.0.0/24\nh2      10.0.0.0/8\n'],
     ['right alignment for numbers', [{ header: 'NAME' }, { header: 'N', align: 'right' as const }], [['a', '5'], ['b', '1234']], {}, 'NAME      N\na         5\nb      1234\n'],
-    ['short rows padded with empty cells', [{ header: 'A' }, { header: 'B' }, { header: 'C' }], [['x']], {}, 'A   B   C\nx\n'],
+    ['empty and missing cells show "-", so columns stay countable for awk and cut', [{ header: 'A' }, { header: 'B' }, { header: 'C' }], [['x'], ['y', '', 'z']], {}, 'A   B   C\nx   -   -\ny   -   z\n'],
+    ['no header line (--no-headers)', [{ header: 'HOST' }, { header: 'N', align: 'right' as const }], [['a', '5'], ['bb', '10']], { headers: false }, 'a     5\nbb   10\n'],
     ['no rows: headers only', [{ header: 'A' }], [], {}, 'A\n'],
     ['indent', [{ header: 'A' }], [['x']], { indent: 2 }, '  A\n  x\n'],
     ['colour: bold headers only', [{ header: 'A' }, { header: 'B' }], [['xx', 'y']], { color: true }, '\u001b[1mA\u001b[22m    \u001b[1mB\u001b[22m\nxx   y\n'],
