@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: all build deps generate lint typecheck unit test test-uml demo bench cni clean
+.PHONY: all build deps generate lint typecheck unit test test-uml demo demo-uml bench cni clean
 
 all: build
 
@@ -50,6 +50,11 @@ test-uml: build
 demo: build
 	bash scripts/deps.sh demo
 	bash scripts/demo.sh
+
+## demo-uml: the lab on ipvlan L3 (examples/network.yaml) inside the UML guest: lab up, install, apply,
+## check pod<->pod, iperf3 host<->host as the baseline, lab down (scripts/uml-lab.sh, docs/testing.md)
+demo-uml: build
+	bash scripts/uml-lab.sh
 
 ## cni: the self-contained multi-nic CNI executable (Node 24 single-executable application) at build/cni/multi-nic
 cni: $(NPM_STAMP)
