@@ -4,11 +4,13 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
 import { UserError } from '../lib/errors.js';
+import { DEFAULT_METRICS_ADDR, parseListenAddress } from '../lib/agent/listen.js';
 import { runAgent, stderrLog, type AgentOptions } from './main.js';
 
 export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS]) [--gc-grace SECONDS]
              --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]
-             [--max-connections N] [--cni-bin-dir DIR[:DIR...]] [--probe-interval SECONDS]`;
+             [--max-connections N] [--cni-bin-dir DIR[:DIR...]] [--probe-interval SECONDS]
+             [--metrics-addr [HOST]:PORT (default ${DEFAULT_METRICS_ADDR}; '' = off)]`;
 
 /** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
@@ -35,6 +37,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'max-connections': { type: 'string' },
         'cni-bin-dir': { type: 'string' },
         'probe-interval': { type: 'string' },
+        'metrics-addr': { type: 'string' },
       },
       strict: true,
     }));
@@ -81,6 +84,9 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (!/^\d+(\.\d+)?$/.test(probe) || Number(probe) < 1) throw new UserError(`--probe-interval must be a number of seconds >= 1, got "${probe}"`, { hint: AGENT_USAGE });
     opts.probeIntervalMs = Number(probe) * 1000;
   }
+  // Metrics, /healthz and /readyz (docs/metrics.md): on by default, off with an empty value.
+  const metricsAddr = parseListenAddress((values['metrics-addr'] as string | undefined) ?? DEFAULT_METRICS_ADDR);
+  if (metricsAddr) opts.metricsAddr = metricsAddr;
   const binDir = values['cni-bin-dir'] as string | undefined;
   if (binDir !== undefined) {
     // A search list like CNI_PATH; each entry is a directory the prober joins a plugin name to.

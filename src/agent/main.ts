@@ -23,6 +23,9 @@ import { watchRoutes } from './route-watch.js';
 import { AGENT_VERSION } from './version.js';
 import { DEFAULT_RT_TABLES } from './routes.js';
 import { shimName } from './shim.js';
+import type { ListenAddress } from '../lib/agent/listen.js';
+import type { AgentMetrics, MetricsServer, PoolUsage } from './metrics.js';
+import { compilePool } from '../lib/ipam/allocator.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -54,6 +57,10 @@ export interface AgentOptions {
   cniBinDirs?: string[];
   /** Periodic node probe published as diagnostics (default 30 s; `--probe-interval`). */
   probeIntervalMs?: number;
+  /** Prometheus metrics, /healthz and /readyz (`--metrics-addr`, docs/metrics.md); undefined = no listener. */
+  metricsAddr?: ListenAddress;
+  /** NIC discovery (tests inject it; default: `ip` and sysfs on this host, src/agent/discovery.ts). */
+  discover?: () => Promise<DiscoveredNic[]>;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -80,6 +87,8 @@ export interface AgentHandle {
   reconcile(): Promise<ReconcileReport>;
   /** The node prober's loop: the newest diagnostics, probe on demand. */
   readonly diagnostics: DiagnosticsLoop;
+  /** Where the metrics listener listens (`host:port`), when it is on. */
+  readonly metricsAddress?: string;
   status(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -99,7 +108,24 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   const undo = async () => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
   };
+  const discover = opts.discover ?? (() => discoverNics({ sysfsRoot: opts.sysfsRoot }));
   try {
+    // The probe listener comes up first, so liveness holds through a slow start (API caches);
+    // readiness waits for the socket and the first reconcile. prom-client loads only here.
+    let metrics: AgentMetrics | undefined;
+    let metricsServer: MetricsServer | undefined;
+    if (opts.metricsAddr) {
+      const m = await import('./metrics.js');
+      metrics = new m.AgentMetrics({ version: AGENT_VERSION, node: opts.nodeName, kube: Boolean(opts.kube && !opts.state) });
+      try {
+        const srv = (metricsServer = await m.startMetricsServer(opts.metricsAddr, metrics));
+        cleanups.push(() => srv.close());
+        log({ level: 'info', msg: 'serving metrics and probes', address: srv.address });
+      } catch (e) {
+        // The CNI is worth more than its metrics: serve pods anyway, and say why the probes fail.
+        log({ level: 'error', msg: 'metrics listener not started; the agent serves the CNI without it', error: (e as Error).message });
+      }
+    }
     let state = opts.state;
     let kube: KubeAgent | undefined;
     if (!state && opts.kube) {
@@ -124,7 +150,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     // NICs lent to pods (host-device) survive restarts; one that came back while the agent was down is restored first.
     const lending = await NicLending.open({ path: join(opts.dataDir, 'lent-nics.json'), hostNet, log, ...(opts.cniGcGraceMs !== undefined ? { graceMs: opts.cniGcGraceMs } : {}) });
     await lending.reclaim();
-    let nics = await discoverNics({ sysfsRoot: opts.sysfsRoot });
+    let nics = await discover();
     log({ level: 'info', msg: 'discovered NICs', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`), ...(lending.outstanding().length ? { lent: lending.outstanding().map((n) => n.interfaceName) } : {}) });
     // What the host owns: the NICs in its namespace plus those lent to pods (HostInterface keeps them,
     // so the host keeps their blocks). Routes and shims use only the NICs present (`nics`).
@@ -267,6 +293,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
         log({ level: 'error', msg: 'reconcile failed', error: report.error });
       }
       last = report;
+      metrics?.reconciled(report);
       void kube?.reportRoutes({ error: report.error, localNics: new Set(nics.map((n) => n.interfaceName)) });
       diagnostics.kick();
       return report;
@@ -278,7 +305,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     };
     const rescan = async (): Promise<boolean> => {
       await lending.reclaim();
-      const fresh = await discoverNics({ sysfsRoot: opts.sysfsRoot });
+      const fresh = await discover();
       const present = nicsChanged(nics, fresh);
       nics = fresh;
       const now = owned();
@@ -316,8 +343,34 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       process: { pid: process.pid, rssMiB: Math.round(process.memoryUsage.rss() / 1048576), heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 1048576) },
     });
 
-    const server: AgentServer = await startAgentServer({ socketPath, core, state: status, log, ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}) });
+    const mx = metrics;
+    const server: AgentServer = await startAgentServer({
+      socketPath,
+      core,
+      state: status,
+      log,
+      ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+      ...(mx ? { onRequest: (verb, code, seconds) => mx.request(verb, code, seconds) } : {}),
+    });
     cleanups.push(() => server.close());
+    let serving = true;
+    cleanups.push(() => void (serving = false));
+    if (mx) {
+      const store = ipam as { stats?: () => { journalBytes: number; compactions: number } };
+      const k = kube;
+      mx.setSources({
+        pools: () => poolUsage(st, core, ipam),
+        nics: () => nics,
+        ...(typeof store.stats === 'function' ? { journal: () => { const s = store.stats?.(); return s && { bytes: s.journalBytes, compactions: s.compactions }; } } : {}),
+        ...(k
+          ? {
+              leader: () => k.elector.isLeader,
+              kube: () => ({ apiFailures: k.outage.stats.failures, apiDown: k.outage.down, watchRestarts: Object.fromEntries(Object.entries(k.informers).map(([name, i]) => [name, { gone: i.stats.gone, errors: i.stats.errors }])) }),
+            }
+          : {}),
+        notReady: () => (!serving ? 'the agent is stopping' : !last ? 'routes not reconciled yet' : undefined),
+      });
+    }
     await reconcile();
     diagnostics.start();
 
@@ -346,6 +399,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       rescan,
       reconcile,
       diagnostics,
+      ...(metricsServer ? { metricsAddress: metricsServer.address } : {}),
       status,
       stop: () => (stopping ??= (async () => {
         await chain;
@@ -357,6 +411,33 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     await undo();
     throw e;
   }
+}
+
+/** Per pool of this host: addresses held and addresses it can hand out (metrics; read-only). */
+function poolUsage(st: AgentState, core: AgentCore, ipam: Ipam): PoolUsage[] {
+  const held = new Map<string, number>();
+  for (const a of ipam.list()) held.set(a.pool, (held.get(a.pool) ?? 0) + 1);
+  const out: PoolUsage[] = [];
+  for (const n of st.networks()) {
+    if (!n.cidr) continue;
+    let mine: ReturnType<AgentCore['hostNics']>;
+    try {
+      mine = core.hostNics(n);
+    } catch {
+      continue; // a network the core cannot read is reported by allocate and reconcile
+    }
+    for (const m of mine) {
+      const pool = m.addressing.pool;
+      let capacity = 0;
+      try {
+        capacity = Number(compilePool(pool).usable);
+      } catch {
+        // an invalid pool hands out nothing
+      }
+      out.push({ network: pool.network, pool: pool.name, nic: m.host.interfaceName, allocated: held.get(pool.name) ?? 0, capacity });
+    }
+  }
+  return out;
 }
 
 function safeVlanMode(name: string, ipam: string): string {

@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AgentError, type AgentCore } from './core.js';
+import type { CniVerb } from './metrics.js';
 
 const MAX_BODY = 1 << 20;
 /** An over-limit body is read and dropped up to this much so the 413 reaches the client (not a reset). */
@@ -30,6 +31,11 @@ export interface AgentServerOptions {
   maxConnections?: number;
   /** Largest request body (bytes; default 1 MiB); larger ones get 413. */
   maxBodyBytes?: number;
+  /**
+   * Told of every answered CNI request (allocate, release, lookup, gc): the wire code ('OK' or the
+   * AgentError code) and the seconds from arrival to answer. Metrics (src/agent/metrics.ts); must be cheap.
+   */
+  onRequest?: (verb: CniVerb, code: string, seconds: number) => void;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -103,12 +109,15 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
     let status = 200;
+    let code = 'OK';
+    let verb: CniVerb | undefined;
     try {
       const path = (req.url ?? '/').split('?')[0];
       let out: unknown;
       if (req.method === 'GET' && path === '/v1/healthz') out = { apiVersion: 'v1', status: 'ok' };
       else if (req.method === 'GET' && path === '/v1/state') out = opts.state();
       else if (path === '/v1/allocate' || path === '/v1/release' || path === '/v1/lookup' || path === '/v1/gc') {
+        verb = path.slice(4) as CniVerb;
         if (req.method !== 'POST') throw Object.assign(new AgentError('InvalidRequest', `${path} takes POST, not ${req.method}`), { httpStatus: 405 });
         const body = await readJson(req, maxBody);
         out =
@@ -121,11 +130,13 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     } catch (e) {
       const err = e instanceof AgentError ? e : new AgentError('Internal', (e as Error).message ?? String(e));
       status = (e as { httpStatus?: number }).httpStatus ?? err.status;
+      code = err.code;
       // After a 413 the connection is not reused (the body was dropped, not parsed).
       if (status === 413) res.setHeader('connection', 'close');
       send(res, status, err.body());
       if (!(e instanceof AgentError)) opts.log?.({ level: 'error', msg: 'internal error', error: (e as Error).stack ?? String(e) });
     } finally {
+      if (verb && opts.onRequest) opts.onRequest(verb, code, Number(process.hrtime.bigint() - started) / 1e9);
       if (req.url !== '/v1/healthz') {
         opts.log?.({ level: 'debug', method: req.method, path: req.url, status, us: Number((process.hrtime.bigint() - started) / 1000n) });
       }

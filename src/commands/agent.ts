@@ -22,6 +22,7 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
     'topology-xml': Flags.string({ description: 'NCCL virtual topology XML (GPU NUMA nodes).' }),
     resync: Flags.string({ description: 'Seconds between full re-scans and route/shim re-asserts (default 60).' }),
     'max-connections': Flags.string({ description: 'Open connections on the agent socket at most; more are closed (default 512).' }),
+    'metrics-addr': Flags.string({ description: "[HOST]:PORT for Prometheus /metrics, /healthz and /readyz (default :9417; '' turns it off). See docs/metrics.md." }),
   };
 
   async run(): Promise<void> {
@@ -41,6 +42,7 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
     if (f['topology-xml']) argv.push('--topology-xml', f['topology-xml']);
     if (f.resync) argv.push('--resync', f.resync);
     if (f['max-connections']) argv.push('--max-connections', f['max-connections']);
+    if (f['metrics-addr'] !== undefined) argv.push('--metrics-addr', f['metrics-addr']);
     await runAgentUntilSignal(parseAgentArgs(argv));
   }
 }
