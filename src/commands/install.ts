@@ -9,6 +9,7 @@ import type { KubeObject } from '../lib/k8s/meta.js';
 import { R, refFor } from '../lib/k8s/resources.js';
 import { detectCniBinDir, displayName, isOurs, planApply, withHash, type ApplyAction, type CniBinDir } from '../lib/install/apply.js';
 import { NAD_CRD_NAME } from '../lib/install/nad-crd.js';
+import { DEFAULT_METRICS_PORT } from '../lib/agent/listen.js';
 import { AGENT_NAME, DEFAULT_CNI_BIN_DIR, DEFAULT_NAMESPACE, DEFAULT_RESOURCES, defaultImage, parseToleration, renderInstall, type InstallOptions } from '../lib/install/render.js';
 
 /** One object install handled. */
@@ -68,6 +69,8 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     'cpu-request': Flags.string({ description: 'Agent CPU request.', default: DEFAULT_RESOURCES.cpuRequest }),
     'memory-request': Flags.string({ description: 'Agent memory request.', default: DEFAULT_RESOURCES.memoryRequest }),
     'memory-limit': Flags.string({ description: 'Agent memory limit.', default: DEFAULT_RESOURCES.memoryLimit }),
+    'metrics-port': Flags.integer({ description: `Host port of the agent's Prometheus /metrics and its /healthz and /readyz probes (default ${DEFAULT_METRICS_PORT}; see docs/metrics.md).` }),
+    'pod-monitor': Flags.boolean({ description: 'Also apply a Prometheus Operator PodMonitor scraping the agents (needs the monitoring.coreos.com CRDs).', default: false }),
     wait: Flags.boolean({ description: 'Wait until every scheduled agent pod is ready.', default: false }),
     timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m, 1m30s).', default: '5m' }),
   };
@@ -85,6 +88,8 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       cpuRequest: f['cpu-request'],
       memoryRequest: f['memory-request'],
       memoryLimit: f['memory-limit'],
+      ...(f['metrics-port'] !== undefined ? { metricsPort: f['metrics-port'] } : {}),
+      podMonitor: f['pod-monitor'],
     };
     // Validate every flag before touching a cluster: bad input never leaves a half-done install.
     renderInstall({ ...opts, cniBinDir: f['cni-bin-dir'] });

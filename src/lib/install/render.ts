@@ -3,6 +3,7 @@
 // drops the self-contained `multi-nic` CNI executable into the host's CNI bin dir. Plain options in,
 // plain objects out; the same output feeds `--dry-run=client -o yaml` (GitOps) and the real apply.
 import { CRDS } from '../crds/crds.gen.js';
+import { DEFAULT_METRICS_PORT } from '../agent/listen.js';
 import { UserError } from '../errors.js';
 import type { KubeObject } from '../k8s/meta.js';
 import { DEFAULT_AGENT_SOCKET } from '../agent/protocol.js';
@@ -66,6 +67,10 @@ export interface InstallOptions {
   crds?: boolean;
   /** Include the NetworkAttachmentDefinition CRD (default false; Multus normally owns it). */
   nadCrd?: boolean;
+  /** Host port of the agent's metrics and probes (`--metrics-addr :PORT`; default DEFAULT_METRICS_PORT). */
+  metricsPort?: number;
+  /** Also render a Prometheus Operator PodMonitor scraping the agents (default false). */
+  podMonitor?: boolean;
 }
 
 /** Options with every default applied and every value checked. */
@@ -80,6 +85,8 @@ export interface ResolvedInstallOptions {
   memoryLimit: string;
   crds: boolean;
   nadCrd: boolean;
+  metricsPort: number;
+  podMonitor: boolean;
 }
 
 /**
@@ -173,6 +180,10 @@ export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOpti
   if (req > lim) {
     throw new UserError(`--memory-request ${memoryRequest} is above --memory-limit ${memoryLimit}`, { hint: 'the API server rejects a request above its limit; raise the limit or lower the request' });
   }
+  const metricsPort = opts.metricsPort ?? DEFAULT_METRICS_PORT;
+  if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) {
+    throw new UserError(`--metrics-port "${String(opts.metricsPort)}" is not a port from 1 to 65535`, { hint: `the agent listens there on every host address (host network) for /metrics, /healthz and /readyz; default ${DEFAULT_METRICS_PORT}` });
+  }
   return {
     version: opts.version,
     image,
@@ -184,6 +195,8 @@ export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOpti
     memoryLimit,
     crds: opts.crds ?? true,
     nadCrd: opts.nadCrd ?? false,
+    metricsPort,
+    podMonitor: opts.podMonitor ?? false,
   };
 }
 
@@ -245,7 +258,7 @@ export const AGENT_NAMESPACE_RULES: PolicyRule[] = [
 ];
 
 const KIND_ORDER = [
-  'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'DaemonSet',
+  'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'DaemonSet', 'PodMonitor',
 ];
 
 /** Apply order: what others depend on first (CRDs, then the namespace, identity, RBAC, workload); by name within a kind. */
@@ -296,6 +309,15 @@ export function renderInstall(input: InstallOptions): KubeObject[] {
     },
     renderDaemonSet(o, meta(AGENT_NAME, true, AGENT_SELECTOR)),
   );
+  // Prometheus Operator: scrape every agent pod's `metrics` port (docs/metrics.md lists the series).
+  if (o.podMonitor) {
+    objects.push({
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PodMonitor',
+      metadata: meta(AGENT_NAME, true, AGENT_SELECTOR),
+      spec: { selector: { matchLabels: { ...AGENT_SELECTOR } }, podMetricsEndpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }] },
+    });
+  }
   return objects.sort(installOrder);
 }
 
@@ -308,7 +330,7 @@ export function renderInstall(input: InstallOptions): KubeObject[] {
 export const AGENT_NODE_OPTIONS = '--max-semi-space-size=2';
 
 /** The agent container's arguments to IMAGE_AGENT_PATH (`run`, then the flags of `kubectl multinic agent`). */
-export function agentArgs(): string[] {
+export function agentArgs(metricsPort: number = DEFAULT_METRICS_PORT): string[] {
   return [
     'run',
     '--kube',
@@ -318,6 +340,7 @@ export function agentArgs(): string[] {
     '--rt-tables', '/etc/iproute2/rt_tables',
     '--checkpoint', '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint',
     '--cni-bin-dir', '/host/cni-bin',
+    '--metrics-addr', `:${metricsPort}`,
   ];
 }
 
@@ -375,7 +398,13 @@ function renderDaemonSet(o: ResolvedInstallOptions, metadata: KubeObject['metada
               name: 'agent',
               image: o.image,
               command: [IMAGE_AGENT_PATH],
-              args: agentArgs(),
+              args: agentArgs(o.metricsPort),
+              // Host network: the port is the node's. Probes (src/agent/metrics.ts): liveness = the
+              // process answers; readiness = the CNI socket serves and routes were reconciled, so a
+              // rollout (maxUnavailable 1) waits for each new agent before taking the next node's.
+              ports: [{ name: 'metrics', containerPort: o.metricsPort, protocol: 'TCP' }],
+              livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+              readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 },
               env: [
                 nodeNameEnv,
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } },

@@ -203,6 +203,28 @@ describe('renderInstall', () => {
     expect(podSpec(objs).initContainers.flatMap((c) => c.env ?? []).map((e) => e.name)).not.toContain('NODE_OPTIONS');
   });
 
+  it('serves metrics and probes on the host port (default 9417): liveness /healthz, readiness /readyz', () => {
+    type Probe = { httpGet: { path: string; port: string } };
+    const agent = podSpec(objs).containers[0] as unknown as Container & { ports: unknown[]; livenessProbe: Probe; readinessProbe: Probe };
+    expect(agent.args?.slice(-2)).toEqual(['--metrics-addr', ':9417']);
+    expect(agent.ports).toEqual([{ name: 'metrics', containerPort: 9417, protocol: 'TCP' }]);
+    expect(agent.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+    expect(agent.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    const other = podSpec(renderInstall({ version, metricsPort: 19417 })).containers[0] as unknown as { args: string[]; ports: Array<{ containerPort: number }> };
+    expect(other.args.slice(-2)).toEqual(['--metrics-addr', ':19417']);
+    expect(other.ports[0]?.containerPort).toBe(19417);
+    for (const bad of [0, 65536, 1.5]) expect(() => renderInstall({ version, metricsPort: bad })).toThrow(/--metrics-port .* is not a port from 1 to 65535/);
+  });
+
+  it('renders a PodMonitor for the agents only with podMonitor, last, in the namespace, on the metrics port', () => {
+    expect(objs.some((o) => o.kind === 'PodMonitor')).toBe(false);
+    const all = renderInstall({ version, namespace: 'mn', podMonitor: true });
+    const pm = all[all.length - 1]!;
+    expect(pm).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', metadata: { name: 'multinic-agent', namespace: 'mn' } });
+    const ds = find(all, 'DaemonSet').spec as { selector: { matchLabels: Record<string, string> } };
+    expect(pm.spec).toEqual({ selector: { matchLabels: ds.selector.matchLabels }, podMetricsEndpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }] });
+  });
+
   it('uses the default image, or --image, for both containers', () => {
     expect(podSpec(objs).containers[0]!.image).toBe(defaultImage(version));
     expect(defaultImage(version)).toBe('ghcr.io/kubectl-multinic/agent:v9.8.7');
