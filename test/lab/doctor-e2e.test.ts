@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
 import type { DoctorReport, Finding } from '../../src/lib/doctor/types.js';
@@ -30,8 +30,11 @@ async function doctor(args: string[] = []): Promise<{ code: number | null; repor
   return { code: r.code, report: JSON.parse(r.stdout) as DoctorReport, stderr: r.stderr };
 }
 
-/** What is wrong beyond what a lab always shows: no Multus DaemonSet (the node runner plays it), and agents without diagnostics yet. */
-const faults = (r: DoctorReport): Finding[] => r.findings.filter((f) => !(f.check === 'multus' && f.severity === 'info') && !(f.check === 'agent-diagnostics' && /publishes no diagnostics/.test(f.seen)));
+/**
+ * What is wrong beyond what a lab always shows: no Multus DaemonSet (the node runner plays Multus:
+ * a note while pods are attached, a warning while none is), and agents without diagnostics yet.
+ */
+const faults = (r: DoctorReport): Finding[] => r.findings.filter((f) => f.check !== 'multus' && !(f.check === 'agent-diagnostics' && /publishes no diagnostics/.test(f.seen)));
 
 /** PIDs of this lab's agent for `host` (the lab starts them with its own socket path). */
 function agentPids(host: string): number[] {
@@ -160,6 +163,12 @@ describe.skipIf(!ready)(`doctor in the lab${ready ? '' : ` (skipped: ${why})`}`,
     } finally {
       await deletePod('tiny-1');
       await deletePod('tiny-2');
+      // The network goes only once its addresses are released (a DEL for a network the agent no
+      // longer knows keeps the allocation in the journal until the GC).
+      await eventually(async () => {
+        const pools = (await kube.list<KubeObject & { spec: { netAttachDef: string; allocations: unknown[] } }>(R.IPPool)).items.filter((p) => p.spec.netAttachDef === 'tiny');
+        if (pools.some((p) => p.spec.allocations.length > 0)) throw new Error('tiny still holds addresses');
+      }, 30_000, 250);
       await kube.delete(R.MultiNicNetwork, 'tiny');
     }
   }, 300_000);
@@ -191,6 +200,11 @@ describe.skipIf(!ready)(`doctor in the lab${ready ? '' : ` (skipped: ${why})`}`,
   it('an agent stopped: doctor fails naming it; a pod deleted meanwhile leaks its allocation and ipam check names it', async () => {
     const pod = await runPod('leak', 'host2', '[{"name": "multi-nic-sample", "cni-args": {"nics": 1}}]');
     expect((pod?.status as { phase?: string }).phase).toBe('Running');
+    // Its allocation is mirrored to the IPPool before the agent stops (the mirror is asynchronous).
+    await eventually(async () => {
+      const pools = (await kube.list<KubeObject & { spec: { allocations: Array<{ pod: string }> } }>(R.IPPool)).items;
+      if (!pools.some((p) => p.spec.allocations.some((a) => a.pod === 'leak'))) throw new Error('not mirrored yet');
+    }, 30_000, 250);
     const pids = agentPids('host2');
     expect(pids.length).toBe(1);
     process.kill(pids[0]!, 'SIGSTOP');
@@ -211,8 +225,7 @@ describe.skipIf(!ready)(`doctor in the lab${ready ? '' : ` (skipped: ${why})`}`,
       const leaked = f.find((x) => x.check === 'ipam-leaked');
       expect(leaked?.where).toMatchObject({ node: 'host2', pod: 'default/leak', network: 'multi-nic-sample' });
       expect(leaked?.seen).toMatch(/is held by pod default\/leak net1-0 \(uid [0-9a-f-]+\), which no longer exists$/);
-      // multus: with no attached pod left there is no sign of the node runner that plays Multus (a warning).
-      expect(f.filter((x) => !['agent-daemonset', 'ipam-leaked', 'agent-diagnostics', 'multus'].includes(x.check))).toEqual([]);
+      expect(f.filter((x) => !['agent-daemonset', 'ipam-leaked', 'agent-diagnostics'].includes(x.check))).toEqual([]);
       const ipam = await cli(['ipam', 'check', '--timeout', '0', '-o', 'json']);
       expect(ipam.code).toBe(1);
       expect((JSON.parse(ipam.stdout) as DoctorReport).findings.map((x) => [x.check, x.where.pod])).toEqual([['ipam-leaked', 'default/leak']]);
@@ -220,6 +233,84 @@ describe.skipIf(!ready)(`doctor in the lab${ready ? '' : ` (skipped: ${why})`}`,
       process.kill(pids[0]!, 'SIGCONT');
     }
   }, 240_000);
+
+  // These need agents that publish status.diagnostics; against older agents they skip, saying so.
+  describe('kernel truth (the agents publish diagnostics)', () => {
+    beforeEach(async (ctx) => {
+      const his = (await kube.list(R.HostInterface)).items;
+      if (!his.some((h) => (h.status as { diagnostics?: unknown } | undefined)?.diagnostics)) ctx.skip();
+    });
+    const ipn = (host: string, args: string[]): string => execFileSync('ip', ['-n', `${prefix}-${host}`, ...args], { encoding: 'utf8' });
+    /** Runs doctor until `pred` holds for some finding (the agent's probe and repair are asynchronous). */
+    const doctorUntil = (pred: (f: Finding) => boolean, args: string[] = []) =>
+      eventually(async () => {
+        const r = await doctor(args);
+        if (!r.report.findings.some(pred)) throw new Error(`not yet: ${JSON.stringify(faults(r.report))}`);
+        return r;
+      }, 30_000, 500);
+    const healthyAgain = () =>
+      eventually(async () => {
+        const r = await doctor(['--timeout', '2s']);
+        const left = faults(r.report).filter((f) => f.check !== 'node-repairs');
+        if (r.code !== 0 || left.length) throw new Error(`still: ${JSON.stringify(left)}`);
+      }, 60_000, 1000);
+
+    it('a host route deleted in the kernel: restored at once, doctor warns with the route and the time', async () => {
+      const cidr = await kube.get<KubeObject & { spec: { cidr: Array<{ interfaceIndex: number; hosts: Array<{ hostName: string; hostIP: string; podCIDR: string }> }> } }>(R.CIDR, 'multi-nic-sample');
+      const h2 = cidr?.spec.cidr.find((e) => e.interfaceIndex === 1)?.hosts.find((h) => h.hostName === 'host2');
+      const line = ipn('host1', ['route', 'show', 'table', 'all', h2!.podCIDR]).trim();
+      const table = /table (\S+)/.exec(line)?.[1];
+      expect(line).toContain(`via ${h2!.hostIP} dev eth2`);
+      const at = Date.now();
+      ipn('host1', ['route', 'del', h2!.podCIDR, 'table', table as string]);
+      const { report } = await doctorUntil((f) => f.check === 'node-repairs' && f.where.node === 'host1' && f.seen.includes(h2!.podCIDR));
+      const rep = report.findings.find((f) => f.check === 'node-repairs')!;
+      expect(rep.severity).toBe('warn');
+      expect(rep.seen).toMatch(new RegExp(`^the agent on host1 restored route ${h2!.podCIDR.replace(/\./g, '\\.')} via ${h2!.hostIP.replace(/\./g, '\\.')} dev eth2 .* \\d+ times?, last at \\S+ \\(\\d+s ago\\)$`));
+      expect(Date.parse(/last at (\S+)/.exec(rep.seen)![1]!) - at).toBeLessThan(5_000);
+      // A warning alone (nothing else wrong once the route is back): exit 0.
+      expect(faults(report).filter((f) => f.severity === 'fail' && !(f.check === 'node-routes' && f.seen.includes(h2!.podCIDR))), JSON.stringify(report.findings)).toEqual([]);
+      expect(ipn('host1', ['route', 'show', 'table', table as string])).toContain(h2!.podCIDR);
+    }, 120_000);
+
+    it('the policy rule deleted: doctor names the rule on that host', async () => {
+      ipn('host2', ['rule', 'del', 'from', '192.168.0.0/16']);
+      const { report } = await doctorUntil((f) => (f.check === 'node-routes' || f.check === 'node-repairs') && f.where.node === 'host2' && /rule|lookup/.test(f.seen));
+      const f = report.findings.find((x) => (x.check === 'node-routes' || x.check === 'node-repairs') && x.where.node === 'host2')!;
+      expect(f.where.network).toBe('multi-nic-sample');
+      await healthyAgain();
+    }, 120_000);
+
+    it('ip_forward=0 on one host: doctor fails naming it', async () => {
+      execFileSync('ip', ['netns', 'exec', `${prefix}-host2`, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+      try {
+        const { code, report } = await doctorUntil((f) => f.check === 'node-sysctls' && f.where.node === 'host2');
+        expect(code).toBe(1);
+        expect(report.findings.find((f) => f.check === 'node-sysctls')?.seen).toBe('net.ipv4.ip_forward=0 on host2, which carries L3 networks');
+      } finally {
+        execFileSync('ip', ['netns', 'exec', `${prefix}-host2`, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      }
+      await healthyAgain();
+    }, 120_000);
+
+    it('a route deleted inside a pod: doctor and doctor pod name the pod and the route', async () => {
+      const pod = await runPod('inner', 'host1', '[{"name": "multi-nic-sample", "cni-args": {"nics": 1}}]');
+      const ns = `${prefix}-p${pod!.metadata!.uid!.replace(/-/g, '').slice(0, 10)}`;
+      const via = execFileSync('ip', ['-n', ns, 'route', 'show'], { encoding: 'utf8' }).split('\n').find((l) => / via .* dev net1-0/.test(l));
+      expect(via, 'the pod routes its interface block via the shim gateway').toBeDefined();
+      execFileSync('ip', ['-n', ns, 'route', 'del', via!.trim().split(' ')[0] as string, 'dev', 'net1-0']);
+      try {
+        const { code, report } = await doctorUntil((f) => f.check === 'pod-netns' && f.where.pod === 'default/inner');
+        expect(code).toBe(1);
+        expect(report.findings.find((f) => f.check === 'pod-netns')?.seen).toMatch(/^pod default\/inner on host1: net1-0 lost a route/);
+        const p = await cli(['doctor', 'pod', 'default/inner']);
+        expect(p.code).toBe(1);
+        expect(p.stdout).toMatch(/\[pod-attachments\] .*in the pod \(seen by the agent on host1\): net1-0 lost a route/);
+      } finally {
+        await deletePod('inner');
+      }
+    }, 180_000);
+  });
 
   it('a NAD deleted while the agents are stopped: named with its namespace; back once they run', async () => {
     const pids = ['host1', 'host2', 'host3'].flatMap(agentPids);

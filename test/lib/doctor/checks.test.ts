@@ -152,6 +152,7 @@ const ROWS: Row[] = [
     groups: ['ipam'],
   },
   { name: 'a pod interface with no allocation', break: (s) => (pool(s, 'host2').spec.allocations = []), expect: [{ check: 'ipam-unallocated', severity: 'fail', where: { network: 'net-a', pod: 'default/p2', node: 'host2' }, seen: 'pod default/p2 has 192.168.1.2 on net1-0 (network-status) but no IPPool allocation holds it' }, { check: 'ipam-mirror', seen: /1 allocation in host2's journal missing from its IPPools/ }], groups: ['ipam'] },
+  { name: 'a node that did not answer the probe is not compared with its stale journal', break: (s) => { diag(s, 'host1').allocations = []; s.probes[0]!.answered = false; }, expect: [{ check: 'agent-diagnostics', where: { node: 'host1' } }], groups: ['cluster', 'ipam'] },
   { name: 'IPPool holds what the journal does not', break: (s) => (diag(s, 'host1').allocations = []), expect: [{ check: 'ipam-mirror', severity: 'warn', where: { node: 'host1' }, seen: /1 IPPool allocation on host1 not in its journal: 192\.168\.0\.2 \(default\/p1 net1-0/ }], groups: ['ipam'] },
 ];
 

@@ -123,7 +123,11 @@ export const ipamMirror: Check = {
   explain: 'The journal on the node is the truth; the IPPool resources are its published copy (written asynchronously). Allocations in one and not the other mean the mirror is stuck (the agent cannot write IPPools) or an IPPool was edited.',
   run(s) {
     const out: Finding[] = [];
+    // A node asked to probe that did not answer has stale diagnostics: allocations made since would
+    // look missing from its journal. Compare only fresh truth (or, with no probe, what was published).
+    const stale = new Set(s.probes.filter((p) => !p.answered).map((p) => p.node));
     for (const [node, d] of diagnosticsByNode(s)) {
+      if (stale.has(node)) continue;
       const journal = new Map(d.allocations.map((a) => [keyOf(a.pool, a), a]));
       const pools = s.ippools.filter((p) => p.spec.hostName === node);
       const mirror = new Map(pools.flatMap((p) => p.spec.allocations.map((a) => [keyOf(nameOf(p), a), { p, a }] as const)));
