@@ -1,5 +1,6 @@
 // The --kube-only metrics against the API stand-in: the only agent becomes leader (multinic_leader
-// 1), the watch-restart series exist per informer, and API errors are counted from the client.
+// 1), the watch-restart series exist per informer; with the API gone (a proxy refusing) failed calls,
+// broken watches and the outage show, and the outage gauge clears when the API is back.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAgent, type AgentHandle } from '../../../src/agent/main.js';
 import { FakeHostNetwork } from '../../fakes/hostnet.js';
 import { FakeIpam } from '../../fakes/ipam.js';
-import { AGENT_NS, createNode, eventually, testCluster, type TestCluster } from './helpers.js';
+import { connect } from '../../../src/kube/client.js';
+import { writeKubeconfig } from '../../../src/lab/apiserver/index.js';
+import { AGENT_NS, apiProxy, createNode, eventually, testCluster, type ApiProxy, type TestCluster } from './helpers.js';
 
 const scrape = (addr: string): Promise<string> =>
   new Promise((resolve, reject) => {
@@ -28,12 +31,16 @@ describe('agent --kube metrics on the API stand-in', () => {
   let c: TestCluster;
   let dir: string;
   let agent: AgentHandle;
+  let proxy: ApiProxy;
 
   beforeAll(async () => {
     c = await testCluster();
     createNode(c, 'n1');
     dir = mkdtempSync(join(tmpdir(), 'mnh11-kmetrics-'));
     writeFileSync(join(dir, 'rt_tables'), '254\tmain\n');
+    proxy = await apiProxy(c.server.url);
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeKubeconfig(kubeconfig, proxy.url);
     agent = await runAgent({
       nodeName: 'n1',
       socketPath: join(dir, 'a.sock'),
@@ -45,18 +52,19 @@ describe('agent --kube metrics on the API stand-in', () => {
       discover: async () => [],
       watch: false,
       metricsAddr: { host: '127.0.0.1', port: 0 },
-      kube: { api: await c.client(), namespace: AGENT_NS, tuning: { nodeResyncMs: 500, leaseDurationSeconds: 2, leaseRetryMs: 100, informerBackoffMs: { initial: 20, max: 200 } } },
+      kube: { api: await connect({ kubeconfig, requestTimeout: '1s' }), namespace: AGENT_NS, tuning: { nodeResyncMs: 500, leaseDurationSeconds: 2, leaseRetryMs: 100, informerBackoffMs: { initial: 20, max: 200 } } },
       log: () => undefined,
     });
   }, 30_000);
 
   afterAll(async () => {
     await agent?.stop();
+    await proxy?.close();
     await c?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reports leadership, API health and per-informer watch restarts', async () => {
+  it('reports leadership, API errors and outage, and per-informer watch restarts', async () => {
     const addr = agent.metricsAddress ?? '';
     await eventually(async () => expect(sample(await scrape(addr), 'multinic_leader')).toBe(1));
     const text = await scrape(addr);
@@ -66,5 +74,15 @@ describe('agent --kube metrics on the API stand-in', () => {
       expect(sample(text, `multinic_kube_watch_restarts_total{resource="${r}",reason="gone"}`)).toBe(0);
       expect(sample(text, `multinic_kube_watch_restarts_total{resource="${r}",reason="error"}`)).toBe(0);
     }
-  });
+    // The API goes away: failed calls and broken watches are counted, and the outage shows.
+    await proxy.set('refuse');
+    await eventually(async () => {
+      const t = await scrape(addr);
+      expect(sample(t, 'multinic_kube_api_down')).toBe(1);
+      expect(sample(t, 'multinic_kube_api_errors_total')).toBeGreaterThan(0);
+      expect(sample(t, 'multinic_kube_watch_restarts_total{resource="pods",reason="error"}')).toBeGreaterThan(0);
+    }, 15_000);
+    await proxy.set('up');
+    await eventually(async () => expect(sample(await scrape(addr), 'multinic_kube_api_down')).toBe(0), 15_000);
+  }, 40_000);
 });
