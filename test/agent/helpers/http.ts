@@ -6,10 +6,15 @@ export interface Reply {
   body: unknown;
 }
 
+/**
+ * One request; without `agent` on a connection of its own, as the CNI makes them. (Node's global agent
+ * keeps connections alive, and reusing one just as the agent's keep-alive timeout closes it is a reset
+ * that the slow UML guest hit.)
+ */
 export function call(socketPath: string, method: string, path: string, body?: unknown, agent?: Agent): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const req = request({ socketPath, method, path, agent, headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {} }, (res) => {
+    const req = request({ socketPath, method, path, agent: agent ?? false, headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {} }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
