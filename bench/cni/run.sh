@@ -3,13 +3,14 @@
 # --agent real) and runs it as root:
 #   bash bench/cni/run.sh [add-4nic] [--runs 20] [--plugin bin/multi-nic] [--agent fake|real]
 #   bash bench/cni/run.sh concurrent [--pods 100] [--rounds 3] [--plugin build/cni/multi-nic] [--agent real|fake]
+#   bash bench/cni/run.sh ab --a build/cni/multi-nic --b OTHER [--runs 15] [--agent real|fake]
 # Uses the built plugin: run `npx tsc -p tsconfig.build.json` (or `make build`) first. The bundle
 # goes under build/ so its package imports (esbuild, yaml) resolve from node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -f dist/cni/main.js ] || { echo "bench/cni: build first (npx tsc -p tsconfig.build.json)" >&2; exit 2; }
 bench=add-4nic
-case "${1:-}" in add-4nic|concurrent) bench=$1; shift ;; esac
+case "${1:-}" in add-4nic|concurrent|ab) bench=$1; shift ;; esac
 mkdir -p build/bench
 out="$(mktemp -d build/bench/cni-XXXXXX)"
 trap 'rm -rf "$out"' EXIT

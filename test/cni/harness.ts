@@ -6,10 +6,17 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-export const pluginBin = `${repoRoot}bin/multi-nic`;
-export const builtMain = `${repoRoot}dist/cni/main.js`;
+/**
+ * MULTINIC_CNI_BIN runs every CNI test against another build of the plugin, such as the shipped
+ * self-contained executable (scripts/build-cni.sh); by default, the TypeScript build via bin/.
+ */
+const binOverride = process.env['MULTINIC_CNI_BIN'];
+export const pluginBin = binOverride || `${repoRoot}bin/multi-nic`;
+export const builtMain = binOverride || `${repoRoot}dist/cni/main.js`;
 export const isBuilt = existsSync(builtMain);
-export const notBuiltReason = `needs the built plugin (${builtMain}): run \`npx tsc -p tsconfig.build.json\``;
+export const notBuiltReason = binOverride
+  ? `needs the executable MULTINIC_CNI_BIN names (${binOverride}): build it with scripts/build-cni.sh`
+  : `needs the built plugin (${builtMain}): run \`npx tsc -p tsconfig.build.json\``;
 
 export interface PluginRun {
   code: number | null;

@@ -106,11 +106,28 @@ describe.skipIf(missing !== '')(`self-contained CNI executable ${missing ? `(ski
     expect(body.supportedVersions).toEqual(expect.arrayContaining(['0.3.1', '0.4.0', '1.0.0']));
   }, 300_000);
 
+  it('--runtime bun: one executable file that answers VERSION with an empty environment, on its embedded Bun', () => {
+    const out = join(dir, 'multi-nic-bun');
+    execFileSync('bash', ['scripts/build-cni.sh', '--entry', fixture, '--runtime', 'bun', '--out', out], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    expect(statSync(out).mode & 0o111).toBe(0o111);
+    expect(readdirSync(dir).filter((f) => f.startsWith('multi-nic-bun'))).toEqual(['multi-nic-bun']);
+    const v = run(out, [], { CNI_COMMAND: 'VERSION' });
+    expect(v.stderr).toBe('');
+    expect(v.status).toBe(0);
+    expect(JSON.parse(v.stdout).supportedVersions).toContain('1.1.0');
+    const bad = run(out, [], { CNI_COMMAND: 'BOGUS' });
+    expect(bad.status).toBe(1);
+    expect(JSON.parse(bad.stdout).details).toMatch(/^bun 1\.\d+\.\d+, \/proc present$/);
+  }, 300_000);
+
   it('refuses an unknown mode and a missing entry with exit 2, leaving no output behind', () => {
     const out = join(dir, 'never');
     const bad = spawnSync('bash', ['scripts/build-cni.sh', '--mode', 'docker', '--out', out], { cwd: root, encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--mode must be sea or runtime');
+    const badRuntime = spawnSync('bash', ['scripts/build-cni.sh', '--runtime', 'deno', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(badRuntime.status).toBe(2);
+    expect(badRuntime.stderr).toContain('--runtime must be node or bun');
     const noEntry = spawnSync('bash', ['scripts/build-cni.sh', '--entry', 'nope.ts', '--out', out], { cwd: root, encoding: 'utf8' });
     expect(noEntry.status).toBe(2);
     expect(noEntry.stderr).toContain('entry nope.ts not found');
