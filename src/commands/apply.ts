@@ -4,6 +4,7 @@ import { readAllDocs } from '../cli/files.js';
 import { renderData } from '../cli/output.js';
 import { useColor } from '../cli/table.js';
 import { planTable } from '../cli/views/plan.js';
+import { adoptPlannedCidr, deletePlannedCidr, seedPlannedCidr } from '../cluster/planned-cidr.js';
 import { gatherSnapshot, requireInstalled } from '../cluster/snapshot.js';
 import type { KubeApi } from '../kube/api.js';
 import { parseDuration } from '../kube/client.js';
@@ -31,6 +32,9 @@ export default class ApplyCommand extends BaseCommand<typeof ApplyCommand> {
   static override description = `Validates every document with the same rules as 'plan' (exit 2 on bad input, nothing applied), runs
 a server-side dry run, creates or updates the objects, then waits until every agent has published its interfaces, claimed its
 blocks in the network's CIDR and reported its routes (--no-wait to skip), and prints the resulting plan.
+
+The plan is the contract: a network this apply creates gets its CIDR written from the plan first, so every host known now gets
+the host indexes 'kubectl multinic plan' printed; hosts that join later claim free indexes and move nobody.
 
 A network whose subnet overlaps another network's (in the files or already in the cluster) is refused (exit 2). So is a change
 of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold addresses in it, unless --force.`;
@@ -82,8 +86,28 @@ of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold 
       for (const o of objects) this.note(`${o.ref.plural}.${o.ref.group}/${o.obj.metadata?.name} valid (server dry run)`);
       return { apiVersion: 'multinic.fms.io/v1', kind: 'ApplyResult', objects: applied, cidrs: [] };
     }
+    // plan == apply: networks this apply creates get their CIDR from the plan first (see
+    // src/cluster/planned-cidr.ts), so agents adopt the planned indexes instead of racing for them.
+    const liveNames = new Set(live.map((n) => n.metadata.name ?? ''));
+    const seeded = new Set<string>();
+    for (const n of networks) {
+      if (liveNames.has(n.name)) continue;
+      const s = await seedPlannedCidr(kube, n, hosts);
+      if (s.action === 'created') seeded.add(n.name);
+    }
     for (const o of objects) {
-      const action = await this.write(kube, o.ref, o.obj, false);
+      let action: 'created' | 'configured' | 'unchanged';
+      const name = o.obj.metadata?.name ?? '';
+      try {
+        action = await this.write(kube, o.ref, o.obj, false);
+      } catch (e) {
+        if (o.ref === R.MultiNicNetwork && seeded.has(name)) await deletePlannedCidr(kube, name).catch(() => undefined);
+        throw e;
+      }
+      if (o.ref === R.MultiNicNetwork && seeded.has(name)) {
+        const net = await kube.get<MultiNicNetwork>(R.MultiNicNetwork, name);
+        if (net) await adoptPlannedCidr(kube, net);
+      }
       applied.push({ kind: o.obj.kind ?? '', name: o.obj.metadata?.name ?? '', action });
       this.note(`${o.obj.kind?.toLowerCase()}.${o.ref.group}/${o.obj.metadata?.name} ${action}`);
     }
