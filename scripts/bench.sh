@@ -4,7 +4,7 @@
 # Select some with BENCH="plan ipam ..."; default: all but check (which needs a running lab).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-all="plan ipam ipam-allocator agent cni cni-real cni-concurrent cni-startup"
+all="plan ipam ipam-allocator agent cni cni-real cni-concurrent cni-startup claims"
 sel=${BENCH:-$all}
 status=0
 run() {
@@ -25,6 +25,7 @@ for b in $sel; do
     cni-real) need_cni && run cni-real bash bench/cni/run.sh --runs 15 --agent real --plugin build/cni/multi-nic ;;
     cni-concurrent) need_cni && run cni-concurrent bash bench/cni/run.sh concurrent --pods 100 --rounds 3 --plugin build/cni/multi-nic ;;
     cni-startup) run cni-startup node bench/cni-startup/bench.mjs --runs 20 ;;
+    claims) run claims bash bench/claims/run.sh 256,1024 ;;
     check) run check bash bench/check/run.sh --dir "${LAB_DIR:-${TMPDIR:-/tmp}/kubectl-multinic-lab/mnlab}" ;;
     *) echo "unknown bench $b (known: $all check)" >&2; status=2 ;;
   esac

@@ -15,6 +15,22 @@ import { isAlreadyExists, type KubeApi } from '../../kube/api.js';
 
 export const CIDR_CLAIM: ResourceRef = { group: MULTINIC_GROUP, version: 'v1', kind: 'CIDRClaim', plural: 'cidrclaims', namespaced: false };
 
+/**
+ * The CIDRClaim CRD for tests and bench/claims (not in deploy/crds yet, so `install` does not
+ * create it): cluster-scoped, spec kept as given.
+ */
+export const CIDR_CLAIM_CRD = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'cidrclaims.multinic.fms.io' },
+  spec: {
+    group: MULTINIC_GROUP,
+    scope: 'Cluster',
+    names: { plural: 'cidrclaims', singular: 'cidrclaim', kind: 'CIDRClaim', listKind: 'CIDRClaimList' },
+    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
+  },
+};
+
 export interface ClaimByCreateOptions {
   api: KubeApi;
   network: MultiNicNetwork;

@@ -2,30 +2,17 @@
 // compare-and-swap, agents that see the same hosts do not collide at all, and an existing CIDR's
 // entries become claims with the same indexes (migration keeps every host's index).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { claimByCreate } from '../../../src/agent/kube/claim-objects.js';
+import { CIDR_CLAIM_CRD, claimByCreate } from '../../../src/agent/kube/claim-objects.js';
 import { claimCidr } from '../../../src/agent/kube/claim.js';
 import { duplicateClaims } from '../../../src/lib/cluster/claim.js';
 import { cidrFromClaims, claimsFromCidr, type CIDRClaim } from '../../../src/lib/cluster/claim-objects.js';
 import type { HostInterface } from '../../../src/lib/crds/types.gen.js';
 import { cidrOf, createNetwork, hostNics, seedNetwork, testCluster, type TestCluster } from './helpers.js';
 
-/** The CIDRClaim CRD as the stand-in needs it to serve the kind (not installed by `install` yet). */
-const CLAIM_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'cidrclaims.multinic.fms.io' },
-  spec: {
-    group: 'multinic.fms.io',
-    scope: 'Cluster',
-    names: { plural: 'cidrclaims', singular: 'cidrclaim', kind: 'CIDRClaim', listKind: 'CIDRClaimList' },
-    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
-  },
-};
-
 let c: TestCluster;
 beforeEach(async () => {
   c = await testCluster();
-  c.server.store.create(structuredClone(CLAIM_CRD) as never);
+  c.server.store.create(structuredClone(CIDR_CLAIM_CRD) as never);
 });
 afterEach(async () => {
   await c.close();
