@@ -28,6 +28,7 @@ const flag = (name: string, def: string): string => {
 const NICS = Number(flag('nics', '8'));
 const PROCS = Number(flag('procs', '2'));
 const CAP_MS = Number(flag('cap-s', '60')) * 1000;
+const INFLIGHT = Number(flag('inflight', '64'));
 const NET = 'scale';
 
 function network(): MultiNicNetwork {
@@ -69,12 +70,13 @@ async function child(): Promise<void> {
   const all = Array.from({ length: n }, (_, i) => host(i));
   const res: ChildResult = { done: 0, failed: 0, conflicts: 0, lastMs: 0, errors: [] };
   const deadline = t0 + CAP_MS;
-  const work = [];
-  for (let i = Number(fromS); i < Number(toS); i++) {
+  // At most INFLIGHT claimers at once per process: N real agents each have their own CPU for
+  // planning, these share one, so an unbounded fan-out would only time out requests client-side.
+  let next = Number(fromS);
+  const one = async (i: number): Promise<void> => {
     const api = clients[i % clients.length]!;
     const own = all[i]!;
-    work.push(
-      (async () => {
+    await (async () => {
         try {
           if (design === 'cidr') {
             // The agent retries a failed round on its next node loop: so does the bench, until the cap.
@@ -98,10 +100,12 @@ async function child(): Promise<void> {
           res.failed++;
           if (res.errors.length < 3) res.errors.push((e as Error).message.slice(0, 200));
         }
-      })(),
-    );
-  }
-  await Promise.all(work);
+    })();
+  };
+  const end = Number(toS);
+  await Promise.all(Array.from({ length: INFLIGHT }, async () => {
+    while (next < end) await one(next++);
+  }));
   process.stdout.write(JSON.stringify(res));
 }
 
@@ -135,7 +139,7 @@ async function runOnce(design: 'cidr' | 'claims', n: number): Promise<Run> {
       const from = p * per;
       const to = Math.min(n, from + per);
       return new Promise<ChildResult>((resolve, reject) => {
-        const c = spawn(process.execPath, [process.argv[1] ?? '', '--child', kubeconfig, design, String(from), String(to), String(n), String(t0), '--cap-s', String(CAP_MS / 1000), '--nics', String(NICS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        const c = spawn(process.execPath, [process.argv[1] ?? '', '--child', kubeconfig, design, String(from), String(to), String(n), String(t0), '--cap-s', String(CAP_MS / 1000), '--nics', String(NICS), '--inflight', String(INFLIGHT)], { stdio: ['ignore', 'pipe', 'inherit'] });
         let out = '';
         c.stdout.on('data', (d: Buffer) => (out += d.toString()));
         c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as ChildResult) : reject(new Error(`claimer process exited ${code}`))));
@@ -170,7 +174,7 @@ const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.is
 
 async function main(): Promise<void> {
   const sizes = (args.find((a) => /^\d+(,\d+)*$/.test(a)) ?? '256,1024').split(',').map(Number);
-  console.log(`# claims bench: ${NICS} NICs per host, ${PROCS} claimer processes, cap ${CAP_MS / 1000} s; ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`# claims bench: ${NICS} NICs per host, ${PROCS} claimer processes x ${INFLIGHT} claims in flight, cap ${CAP_MS / 1000} s; ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log('| nodes | design | all claimed in | hosts claimed | writes | writes/agent/NIC net | bytes written | bytes/agent | conflicts | largest object | refused (>1.5 MiB) | stand-in CPU |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const report: Run[] = [];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cluster-scale claims (no root, no namespaces): N simulated agents claiming 8 NICs each against
 # the real API stand-in, the present one-CIDR compare-and-swap against claim-by-create, side by side.
-#   bash bench/claims/run.sh [sizes, default 256,1024] [--nics 8] [--procs 2] [--cap-s 60]
+#   bash bench/claims/run.sh [sizes, default 256,1024] [--nics 8] [--procs 2] [--inflight 64] [--cap-s 60]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$(mktemp -d)"
