@@ -33,6 +33,11 @@ Cells are judged from the kernel truth each agent publishes when it does (routes
     // The feed's first lists run while Ink and React load.
     const { ClusterFeed } = await import('../ui/feed.js');
     const feed = new ClusterFeed(kube);
+    // Ink draws only the last frame when it believes it runs in CI (is-in-ci reads CI or
+    // CONTINUOUS_INTEGRATION at import). This is an interactive terminal, checked above: a CI variable
+    // left in the user's shell (or a CI job that opens a real terminal, as our tmux test does) must not
+    // turn the TUI into a blank screen. The child processes the UI starts see the same value.
+    for (const k of ['CI', 'CONTINUOUS_INTEGRATION']) if (k in process.env) process.env[k] = 'false';
     const { renderUi } = await import('../ui/run.js');
     await renderUi({
       kube,
