@@ -108,7 +108,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 $B mount -t proc proc /proc
 $B mount -t sysfs sys /sys
 for d in /tmp /run /var/lib/cni /dev/shm; do $B mount -t tmpfs tmpfs "$d" 2>/dev/null; done
-$B mount -t hostfs -o "$REPO" hostfs "$REPO" || { echo "guest: mounting $REPO over hostfs failed" >&2; $B poweroff -f; }
+$B mkdir -p "$REPO"; $B mount -t hostfs -o "$REPO" hostfs "$REPO" || { echo "guest: mounting $REPO over hostfs failed" >&2; $B poweroff -f; }
 for m in $LOAD; do $B insmod "$MODS/$m" || echo "guest: insmod $m failed" >&2; done
 ip link set lo up
 echo "guest: booted in $($B cut -d' ' -f1 /proc/uptime)s, kernel $($B uname -r), $($B free -m | $B awk '/^Mem:/ {print $2}') MB" >&2
