@@ -205,16 +205,25 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     // What the previous reconcile wanted: an operation restoring it now is a repair.
     let prevWant: NetworkRoutes[] | undefined;
     let prevShims: Map<string, string[]> | undefined;
+    // The ip_forward value last warned about (undefined: none pending).
+    let forwardingWarned: string | undefined;
 
     let last: ReconcileReport | undefined;
     let chain: Promise<unknown> = Promise.resolve();
     const reconcileNow = async (): Promise<ReconcileReport> => {
       const report: ReconcileReport = { at: new Date().toISOString(), routeOps: 0, shimOps: 0, tables: {}, removedTables: [], missingShimParents: [], forwarding: { required: false, ok: true } };
+      const networkErrors = new Map<string, string[]>();
+      let globalError: string | undefined;
       try {
         const nets = st.networks();
         const local = new Set(nics.map((n) => n.interfaceName));
         // Each step runs even when an earlier one failed: a broken shim must not stop routes.
         const errors: string[] = [];
+        // Errors that concern one network only: reported on that network, not on every network.
+        const networkError = (name: string, msg: string) => {
+          errors.push(msg);
+          networkErrors.set(name, [...(networkErrors.get(name) ?? []), msg]);
+        };
         // A shim gateway a pod still holds (the network changed into macvlan L3 under it) stays the pod's.
         const heldGateways = new Set<string>();
         for (const n of nets) {
@@ -222,7 +231,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
           try {
             for (const c of core.gatewayConflicts(n)) {
               heldGateways.add(c.gateway);
-              errors.push(gatewayHeldMessage(n.network.metadata.name ?? '', opts.nodeName, c.interfaceName, c.gateway, c.holder));
+              networkError(n.network.metadata.name ?? '', gatewayHeldMessage(n.network.metadata.name ?? '', opts.nodeName, c.interfaceName, c.gateway, c.holder));
             }
           } catch {
             // a network the core cannot read is reported by allocate (NotReady naming the field)
@@ -273,7 +282,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
         report.routeOps = r.ops.length;
         report.tables = r.tables;
         report.removedTables = r.removed;
-        if (r.skipped.length) errors.push(`no policy table for network(s) ${r.skipped.join(', ')}: a purely numeric name cannot be a routing table name`);
+        for (const name of r.skipped) networkError(name, `no policy table for network ${name}: a purely numeric name cannot be a routing table name`);
         if (report.forwarding.required) {
           const v = await hostNet.sysctl('net.ipv4.ip_forward');
           report.forwarding.value = v;
@@ -281,20 +290,26 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
             await hostNet.setSysctl('net.ipv4.ip_forward', '1');
             report.forwarding = { required: true, value: '1', ok: true, changed: true };
           } else report.forwarding.ok = v === '1';
-          if (!report.forwarding.ok) log({ level: 'warn', msg: 'L3 networks need net.ipv4.ip_forward=1; it is not set (start the agent with --enable-forwarding or set the sysctl)' });
+          // Said when it becomes true, not on every reconcile (the HostInterface condition and doctor keep saying it).
+          if (!report.forwarding.ok && forwardingWarned !== v) log({ level: 'warn', msg: 'L3 networks need net.ipv4.ip_forward=1; it is not set (start the agent with --enable-forwarding or set the sysctl)', value: v });
+          forwardingWarned = report.forwarding.ok ? undefined : v;
         }
         if (report.routeOps || report.shimOps || report.removedTables.length) log({ level: 'info', msg: 'reconciled', routeOps: report.routeOps, shimOps: report.shimOps, removed: report.removedTables });
         if (errors.length) {
           report.error = errors.join('; ');
+          const own = new Set([...networkErrors.values()].flat());
+          const rest = errors.filter((e) => !own.has(e));
+          if (rest.length) globalError = rest.join('; ');
           log({ level: 'error', msg: 'reconcile incomplete', error: report.error });
         }
       } catch (e) {
         report.error = (e as Error).message;
+        globalError = report.error;
         log({ level: 'error', msg: 'reconcile failed', error: report.error });
       }
       last = report;
       metrics?.reconciled(report);
-      void kube?.reportRoutes({ error: report.error, localNics: new Set(nics.map((n) => n.interfaceName)) });
+      void kube?.reportRoutes({ error: globalError, networkErrors: Object.fromEntries([...networkErrors].map(([k, v]) => [k, v.join('; ')])), localNics: new Set(nics.map((n) => n.interfaceName)) });
       diagnostics.kick();
       return report;
     };

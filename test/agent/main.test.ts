@@ -40,6 +40,20 @@ describe('runAgent (fake host network and IPAM)', () => {
     expect(statSync(agent.socketPath).mode & 0o777).toBe(0o600);
   });
 
+  it('warns about ip_forward=0 once while it lasts, not on every reconcile, and again after it comes back', async () => {
+    const lines: Array<{ msg?: string }> = [];
+    agent = await start({ log: (l: { msg?: string }) => void lines.push(l) } as Partial<Parameters<typeof runAgent>[0]>);
+    const warned = () => lines.filter((l) => l.msg?.startsWith('L3 networks need net.ipv4.ip_forward=1')).length;
+    for (let i = 0; i < 3; i++) await agent.reconcile();
+    expect(warned()).toBe(1);
+    host.sysctls.set('net.ipv4.ip_forward', '1');
+    expect((await agent.reconcile()).forwarding).toEqual({ required: true, value: '1', ok: true });
+    host.sysctls.set('net.ipv4.ip_forward', '0');
+    await agent.reconcile();
+    await agent.reconcile();
+    expect(warned()).toBe(2);
+  });
+
   it('--enable-forwarding sets it; an L2-only host does not need it', async () => {
     agent = await start({ enableForwarding: true });
     expect((await agent.reconcile()).forwarding).toEqual({ required: true, value: '1', ok: true });

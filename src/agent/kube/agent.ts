@@ -331,16 +331,18 @@ export class KubeAgent {
   /**
    * Records the outcome of a route reconcile: for every network whose CIDR holds this host, the
    * routes it wants now (the reconcile just installed them unless `error` is set). Published on this
-   * node's HostInterface for the leader's status.
+   * node's HostInterface for the leader's status. `error` fails every network; `networkErrors` only
+   * the network it names (one network's fault does not mark the others failed).
    */
-  reportRoutes(result: { error?: string; localNics?: ReadonlySet<string> }): Promise<void> {
+  reportRoutes(result: { error?: string; networkErrors?: Readonly<Record<string, string>>; localNics?: ReadonlySet<string> }): Promise<void> {
     const reports: Record<string, RouteReport> = {};
     for (const n of this.state.networks()) {
       if (!n.cidr || !n.cidr.spec.cidr.some((e) => e.hosts.some((h) => h.hostName === this.o.nodeName))) continue;
       const name = n.network.metadata.name ?? '';
       const want = desiredRoutes(n.cidr, this.o.nodeName, result.localNics);
-      reports[name] = { cidr: cidrFingerprint(n.cidr.spec), routes: want.routes.length, ok: !result.error, ...(result.error ? { message: result.error } : {}) };
-      if (result.error) this.events.record({ apiVersion: n.network.apiVersion, kind: n.network.kind, name, uid: n.network.metadata.uid }, 'RoutesFailed', `${this.o.nodeName}: ${result.error}`);
+      const error = result.error ?? result.networkErrors?.[name];
+      reports[name] = { cidr: cidrFingerprint(n.cidr.spec), routes: want.routes.length, ok: !error, ...(error ? { message: error } : {}) };
+      if (error) this.events.record({ apiVersion: n.network.apiVersion, kind: n.network.kind, name, uid: n.network.metadata.uid }, 'RoutesFailed', `${this.o.nodeName}: ${error}`);
     }
     this.reports = reports;
     return this.nodeLoop.run();

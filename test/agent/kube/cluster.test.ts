@@ -240,4 +240,18 @@ describe('status and departed nodes', () => {
     const evs = c.server.store.list('v1', 'Event', AGENT_NS) as Array<KubeObject & { reason?: string; message?: string }>;
     expect(evs.find((ev) => ev.reason === 'RoutesFailed')?.message).toBe('a: RTNETLINK answers: Network is unreachable');
   });
+
+  it("one network's route fault fails that network only, not every network on the host", async () => {
+    const [a] = await start(['a']);
+    createNetwork(c, seedNetwork({ namespaces: ['default'], subnet: '192.168.0.0/16' }, 'net-ok'));
+    createNetwork(c, seedNetwork({ namespaces: ['default'], subnet: '172.30.0.0/16' }, '4242'));
+    await a!.setNics(hostNics(0));
+    await eventually(() => expect(a!.state.network('net-ok')?.cidr && a!.state.network('4242')?.cidr).toBeDefined());
+    const msg = 'no policy table for network 4242: a purely numeric name cannot be a routing table name';
+    await a!.reportRoutes({ networkErrors: { '4242': msg } });
+    await eventually(() => expect(network('4242').status?.routeStatus).toBe('Failed'));
+    expect(network('4242').status?.hosts).toEqual([{ hostName: 'a', ready: false, routes: 0, message: msg }]);
+    await eventually(() => expect(network('net-ok').status?.routeStatus).not.toBe('Failed'));
+    expect(network('net-ok').status?.hosts?.[0]).toMatchObject({ hostName: 'a', ready: true });
+  });
 });
