@@ -7,7 +7,7 @@ const impure = [
   'fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'child_process', 'node:child_process',
   'net', 'node:net', 'http', 'node:http', 'https', 'node:https', 'dgram', 'node:dgram',
   'os', 'node:os', 'process', 'node:process', 'worker_threads', 'node:worker_threads',
-  'execa', 'ink', 'react', '@oclif/core', '@kubernetes/client-node', 'chalk',
+  'ink', 'react', '@oclif/core', '@kubernetes/client-node', 'chalk',
 ];
 const edges = ['agent', 'cni', 'commands', 'ui', 'lab', 'cli', 'host', 'kube', 'cluster', 'check'];
 

@@ -53,9 +53,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       tableDefaults.headers = false;
     }
     if (this.flags['no-color'] || process.env.NO_COLOR) {
+      // Read by chalk (Ink's colours) when the TUI first imports it, and by useColor().
       process.env.FORCE_COLOR = '0';
-      const { default: chalk } = await import('chalk');
-      chalk.level = 0;
     }
   }
 
