@@ -209,7 +209,7 @@ export class Api {
     if (t.generation) meta.generation = 1;
     else delete meta.generation;
     this.defaultOnCreate(t, obj);
-    this.admit(t, obj, opts);
+    this.admit(t, obj, opts, undefined);
     if (opts.dryRun) return this.present(t, obj);
     const stored = this.store.write(storageKey(t), 'ADDED', obj);
     if (storageKey(t) === CRD_KEY) this.registry.setCrd(stored);
@@ -422,7 +422,7 @@ export class Api {
   }
 
   /** Validation (and pruning) of the object about to be stored. Throws 400/422. */
-  private admit(t: ResourceType, obj: KubeObject, opts: WriteOptions): void {
+  private admit(t: ResourceType, obj: KubeObject, opts: WriteOptions, old: KubeObject | undefined): void {
     const name = obj.metadata?.name ?? '';
     if (storageKey(t) === CRD_KEY) {
       const causes = crdCauses(obj);
@@ -439,6 +439,8 @@ export class Api {
       const causes: StatusCause[] = schemaCauses(t.schema, obj);
       if (causes.length) throw invalid(t.group, t.kind, name, causes);
     }
+    const causes = t.admit?.(obj, old) ?? [];
+    if (causes.length) throw invalid(t.group, t.kind, name, causes);
   }
 
   /** A CRD may not claim a group/plural already served by a built-in or another CRD. */
@@ -492,7 +494,7 @@ export class Api {
     if (meta.finalizers?.length === 0) delete meta.finalizers;
     if (meta.ownerReferences?.length === 0) delete meta.ownerReferences;
     if (storageKey(t) === NS_TYPE_KEY) meta.labels = { ...meta.labels, [NS_NAME_LABEL]: om.name ?? '' };
-    this.admit(t, result, opts);
+    this.admit(t, result, opts, old);
     if (t.generation && !same(specOf(old, hasStatus), specOf(result, hasStatus))) meta.generation = (om.generation ?? 0) + 1;
     if (same(result, old)) return this.present(t, old);
     if (opts.dryRun) return this.present(t, result);

@@ -4,6 +4,8 @@
 // strategy None: only apiVersion changes between versions, as with kube's None converter).
 import type { JsonSchema } from '../../lib/k8s/schema.js';
 import type { KubeObject } from '../../lib/k8s/meta.js';
+import type { StatusCause } from './errors.js';
+import { DRA_TYPES } from './dra.js';
 
 export interface PrinterColumn {
   name: string;
@@ -47,6 +49,8 @@ export interface ResourceType {
   columns: PrinterColumn[];
   /** Name of the CRD that defines this type; undefined for built-ins. */
   crd?: string;
+  /** Built-ins only: type-specific validation of an object about to be stored (`old` on updates). */
+  admit?: (obj: KubeObject, old: KubeObject | undefined) => StatusCause[];
 }
 
 export const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -105,6 +109,7 @@ export const BUILTINS: readonly ResourceType[] = [
     shortNames: ['crd', 'crds'], categories: ['api-extensions'], subresources: ['status'], generation: true,
     columns: [{ name: 'Created At', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
   }),
+  ...DRA_TYPES,
 ];
 
 /** The subset of a CRD object the registry reads. */
