@@ -46,11 +46,11 @@ describe('package.json dependencies', () => {
 
   it('declares only packages that src/ or bin/ imports', () => {
     const unused = Object.keys(pkg.dependencies).filter((name) => !used.has(name));
-    expect(unused).toEqual([]);
+    expect(unused, 'declared in package.json but imported by nothing under src/ or bin/: import them in the commit that declares them, or npm uninstall them').toEqual([]);
   });
 
   it('declares every package that src/ or bin/ imports', () => {
     const undeclared = [...used].filter(([name]) => !(name in pkg.dependencies)).map(([name, file]) => `${name} (${file})`);
-    expect(undeclared).toEqual([]);
+    expect(undeclared, 'imported but not declared in package.json: npm install them').toEqual([]);
   });
 });
