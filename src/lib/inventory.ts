@@ -3,7 +3,7 @@
 // CRD schema and its addresses; nicsOf() gives the planner and the pool checks one flat, parsed
 // view. Pure.
 import type { HostInterface } from './crds/types.gen.js';
-import { checkObject, NetworkInputError } from './network.js';
+import { checkObject, NetworkInputError } from './objects.js';
 import { flattenLists, type ManifestDoc } from './manifest.js';
 import { containsAddr, formatCidr, parseCidr, parseIp, tryParseCidr, type Cidr, type Family } from './net/ip.js';
 

@@ -2,5 +2,4 @@
 // listing for the agent and the IPAM.
 export { planNetwork, type PlanInput, type PlanResult, type PlanWarning, type PlanWarningCode, type UnplacedHost } from './planner.js';
 export { ippoolName, listPools, parseExcludeText, type PlannedPool } from './pools.js';
-export { indexCount, lowestFreeIndex, tabuBy, interfaceIndexCapacity } from './blocks.js';
 export { parsePreviousCidrs } from './previous.js';

@@ -7,7 +7,7 @@ import type { CIDR, CidrEntry, HostInterface, HostInterfaceInfo, PluginConfig } 
 import { nicsOf, type Nic } from '../inventory.js';
 import { compareCidr, containsCidr, formatCidr, formatIp, subnetAt, tryParseCidr, type Cidr } from '../net/ip.js';
 import type { ValidatedNetwork } from '../network.js';
-import { indexCount, lowestFreeIndex, tabuBy } from './blocks.js';
+import { indexCount, lowestFreeIndex, tabuBy } from '../net/blocks.js';
 import { ippoolName, listPools, type PlannedPool } from './pools.js';
 
 export type PlanWarningCode =

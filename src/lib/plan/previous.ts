@@ -2,7 +2,7 @@
 // CRD schema so a hand-edited file fails with a clear message instead of a confusing re-plan.
 import type { CIDR } from '../crds/types.gen.js';
 import { flattenLists, type ManifestDoc } from '../manifest.js';
-import { checkObject, NetworkInputError } from '../network.js';
+import { checkObject, NetworkInputError } from '../objects.js';
 
 /** Parses CIDR documents (Lists flattened) into a map by metadata.name; throws NetworkInputError. */
 export function parsePreviousCidrs(docs: readonly ManifestDoc[]): Map<string, CIDR> {

@@ -1,7 +1,7 @@
 // Block arithmetic of the address plan (design §3.2): candidate blocks by index, the "tabu" rule
 // for excludeCIDRs, and the lowest-free-index search. Pure; every search is linear in the indexes
 // it hands out (large excludes are jumped over, never walked).
-import { containsAddr, familyBits, lastAddress, subnetAt, type Cidr } from '../net/ip.js';
+import { containsAddr, familyBits, lastAddress, subnetAt, type Cidr } from './ip.js';
 
 /** Number of indexes `bits` more prefix bits give, capped at 2^53 so it stays a safe integer. */
 export function indexCount(bits: number): number {
