@@ -41,6 +41,11 @@ export const R = {
   Role: ref('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
   RoleBinding: ref('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
   CustomResourceDefinition: ref('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false),
+  // Dynamic Resource Allocation (resource.k8s.io/v1, docs/dra.md). Its DeviceClass is not ours above.
+  ResourceSlice: ref('resource.k8s.io', 'v1', 'ResourceSlice', 'resourceslices', false),
+  ResourceClaim: ref('resource.k8s.io', 'v1', 'ResourceClaim', 'resourceclaims', true),
+  ResourceClaimTemplate: ref('resource.k8s.io', 'v1', 'ResourceClaimTemplate', 'resourceclaimtemplates', true),
+  DraDeviceClass: ref('resource.k8s.io', 'v1', 'DeviceClass', 'deviceclasses', false),
 } as const;
 
 export const apiVersionOf = (r: ResourceRef): string => (r.group ? `${r.group}/${r.version}` : r.version);
