@@ -30,7 +30,7 @@ export class PreparedClaims {
       try {
         body = JSON.parse(text) as PreparedFile;
       } catch (e) {
-        throw new Error(`failed to read prepared DRA claims "${path}": ${(e as Error).message}; move it aside to start with none (the kubelet prepares its claims again)`);
+        throw new Error(`failed to read prepared DRA claims "${path}": ${(e as Error).message}; move it aside to start with none (the kubelet prepares its claims again)`, { cause: e });
       }
       if (body.kind !== 'PreparedClaims' || !Array.isArray(body.claims)) throw new Error(`failed to read prepared DRA claims "${path}": not a PreparedClaims file`);
       for (const c of body.claims) p.claims.set(c.uid, c);
