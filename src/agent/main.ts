@@ -165,10 +165,11 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     // In --kube mode allocations are mirrored to IPPools and leaks collected behind the core's back.
     const podNetns = await new PodNetnsRegistry(join(opts.dataDir, 'pod-netns.json')).load();
     const ka = kube;
+    const served = ka ? ka.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam;
     const core: AgentCore = new AgentCore({
       hostName: opts.nodeName,
       state: st,
-      ipam: ka ? ka.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam,
+      ipam: served,
       nics: owned,
       lending,
       podNetns,
@@ -202,6 +203,12 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       log,
     });
     cleanups.push(() => diagnostics.stop());
+    // `kubectl multinic ipam release` requests, acted on through the same IPAM the CNI uses.
+    const releases = ka?.releaseHandler(served, () => {
+      core.invalidate();
+      diagnostics.kick();
+    });
+    if (releases) cleanups.push(() => releases.stop());
     // What the previous reconcile wanted: an operation restoring it now is a repair.
     let prevWant: NetworkRoutes[] | undefined;
     let prevShims: Map<string, string[]> | undefined;
@@ -388,6 +395,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     }
     await reconcile();
     diagnostics.start();
+    releases?.start();
 
     if (watch) {
       const unsub = st.onChange(() => {

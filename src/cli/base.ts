@@ -37,10 +37,12 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected flags!: BaseFlags<T>;
   protected args!: Interfaces.InferredArgs<T['args']>;
+  /** Every positional argument, flags removed (commands with `strict = false` take several). */
+  protected positional: string[] = [];
 
   public override async init(): Promise<void> {
     await super.init();
-    const { flags, args } = await this.parse({
+    const { flags, args, argv } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
       args: this.ctor.args,
@@ -48,6 +50,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     });
     this.flags = flags as BaseFlags<T>;
     this.args = args as Interfaces.InferredArgs<T['args']>;
+    this.positional = argv.map(String);
     if ((this.flags as { 'no-headers'?: boolean })['no-headers']) {
       const { tableDefaults } = await import('./table.js');
       tableDefaults.headers = false;

@@ -28,6 +28,7 @@ import { KubeAgentState } from './state.js';
 import type { K } from './kinds.js';
 import { AGENT_VERSION } from '../version.js';
 import { KubeDiagnosticsSink } from './diagnostics.js';
+import { ReleaseHandler } from './release.js';
 
 export const UNMANAGED_LABEL = 'multi-nic-unmanaged';
 export { AGENT_VERSION } from '../version.js';
@@ -426,6 +427,14 @@ export class KubeAgent {
   /** Publishes diagnostics on this node's HostInterface and hears probe requests there (src/agent/kube/diagnostics.ts). */
   diagnosticsSink(): KubeDiagnosticsSink {
     return new KubeDiagnosticsSink({ api: this.o.api, nodeName: this.o.nodeName, hostInterfaces: this.informers.hostInterfaces, log: this.log });
+  }
+
+  /**
+   * Acts on `kubectl multinic ipam release` requests on this node's HostInterface through `ipam`
+   * (the one attachIpam returned), refusing holders the pod cache shows alive unless forced.
+   */
+  releaseHandler(ipam: Pick<Ipam, 'list' | 'release'>, onReleased?: (released: Allocation[]) => void): ReleaseHandler {
+    return new ReleaseHandler({ api: this.o.api, nodeName: this.o.nodeName, hostInterfaces: this.informers.hostInterfaces, ipam, liveReason: (a) => this.liveReason(a), ...(onReleased ? { onReleased } : {}), events: this.events, log: this.log });
   }
 
   /** Whether the agent is waiting for its Node object (status). */

@@ -461,6 +461,76 @@ export const CRDS = [
                         }
                       }
                     },
+                    "release": {
+                      "description": "The agent's answer to the last `kubectl multinic ipam release` request (annotation multinic.fms.io/release-request; our addition; src/lib/ipam/release.ts).",
+                      "type": "object",
+                      "required": [
+                        "nonce",
+                        "at",
+                        "results"
+                      ],
+                      "properties": {
+                        "nonce": {
+                          "type": "string"
+                        },
+                        "at": {
+                          "type": "string",
+                          "format": "date-time"
+                        },
+                        "error": {
+                          "type": "string"
+                        },
+                        "results": {
+                          "type": "array",
+                          "items": {
+                            "type": "object",
+                            "required": [
+                              "network",
+                              "pool",
+                              "address",
+                              "podUID",
+                              "containerID",
+                              "interface",
+                              "outcome"
+                            ],
+                            "properties": {
+                              "network": {
+                                "type": "string"
+                              },
+                              "pool": {
+                                "type": "string"
+                              },
+                              "address": {
+                                "type": "string"
+                              },
+                              "podUID": {
+                                "type": "string"
+                              },
+                              "containerID": {
+                                "type": "string"
+                              },
+                              "interface": {
+                                "type": "string"
+                              },
+                              "outcome": {
+                                "type": "string",
+                                "enum": [
+                                  "released",
+                                  "refused",
+                                  "not-held"
+                                ]
+                              },
+                              "pod": {
+                                "type": "string"
+                              },
+                              "reason": {
+                                "type": "string"
+                              }
+                            }
+                          }
+                        }
+                      }
+                    },
                     "diagnostics": {
                       "description": "Kernel truth from this node, as its agent read it (our addition; src/lib/diagnostics/types.ts).",
                       "type": "object",

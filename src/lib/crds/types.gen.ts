@@ -114,6 +114,26 @@ export interface NodeCondition {
   lastTransitionTime?: string;
 }
 
+export interface HostInterfaceStatusReleaseResults {
+  network: string;
+  pool: string;
+  address: string;
+  podUID: string;
+  containerID: string;
+  interface: string;
+  outcome: "released" | "refused" | "not-held";
+  pod?: string;
+  reason?: string;
+}
+
+/** The agent's answer to the last `kubectl multinic ipam release` request (annotation multinic.fms.io/release-request; our addition; src/lib/ipam/release.ts). */
+export interface HostInterfaceStatusRelease {
+  nonce: string;
+  at: string;
+  error?: string;
+  results: Array<HostInterfaceStatusReleaseResults>;
+}
+
 export interface HostInterfaceStatusDiagnosticsNetworksMissingRoutes {
   dst: string;
   via?: string;
@@ -235,6 +255,8 @@ export interface HostInterfaceStatus {
   lastSeen?: string;
   /** Node health from the agent's diagnostics (our addition) - RoutesHealthy, NicsHealthy, CniInstalled, ForwardingReady, IpamHealthy, PodInterfacesHealthy and Ready. */
   conditions?: Array<NodeCondition>;
+  /** The agent's answer to the last `kubectl multinic ipam release` request (annotation multinic.fms.io/release-request; our addition; src/lib/ipam/release.ts). */
+  release?: HostInterfaceStatusRelease;
   /** Kernel truth from this node, as its agent read it (our addition; src/lib/diagnostics/types.ts). */
   diagnostics?: NodeDiagnosticsStatus;
 }

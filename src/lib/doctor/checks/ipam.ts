@@ -31,7 +31,7 @@ export const ipamLeaked: Check = {
             { network: p.spec.netAttachDef, node: p.spec.hostName, nic: p.spec.interfaceName, pod: `${a.namespace}/${a.pod}` },
             `${a.address} in ${nameOf(p)} is held by pod ${holder(a)}${a.podUID ? ` (uid ${a.podUID})` : ''}, which no longer exists`,
             'the pod was deleted without a CNI DEL (node crash, runtime bug): the address leaks',
-            `the agent on ${p.spec.hostName} releases it after its --gc-grace; if it stays, restart that agent`,
+            `the agent on ${p.spec.hostName} releases it after its --gc-grace; now: kubectl multinic ipam release ${a.address} --node ${p.spec.hostName} (or ipam release --leaked --yes); if it stays, restart that agent`,
           ),
         );
       }
