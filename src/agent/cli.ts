@@ -10,7 +10,7 @@ import { runAgent, stderrLog, type AgentOptions } from './main.js';
 export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS]) [--gc-grace SECONDS]
              --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]
              [--max-connections N] [--cni-bin-dir DIR[:DIR...]] [--probe-interval SECONDS]
-             [--metrics-addr [HOST]:PORT (default ${DEFAULT_METRICS_ADDR}; '' = off)]`;
+             [--metrics-addr [HOST]:PORT (default ${DEFAULT_METRICS_ADDR}; '' = off)] [--dra [--kubelet-dir DIR (default /var/lib/kubelet)]]`;
 
 /** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
@@ -38,6 +38,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'cni-bin-dir': { type: 'string' },
         'probe-interval': { type: 'string' },
         'metrics-addr': { type: 'string' },
+        dra: { type: 'boolean' },
+        'kubelet-dir': { type: 'string' },
       },
       strict: true,
     }));
@@ -94,6 +96,13 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     const bad = dirs.find((d) => !d.startsWith('/') || d.split('/').includes('..'));
     if (dirs.length === 0 || bad !== undefined) throw new UserError(`--cni-bin-dir must be absolute directories without "..", separated by ':', got "${binDir}"`, { hint: 'e.g. --cni-bin-dir /opt/cni/bin (where Multus finds CNI plugins)' });
     opts.cniBinDirs = dirs;
+  }
+  if (values['kubelet-dir'] !== undefined && !values.dra) throw new UserError('--kubelet-dir is only used with --dra', { hint: AGENT_USAGE });
+  if (values.dra) {
+    if (!kube) throw new UserError('--dra needs --kube: ResourceSlices and claims live in the Kubernetes API', { hint: AGENT_USAGE });
+    const dir = values['kubelet-dir'] as string | undefined;
+    if (dir !== undefined && (!dir.startsWith('/') || dir.split('/').includes('..'))) throw new UserError(`--kubelet-dir must be an absolute directory without "..", got "${dir}"`, { hint: 'e.g. --kubelet-dir /var/lib/kubelet (the kubelet --root-dir)' });
+    opts.dra = dir ? { kubeletDir: dir } : {};
   }
   if (values['sysfs-root']) opts.sysfsRoot = values['sysfs-root'] as string;
   if (values['rt-tables']) opts.rtTablesPath = values['rt-tables'] as string;

@@ -46,6 +46,11 @@ export const HTTP_STATUS: Record<AgentErrorBody['code'], number> = {
 
 export interface AgentCoreDeps {
   hostName: string;
+  /**
+   * DRA (docs/dra.md): the NICs of our driver in the pod's prepared ResourceClaims, in claim order,
+   * or an empty list when the pod has none. When non-empty they are exactly the NICs the pod gets.
+   */
+  claimedNics?: (podUID: string) => Array<{ interfaceName: string; claim: string }>;
   state: AgentState;
   ipam: Ipam;
   /** The latest discovery snapshot, plus the NICs lent to pods (gone from the host while lent). */
@@ -132,11 +137,16 @@ export class AgentCore {
     if (present.length === 0) {
       throw new AgentError('NotReady', `host ${this.hostName} has no NIC of network "${req.network}" up (CIDR names ${mine.map((m) => m.host.interfaceName).join(', ') || 'none'} for this host)`, 'check `ip addr` on the host and the network masterNets');
     }
-    this.refuseFewerThanAll(req, ns, mine, present);
-    const chosen = await this.choose(req, ns, present.map((m) => {
-      const d = discovered.get(m.host.interfaceName) as DiscoveredNic;
-      return { nic: d, netAddress: m.entry.netAddress, interfaceIndex: m.entry.interfaceIndex };
-    }));
+    const claimed = this.deps.claimedNics?.(req.pod.uid) ?? [];
+    let chosen: NicCandidate[];
+    if (claimed.length) chosen = this.fromClaims(req, mine, present, claimed);
+    else {
+      this.refuseFewerThanAll(req, ns, mine, present);
+      chosen = await this.choose(req, ns, present.map((m) => {
+        const d = discovered.get(m.host.interfaceName) as DiscoveredNic;
+        return { nic: d, netAddress: m.entry.netAddress, interfaceIndex: m.entry.interfaceIndex };
+      }));
+    }
     this.refuseHeldGateways(req.network, chosen.map((c) => present.find((m) => m.host.interfaceName === c.name) as HostNicOfNetwork));
     await this.lend(req, ns, holder, chosen.map((c) => discovered.get(c.name) as DiscoveredNic));
     const items: AllocateItem[] = chosen.map((nic, i) => ({
@@ -181,6 +191,31 @@ export class AgentCore {
       `network "${req.network}": the pod asks for every NIC, but ${missing.length === 1 ? 'NIC' : 'NICs'} ${names.join(', ')} of host ${this.hostName} ${missing.length === 1 ? 'is' : 'are'} missing (${present.length} of ${mine.length} present); not attaching fewer`,
       `the runtime retries until the NIC is back (check \`ip link\` on the host); to attach the NICs present instead, give the pod cni-args {"nics": ${present.length}} or annotate the MultiNicNetwork ${PARTIAL_ATTACH_ANNOTATION}=allow`,
     );
+  }
+
+  /**
+   * DRA: the pod's claims decide, whatever attachPolicy or cni-args say: exactly the claimed NICs,
+   * in claim order. A claimed NIC that is not a NIC of this network on this host is the claim's
+   * mistake (NoMatchingNic, naming it); one of this network that is not up now is NotReady.
+   */
+  private fromClaims(req: AllocateRequest, mine: HostNicOfNetwork[], present: HostNicOfNetwork[], claimed: Array<{ interfaceName: string; claim: string }>): NicCandidate[] {
+    const claims = [...new Set(claimed.map((c) => c.claim))].join(', ');
+    const foreign = claimed.filter((c) => !mine.some((m) => m.host.interfaceName === c.interfaceName));
+    if (foreign.length) {
+      throw new AgentError(
+        'NoMatchingNic',
+        `network "${req.network}": the pod's ResourceClaim ${claims} holds ${foreign.map((c) => c.interfaceName).join(', ')}, not ${foreign.length === 1 ? 'a NIC' : 'NICs'} of this network on host ${this.hostName} (its NICs here: ${mine.map((m) => m.host.interfaceName).join(', ') || 'none'})`,
+        `request the network's DeviceClass ${req.network}.multinic.fms.io in the claim (docs/dra.md), or attach the network the claimed NICs serve; then delete and re-create the pod so the claim is allocated again`,
+      );
+    }
+    const down = claimed.filter((c) => !present.some((m) => m.host.interfaceName === c.interfaceName));
+    if (down.length) throw new AgentError('NotReady', `network "${req.network}": claimed NIC ${down.map((c) => `${c.interfaceName}${this.whyMissing(c.interfaceName)}`).join(', ')} of ResourceClaim ${claims}`, 'the runtime retries until the NIC is back (check `ip link` on the host)');
+    const discovered = new Map(this.deps.nics().map((n) => [n.interfaceName, n]));
+    return claimed.map((c) => {
+      const m = present.find((x) => x.host.interfaceName === c.interfaceName) as HostNicOfNetwork;
+      const d = discovered.get(c.interfaceName);
+      return { name: c.interfaceName, netAddress: m.entry.netAddress, interfaceIndex: m.entry.interfaceIndex, vendor: d?.vendor, product: d?.product, pciAddress: d?.pciAddress, numaNode: d?.numaNode, speed: d?.speed, allocations: 0 };
+    });
   }
 
   /** Why a NIC of the CIDR is not a candidate now, for messages (lent to a pod, or not up in the host namespace). */

@@ -45,6 +45,8 @@ export interface AgentOptions {
   state?: AgentState;
   /** `--kube`: the state comes from the Kubernetes API and the agent publishes, claims and mirrors there. */
   kube?: KubeModeOptions;
+  /** `--dra` (with kube): ResourceSlice publishing and the kubelet DRA plugin (docs/dra.md). */
+  dra?: { kubeletDir?: string };
   /** Follow `ip monitor` and the state file (default true). */
   watch?: boolean;
   /** Full re-scan and reconcile period (default 60 s). */
@@ -99,6 +101,13 @@ export const stderrLog = (e: Record<string, unknown>) => {
   process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), ...e })}\n`);
 };
 
+/** The pod's NICs of our driver over its prepared claims, in claim order (claims by name, then allocation order). */
+const claimedNicsOf = (prepared: import('./dra/prepared.js').PreparedClaims) => (podUID: string) =>
+  prepared
+    .forPod(podUID)
+    .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
+    .flatMap((c) => c.nics.map((n) => ({ interfaceName: n.interfaceName, claim: `${c.namespace}/${c.name}` })));
+
 export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   const log = opts.log ?? stderrLog;
   const socketPath = opts.socketPath ?? DEFAULT_AGENT_SOCKET;
@@ -128,14 +137,22 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     }
     let state = opts.state;
     let kube: KubeAgent | undefined;
+    let draClaims: import('./dra/prepared.js').PreparedClaims | undefined;
     if (!state && opts.kube) {
       // Loaded only in --kube mode: @kubernetes/client-node alone costs ~45 MB of RSS (measured:
       // 85 vs 40 MB for the bundled agent), which the file-state agent must not pay.
       const { startKubeMode } = await import('./kube/index.js');
-      kube = await startKubeMode({ ...opts.kube, nodeName: opts.nodeName, podFacts: { ...opts.podFacts, ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) }, log });
+      const kubeOpts = opts.dra ? { ...opts.kube, tuning: { ...opts.kube.tuning, dra: { ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) } } } : opts.kube;
+      kube = await startKubeMode({ ...kubeOpts, nodeName: opts.nodeName, podFacts: { ...opts.podFacts, ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) }, log });
       const k = kube;
       cleanups.push(() => k.stop());
       state = kube.state;
+      if (opts.dra) {
+        const { startAgentDra } = await import('./dra/index.js');
+        const dra = await startAgentDra({ kube, nodeName: opts.nodeName, dataDir: opts.dataDir, kubeletDir: opts.dra.kubeletDir, log });
+        cleanups.push(() => dra.stop());
+        draClaims = dra.prepared;
+      }
     }
     if (!state) {
       if (!opts.stateFile) throw new Error('runAgent needs a state source (stateFile or state)');
@@ -173,6 +190,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       nics: owned,
       lending,
       podNetns,
+      ...(draClaims ? { claimedNics: claimedNicsOf(draClaims) } : {}),
       ...(opts.cniGcGraceMs !== undefined ? { gcGraceMs: opts.cniGcGraceMs } : {}),
       // A CNI GC never takes the addresses of a pod this node's pod cache shows live.
       ...(ka ? { liveReason: (a: Allocation) => ka.liveReason(a) } : {}),

@@ -22,6 +22,8 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
     'topology-xml': Flags.string({ description: 'NCCL virtual topology XML (GPU NUMA nodes).' }),
     resync: Flags.string({ description: 'Seconds between full re-scans and route/shim re-asserts (default 60).' }),
     'max-connections': Flags.string({ description: 'Open connections on the agent socket at most; more are closed (default 512).' }),
+    dra: Flags.boolean({ description: 'DRA (--kube): publish NICs as a resource.k8s.io/v1 ResourceSlice and serve the kubelet DRA plugin. See docs/dra.md.' }),
+    'kubelet-dir': Flags.string({ description: 'kubelet root dir for the DRA plugin sockets (--dra; default /var/lib/kubelet).' }),
     'metrics-addr': Flags.string({ description: "[HOST]:PORT for Prometheus /metrics, /healthz and /readyz (default :9417; '' turns it off). See docs/metrics.md." }),
   };
 
@@ -43,6 +45,8 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
     if (f.resync) argv.push('--resync', f.resync);
     if (f['max-connections']) argv.push('--max-connections', f['max-connections']);
     if (f['metrics-addr'] !== undefined) argv.push('--metrics-addr', f['metrics-addr']);
+    if (f.dra) argv.push('--dra');
+    if (f['kubelet-dir']) argv.push('--kubelet-dir', f['kubelet-dir']);
     await runAgentUntilSignal(parseAgentArgs(argv));
   }
 }

@@ -29,6 +29,9 @@ import type { K } from './kinds.js';
 import { AGENT_VERSION } from '../version.js';
 import { KubeDiagnosticsSink } from './diagnostics.js';
 import { ReleaseHandler } from './release.js';
+import { SlicePublisher } from '../dra/slices.js';
+import { networksOfNic } from '../../lib/dra/slices.js';
+import { containsCidr, parseCidr } from '../../lib/net/ip.js';
 
 export const UNMANAGED_LABEL = 'multi-nic-unmanaged';
 export { AGENT_VERSION } from '../version.js';
@@ -57,6 +60,8 @@ export interface KubeAgentOptions {
   watchTimeoutSeconds?: number;
   /** Period of the "still unreachable" log during an API outage (default 60 s). */
   outageReportMs?: number;
+  /** Publish this node's NICs as a resource.k8s.io/v1 ResourceSlice (docs/dra.md); sysfs root for the PCIe/RDMA facts. */
+  dra?: { sysfsRoot?: string };
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -139,6 +144,9 @@ export class KubeAgent {
   private readonly o: KubeAgentOptions;
   /** Whether the API answers, from every call below (logs an outage; an Event when it ends). */
   readonly outage: ApiOutage;
+  /** The node's ResourceSlice publisher (with `dra`). */
+  readonly slices: SlicePublisher | undefined;
+  private slicesFailed = '';
   /** Last results, for status and tests. */
   readonly last: { claims: Record<string, ClaimOutcome>; cluster?: ClusterRound } = { claims: {} };
 
@@ -186,6 +194,7 @@ export class KubeAgent {
       }
     }, 100, this.log);
     this.nodeLoop = new Kicker('node loop', () => this.nodeRound(), 50, this.log);
+    if (o.dra) this.slices = new SlicePublisher({ api: o.api, nodeName: o.nodeName, sysfsRoot: o.dra.sysfsRoot, log: this.log });
     this.elector = new LeaderElector({
       api: o.api,
       namespace: o.namespace,
@@ -195,6 +204,11 @@ export class KubeAgent {
       log: this.log,
       onStartedLeading: () => this.clusterLoop.kick(),
     });
+  }
+
+  /** The API client this agent uses (outage-tracked): the DRA plugin reads claims through it. */
+  get api(): KubeApi {
+    return this.o.api;
   }
 
   /** Starts the informers and waits for the state caches; the loops start once NICs are given. */
@@ -371,6 +385,7 @@ export class KubeAgent {
       this.events.record({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', name: this.o.nodeName }, 'PublishFailed', (e as Error).message);
       return;
     }
+    await this.syncSlice(own);
     if (own.spec.interfaces.length === 0) return;
     const refused = this.state.refusals();
     for (const net of this.informers.networks.list()) {
@@ -402,6 +417,27 @@ export class KubeAgent {
     for (const name of [...this.planErrors.keys()]) if (!this.informers.networks.get(name)) this.planErrors.delete(name);
     // Claim failures travel on our HostInterface to whichever agent leads.
     await this.publish(own).catch((e: Error) => this.log({ level: this.outage.down ? 'debug' : 'warn', msg: 'HostInterface publish failed; will retry', error: e.message }));
+  }
+
+  /** Publishes the node's ResourceSlice (with `dra`); failures are logged once per distinct error and retried next round. */
+  private async syncSlice(own: HostInterface): Promise<void> {
+    if (!this.slices) return;
+    const within = (inner: string, outer: string): boolean => {
+      try {
+        return containsCidr(parseCidr(outer), parseCidr(inner));
+      } catch {
+        return false;
+      }
+    };
+    const networks = this.informers.networks.list().map((n) => ({ name: n.metadata.name ?? '', masterNets: n.spec.masterNets ?? [], deleting: Boolean(n.metadata.deletionTimestamp) }));
+    try {
+      await this.slices.sync(own.spec.interfaces, (nic) => networksOfNic(nic, this.o.nodeName, networks, (name) => this.informers.cidrs.get(name), within));
+      this.slicesFailed = '';
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (msg !== this.slicesFailed) this.log({ level: this.outage.down ? 'debug' : 'warn', msg: 'ResourceSlice publish failed; will retry', error: msg, hint: 'DRA needs resource.k8s.io/v1 (Kubernetes 1.34+); see docs/dra.md' });
+      this.slicesFailed = msg;
+    }
   }
 
   /** True when the Node named --node exists (cache first, then a GET; an API error counts as yes). */
