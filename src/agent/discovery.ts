@@ -41,7 +41,7 @@ export async function discoverNics(opts: DiscoverOptions = {}): Promise<Discover
   const root = opts.sysfsRoot ?? '/sys';
   const facts: Record<string, SysfsNicFacts> = {};
   await Promise.all(links.map(async (l) => (facts[l.ifname] = await readSysfsFacts(root, l.ifname))));
-  return secondaryNics(links, routes, facts, opts);
+  return secondaryNics(links, routes, facts, { keepDown: true, ...opts });
 }
 
 /**

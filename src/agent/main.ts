@@ -167,13 +167,18 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     // NICs lent to pods (host-device) survive restarts; one that came back while the agent was down is restored first.
     const lending = await NicLending.open({ path: join(opts.dataDir, 'lent-nics.json'), hostNet, log, ...(opts.cniGcGraceMs !== undefined ? { graceMs: opts.cniGcGraceMs } : {}) });
     await lending.reclaim();
-    let nics = await discover();
+    // Discovery keeps a NIC that is down (state 'down'): the host keeps owning it (HostInterface,
+    // blocks) and doctor names it, but routes, shims and pods use only the NICs that are up (`nics`).
+    const isDown = (n: DiscoveredNic) => n.state === 'down';
+    let found = await discover();
+    let nics = found.filter((n) => !isDown(n));
+    let downNics = found.filter(isDown);
     log({ level: 'info', msg: 'discovered NICs', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`), ...(lending.outstanding().length ? { lent: lending.outstanding().map((n) => n.interfaceName) } : {}) });
     // What the host owns: the NICs in its namespace plus those lent to pods (HostInterface keeps them,
     // so the host keeps their blocks). Routes and shims use only the NICs present (`nics`).
     const owned = (): DiscoveredNic[] => {
       const out = [...nics];
-      for (const n of lending.outstanding()) if (!out.some((d) => d.interfaceName === n.interfaceName)) out.push(n);
+      for (const n of [...lending.outstanding(), ...downNics]) if (!out.some((d) => d.interfaceName === n.interfaceName)) out.push(n);
       return out.sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : a.interfaceName > b.interfaceName ? 1 : 0));
     };
     let published = owned();
@@ -187,7 +192,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       hostName: opts.nodeName,
       state: st,
       ipam: served,
-      nics: owned,
+      nics: () => owned().filter((n) => !downNics.some((d) => d.interfaceName === n.interfaceName)),
       lending,
       podNetns,
       ...(draClaims ? { claimedNics: claimedNicsOf(draClaims) } : {}),
@@ -204,7 +209,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       hostName: opts.nodeName,
       agentVersion: AGENT_VERSION,
       networks: () => st.networks(),
-      discovered: () => nics.map((n) => n.interfaceName),
+      discovered: () => [...nics, ...downNics].map((n) => n.interfaceName),
       lent: () => Object.fromEntries(lending.list().filter((l) => l.releasedAt === undefined).map((l) => [l.nic.interfaceName, l.pod ? `${l.pod.namespace}/${l.pod.name}` : `pod ${l.holder.podUID ?? l.holder.containerID}`])),
       ipam: ipam as ConstructorParameters<typeof NodeProber>[0]['ipam'],
       podNetns: (id) => podNetns.get(id),
@@ -345,9 +350,11 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     };
     const rescan = async (): Promise<boolean> => {
       await lending.reclaim();
-      const fresh = await discover();
+      found = await discover();
+      const fresh = found.filter((n) => !isDown(n));
       const present = nicsChanged(nics, fresh);
       nics = fresh;
+      downNics = found.filter(isDown);
       const now = owned();
       // A NIC leaving for a pod (lent) changes what is present (routes, shims), not what the host owns.
       const changed = nicsChanged(published, now);

@@ -3,7 +3,7 @@
 // discovers that host's NICs and owns its routes, as on a node), and the DaemonSet's status reports
 // how many answer on their socket. Removing the DaemonSet stops them.
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { start } from '../host/exec.js';
@@ -21,11 +21,36 @@ export interface LabAgentsOptions {
   agent: string[];
   /** Where the lab's CNI plugins are (the runner's CNI_PATH): the agents' diagnostics look there. */
   cniPath?: string[];
+  /** Per host CNI path (overrides cniPath): the lab gives each host its own bin dir. */
+  cniPathFor?: (host: string) => string[];
   log?: (line: string) => void;
 }
 
 export const labHostDir = (dir: string, host: string): string => join(dir, 'hosts', host);
 export const labAgentSocket = (dir: string, host: string): string => join(labHostDir(dir, host), 'agent.sock');
+/** The host's own CNI bin dir (a node's /opt/cni/bin): links to the lab's plugins, so one host can lose one. */
+export const labHostCniDir = (dir: string, host: string): string => join(labHostDir(dir, host), 'cni-bin');
+
+/**
+ * Creates the host's CNI bin dir once, with a symlink per plugin found in `cniPath` (first dir
+ * wins). Left alone when it exists: a plugin a test removed stays removed across agent restarts.
+ */
+export function ensureHostCniDir(dir: string, host: string, cniPath: readonly string[]): string {
+  const out = labHostCniDir(dir, host);
+  if (existsSync(out)) return out;
+  mkdirSync(out, { recursive: true });
+  const seen = new Set<string>();
+  for (const d of cniPath) {
+    for (const f of readdirSync(d)) {
+      if (seen.has(f) || !/^[A-Za-z0-9._-]+$/.test(f)) continue;
+      const st = statSync(join(d, f), { throwIfNoEntry: false });
+      if (!st?.isFile()) continue;
+      seen.add(f);
+      symlinkSync(join(d, f), join(out, f));
+    }
+  }
+  return out;
+}
 
 export class LabAgents {
   private readonly procs = new Map<string, ChildProcess>();
@@ -89,7 +114,7 @@ export class LabAgents {
       '--socket', labAgentSocket(this.o.dir, host),
       '--data-dir', join(hostDir, 'data'),
       '--rt-tables', join(hostDir, 'rt_tables'),
-      ...(this.o.cniPath?.length ? ['--cni-bin-dir', this.o.cniPath.join(':')] : []),
+      ...((this.o.cniPathFor?.(host) ?? this.o.cniPath)?.length ? ['--cni-bin-dir', (this.o.cniPathFor?.(host) ?? this.o.cniPath ?? []).join(':')] : []),
       // Tests that break a route on purpose stretch the agents' re-assert timer (seconds).
       ...(process.env.MULTINIC_LAB_RESYNC ? ['--resync', process.env.MULTINIC_LAB_RESYNC] : []),
     ];

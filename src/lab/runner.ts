@@ -32,6 +32,8 @@ export interface RunnerOptions {
   topology: LabTopology;
   /** Directories searched for CNI plugins (CNI_PATH), ours first. */
   cniPath: string[];
+  /** Per host CNI path (overrides cniPath), as each node has its own /opt/cni/bin. */
+  cniPathFor?: (host: string) => string[];
   /** Agent socket of a host, passed to the CNI as MULTINIC_AGENT_SOCKET. */
   agentSocket: (host: string) => string;
   /** Appends container output to the pod's log (served through pods/log). */
@@ -231,14 +233,15 @@ export class LabNodeRunner {
   private async cni(command: 'ADD' | 'DEL', rp: RunningPod, hostNs: string, att: Attachment): Promise<unknown> {
     const type = String(att.config.type ?? '');
     if (!/^[a-z0-9-]+$/.test(type)) throw new Error(`network ${att.network}: invalid plugin type "${type}"`);
-    const bin = await this.findPlugin(type);
+    const cniPath = this.o.cniPathFor?.(rp.host) ?? this.o.cniPath;
+    const bin = await this.findPlugin(type, cniPath);
     const env = {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       CNI_COMMAND: command,
       CNI_CONTAINERID: rp.containerID,
       CNI_NETNS: `/run/netns/${rp.netns}`,
       CNI_IFNAME: att.ifName,
-      CNI_PATH: this.o.cniPath.join(':'),
+      CNI_PATH: cniPath.join(':'),
       CNI_ARGS: cniArgsFor({ namespace: rp.namespace, name: rp.name, uid: rp.uid, containerID: rp.containerID }),
       MULTINIC_AGENT_SOCKET: this.o.agentSocket(rp.host),
     };
@@ -259,22 +262,19 @@ export class LabNodeRunner {
     }
   }
 
-  private readonly pluginCache = new Map<string, string>();
-  private async findPlugin(type: string): Promise<string> {
-    const hit = this.pluginCache.get(type);
-    if (hit) return hit;
+  /** Looked up on every call (no cache): a plugin removed from a host's dir is gone at once, as on a node. */
+  private async findPlugin(type: string, cniPath: readonly string[]): Promise<string> {
     const { access } = await import('node:fs/promises');
-    for (const dir of this.o.cniPath) {
+    for (const dir of cniPath) {
       const p = `${dir}/${type}`;
       try {
         await access(p);
-        this.pluginCache.set(type, p);
         return p;
       } catch {
         /* next */
       }
     }
-    throw new Error(`failed to find plugin "${type}" in path [${this.o.cniPath.join(' ')}]`);
+    throw new Error(`failed to find plugin "${type}" in path [${cniPath.join(' ')}]`);
   }
 
   private async patchStatus(rp: RunningPod, status: Record<string, unknown>): Promise<void> {

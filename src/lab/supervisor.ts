@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { connect } from '../kube/client.js';
 import { R } from '../lib/k8s/resources.js';
 import type { LabTopology } from '../lib/lab/topology.js';
-import { LabAgents, labAgentSocket } from './agents.js';
+import { LabAgents, ensureHostCniDir, labAgentSocket, labHostCniDir } from './agents.js';
 import { startApiServer } from './apiserver/server.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { agentArgv, cliArgv, type LabState, labStatePath } from './lab.js';
@@ -46,10 +46,15 @@ export async function serveLab(dir: string): Promise<void> {
     }, { subresource: 'status' });
     void node;
   }
+  // Each host its own CNI bin dir (as each node has its /opt/cni/bin), so a test can break one host.
+  const cniPath = labCniPath();
+  for (const h of topology.hosts) ensureHostCniDir(dir, h.name, cniPath);
+  const cniPathFor = (host: string) => [labHostCniDir(dir, host)];
   const runner = new LabNodeRunner({
     kube,
     topology,
-    cniPath: labCniPath(),
+    cniPath,
+    cniPathFor,
     agentSocket: (host) => labAgentSocket(dir, host),
     appendLog: (ns, name, chunk) => {
       try {
@@ -61,7 +66,7 @@ export async function serveLab(dir: string): Promise<void> {
     log,
   });
   await runner.start();
-  const agents = new LabAgents({ kube, topology, dir, kubeconfig, agent: agentArgv(), cniPath: labCniPath(), log });
+  const agents = new LabAgents({ kube, topology, dir, kubeconfig, agent: agentArgv(), cniPath, cniPathFor, log });
   agents.start();
   const state: LabState = {
     apiVersion: 'multinic.fms.io/v1',

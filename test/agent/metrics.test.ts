@@ -53,7 +53,8 @@ describe('agent metrics and probes (--metrics-addr)', () => {
   let agent: AgentHandle | undefined;
   let store: IpamStore;
   let host: FakeHostNetwork;
-  const nics = [nic('eth1', '10.0.1.1', { speed: 100000 }), nic('eth2', '10.0.2.1', { state: 'down' })];
+  // eth2 not operationally up ('unknown': it still carries pods; a NIC in state 'down' would not).
+  const nics = [nic('eth1', '10.0.1.1', { speed: 100000 }), nic('eth2', '10.0.2.1', { state: 'unknown' })];
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mnh11-metrics-'));

@@ -41,6 +41,13 @@ export interface DiscoveryOptions {
   skipKinds?: readonly string[];
   /** Name prefixes that are never NICs (container runtimes, CNI overlays, our shims, pod leftovers). */
   skipPrefixes?: readonly string[];
+  /**
+   * Keep a link that is a NIC but for being down (admin down, or operstate DOWN/LOWERLAYERDOWN), with
+   * `state: 'down'`: the agent keeps reporting a NIC someone set down (so the host keeps its blocks and
+   * doctor names it) and uses only the up ones. It still needs its IPv4 address (which `ip link set
+   * down` keeps).
+   */
+  keepDown?: boolean;
 }
 
 export const DEFAULT_SKIP_KINDS: readonly string[] = [
@@ -71,11 +78,11 @@ export interface DiscoveredNic extends InterfaceInfo {
  * holds only the pod's /32 gateway address; veths with a real subnet are NICs in test beds).
  * Physical and virtual NICs without PCI data (cloud NICs, which may hold a /32) count alike.
  */
-export function notNicReason(l: IpAddrLink, ctx: { defaultDevs: ReadonlySet<string | undefined>; defaultNets: ReadonlySet<string>; skipKinds: readonly string[]; skipPrefixes: readonly string[] }): string | undefined {
+export function notNicReason(l: IpAddrLink, ctx: { defaultDevs: ReadonlySet<string | undefined>; defaultNets: ReadonlySet<string>; skipKinds: readonly string[]; skipPrefixes: readonly string[]; keepDown?: boolean }): string | undefined {
   const flags = l.flags ?? [];
   if (flags.includes('LOOPBACK') || l.link_type === 'loopback') return 'loopback';
-  if (!flags.includes('UP')) return 'admin down';
-  if (l.operstate === 'DOWN' || l.operstate === 'LOWERLAYERDOWN' || l.operstate === 'NOTPRESENT') return `operstate ${l.operstate}`;
+  if (!ctx.keepDown && !flags.includes('UP')) return 'admin down';
+  if (l.operstate === 'NOTPRESENT' || (!ctx.keepDown && (l.operstate === 'DOWN' || l.operstate === 'LOWERLAYERDOWN'))) return `operstate ${l.operstate}`;
   if (ctx.defaultDevs.has(l.ifname)) return 'default-route interface';
   if (POD_LEFTOVER.test(l.ifname)) return 'pod interface name (netN, netN-i)';
   const prefix = ctx.skipPrefixes.find((p) => l.ifname.startsWith(p));
@@ -107,7 +114,7 @@ export function secondaryNics(
 
   const out: DiscoveredNic[] = [];
   for (const l of links) {
-    if (notNicReason(l, { defaultDevs, defaultNets, skipKinds, skipPrefixes }) !== undefined) continue;
+    if (notNicReason(l, { defaultDevs, defaultNets, skipKinds, skipPrefixes, keepDown: opts.keepDown ?? false }) !== undefined) continue;
     const v4 = ipv4(l)[0] as { ip: string; net: string };
     const v6 = ipv6Global(l)[0];
     const fs = sysfs[l.ifname] ?? {};
@@ -121,7 +128,7 @@ export function secondaryNics(
       pciAddress: fs.pciAddress ?? '',
       numaNode: fs.numaNode ?? -1,
       speed: fs.speed ?? 0,
-      state: linkState(l.operstate),
+      state: (l.flags ?? []).includes('UP') ? linkState(l.operstate) : 'down',
     };
     if (l.mtu !== undefined) nic.mtu = l.mtu;
     if (v6) {

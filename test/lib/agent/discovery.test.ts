@@ -60,6 +60,19 @@ describe('secondaryNics from captured ip -json output', () => {
     expect(secondaryNics([base], [], {}).map((n) => n.interfaceName)).toEqual(['ens5']);
   });
 
+  it('keepDown (the agent): a NIC set down or without carrier stays, with state down; a removed one and other non-NICs do not', () => {
+    const base: IpAddrLink = { ifindex: 60, ifname: 'ens5', flags: ['UP', 'LOWER_UP'], operstate: 'UP', addr_info: [{ family: 'inet', local: '10.7.0.2', prefixlen: 24, scope: 'global' }] };
+    const keep = (patch: Partial<IpAddrLink>) => secondaryNics([{ ...base, ...patch }], [], {}, { keepDown: true }).map((n) => [n.interfaceName, n.state]);
+    expect(keep({ flags: ['BROADCAST'], operstate: 'DOWN' })).toEqual([['ens5', 'down']]);
+    // Admin down with an operstate the driver did not update still reads down.
+    expect(keep({ flags: ['BROADCAST'], operstate: 'UNKNOWN' })).toEqual([['ens5', 'down']]);
+    expect(keep({ flags: ['UP', 'NO-CARRIER'], operstate: 'LOWERLAYERDOWN' })).toEqual([['ens5', 'down']]);
+    expect(keep({})).toEqual([['ens5', 'up']]);
+    expect(keep({ operstate: 'NOTPRESENT' })).toEqual([]);
+    expect(keep({ flags: ['BROADCAST'], operstate: 'DOWN', addr_info: [] })).toEqual([]);
+    expect(keep({ flags: ['BROADCAST'], operstate: 'DOWN', ifname: 'mnshim3' })).toEqual([]);
+  });
+
   // What a primary CNI leaves in the host netns per pod, and what must still count as a NIC.
   const v4 = (local: string, prefixlen: number) => [{ family: 'inet', local, prefixlen, scope: 'global' }];
   const veth = (ifname: string, extra: Partial<IpAddrLink> = {}): IpAddrLink => ({ ifindex: 70, ifname, flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], operstate: 'UP', linkinfo: { info_kind: 'veth' }, ...extra });
