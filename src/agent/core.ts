@@ -51,6 +51,8 @@ export interface AgentCoreDeps {
    * or an empty list when the pod has none. When non-empty they are exactly the NICs the pod gets.
    */
   claimedNics?: (podUID: string) => Array<{ interfaceName: string; claim: string }>;
+  /** DRA: told every successful ADD and every release (KEP-4817 claim status, src/agent/dra/status.ts); must not throw. */
+  claimStatus?: { attached(podUID: string, netns: string | undefined, nics: AllocatedNic[]): void; released(podUID: string): void };
   state: AgentState;
   ipam: Ipam;
   /** The latest discovery snapshot, plus the NICs lent to pods (gone from the host while lent). */
@@ -168,7 +170,9 @@ export class AgentCore {
       throw e;
     }
     this.holders().set(key, allocs);
-    return this.respond(ns, mine, allocs);
+    const res = this.respond(ns, mine, allocs);
+    if (claimed.length) this.deps.claimStatus?.attached(req.pod.uid, req.pod.netns, res.nics);
+    return res;
   }
 
   /**
@@ -412,6 +416,7 @@ export class AgentCore {
       this.lastAdd.delete(key);
       released += (await this.deps.ipam.release({ podUID: uid, containerID: req.pod.containerID, ifPrefix: `${req.pod.ifName}-`, network: req.network })).length;
       this.index?.delete(key);
+      this.deps.claimStatus?.released(uid);
     }
     // After the CNI's delegate DEL: host-device has moved the NICs back; restore them (lending
     // matches on network + container + ifName, never the UID).

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import type { KubeAgent } from '../kube/index.js';
 import { startDraPlugin, type DraPlugin } from './plugin.js';
 import { PreparedClaims } from './prepared.js';
+import { ClaimStatusWriter } from './status.js';
 
 export interface AgentDra {
   plugin: DraPlugin;
   prepared: PreparedClaims;
+  status: ClaimStatusWriter;
   stop(): Promise<void>;
 }
 
@@ -22,5 +24,6 @@ export async function startAgentDra(o: { kube: KubeAgent; nodeName: string; data
     nicOf: (device) => slices?.nicOf(device),
     ...(o.log ? { log: o.log } : {}),
   });
-  return { plugin, prepared, stop: () => plugin.stop() };
+  const status = new ClaimStatusWriter({ api: o.kube.api, claimsOf: (uid) => prepared.forPod(uid), ...(o.log ? { log: o.log } : {}) });
+  return { plugin, prepared, status, stop: () => plugin.stop() };
 }
