@@ -82,7 +82,8 @@ export interface KubeApi {
     opts: ListOptions & { resourceVersion?: string; timeoutSeconds?: number },
     onEvent: (e: WatchEvent<T>) => void,
   ): WatchHandle;
-  podLog(namespace: string, name: string, opts?: { container?: string }): Promise<string>;
+  /** A container's log; tailLines / limitBytes as kubectl logs --tail / --limit-bytes. */
+  podLog(namespace: string, name: string, opts?: { container?: string; tailLines?: number; limitBytes?: number }): Promise<string>;
   /** GET /version: used to tell "unreachable" from "not authorised" early. */
   version(): Promise<{ gitVersion?: string }>;
 }

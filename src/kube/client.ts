@@ -234,8 +234,9 @@ class HttpKubeApi implements KubeApi {
     }
   }
 
-  async podLog(namespace: string, name: string, opts: { container?: string } = {}): Promise<string> {
-    const { status, text } = await this.request('GET', resourcePath({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true }, { namespace, name, subresource: 'log' }) + this.query({ container: opts.container }));
+  async podLog(namespace: string, name: string, opts: { container?: string; tailLines?: number; limitBytes?: number } = {}): Promise<string> {
+    const q = this.query({ container: opts.container, tailLines: opts.tailLines?.toString(), limitBytes: opts.limitBytes?.toString() });
+    const { status, text } = await this.request('GET', resourcePath({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true }, { namespace, name, subresource: 'log' }) + q);
     if (status >= 200 && status < 300) return text;
     throw toApiError(status, text, this.server);
   }
