@@ -17,6 +17,19 @@ import { ManifestError, describeObject, isObject } from '../lib/manifest.js';
 import { type ValidatedNetwork, attachMode, checkSubnetOverlaps, liveModeChange, validateDeviceClass, validateNetwork, validateNetworkForInventory } from '../lib/network.js';
 import { listPools } from '../lib/plan/index.js';
 import { buildStatusReport, type StatusReport } from '../lib/status.js';
+import { networkDeviceClass } from '../lib/dra/slices.js';
+import { isNotFound } from '../kube/api.js';
+
+/** Whether the cluster serves resource.k8s.io/v1 DeviceClasses (Kubernetes 1.34+); older ones get none. */
+async function servesDra(kube: KubeApi): Promise<boolean> {
+  try {
+    await kube.list(R.DraDeviceClass);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
 
 export interface ApplyResult {
   apiVersion: 'multinic.fms.io/v1';
@@ -35,6 +48,9 @@ blocks in the network's CIDR and reported its routes (--no-wait to skip), and pr
 
 The plan is the contract: a network this apply creates gets its CIDR written from the plan first, so every host known now gets
 the host indexes 'kubectl multinic plan' printed; hosts that join later claim free indexes and move nobody.
+
+On a cluster that serves resource.k8s.io/v1 (Kubernetes 1.34+) each network also gets a DRA DeviceClass
+<network>.multinic.fms.io selecting the NICs that serve it, for ResourceClaims (docs/dra.md).
 
 A network whose subnet overlaps another network's (in the files or already in the cluster) is refused (exit 2). So is a change
 of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold addresses in it, unless --force.`;
@@ -78,6 +94,8 @@ of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold 
     const live = (await kube.list<MultiNicNetwork>(R.MultiNicNetwork)).items;
     checkSubnetOverlaps(networks, live);
     await this.checkModeChanges(kube, networks, live);
+    // DRA: a resource.k8s.io/v1 DeviceClass per network (docs/dra.md), where the cluster serves it.
+    if (networks.length && (await servesDra(kube))) for (const n of networks) objects.push({ ref: R.DraDeviceClass, obj: networkDeviceClass(n.name) as unknown as KubeObject });
 
     // Server-side dry run of everything first: nothing is written unless all of it would be accepted.
     for (const o of objects) await this.write(kube, o.ref, o.obj, true);
