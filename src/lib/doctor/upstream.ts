@@ -31,6 +31,9 @@ export const UPSTREAM_SYMPTOMS: readonly UpstreamRow[] = [
   { symptom: '`zero config` (no masters, daemon unreachable, interface missing)', checks: ['pod-events', 'network-status', 'node-links'] },
   { symptom: 'Ping fails, L2 (macvlan/ipvlan l2)', checks: [], notApplicable: 'whether the fabric carries the pod addresses is outside the cluster', note: '`kubectl multinic check` proves it with traffic over every NIC' },
   { symptom: 'Ping fails, L3 (routeStatus WaitForRoutes / Failed / Unknown / N/A)', checks: ['network-status', 'node-routes', 'node-sysctls', 'node-links', 'pod-netns'], note: '`kubectl multinic check` for traffic' },
+  { symptom: 'Hang on a non-responding API server (summary table; fixed upstream by PR #172)', checks: ['agent-daemonset', 'agent-diagnostics'], notApplicable: 'a pod ADD never calls the API: the agent allocates from its local journal and mirrors to IPPools later; an agent survives an API outage, logs it and records an APIOutageEnded Event' },
+  { symptom: '"failed to clean up previous pod network" (summary table; PR #165, host-device #152)', checks: ['pod-events'], notApplicable: 'DEL is idempotent: it succeeds when the netns, the link or a lent NIC is already gone' },
+  { symptom: '"failed to clean up previous IP allocation" (summary table; PR #104)', checks: ['ipam-leaked', 'ipam-duplicate'], notApplicable: 'allocations are keyed by pod UID + container + interface and released by that key; one a missing DEL left behind is found by `kubectl multinic ipam check` and released by the agent\'s GC or `kubectl multinic ipam release`' },
   { symptom: 'TCP/UDP fails but ping works (daemon join label)', checks: ['node-links', 'node-routes', 'node-sysctls'], notApplicable: 'there is no join label; the causes that remain are an MTU mismatch, foreign routes and strict rp_filter' },
 ];
 
