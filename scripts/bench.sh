@@ -4,7 +4,7 @@
 # Select some with BENCH="plan ipam ..."; default: all but check (which needs a running lab).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-all="plan ipam ipam-allocator agent cni cni-real cni-concurrent cni-startup claims"
+all="plan plan-cli ipam ipam-allocator agent cni cni-real cni-concurrent cni-startup claims"
 sel=${BENCH:-$all}
 status=0
 run() {
@@ -18,6 +18,7 @@ need_cni() { [ "$cni_built" = 1 ] || { bash scripts/build-cni.sh --out build/cni
 for b in $sel; do
   case $b in
     plan) run plan node bench/plan/run.mjs ;;
+    plan-cli) run plan-cli node bench/plan/cli.mjs --runs 5 ;;
     ipam) run ipam bash bench/ipam/run.sh 2000 3 ;;
     ipam-allocator) run ipam-allocator bash bench/ipam/run.sh allocator ;;
     agent) run agent bash bench/agent/run.sh ;;

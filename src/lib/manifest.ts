@@ -22,6 +22,8 @@ export class ManifestError extends UserError {
  * ManifestError naming the document, line and column of the first syntax error.
  */
 export function parseManifests(text: string, label: string): ManifestDoc[] {
+  const json = parseJsonDocument(text);
+  if (json !== undefined) return json === null ? [] : [{ source: `${label}#1`, value: json }];
   const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
   const list = Array.isArray(docs) ? docs : [];
   const out: ManifestDoc[] = [];
@@ -39,6 +41,66 @@ export function parseManifests(text: string, label: string): ManifestDoc[] {
     out.push({ source, value });
   });
   return out;
+}
+
+/**
+ * A whole-text JSON object or array through JSON.parse (an inventory of thousands of hosts is
+ * mostly JSON, and the YAML parser costs ~20x as much for it), or undefined to take the YAML path:
+ * text that is not one JSON value, and JSON with a duplicate key (JSON.parse keeps the last one;
+ * the YAML path refuses it with its line). A duplicate is seen by counting keys: in valid JSON a
+ * string followed by `:` is always a key, so the text holds as many as the parsed value unless two
+ * collapsed. null means the text was JSON `null` (no document).
+ */
+function parseJsonDocument(text: string): unknown {
+  let i = 0;
+  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t' || text[i] === '\uFEFF')) i++;
+  if (text[i] !== '{' && text[i] !== '[') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(i === 0 ? text : text.slice(i));
+  } catch {
+    return undefined;
+  }
+  return countWrittenKeys(text, i) === countKeys(value) ? value : undefined;
+}
+
+/** Strings followed by `:` in valid JSON text (its keys), from `from`. */
+function countWrittenKeys(text: string, from: number): number {
+  let n = 0;
+  const len = text.length;
+  for (let i = from; i < len; i++) {
+    if (text.charCodeAt(i) !== 34) continue; // "
+    for (i++; i < len; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 92) i++; // \ escapes the next character
+      else if (c === 34) break;
+    }
+    let j = i + 1;
+    while (j < len) {
+      const c = text.charCodeAt(j);
+      if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
+      j++;
+    }
+    if (text.charCodeAt(j) === 58) n++; // :
+    i = j - 1;
+  }
+  return n;
+}
+
+function countKeys(v: unknown): number {
+  if (Array.isArray(v)) {
+    let n = 0;
+    for (const x of v) if (x !== null && typeof x === 'object') n += countKeys(x);
+    return n;
+  }
+  if (v === null || typeof v !== 'object') return 0;
+  let n = 0;
+  for (const k in v) {
+    n++;
+    const x = (v as Record<string, unknown>)[k];
+    if (x !== null && typeof x === 'object') n += countKeys(x);
+  }
+  return n;
 }
 
 /** True for `kind: List` and typed lists such as `HostInterfaceList` (what `kubectl get -o yaml` prints). */
