@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: every benchmark in bench/, each reporting ratios against a baseline run side by side
 # in the same process or script. Privileged ones (namespaces, the lab) need root and say so.
-# Select some with BENCH="plan ipam ..."; default: all but check (which needs a running lab).
+# Select some with BENCH="plan ipam ..."; default: all but check (which needs a running lab) and
+# doctor (which brings up its own lab: DOCTOR_HOSTS x DOCTOR_NICS, default 3 x 2).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 all="plan plan-cli ipam ipam-allocator agent cni cni-real cni-concurrent cni-startup claims"
@@ -27,8 +28,9 @@ for b in $sel; do
     cni-concurrent) need_cni && run cni-concurrent bash bench/cni/run.sh concurrent --pods 100 --rounds 3 --plugin build/cni/multi-nic ;;
     cni-startup) run cni-startup node bench/cni-startup/bench.mjs --runs 20 ;;
     claims) run claims bash bench/claims/run.sh 256,1024 ;;
+    doctor) run doctor bash bench/doctor/run.sh "${DOCTOR_HOSTS:-3}" "${DOCTOR_NICS:-2}" ;;
     check) run check bash bench/check/run.sh --dir "${LAB_DIR:-${TMPDIR:-/tmp}/kubectl-multinic-lab/mnlab}" ;;
-    *) echo "unknown bench $b (known: $all check)" >&2; status=2 ;;
+    *) echo "unknown bench $b (known: $all check doctor)" >&2; status=2 ;;
   esac
 done
 exit $status
