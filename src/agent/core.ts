@@ -5,12 +5,13 @@ import type { AgentErrorBody, AllocateRequest, AllocateResponse, AllocatedNic, G
 import type { CidrEntry, HostInterfaceInfo, MultiNicNetwork } from '../lib/crds/types.gen.js';
 import type { Allocation, AllocateItem, Ipam } from '../lib/ipam/types.js';
 import type { DiscoveredNic } from '../lib/agent/discovery.js';
-import { nicAddressing, parseIpamConfig, type IpamConfig, type NicAddressing } from '../lib/agent/addressing.js';
+import { nicAddressing, type NicAddressing } from '../lib/agent/addressing.js';
+import type { IpamConfig } from '../lib/network.js';
 import { asksForEveryNic, PARTIAL_ATTACH_ANNOTATION, selectNics, type NicCandidate } from '../lib/select/select.js';
 import { compareCidr, containsCidr, formatCidr, tryParseCidr, type Cidr } from '../lib/net/ip.js';
 import { MULTI_NIC_IPAM } from '../lib/network.js';
 import { InvalidSelectionError, NoMatchingNicError, UnknownDeviceClassError } from '../lib/select/errors.js';
-import type { AgentState, NetworkState } from './state.js';
+import { ipamOfState, type AgentState, type NetworkState } from './state.js';
 import { describeHolder, NicLentError, type LendingHolder, type NicLending } from './lending.js';
 
 /** An error with its wire code and HTTP status. */
@@ -84,7 +85,6 @@ interface HostNicOfNetwork {
 const holderKey = (network: string, uid: string, containerID: string, ifName: string) => `${network}\0${uid}\0${containerID}\0${ifName}`;
 
 export class AgentCore {
-  private readonly plans = new WeakMap<MultiNicNetwork, { ipam: IpamConfig }>();
   /**
    * Allocations by holder (network + pod UID + container + CNI ifName), so the hot path never
    * scans every allocation. Built from the IPAM on first use and kept by allocate/release; the
@@ -524,18 +524,11 @@ export class AgentCore {
     return out;
   }
 
-  /** The network's parsed spec.ipam (cached per network object). */
+  /** The network's parsed spec.ipam (parsed once per network object, see NetworkState.ipam). */
   private ipamOf(ns: NetworkState): IpamConfig {
-    let plan = this.plans.get(ns.network);
-    if (!plan) {
-      try {
-        plan = { ipam: parseIpamConfig(ns.network.metadata.name ?? '', ns.network.spec.ipam) };
-      } catch (e) {
-        throw new AgentError('NotReady', (e as Error).message, 'fix the MultiNicNetwork spec.ipam');
-      }
-      this.plans.set(ns.network, plan);
-    }
-    return plan.ipam;
+    const { config, error } = ipamOfState(ns);
+    if (!config) throw new AgentError('NotReady', error, 'fix the MultiNicNetwork spec.ipam');
+    return config;
   }
 
   private networkOrThrow(name: string): NetworkState {

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import type { Allocation, Ipam, PoolSpec } from '../lib/ipam/types.js';
 import { DEFAULT_AGENT_SOCKET, type AllocatedNic } from '../lib/agent/protocol.js';
 import { nicsChanged, type DiscoveredNic } from '../lib/agent/discovery.js';
-import { parseIpamConfig } from '../lib/agent/addressing.js';
 import { AgentCore, gatewayHeldMessage } from './core.js';
 import { openIpamStore } from './ipam/store.js';
 import { discoverNics, watchNics } from './discovery.js';
@@ -14,7 +13,7 @@ import { NicLending } from './lending.js';
 import { desiredRoutes, RouteReconciler, type NetworkRoutes } from './routes.js';
 import { desiredShims, reconcileShims } from './shim.js';
 import { startAgentServer, type AgentServer } from './server.js';
-import { FileAgentState, type AgentState, type PodFactsPaths } from './state.js';
+import { FileAgentState, ipamOfState, type AgentState, type PodFactsPaths } from './state.js';
 import type { KubeAgent, KubeModeOptions } from './kube/index.js';
 import { appendRepairs, routeRepairs, shimRepairs, type RepairLog } from '../lib/diagnostics/conditions.js';
 import { DEFAULT_CNI_BIN_DIR, NodeProber, PodNetnsRegistry } from './probe.js';
@@ -286,7 +285,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
         for (const n of nets) {
           if (!n.cidr || !n.cidr.spec.cidr.some((e) => e.hosts.some((h) => h.hostName === opts.nodeName))) continue;
           want.push(desiredRoutes(n.cidr, opts.nodeName, local));
-          const mode = safeVlanMode(n.network.metadata.name ?? '', n.network.spec.ipam);
+          const mode = ipamOfState(n).config?.vlanMode ?? '';
           if (mode === 'l3' || mode === 'l3s') report.forwarding.required = true;
         }
         // Tell the IPAM which pools exist now (spec changes, reserved shim gateways, departed NICs).
@@ -489,12 +488,4 @@ function poolUsage(st: AgentState, core: AgentCore, ipam: Ipam): PoolUsage[] {
     }
   }
   return out;
-}
-
-function safeVlanMode(name: string, ipam: string): string {
-  try {
-    return parseIpamConfig(name, ipam).vlanMode;
-  } catch {
-    return '';
-  }
 }

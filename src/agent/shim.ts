@@ -5,7 +5,8 @@
 // `mnshim<parent ifindex>` are ever changed.
 import type { CIDR, MultiNicNetwork } from '../lib/crds/types.gen.js';
 import { SHIM_PREFIX } from '../lib/agent/discovery.js';
-import { parseIpamConfig, shimGateway, usesShim } from '../lib/agent/addressing.js';
+import { shimGateway, usesShim } from '../lib/agent/addressing.js';
+import { networkIpam, type ParsedIpam } from './state.js';
 import { parseCidr } from '../lib/net/ip.js';
 import type { HostLink, HostNetwork, LinkOp } from './hostnet.js';
 
@@ -17,16 +18,13 @@ export const shimName = (parentIndex: number): string => `${SHIM_PREFIX}${parent
  * `heldByPods` is left off: a pod attached before the network changed into shim mode holds that
  * address, and the host taking it too would cut the pod off (the agent reports the pool NotReady).
  */
-export function desiredShims(nets: Array<{ network: MultiNicNetwork; cidr?: CIDR }>, hostName: string, heldByPods: ReadonlySet<string> = new Set()): Map<string, string[]> {
+export function desiredShims(nets: Array<{ network: MultiNicNetwork; cidr?: CIDR; ipam?: ParsedIpam }>, hostName: string, heldByPods: ReadonlySet<string> = new Set()): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const { network, cidr } of nets) {
+  for (const { network, cidr, ipam: parsed } of nets) {
     if (!cidr) continue;
-    let ipam;
-    try {
-      ipam = parseIpamConfig(network.metadata.name ?? '', network.spec.ipam);
-    } catch {
-      continue; // reported where it matters: allocation answers NotReady naming the field
-    }
+    // An ipam that does not parse is reported where it matters: allocation answers NotReady naming the field.
+    const ipam = (parsed ?? networkIpam(network)).config;
+    if (!ipam) continue;
     if (!usesShim(network.spec.plugin.type, ipam.vlanMode)) continue;
     for (const e of cidr.spec.cidr) {
       for (const h of e.hosts) {

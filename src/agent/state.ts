@@ -11,7 +11,7 @@ import { validateSchema, type JsonSchema } from '../lib/k8s/schema.js';
 import { gpuNumaNodes, parseKubeletCheckpoint, parseNvidiaGpuInformation, parseTopologyXml, podDevices } from '../lib/select/topology.js';
 import { parseNumaNode } from '../lib/agent/sysfs.js';
 import { UserError } from '../lib/errors.js';
-import { subnetOverlapRefusals } from '../lib/network.js';
+import { parseIpamConfig, subnetOverlapRefusals, type IpamConfig } from '../lib/network.js';
 
 export interface NetworkState {
   network: MultiNicNetwork;
@@ -22,7 +22,33 @@ export interface NetworkState {
    * subnetOverlapRefusals): no routes, shims, pools or claims, and allocations answer NotReady.
    */
   refused?: string;
+  /**
+   * spec.ipam, parsed once per network object (so once per change: informers and reloads replace
+   * the object): the config, or why it does not parse. Filled by every AgentState (networkIpam).
+   */
+  ipam?: ParsedIpam;
 }
+
+export type ParsedIpam = { config: IpamConfig; error?: undefined } | { config?: undefined; error: string };
+
+const parsed = new WeakMap<MultiNicNetwork, ParsedIpam>();
+
+/** The network's parsed spec.ipam: parsed on the first call for a network object, then cached. */
+export function networkIpam(network: MultiNicNetwork): ParsedIpam {
+  let p = parsed.get(network);
+  if (!p) {
+    try {
+      p = { config: parseIpamConfig(network.metadata.name ?? '', network.spec.ipam) };
+    } catch (e) {
+      p = { error: (e as Error).message };
+    }
+    parsed.set(network, p);
+  }
+  return p;
+}
+
+/** The parsed spec.ipam of a network state (filled by its AgentState, else parsed now). */
+export const ipamOfState = (ns: NetworkState): ParsedIpam => (ns.ipam ??= networkIpam(ns.network));
 
 /** Device facts of one pod, read when a policy needs them (topology, device-plugin NICs). */
 export interface PodFacts {
@@ -111,7 +137,7 @@ export function parseStateDocuments(text: string, source: string): { networks: M
     if (errs.length) throw new UserError(`${where}: ${errs.map((e) => `${e.field}: ${e.message}`).join('; ')}`);
     const name = obj.metadata?.name;
     if (!name) throw new UserError(`${where}: metadata.name is required`);
-    if (obj.kind === 'MultiNicNetwork') networks.set(name, { network: obj as unknown as MultiNicNetwork });
+    if (obj.kind === 'MultiNicNetwork') networks.set(name, { network: obj as unknown as MultiNicNetwork, ipam: networkIpam(obj as unknown as MultiNicNetwork) });
     else if (obj.kind === 'CIDR') cidrs.set(name, obj as unknown as CIDR);
     else classes[name] = obj as unknown as DeviceClass;
   }

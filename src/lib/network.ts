@@ -25,13 +25,17 @@ export { NetworkInputError } from './objects.js';
 
 export const MULTI_NIC_IPAM = 'multi-nic-ipam';
 
+/** The attach modes of spec.ipam `vlanMode` ('' = the plugin's own default). */
+export const VLAN_MODES = ['', 'l2', 'l3', 'l3s'] as const;
+export type VlanMode = (typeof VLAN_MODES)[number];
+
 /** The `ipam` JSON string of a MultiNicNetwork, typed. Block fields are only meaningful for multi-nic-ipam. */
 export interface IpamConfig {
   type: string;
   hostBlock: number;
   interfaceBlock: number;
   excludeCIDRs: string[];
-  vlanMode: '' | 'l2' | 'l3' | 'l3s';
+  vlanMode: VlanMode;
   /** Every other key as given (e.g. `routes`, or a delegated single-NIC IPAM's settings). */
   extra: Record<string, unknown>;
 }
@@ -192,8 +196,37 @@ function parseExclude(text: unknown, field: string, fail: Fail): Cidr {
   return parseNet(text, field, fail);
 }
 
-const VLAN_MODES = ['', 'l2', 'l3', 'l3s'] as const;
-const isVlanMode = (v: unknown): v is IpamConfig['vlanMode'] => (VLAN_MODES as readonly unknown[]).includes(v);
+const isVlanMode = (v: unknown): v is VlanMode => (VLAN_MODES as readonly unknown[]).includes(v);
+
+/**
+ * Parses the spec.ipam of a MultiNicNetwork read from the cluster (the agent, status, doctor): the
+ * same keys, defaults and vlanMode list as validateNetwork, read leniently (see ipamValue). Throws an
+ * Error naming the network and the field.
+ */
+export function parseIpamConfig(network: string, text: string): IpamConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`MultiNicNetwork "${network}": spec.ipam is not JSON: ${(e as Error).message}`, { cause: e });
+  }
+  return ipamValue(
+    raw,
+    (field, problem) => {
+      throw new Error(`MultiNicNetwork "${network}": ${field} ${problem}`);
+    },
+    false,
+  );
+}
+
+/** parseIpamConfig for readers that show what they can: undefined when spec.ipam does not parse. */
+export function ipamConfigOf(net: MultiNicNetwork): IpamConfig | undefined {
+  try {
+    return parseIpamConfig(net.metadata.name ?? '', net.spec.ipam);
+  } catch {
+    return undefined;
+  }
+}
 
 function parseIpam(text: string, fail: Fail): IpamConfig {
   let raw: unknown;
@@ -202,8 +235,30 @@ function parseIpam(text: string, fail: Fail): IpamConfig {
   } catch (e) {
     return fail('spec.ipam', `is not valid JSON: ${(e as Error).message}`, 'write spec.ipam as a JSON string, e.g. {"type":"multi-nic-ipam","hostBlock":6,"interfaceBlock":2,"vlanMode":"l3"}');
   }
+  return ipamValue(raw, fail);
+}
+
+/**
+ * The rules of spec.ipam over its decoded JSON value. `strict` (validateNetwork, what apply enforces)
+ * refuses a missing type, missing or malformed blocks and a non-list excludeCIDRs; a reader of
+ * objects already in the cluster (strict false: the agent, status) takes them as upstream does
+ * (type '', blocks 0 or Number(...), excludes as strings). vlanMode is checked in both.
+ */
+function ipamValue(raw: unknown, fail: Fail, strict = true): IpamConfig {
   if (!isObject(raw)) return fail('spec.ipam', `must be a JSON object, got ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}`, 'write spec.ipam as a JSON object with a "type" key');
   const { type, hostBlock, interfaceBlock, excludeCIDRs, vlanMode, ...extra } = raw;
+  const vm = vlanMode ?? '';
+  if (!strict) {
+    if (!isVlanMode(vm)) return fail('spec.ipam.vlanMode', `${JSON.stringify(vm)} is not one of l2, l3, l3s`, 'use one of "l2", "l3", "l3s"');
+    return {
+      type: String(type ?? ''),
+      hostBlock: Number(hostBlock ?? 0),
+      interfaceBlock: Number(interfaceBlock ?? 0),
+      excludeCIDRs: Array.isArray(excludeCIDRs) ? excludeCIDRs.map(String) : [],
+      vlanMode: vm,
+      extra,
+    };
+  }
   if (typeof type !== 'string' || type === '') return fail('spec.ipam.type', 'Required value (a non-empty string)', `set "type": "${MULTI_NIC_IPAM}" (or another IPAM plugin's type)`);
   const isMulti = type === MULTI_NIC_IPAM;
   const block = (v: unknown, key: string): number => {
@@ -224,7 +279,6 @@ function parseIpam(text: string, fail: Fail): IpamConfig {
     if (!Array.isArray(excludeCIDRs)) return fail('spec.ipam.excludeCIDRs', `must be a list of CIDRs, got ${JSON.stringify(excludeCIDRs)}`, 'write "excludeCIDRs": ["192.168.0.64/26"]');
     excl = excludeCIDRs as string[];
   }
-  const vm = vlanMode ?? '';
   if (!isVlanMode(vm)) return fail('spec.ipam.vlanMode', `unsupported value ${JSON.stringify(vlanMode)}`, 'use one of "l2", "l3", "l3s"');
   return { type, hostBlock: hb, interfaceBlock: ib, excludeCIDRs: excl, vlanMode: vm, extra };
 }

@@ -4,7 +4,7 @@ import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from './crds/types.
 import type { KubeObject } from './k8s/meta.js';
 import { listPools } from './plan/index.js';
 import { containsCidr, tryParseCidr } from './net/ip.js';
-import { MULTI_NIC_IPAM } from './network.js';
+import { MULTI_NIC_IPAM, ipamConfigOf } from './network.js';
 import { terminalFailure } from './cluster/status.js';
 import { networkProblemsOnHost } from './diagnostics/conditions.js';
 
@@ -102,13 +102,10 @@ export interface StatusReport {
 const nodeReady = (n: KubeObject): boolean =>
   ((n.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
+/** The network's ipam type and vlanMode as shown ('' where spec.ipam does not parse). */
 function ipamOf(net: MultiNicNetwork): { type: string; vlanMode: string } {
-  try {
-    const o = JSON.parse(net.spec.ipam) as { type?: unknown; vlanMode?: unknown };
-    return { type: String(o.type ?? ''), vlanMode: String(o.vlanMode ?? '') };
-  } catch {
-    return { type: '', vlanMode: '' };
-  }
+  const c = ipamConfigOf(net);
+  return { type: c?.type ?? '', vlanMode: c?.vlanMode ?? '' };
 }
 
 const byName = <T extends { metadata: { name?: string } }>(a: T, b: T): number => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');

@@ -18,7 +18,8 @@ import { desiredRoutes, RouteReconciler } from '../../src/agent/routes.js';
 import { desiredShims, reconcileShims } from '../../src/agent/shim.js';
 import { NodeProber, PodNetnsRegistry } from '../../src/agent/probe.js';
 import { openIpamStore, type IpamStore } from '../../src/agent/ipam/store.js';
-import { nicAddressing, parseIpamConfig } from '../../src/lib/agent/addressing.js';
+import { nicAddressing } from '../../src/lib/agent/addressing.js';
+import { parseIpamConfig } from '../../src/lib/network.js';
 import type { NodeDiagnostics, RepairRecord } from '../../src/lib/diagnostics/types.js';
 
 const RT = '255\tlocal\n254\tmain\n253\tdefault\n0\tunspec\n';

@@ -8,14 +8,14 @@ import { canonical, cidrFingerprint } from '../../lib/cluster/claim.js';
 import { DEFAULT_GC_GRACE_MS, leakReason } from '../../lib/cluster/gc.js';
 import { GENERATED_LABEL } from '../../lib/cluster/nad.js';
 import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, usesMultiNicIpam, type RouteReport } from '../../lib/cluster/status.js';
-import { nicAddressing, parseIpamConfig } from '../../lib/agent/addressing.js';
+import { nicAddressing } from '../../lib/agent/addressing.js';
 import type { CIDR, DeviceClass, HostInterface, InterfaceInfo, MultiNicNetwork } from '../../lib/crds/types.gen.js';
 import type { Allocation, Ipam, PoolSpec } from '../../lib/ipam/types.js';
 import type { KubeObject } from '../../lib/k8s/meta.js';
 import { R } from '../../lib/k8s/resources.js';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../../kube/api.js';
 import { desiredRoutes } from '../routes.js';
-import type { PodFactsPaths } from '../state.js';
+import { ipamOfState, type PodFactsPaths } from '../state.js';
 import { ClaimFailedError, claimCidr, type ClaimOutcome } from './claim.js';
 import { ClusterReconciler, type ClusterRound } from './cluster.js';
 import { EventRecorder } from './events.js';
@@ -334,7 +334,8 @@ export class KubeAgent {
     const st = this.state.network(network);
     if (!st?.cidr) return [];
     try {
-      const ipam = parseIpamConfig(network, st.network.spec.ipam);
+      const ipam = ipamOfState(st).config;
+      if (!ipam) return [];
       const out: Array<{ spec: PoolSpec; network: MultiNicNetwork }> = [];
       for (const e of st.cidr.spec.cidr) for (const h of e.hosts) if (h.hostName === this.o.nodeName) out.push({ spec: nicAddressing(st.network, ipam, e, h).pool, network: st.network });
       return out;

@@ -4,7 +4,7 @@
 // while agents claim is one reconcile).
 import type { CIDR, DeviceClass, MultiNicNetwork } from '../../lib/crds/types.gen.js';
 import { subnetOverlapRefusals, type SubnetOverlapRefusal } from '../../lib/network.js';
-import { readPodFacts, type AgentState, type NetworkState, type PodFacts, type PodFactsPaths } from '../state.js';
+import { networkIpam, readPodFacts, type AgentState, type NetworkState, type PodFacts, type PodFactsPaths } from '../state.js';
 import type { Informer } from './informer.js';
 import type { K } from './kinds.js';
 
@@ -75,12 +75,12 @@ export class KubeAgentState implements AgentState {
   private withCidr(network: MultiNicNetwork): NetworkState {
     // A refused network is served as unplanned: its CIDR (if one was made before) is not used.
     const refused = this.refusals().get(network.metadata.name ?? '');
-    if (refused) return { network, refused: `MultiNicNetwork "${refused.network}": ${refused.message}` };
+    if (refused) return { network, ipam: networkIpam(network), refused: `MultiNicNetwork "${refused.network}": ${refused.message}` };
     const cidr = this.o.cidrs.get(network.metadata.name ?? '');
     // A CIDR left from an earlier network of the same name (another uid) is not this network's plan.
     const owner = cidr?.metadata.ownerReferences?.find((r) => r.kind === 'MultiNicNetwork');
-    if (cidr && (!owner || !network.metadata.uid || owner.uid === network.metadata.uid)) return { network, cidr };
-    return { network };
+    if (cidr && (!owner || !network.metadata.uid || owner.uid === network.metadata.uid)) return { network, ipam: networkIpam(network), cidr };
+    return { network, ipam: networkIpam(network) };
   }
 
   deviceClasses(): Record<string, DeviceClass> {

@@ -3,38 +3,7 @@
 import type { CidrEntry, HostInterfaceInfo, MultiNicNetwork } from '../crds/types.gen.js';
 import type { PoolSpec } from '../ipam/types.js';
 import { containsCidr, formatIp, parseCidr, usableRange } from '../net/ip.js';
-
-export type VlanMode = '' | 'l2' | 'l3' | 'l3s';
-
-/** The parts of a MultiNicNetwork's `ipam` JSON string the agent uses. */
-export interface IpamConfig {
-  type: string;
-  hostBlock: number;
-  interfaceBlock: number;
-  vlanMode: VlanMode;
-  excludeCIDRs: string[];
-}
-
-/** Parses spec.ipam; throws naming the network and the field when it is not what upstream accepts. */
-export function parseIpamConfig(network: string, text: string): IpamConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`MultiNicNetwork "${network}": spec.ipam is not JSON: ${(e as Error).message}`, { cause: e });
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`MultiNicNetwork "${network}": spec.ipam must be a JSON object`);
-  const o = raw as Record<string, unknown>;
-  const vlanMode = (o.vlanMode ?? '') as string;
-  if (!['', 'l2', 'l3', 'l3s'].includes(vlanMode)) throw new Error(`MultiNicNetwork "${network}": spec.ipam vlanMode "${vlanMode}" is not one of l2, l3, l3s`);
-  return {
-    type: String(o.type ?? ''),
-    hostBlock: Number(o.hostBlock ?? 0),
-    interfaceBlock: Number(o.interfaceBlock ?? 0),
-    vlanMode: vlanMode as VlanMode,
-    excludeCIDRs: Array.isArray(o.excludeCIDRs) ? o.excludeCIDRs.map(String) : [],
-  };
-}
+import type { IpamConfig, VlanMode } from '../network.js';
 
 /**
  * True for macvlan on an L3 fabric (our "shim" mode, design §4): the host keeps a macvlan sibling

@@ -5,6 +5,7 @@
 // count. Pure.
 import type { CIDRSpec, Condition, HostInterface, HostReadiness, MultiNicNetwork, MultiNicNetworkStatus } from '../crds/types.gen.js';
 import { canonical, cidrFingerprint, cidrHosts } from './claim.js';
+import { MULTI_NIC_IPAM, ipamConfigOf } from '../network.js';
 
 /** HostInterface annotation holding this host's route reports, JSON: Record<network, RouteReport>. */
 export const ROUTES_ANNOTATION = 'multinic.fms.io/routes';
@@ -73,20 +74,12 @@ export function withRouteReport(reports: Record<string, RouteReport>, network: s
 /** Upstream IsL3Mode: multiNICIPAM true and vlanMode l3/l3s. */
 export function isL3(net: MultiNicNetwork): boolean {
   if (!net.spec.multiNICIPAM) return false;
-  try {
-    const v = (JSON.parse(net.spec.ipam) as { vlanMode?: unknown }).vlanMode;
-    return v === 'l3' || v === 'l3s';
-  } catch {
-    return false;
-  }
+  const v = ipamConfigOf(net)?.vlanMode;
+  return v === 'l3' || v === 'l3s';
 }
 
 export function usesMultiNicIpam(net: MultiNicNetwork): boolean {
-  try {
-    return (JSON.parse(net.spec.ipam) as { type?: unknown }).type === 'multi-nic-ipam';
-  } catch {
-    return false;
-  }
+  return ipamConfigOf(net)?.type === MULTI_NIC_IPAM;
 }
 
 export interface StatusInput {

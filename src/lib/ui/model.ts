@@ -5,7 +5,8 @@ import type { HostInterface, IPPool } from '../crds/types.gen.js';
 import { diagnosticsOf as doctorDiagnosticsOf } from '../doctor/util.js';
 import type { KubeObject } from '../k8s/meta.js';
 import { readNetworkStatus } from '../multus.js';
-import { type VlanMode, shimGateway, usesShim } from '../agent/addressing.js';
+import { shimGateway, usesShim } from '../agent/addressing.js';
+import type { VlanMode } from '../network.js';
 import { parseRouteReports } from '../cluster/status.js';
 import { type ClusterSnapshot, type NetworkStatusReport, type NicStatus, type StatusReport, buildStatusReport } from '../status.js';
 

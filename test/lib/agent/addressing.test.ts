@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CidrEntry, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
-import { nicAddressing, parseIpamConfig, poolName, shimGateway, usesShim } from '../../../src/lib/agent/addressing.js';
+import { nicAddressing, poolName, shimGateway, usesShim } from '../../../src/lib/agent/addressing.js';
+import { parseIpamConfig } from '../../../src/lib/network.js';
 
 const net = (type: 'macvlan' | 'ipvlan', vlanMode: string, extra: Record<string, unknown> = {}): MultiNicNetwork => ({
   apiVersion: 'multinic.fms.io/v1',

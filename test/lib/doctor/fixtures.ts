@@ -3,7 +3,8 @@
 import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
 import { renderNad } from '../../../src/lib/cluster/nad.js';
 import { renderIPPool } from '../../../src/lib/cluster/ippool.js';
-import { nicAddressing, parseIpamConfig } from '../../../src/lib/agent/addressing.js';
+import { nicAddressing } from '../../../src/lib/agent/addressing.js';
+import { parseIpamConfig } from '../../../src/lib/network.js';
 import type { NodeDiagnostics } from '../../../src/lib/diagnostics/types.js';
 import type { DoctorSnapshot } from '../../../src/lib/doctor/types.js';
 import { withHash } from '../../../src/lib/install/apply.js';
