@@ -13,13 +13,27 @@ export function sortKeys<T>(value: T): T {
 
 /** Renders data as JSON (2-space) or YAML, keys sorted except apiVersion/kind/metadata first. */
 export async function renderData(value: unknown, format: 'json' | 'yaml'): Promise<string> {
-  const sorted = k8sOrder(sortKeys(value));
+  const sorted = sortK8s(value);
   if (format === 'json') return `${JSON.stringify(sorted, null, 2)}\n`;
   const { stringify } = await import('yaml');
   return stringify(sorted, { lineWidth: 0 });
 }
 
 const FIRST = ['apiVersion', 'kind', 'metadata'];
+
+/** k8sOrder(sortKeys(value)) in one copy (a plan of 4096 hosts made two deep copies of it). */
+function sortK8s(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortK8s);
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const rest = Object.keys(o).sort();
+    const out: Record<string, unknown> = {};
+    for (const k of FIRST) if (k in o) out[k] = sortK8s(o[k]);
+    for (const k of rest) if (!FIRST.includes(k)) out[k] = sortK8s(o[k]);
+    return out;
+  }
+  return value;
+}
 function k8sOrder(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(k8sOrder);
   if (value && typeof value === 'object') {

@@ -73,6 +73,8 @@ function checkAddress(at: string, field: string, net: string | undefined, ip: st
  */
 export function nicsOf(hosts: readonly HostInterface[], family: Family): Nic[] {
   const out: Nic[] = [];
+  // Thousands of NICs share a few network texts: parse each distinct one once (Cidr is immutable).
+  const nets = new Map<string, Cidr | undefined>();
   for (const h of hosts) {
     for (const ifc of h.spec.interfaces) {
       let netText = ifc.netAddress;
@@ -82,7 +84,8 @@ export function nicsOf(hosts: readonly HostInterface[], family: Family): Nic[] {
         ip = ifc.hostIPv6;
       }
       if (!netText) continue;
-      const net = tryParseCidr(netText, { strict: false });
+      let net = nets.get(netText);
+      if (net === undefined && !nets.has(netText)) nets.set(netText, (net = tryParseCidr(netText, { strict: false })));
       if (!net || net.family !== family) continue;
       out.push({
         hostName: h.spec.hostName,
