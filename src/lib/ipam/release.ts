@@ -94,7 +94,10 @@ export function parseReleaseRequest(text: string): { request: ReleaseRequest } |
  * free is not-held (nothing to do, the request's aim holds).
  */
 export function decideRelease(item: ReleaseItem, held: readonly Allocation[], liveReason: (a: Allocation) => string | undefined, force: boolean): { release?: Allocation; outcome: ReleaseOutcome } {
-  const a = held.find((h) => h.pool === item.pool && h.address === item.address);
+  // The exact allocation first: an address held twice (a damaged journal) is released one holder at a time.
+  const a =
+    held.find((h) => h.pool === item.pool && h.address === item.address && h.podUID === item.podUID && h.containerID === item.containerID && h.interface === item.interface && h.network === item.network) ??
+    held.find((h) => h.pool === item.pool && h.address === item.address);
   if (!a) return { outcome: { ...item, outcome: 'not-held', reason: `${item.address} is not held in pool ${item.pool} (already released)` } };
   const pod = `${a.namespace}/${a.podName}`;
   if (a.podUID !== item.podUID || a.containerID !== item.containerID || a.interface !== item.interface || a.network !== item.network) {

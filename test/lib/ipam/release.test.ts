@@ -50,6 +50,10 @@ describe('decideRelease', () => {
       expect(d.outcome.reason).toMatch(/not the allocation asked about/);
     }
   });
+  it('an address held twice: releases the holder asked about, not the first one found', () => {
+    const other = { ...held, podUID: 'u9', containerID: 'c9' };
+    expect(decideRelease(item, [other, held], gone, false).release).toBe(held);
+  });
   it('an address already free is not-held', () => {
     expect(decideRelease(item, [], gone, false)).toEqual({ outcome: { ...item, outcome: 'not-held', reason: '192.168.0.5 is not held in pool n-192.168.0.0-24 (already released)' } });
   });
