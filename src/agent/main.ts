@@ -148,11 +148,17 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       cleanups.push(() => k.stop());
       state = kube.state;
       if (opts.dra) {
+        // The CNI is worth more than DRA: without the plugin, claimed pods wait in Prepare (the
+        // kubelet cannot reach it) and every other pod is served.
         const { startAgentDra } = await import('./dra/index.js');
-        const dra = await startAgentDra({ kube, nodeName: opts.nodeName, dataDir: opts.dataDir, kubeletDir: opts.dra.kubeletDir, log });
-        cleanups.push(() => dra.stop());
-        draClaims = dra.prepared;
-        draStatus = dra.status;
+        try {
+          const dra = await startAgentDra({ kube, nodeName: opts.nodeName, dataDir: opts.dataDir, kubeletDir: opts.dra.kubeletDir, log });
+          cleanups.push(() => dra.stop());
+          draClaims = dra.prepared;
+          draStatus = dra.status;
+        } catch (e) {
+          log({ level: 'error', msg: 'DRA kubelet plugin not started; the agent serves the CNI without it', error: (e as Error).message, hint: 'check --kubelet-dir (unix socket paths are limited to 107 bytes) and <data-dir>/dra-prepared.json' });
+        }
       }
     }
     if (!state) {

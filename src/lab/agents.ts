@@ -114,6 +114,9 @@ export class LabAgents {
       '--socket', labAgentSocket(this.o.dir, host),
       '--data-dir', join(hostDir, 'data'),
       '--rt-tables', join(hostDir, 'rt_tables'),
+      // DRA (docs/dra.md): each host publishes its ResourceSlice; the kubelet plugin sockets live in
+      // the host's own dir (there is no kubelet; tests dial them as the kubelet would).
+      '--dra', '--kubelet-dir', join(hostDir, 'kubelet'),
       ...((this.o.cniPathFor?.(host) ?? this.o.cniPath)?.length ? ['--cni-bin-dir', (this.o.cniPathFor?.(host) ?? this.o.cniPath ?? []).join(':')] : []),
       // Tests that break a route on purpose stretch the agents' re-assert timer (seconds).
       ...(process.env.MULTINIC_LAB_RESYNC ? ['--resync', process.env.MULTINIC_LAB_RESYNC] : []),
