@@ -200,10 +200,13 @@ describe.skipIf(!ready)(`doctor in the lab${ready ? '' : ` (skipped: ${why})`}`,
   it('an agent stopped: doctor fails naming it; a pod deleted meanwhile leaks its allocation and ipam check names it', async () => {
     const pod = await runPod('leak', 'host2', '[{"name": "multi-nic-sample", "cni-args": {"nics": 1}}]');
     expect((pod?.status as { phase?: string }).phase).toBe('Running');
-    // Its allocation is mirrored to the IPPool before the agent stops (the mirror is asynchronous).
+    // Its allocation is mirrored to the IPPool and published in the diagnostics before the agent stops (both asynchronous).
     await eventually(async () => {
       const pools = (await kube.list<KubeObject & { spec: { allocations: Array<{ pod: string }> } }>(R.IPPool)).items;
       if (!pools.some((p) => p.spec.allocations.some((a) => a.pod === 'leak'))) throw new Error('not mirrored yet');
+      // And in the diagnostics host2 publishes (else, once stopped, its journal view lacks it: ipam-mirror).
+      const hi = await kube.get<KubeObject & { status?: { diagnostics?: { allocations: Array<{ pod: string }> } } }>(R.HostInterface, 'host2');
+      if (!hi?.status?.diagnostics?.allocations.some((a) => a.pod === 'default/leak')) throw new Error('not in host2 diagnostics yet');
     }, 30_000, 250);
     const pids = agentPids('host2');
     expect(pids.length).toBe(1);
