@@ -2,15 +2,17 @@
 // agents, CNI and node runner: a NIC set down (kept in the HostInterface as down, its blocks kept,
 // doctor fails naming host, NIC, networks and the command that fixes it); the multi-nic executable
 // removed from one host's CNI bin dir and the macvlan delegate from another's (doctor names the node
-// and the path); a torn IPAM journal record (doctor names the node's journal); and an allocation
+// and the path); a torn IPAM journal record and an address held twice in a journal (doctor names the
+// node's journal, the address and its holders); and an allocation
 // leaked by a pod whose DEL never came, found by `ipam check` and released by `ipam release`
 // through its agent. Each ends healthy again. Runs under the global lock.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJournal, decodeSingle, encodeRecord } from '../../src/agent/ipam/journal.js';
 import type { IpamReleaseReport } from '../../src/commands/ipam/release.js';
 import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
@@ -145,6 +147,40 @@ describe.skipIf(!ready)(`doctor faults in the lab${ready ? '' : ` (skipped: ${wh
     const f = report.findings.find((x) => x.check === 'node-journal')!;
     expect(f.seen).toMatch(/^IPAM journal on host1: 1 damaged record skipped \(13 damaged bytes cut off the journal at load/);
     expect(f.fix).toMatch(/kubectl multinic ipam check/);
+  }, 240_000);
+
+  it('an address held twice in a host\'s journal (a record appended by hand): doctor names the address, pool and both holders; ipam release clears both', async () => {
+    const pod = (n: string) => ({ namespace: 'default', name: n, uid: `0b1e55ed-0000-4000-8000-0000000d1${n.length}${n.charCodeAt(n.length - 1) % 10}`, containerID: `d1${n}000000001`, ifName: 'net1' });
+    const add = await agentCall('host3', '/v1/allocate', { apiVersion: 'v1', network: 'multi-nic-sample', pod: pod('dupa'), args: { nics: 1 } });
+    expect(add.status, JSON.stringify(add.body)).toBe(200);
+    const address = ((add.body as { nics: Array<{ address: string; pool: string }> }).nics[0]!.address).split('/')[0]!;
+    const ipamDir = join(hostDir('host3'), 'data', 'ipam');
+    const records = decodeJournal(readFileSync(join(ipamDir, 'journal')), 'journal').records as Array<{ s: number; op: string; allocations?: Array<Record<string, unknown>> }>;
+    const snapSeq = existsSync(join(ipamDir, 'snapshot')) ? ((decodeSingle(readFileSync(join(ipamDir, 'snapshot')), 'snapshot') as { s?: number }).s ?? 0) : 0;
+    const mine = records.flatMap((r) => r.allocations ?? []).find((a) => a.address === address && a.podName === 'dupa')!;
+    expect(mine).toBeDefined();
+    const twin = { ...mine, podUID: pod('dupb').uid, containerID: pod('dupb').containerID, podName: 'dupb' };
+    const seq = Math.max(snapSeq, ...records.map((r) => r.s));
+    appendFileSync(join(ipamDir, 'journal'), encodeRecord({ s: seq + 1, op: 'allocate', allocations: [twin] }));
+    const [pid] = agentPids('host3');
+    process.kill(pid!, 'SIGTERM');
+    const { code, report } = await doctorUntil((f) => f.check === 'node-journal' && f.where.node === 'host3');
+    expect(code).toBe(1);
+    const f = report.findings.find((x) => x.check === 'node-journal' && x.where.node === 'host3')!;
+    expect(f.seen).toContain(`address ${address} in pool `);
+    expect(f.seen).toContain("is held by 2 allocations in host3's journal: ");
+    expect(f.seen).toMatch(/dupa/);
+    expect(f.seen).toMatch(/dupb/);
+    const rel = await cli(['ipam', 'release', address, '--node', 'host3', '-o', 'json']);
+    // Both holders are gone pods: both released, one request to host3's agent.
+    expect(rel.code, rel.stdout + rel.stderr).toBe(0);
+    expect((JSON.parse(rel.stdout) as IpamReleaseReport).items.map((i) => [i.pod, i.outcome]).sort()).toEqual([['default/dupa', 'released'], ['default/dupb', 'released']]);
+    // host3's journal holds neither now (host1's torn record stays named until that agent restarts).
+    await eventually(async () => {
+      const r = await doctor(['--node', 'host3', '--timeout', '2s']);
+      const left = faults(r.report).filter((x) => x.check !== 'node-repairs');
+      if (left.length) throw new Error(`still: ${JSON.stringify(left)}`);
+    }, 90_000, 1000);
   }, 240_000);
 
   it('an allocation leaked by a pod whose DEL never came: ipam check names it, ipam release --leaked releases it through its agent', async () => {
