@@ -52,6 +52,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     '<%= config.bin %> install',
     '<%= config.bin %> install --dry-run=client -o yaml > multinic.yaml',
     '<%= config.bin %> install --image registry.example.com/multinic/agent:v0.2.0 --wait',
+    '<%= config.bin %> install --service-monitor --prometheus-rule',
     '<%= config.bin %> install --no-default-tolerations --toleration nvidia.com/gpu:NoSchedule --memory-limit 512Mi',
   ];
   static override flags = {
@@ -71,6 +72,8 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     'memory-limit': Flags.string({ description: 'Agent memory limit.', default: DEFAULT_RESOURCES.memoryLimit }),
     'metrics-port': Flags.integer({ description: `Host port of the agent's Prometheus /metrics and its /healthz and /readyz probes (default ${DEFAULT_METRICS_PORT}; see docs/metrics.md).` }),
     'pod-monitor': Flags.boolean({ description: 'Also apply a Prometheus Operator PodMonitor scraping the agents (needs the monitoring.coreos.com CRDs).', default: false }),
+    'service-monitor': Flags.boolean({ description: 'Also apply a headless Service over the agents\' metrics port and a Prometheus Operator ServiceMonitor on it.', default: false }),
+    'prometheus-rule': Flags.boolean({ description: 'Also apply a Prometheus Operator PrometheusRule with the agents\' alerts (docs/metrics.md).', default: false }),
     wait: Flags.boolean({ description: 'Wait until every scheduled agent pod is ready.', default: false }),
     timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m, 1m30s).', default: '5m' }),
   };
@@ -90,6 +93,8 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       memoryLimit: f['memory-limit'],
       ...(f['metrics-port'] !== undefined ? { metricsPort: f['metrics-port'] } : {}),
       podMonitor: f['pod-monitor'],
+      serviceMonitor: f['service-monitor'],
+      prometheusRule: f['prometheus-rule'],
     };
     // Validate every flag before touching a cluster: bad input never leaves a half-done install.
     renderInstall({ ...opts, cniBinDir: f['cni-bin-dir'] });

@@ -27,12 +27,21 @@ export interface UninstallResult {
   installed: RemovedObject[];
 }
 
+/**
+ * Every optional object install can render: uninstall looks for each (by name, in the namespace) and
+ * removes those that carry our label, whatever flags the install ran with. Kinds the cluster does
+ * not serve (no Prometheus Operator) read as absent.
+ */
+const MONITORING = { podMonitor: true, serviceMonitor: true, prometheusRule: true } as const;
+
 /** Network state, in deletion order: intent first so the agents (still running) tear down routes and pools. */
 const NETWORK_KINDS: ResourceRef[] = [R.MultiNicNetwork, R.NetworkAttachmentDefinition, R.IPPool, R.CIDR, R.HostInterface];
 
 export default class UninstallCommand extends BaseCommand<typeof UninstallCommand> {
   static override summary = 'Remove the agent, its RBAC and namespace, the CRDs, and (after confirmation) every network.';
   static override description = `Deletes networks first, while the agents still run and can undo routes and pools: MultiNicNetworks, the NetworkAttachmentDefinitions we generated (label ${GENERATED_LABEL}=true), IPPools, CIDRs, HostInterfaces (and DeviceClasses unless --keep-crds). That needs confirmation: asked on a terminal, --yes otherwise. Then what install created, in reverse order. Objects that existed before install (a shared namespace, Multus's NetworkAttachmentDefinition CRD) are left alone.
+
+The PodMonitor, ServiceMonitor (and its Service) and PrometheusRule that install --pod-monitor, --service-monitor and --prometheus-rule add are removed too.
 
 -n/--namespace is the namespace install used (default ${DEFAULT_NAMESPACE}).`;
   static override examples = ['<%= config.bin %> uninstall', '<%= config.bin %> uninstall --yes', '<%= config.bin %> uninstall --yes --keep-crds'];
@@ -57,7 +66,7 @@ export default class UninstallCommand extends BaseCommand<typeof UninstallComman
     }
     // The same object set install renders (the NAD CRD included: removed only if it carries our label).
     const installed: KubeObject[] = [];
-    for (const o of uninstallOrder(renderInstall({ version: this.config.version, namespace, nadCrd: !f['keep-crds'], crds: !f['keep-crds'] }))) {
+    for (const o of uninstallOrder(renderInstall({ version: this.config.version, namespace, nadCrd: !f['keep-crds'], crds: !f['keep-crds'], ...MONITORING }))) {
       const existing = await api.get(refOf(o), o.metadata?.name ?? '', o.metadata?.namespace);
       if (!isOurs(existing)) continue;
       if (o.metadata?.name === NAD_CRD_NAME) {

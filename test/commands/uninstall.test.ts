@@ -183,3 +183,65 @@ describe.skipIf(!existsSync('/usr/bin/script'))('uninstall on a terminal, answer
     expect(crd(server, NAD_CRD_NAME)).toBeUndefined();
   });
 });
+
+/** The Prometheus Operator's three CRDs as a cluster with it serves them (schemas left open). */
+const monitoringCrd = (kind: string, plural: string): KubeObject => ({
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: `${plural}.monitoring.coreos.com` },
+  spec: {
+    group: 'monitoring.coreos.com',
+    scope: 'Namespaced',
+    names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+  },
+});
+
+describe('uninstall removes the monitoring objects install added', () => {
+  let server: ApiServer;
+  let kc = '';
+  beforeAll(async () => {
+    server = await startApiServer();
+    kc = join(dir, 'monitoring.kubeconfig');
+    await writeKubeconfig(kc, server.url);
+    for (const [k, p] of [['PodMonitor', 'podmonitors'], ['ServiceMonitor', 'servicemonitors'], ['PrometheusRule', 'prometheusrules']] as const) server.store.create(monitoringCrd(k, p));
+    await server.store.settle();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('install --pod-monitor --service-monitor --prometheus-rule creates them; uninstall deletes all four', async () => {
+    const i = await cli(['install', '--kubeconfig', kc, '--pod-monitor', '--service-monitor', '--prometheus-rule']);
+    expect(i.code, i.stderr).toBe(0);
+    const ours = [
+      ['monitoring.coreos.com/v1', 'PodMonitor', 'multinic-agent'],
+      ['monitoring.coreos.com/v1', 'ServiceMonitor', 'multinic-agent'],
+      ['monitoring.coreos.com/v1', 'PrometheusRule', 'multinic-agent'],
+      ['v1', 'Service', 'multinic-agent-metrics'],
+    ] as const;
+    for (const [av, k, n] of ours) expect(server.store.get(av, k, n, 'multinic-system'), `${k}/${n}`).toBeDefined();
+
+    const u = await cli(['uninstall', '--kubeconfig', kc, '--yes', '--keep-crds']);
+    expect(u.code, u.stderr).toBe(0);
+    expect(u.stdout).toContain('prometheusrule.monitoring.coreos.com/multinic-agent -n multinic-system deleted');
+    expect(u.stdout).toContain('podmonitor.monitoring.coreos.com/multinic-agent -n multinic-system deleted');
+    await server.store.settle();
+    for (const [av, k, n] of ours) expect(server.store.get(av, k, n, 'multinic-system'), `${k}/${n}`).toBeUndefined();
+  });
+
+  it('without the Prometheus Operator CRDs uninstall just finds no monitoring objects', async () => {
+    const bare = await startApiServer();
+    try {
+      const bkc = join(dir, 'bare.kubeconfig');
+      await writeKubeconfig(bkc, bare.url);
+      expect((await cli(['install', '--kubeconfig', bkc])).code).toBe(0);
+      const u = await cli(['uninstall', '--kubeconfig', bkc, '--yes']);
+      expect(u.code, u.stderr).toBe(0);
+      expect(u.stdout).not.toContain('monitoring.coreos.com');
+      expect(u.stdout).toContain('daemonset.apps/multinic-agent -n multinic-system deleted');
+    } finally {
+      await bare.close();
+    }
+  });
+});

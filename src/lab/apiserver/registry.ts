@@ -92,6 +92,7 @@ export const BUILTINS: readonly ResourceType[] = [
   }),
   builtin({ group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', shortNames: ['sa'] }),
   builtin({ group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', shortNames: ['cm'] }),
+  builtin({ group: '', version: 'v1', plural: 'services', kind: 'Service', shortNames: ['svc'], categories: ['all'] }),
   builtin({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret', selectableFields: ['type'] }),
   builtin({
     group: '', version: 'v1', plural: 'events', kind: 'Event', shortNames: ['ev'],

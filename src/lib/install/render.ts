@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 import type { KubeObject } from '../k8s/meta.js';
 import { DEFAULT_AGENT_SOCKET } from '../agent/protocol.js';
 import { nadCrd } from './nad-crd.js';
+import { renderPodMonitor, renderPrometheusRule, renderServiceMonitor } from './monitoring.js';
 
 export const DEFAULT_NAMESPACE = 'multinic-system';
 /** Repository of the agent image built from the repo's Containerfile; tagged with the package version. */
@@ -27,6 +28,8 @@ export const IMAGE_AGENT_PATH = '/usr/local/bin/multinic-agent';
 export const CNI_BINARY_NAME = 'multi-nic';
 
 export const AGENT_NAME = 'multinic-agent';
+/** The headless Service a ServiceMonitor selects (rendered only with serviceMonitor). */
+export const AGENT_METRICS_SERVICE = 'multinic-agent-metrics';
 export const LEADER_ELECTION_ROLE = 'multinic-agent-leader-election';
 /**
  * The agent's default requests and limit. Memory request: bench/agent measured the deployed agent
@@ -71,6 +74,10 @@ export interface InstallOptions {
   metricsPort?: number;
   /** Also render a Prometheus Operator PodMonitor scraping the agents (default false). */
   podMonitor?: boolean;
+  /** Also render a headless Service and a ServiceMonitor scraping the agents (default false). */
+  serviceMonitor?: boolean;
+  /** Also render a PrometheusRule with the alerts of src/lib/install/monitoring.ts (default false). */
+  prometheusRule?: boolean;
 }
 
 /** Options with every default applied and every value checked. */
@@ -87,6 +94,8 @@ export interface ResolvedInstallOptions {
   nadCrd: boolean;
   metricsPort: number;
   podMonitor: boolean;
+  serviceMonitor: boolean;
+  prometheusRule: boolean;
 }
 
 /**
@@ -197,6 +206,8 @@ export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOpti
     nadCrd: opts.nadCrd ?? false,
     metricsPort,
     podMonitor: opts.podMonitor ?? false,
+    serviceMonitor: opts.serviceMonitor ?? false,
+    prometheusRule: opts.prometheusRule ?? false,
   };
 }
 
@@ -258,7 +269,8 @@ export const AGENT_NAMESPACE_RULES: PolicyRule[] = [
 ];
 
 const KIND_ORDER = [
-  'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'DaemonSet', 'PodMonitor',
+  'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'DaemonSet', 'Service',
+  'PodMonitor', 'ServiceMonitor', 'PrometheusRule',
 ];
 
 /** Apply order: what others depend on first (CRDs, then the namespace, identity, RBAC, workload); by name within a kind. */
@@ -309,15 +321,12 @@ export function renderInstall(input: InstallOptions): KubeObject[] {
     },
     renderDaemonSet(o, meta(AGENT_NAME, true, AGENT_SELECTOR)),
   );
-  // Prometheus Operator: scrape every agent pod's `metrics` port (docs/metrics.md lists the series).
-  if (o.podMonitor) {
-    objects.push({
-      apiVersion: 'monitoring.coreos.com/v1',
-      kind: 'PodMonitor',
-      metadata: meta(AGENT_NAME, true, AGENT_SELECTOR),
-      spec: { selector: { matchLabels: { ...AGENT_SELECTOR } }, podMetricsEndpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }] },
-    });
+  // Prometheus Operator (src/lib/install/monitoring.ts; docs/metrics.md lists the series and alerts).
+  if (o.podMonitor) objects.push(renderPodMonitor(meta(AGENT_NAME, true, AGENT_SELECTOR), AGENT_SELECTOR));
+  if (o.serviceMonitor) {
+    objects.push(...renderServiceMonitor(meta(AGENT_METRICS_SERVICE, true, AGENT_SELECTOR), meta(AGENT_NAME, true, AGENT_SELECTOR), AGENT_SELECTOR, o.metricsPort));
   }
+  if (o.prometheusRule) objects.push(renderPrometheusRule(meta(AGENT_NAME, true, AGENT_SELECTOR), o.namespace));
   return objects.sort(installOrder);
 }
 

@@ -33,6 +33,7 @@ export const R = {
   Pod: ref('', 'v1', 'Pod', 'pods', true),
   ServiceAccount: ref('', 'v1', 'ServiceAccount', 'serviceaccounts', true),
   ConfigMap: ref('', 'v1', 'ConfigMap', 'configmaps', true),
+  Service: ref('', 'v1', 'Service', 'services', true),
   Event: ref('', 'v1', 'Event', 'events', true),
   DaemonSet: ref('apps', 'v1', 'DaemonSet', 'daemonsets', true),
   Lease: ref('coordination.k8s.io', 'v1', 'Lease', 'leases', true),
@@ -40,6 +41,9 @@ export const R = {
   ClusterRoleBinding: ref('rbac.authorization.k8s.io', 'v1', 'ClusterRoleBinding', 'clusterrolebindings', false),
   Role: ref('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true),
   RoleBinding: ref('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true),
+  PodMonitor: ref('monitoring.coreos.com', 'v1', 'PodMonitor', 'podmonitors', true),
+  ServiceMonitor: ref('monitoring.coreos.com', 'v1', 'ServiceMonitor', 'servicemonitors', true),
+  PrometheusRule: ref('monitoring.coreos.com', 'v1', 'PrometheusRule', 'prometheusrules', true),
   CustomResourceDefinition: ref('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', false),
   // Dynamic Resource Allocation (resource.k8s.io/v1, docs/dra.md). Its DeviceClass is not ours above.
   ResourceSlice: ref('resource.k8s.io', 'v1', 'ResourceSlice', 'resourceslices', false),

@@ -225,6 +225,33 @@ describe('renderInstall', () => {
     expect(pm.spec).toEqual({ selector: { matchLabels: ds.selector.matchLabels }, podMetricsEndpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }] });
   });
 
+  it('renders a headless Service + ServiceMonitor and a PrometheusRule only when asked, after the DaemonSet', () => {
+    expect(objs.some((o) => ['Service', 'ServiceMonitor', 'PrometheusRule'].includes(o.kind ?? ''))).toBe(false);
+    const all = renderInstall({ version, namespace: 'mn', serviceMonitor: true, prometheusRule: true, metricsPort: 19417 });
+    expect(all.slice(-3).map((o) => o.kind)).toEqual(['Service', 'ServiceMonitor', 'PrometheusRule']);
+    const ds = find(all, 'DaemonSet').spec as { selector: { matchLabels: Record<string, string> } };
+    const svc = find(all, 'Service');
+    expect(svc.metadata).toMatchObject({ name: 'multinic-agent-metrics', namespace: 'mn' });
+    expect(svc.spec).toEqual({ clusterIP: 'None', selector: ds.selector.matchLabels, ports: [{ name: 'metrics', port: 19417, targetPort: 'metrics', protocol: 'TCP' }] });
+    const sm = find(all, 'ServiceMonitor');
+    expect(sm.metadata).toMatchObject({ name: 'multinic-agent', namespace: 'mn' });
+    // The ServiceMonitor selects the Service by its labels, in its namespace only.
+    const smSpec = sm.spec as { selector: { matchLabels: Record<string, string> }; namespaceSelector: unknown; endpoints: unknown };
+    expect(Object.entries(smSpec.selector.matchLabels).every(([k, v]) => svc.metadata?.labels?.[k] === v)).toBe(true);
+    expect(smSpec.namespaceSelector).toEqual({ matchNames: ['mn'] });
+    expect(smSpec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s' }]);
+    const rule = find(all, 'PrometheusRule');
+    const rules = (rule.spec as { groups: Array<{ name: string; rules: Array<{ alert: string; expr: string; for: string; labels: { severity: string } }> }> }).groups[0]!.rules;
+    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining([
+      'MultinicAllocationFailing', 'MultinicAllAllocationFailing', 'MultinicNicDown', 'MultinicAllNicsDown', 'MultinicPoolNearlyExhausted', 'MultinicPoolExhausted',
+    ]));
+    // Upstream's health checker alerts fire after 30 minutes; so do their equivalents here.
+    for (const a of ['MultinicAllocationFailing', 'MultinicAllAllocationFailing', 'MultinicNicDown', 'MultinicAllNicsDown']) expect(rules.find((r) => r.alert === a)?.for).toBe('30m');
+    expect(rules.find((r) => r.alert === 'MultinicAgentDown')?.expr).toBe('up{namespace="mn"} == 0');
+    expect(new Set(rules.map((r) => r.alert)).size).toBe(rules.length);
+    for (const r of rules) expect(['warning', 'critical']).toContain(r.labels.severity);
+  });
+
   it('uses the default image, or --image, for both containers', () => {
     expect(podSpec(objs).containers[0]!.image).toBe(defaultImage(version));
     expect(defaultImage(version)).toBe('ghcr.io/kubectl-multinic/agent:v9.8.7');
