@@ -57,6 +57,13 @@ const AGENT_CODES: Record<string, number> = {
   Internal: CniCode.AgentFailed,
 };
 
+/**
+ * Lookup answers under which DEL goes on without the agent's record: no record, a network the
+ * agent does not know (deleted) or cannot serve (refused, not planned). DEL must still succeed
+ * (CNI spec: DEL of something half gone is not an error), and release works without the network.
+ */
+const NO_RECORD = new Set(['NotFound', 'UnknownNetwork', 'NotReady']);
+
 /** Maps an agent failure onto a CNI error; unreachable is transient (11: the runtime retries). */
 function agentError(err: unknown, verb: string): CniError {
   if (err instanceof AgentUnavailableError) return new CniError(CniCode.TryAgainLater, `failed to ${verb}: ${err.message}`);
@@ -313,7 +320,9 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
       if (err instanceof AgentUnavailableError) {
         agentDown = true;
         deps.log(`multi-nic DEL ${a.containerID}/${a.ifName}: ${err.message}; deleting interfaces anyway, the agent releases leaked addresses when it reconciles`);
-      } else if (!(err instanceof AgentRequestError && err.body.code === 'NotFound')) {
+      } else if (err instanceof AgentRequestError && NO_RECORD.has(err.body.code)) {
+        if (err.body.code !== 'NotFound') deps.log(`multi-nic DEL ${a.containerID}/${a.ifName}: agent: ${err.body.message}; deleting the pod's interfaces by name and releasing its addresses`);
+      } else {
         throw agentError(err, `look up the attachment of container ${a.containerID} in network "${conf.name}"`);
       }
     }

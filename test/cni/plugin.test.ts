@@ -27,6 +27,7 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
   let netns: NetnsState | undefined;
   let netnsPresent: boolean;
   let netnsSeen: string[];
+  let linksDeleted: string[];
 
   const invoke: InvokePlugin = async (type, config, opts) => {
     const c: Call = { type, command: opts.command, ifName: opts.ifName, config };
@@ -54,7 +55,7 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
         invoke,
         readNetns: async () => netns,
         netnsExists: () => netnsPresent,
-        deleteLink: async () => undefined,
+        deleteLink: async (_n, ifName) => void linksDeleted.push(ifName),
         log: (m) => logs.push(m),
         parallel,
       }),
@@ -78,6 +79,7 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     netns = undefined;
     netnsPresent = true;
     netnsSeen = [];
+    linksDeleted = [];
     // Release whatever a previous test left so each starts from an empty agent.
     await run('DEL', nadConfig());
     calls = [];
@@ -230,6 +232,31 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     failOn = () => undefined;
     expect((await run('DEL', nadConfig())).code).toBe(0);
     expect(agent.holdings()).toEqual([]);
+  });
+
+  it.each([
+    ['NotReady', 503, 'network "mnet" overlaps network "other"'],
+    ['UnknownNetwork', 404, 'network "mnet" is not known to the agent on h1'],
+    ['NotFound', 404, 'no addresses held in network "mnet"'],
+  ])('DEL succeeds when the agent answers the lookup with %s: the pod links found in the netns are deleted by name and the addresses released', async (code, status, message) => {
+    expect((await run('ADD', nadConfig())).code).toBe(0);
+    expect(agent.holdings()).toHaveLength(3);
+    netns = { links: [{ ifname: 'lo', addrs: [] }, { ifname: 'net1-0', addrs: [] }, { ifname: 'net1-1', addrs: [] }, { ifname: 'net1-2', addrs: [] }], routes: [] };
+    calls = [];
+    agent.overrideFor.set('/v1/lookup', { status, body: { apiVersion: 'v1', code, message } });
+    try {
+      const r = await run('DEL', nadConfig());
+      expect([r.code, r.out]).toEqual([0, '']);
+      expect(linksDeleted).toEqual(['net1-2', 'net1-1', 'net1-0']);
+      // macvlan needs its master to load a config, which only the agent's record names: no delegate runs.
+      expect(calls).toEqual([]);
+      expect(agent.holdings()).toEqual([]);
+      // Idempotent: a second DEL finds nothing and succeeds too.
+      netns = { links: [{ ifname: 'lo', addrs: [] }], routes: [] };
+      expect((await run('DEL', nadConfig())).code).toBe(0);
+    } finally {
+      agent.overrideFor.clear();
+    }
   });
 
   it('DEL with no record and no prevResult removes the links found in the netns', async () => {

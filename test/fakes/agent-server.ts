@@ -61,6 +61,8 @@ export class FakeAgent {
   readonly calls: RecordedCall[] = [];
   /** Answer every request with this instead (e.g. NotReady, Internal); undefined to serve normally. */
   override: Reply | undefined;
+  /** Answer requests to one path (e.g. '/v1/lookup') with this instead; the other paths serve normally. */
+  readonly overrideFor = new Map<string, Reply>();
   private readonly held = new Map<string, Held>();
   private readonly cursor = new Map<string, bigint>();
   private readonly networks = new Map<string, FakeNetwork>();
@@ -92,7 +94,7 @@ export class FakeAgent {
         let reply: Reply;
         try {
           body = JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
-          reply = this.override ?? this.route(req.method ?? '', req.url ?? '', body);
+          reply = this.override ?? this.overrideFor.get(req.url ?? '') ?? this.route(req.method ?? '', req.url ?? '', body);
         } catch (e) {
           reply = err(400, 'InvalidRequest', `body is not JSON: ${(e as Error).message}`);
         }
