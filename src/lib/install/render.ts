@@ -241,31 +241,43 @@ export interface PolicyRule {
   resourceNames?: string[];
 }
 
-const READ = ['get', 'list', 'watch'];
-const OWN = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
-
 /**
- * What the agent may do cluster-wide. Each rule maps to a job in design §2: read the user's intent,
- * write what it generates (HostInterface, CIDR, IPPool, NADs), report status (its HostInterface's
- * liveness, the networks' status) and events.
+ * What the agent may do cluster-wide: exactly the calls it makes, verb by verb
+ * (test/agent/kube/rbac.test.ts records every request a real agent sends through its life and
+ * fails on a call these rules do not grant or a grant no call uses). Informers list and watch; the
+ * rest is one line of code each:
+ * - networks, device classes: read through informers only (no get).
+ * - CIDRs: the leader creates one per network, every agent re-reads (get) and replaces (update) it
+ *   to claim its host index, and the leader replaces it to free a departed host's.
+ * - HostInterfaces: each agent creates and patches its own (spec, and status: diagnostics,
+ *   conditions, liveness, release answers); the leader deletes a departed node's.
+ * - IPPools: each agent creates, reads and replaces its own (allocations) and patches their status
+ *   (usage), deletes those of a NIC it lost; the leader deletes a departed node's (listed by label).
+ * - networks' status: the leader replaces it (update).
+ * - NADs: exactly the leader's calls. Their names are the networks' (chosen by users at run time),
+ *   so resourceNames cannot name them, and RBAC cannot select by label; the agent itself only lists
+ *   (label multi-nic-cni-generated=true), replaces and deletes NADs it generated, and a create never
+ *   overwrites (a user's NAD of the same name gets 409 and an Event). No get, patch or
+ *   deletecollection.
+ * - nodes: get confirms a node is gone before its leftovers are removed; pods: get confirms a pod
+ *   is gone before CNI GC takes its addresses.
  */
 export const AGENT_CLUSTER_RULES: PolicyRule[] = [
-  { apiGroups: ['multinic.fms.io'], resources: ['deviceclasses', 'multinicnetworks'], verbs: READ },
-  { apiGroups: ['multinic.fms.io'], resources: ['hostinterfaces/status', 'multinicnetworks/status'], verbs: ['update', 'patch'] },
-  { apiGroups: ['multinic.fms.io'], resources: ['cidrs', 'hostinterfaces', 'ippools'], verbs: OWN },
-  // NADs: exactly the calls the leader makes. Their names are the networks' (chosen by users at run
-  // time), so resourceNames cannot name them, and RBAC cannot select by label; the agent itself
-  // only lists (label multi-nic-cni-generated=true), replaces and deletes NADs it generated, and a
-  // create never overwrites (a user's NAD of the same name gets 409 and an Event). No get, patch
-  // or deletecollection.
+  { apiGroups: ['multinic.fms.io'], resources: ['deviceclasses', 'multinicnetworks'], verbs: ['list', 'watch'] },
+  { apiGroups: ['multinic.fms.io'], resources: ['cidrs'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
+  { apiGroups: ['multinic.fms.io'], resources: ['hostinterfaces'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
+  { apiGroups: ['multinic.fms.io'], resources: ['ippools'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
+  { apiGroups: ['multinic.fms.io'], resources: ['hostinterfaces/status', 'ippools/status'], verbs: ['patch'] },
+  { apiGroups: ['multinic.fms.io'], resources: ['multinicnetworks/status'], verbs: ['update'] },
   { apiGroups: ['k8s.cni.cncf.io'], resources: ['network-attachment-definitions'], verbs: ['list', 'watch', 'create', 'update', 'delete'] },
-  { apiGroups: [''], resources: ['namespaces', 'nodes', 'pods'], verbs: READ },
+  { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
+  { apiGroups: [''], resources: ['nodes', 'pods'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
-/** Leader election, only in the agent's own namespace. */
+/** Leader election, only in the agent's own namespace: read the Lease, create it once, renew or take it (update). */
 export const AGENT_NAMESPACE_RULES: PolicyRule[] = [
-  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
 
 const KIND_ORDER = [
