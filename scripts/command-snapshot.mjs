@@ -10,8 +10,11 @@ const root = join(import.meta.dirname, '..');
 
 /** One line per flag: `--name` (`--[no-]name` when it can be negated), then ` -c` for its short form, ` (type[, multiple][: a|b|c])`. */
 function describeFlag(f) {
-  const kind = [f.type === 'option' && !f.options ? 'string' : f.type, ...(f.multiple ? ['multiple'] : [])].join(', ');
-  return `--${f.allowNo ? '[no-]' : ''}${f.name}${f.char ? ` -${f.char}` : ''} (${kind}${f.options ? `: ${[...f.options].join('|')}` : ''})`;
+  // -o lists its values in kubectl's help phrasing (they take arguments, so they are not oclif options).
+  const oneOf = /One of: \(([a-z0-9, -]+)\)/.exec(f.description ?? '')?.[1]?.split(', ');
+  const values = f.options ?? (f.type === 'option' ? oneOf : undefined);
+  const kind = [f.type === 'option' && !values ? 'string' : f.type, ...(f.multiple ? ['multiple'] : [])].join(', ');
+  return `--${f.allowNo ? '[no-]' : ''}${f.name}${f.char ? ` -${f.char}` : ''} (${kind}${values ? `: ${[...values].join('|')}` : ''})`;
 }
 
 /** The snapshot of a parsed oclif manifest: commands sorted by id, flags sorted by name. */

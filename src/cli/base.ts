@@ -3,8 +3,7 @@
 import { Command, Errors, Flags, Interfaces } from '@oclif/core';
 import type { KubeApi } from '../kube/api.js';
 import { ExitCode, UserError } from '../lib/errors.js';
-
-export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
+import { emit, type Emittable, type Output } from './output.js';
 
 /** kubectl's global flags. kubectl rejects flags placed before a plugin name, so we parse them. */
 export const kubeFlags = {
@@ -23,13 +22,6 @@ export const colorFlags = {
   'no-headers': Flags.boolean({ description: 'Tables without their header line (kubectl convention).', helpGroup: 'GLOBAL' }),
 };
 
-export const outputFlag = Flags.option({
-  char: 'o',
-  description: 'Output format.',
-  options: ['table', 'wide', 'json', 'yaml'] as const,
-  default: 'table' as const,
-})();
-
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>;
 
 export abstract class BaseCommand<T extends typeof Command> extends Command {
@@ -42,6 +34,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   public override async init(): Promise<void> {
     await super.init();
+    this.argv = kubectlBooleans(this.argv, { ...(this.ctor as typeof BaseCommand).baseFlags, ...this.ctor.flags });
     const { flags, args, argv } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
@@ -71,6 +64,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return connect({ kubeconfig: f.kubeconfig, context: f.context, namespace: f.namespace, requestTimeout: f['request-timeout'] });
   }
 
+  /**
+   * Prints the command's data as -o asks (src/cli/output.ts): its table, json, yaml, name or a
+   * JSONPath template; a template that does not fit the data is a UserError (exit 2).
+   */
+  protected async emit(e: Emittable): Promise<void> {
+    const f = this.flags as { output?: Output; 'allow-missing-template-keys'?: boolean };
+    await emit((t) => process.stdout.write(t), f.output, e, { allowMissingKeys: f['allow-missing-template-keys'] ?? true });
+  }
+
   /** Writes data to stdout exactly as given (no trailing newline added when present). */
   protected out(text: string): void {
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
@@ -85,7 +87,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     const err: Error = error;
     if (err instanceof UserError) {
-      this.note(`error: ${err.message}`);
+      // A UserError thrown by a flag's parse (e.g. -o jsonpath=…) comes back with oclif's framing added.
+      this.note(`error: ${err.message.replace(/^Parsing --[a-z-]+ \n\t/, '').replace(/\nSee more help with --help$/, '')}`);
       if (err.hint) this.note(`hint: ${err.hint}`);
       this.exit(err.exitCode);
     }
@@ -98,6 +101,23 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.note(`internal error (a bug; please report it): ${error.stack ?? error.message}`);
     this.exit(ExitCode.Internal);
   }
+}
+
+/**
+ * kubectl's boolean flags take `--flag=true|false`; oclif's take `--flag` / `--no-flag`. Rewrites the
+ * former into the latter for the command's negatable boolean flags (`--wait=false`,
+ * `--allow-missing-template-keys=false`), so kubectl habits work.
+ */
+export function kubectlBooleans(argv: readonly string[], flags: Record<string, { type?: string; allowNo?: boolean }>): string[] {
+  const out: string[] = [];
+  for (const [i, a] of argv.entries()) {
+    if (a === '--') return [...out, ...argv.slice(i)];
+    const m = /^--([a-z0-9-]+)=(true|false)$/.exec(a);
+    const f = m ? flags[m[1] as string] : undefined;
+    if (m && f?.type === 'boolean' && f.allowNo) out.push(m[2] === 'true' ? `--${m[1]}` : `--no-${m[1]}`);
+    else out.push(a);
+  }
+  return out;
 }
 
 function isParseError(err: unknown): err is Error {

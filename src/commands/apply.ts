@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { readAllDocs } from '../cli/files.js';
-import { renderData } from '../cli/output.js';
+import { objectName, outputFlags } from '../cli/output.js';
 import { useColor } from '../cli/table.js';
 import { planTable } from '../cli/views/plan.js';
 import { adoptPlannedCidr, deletePlannedCidr, seedPlannedCidr } from '../cluster/planned-cidr.js';
@@ -64,7 +64,7 @@ of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold 
     wait: Flags.boolean({ description: 'Wait until the networks are ready.', default: true, allowNo: true }),
     timeout: Flags.string({ description: 'How long to wait (e.g. 90s, 5m, 1m30s).', default: '2m' }),
     'dry-run': Flags.option({ options: ['none', 'server'] as const, default: 'none' as const, description: 'server: validate on the server (dryRun=All) and change nothing.' })(),
-    output: Flags.option({ char: 'o', options: ['table', 'wide', 'json', 'yaml'] as const, default: 'table' as const, description: 'Output format.' })(),
+    ...outputFlags({ wide: true, name: true }),
     force: Flags.boolean({ description: 'Change the attach mode (plugin type, mode, vlanMode) of a network even while pods hold addresses in it.', default: false }),
   };
 
@@ -135,11 +135,13 @@ of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold 
     const snap = await gatherSnapshot(kube);
     const cidrs = snap.cidrs.filter((c) => names.has(c.metadata.name ?? ''));
     const result: ApplyResult = { apiVersion: 'multinic.fms.io/v1', kind: 'ApplyResult', objects: applied, ...(status ? { status } : {}), cidrs };
-    if (f.output === 'json' || f.output === 'yaml') this.out(await renderData(result, f.output));
-    else {
-      const color = useColor(process.stdout, f['no-color'], process.env);
-      for (const c of cidrs) this.out(planTable({ name: c.metadata.name ?? '', cidr: c, pools: listPools(c), unplaced: [], warnings: [] }, f.output === 'wide', color));
-    }
+    const color = useColor(process.stdout, f['no-color'], process.env);
+    await this.emit({
+      data: result,
+      human: (wide) => cidrs.map((c) => planTable({ name: c.metadata.name ?? '', cidr: c, pools: listPools(c), unplaced: [], warnings: [] }, wide, color).replace(/\n?$/, '\n')).join(''),
+      // The objects written, as kubectl apply -o name prints them.
+      names: () => objects.map((o) => objectName(o.obj)),
+    });
     if (status && !status.networks.every((n) => n.ready)) this.exit(ExitCode.Problems);
     return result;
   }

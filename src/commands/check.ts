@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
-import { BaseCommand, outputFlag } from '../cli/base.js';
-import { renderData } from '../cli/output.js';
+import { BaseCommand } from '../cli/base.js';
+import { outputFlags } from '../cli/output.js';
 import { gatherNetworks, hostsBySelector } from '../check/gather.js';
 import { INTERRUPTED_EXIT, onInterrupt } from '../check/interrupt.js';
 import { Progress } from '../check/progress.js';
@@ -57,7 +57,7 @@ Pods run in -n NAMESPACE (the network's NetworkAttachmentDefinition must exist t
     'port-base': Flags.integer({ description: 'First iperf3 server port; each server on a host gets its own.', default: 5201 }),
     'junit-file': Flags.string({ description: 'Also write the results as JUnit XML to this file (for CI).' }),
     'keep-pods': Flags.boolean({ description: 'Leave the check pods for inspection.', default: false }),
-    output: outputFlag,
+    ...outputFlags({ wide: true }),
   };
 
   async run(): Promise<CheckResult> {
@@ -113,8 +113,7 @@ Pods run in -n NAMESPACE (the network's NetworkAttachmentDefinition must exist t
         throw new UserError(`cannot write --junit-file ${f['junit-file']}: ${(e as Error).message}`, { hint: 'give a writable path' });
       }
     }
-    if (f.output === 'json' || f.output === 'yaml') this.out(await renderData(report, f.output));
-    else this.out(renderSummary(report, { wide: f.output === 'wide' }));
+    await this.emit({ data: report, human: (wide) => renderSummary(report, { wide }) });
     if (outcome.leftovers.length) {
       this.note(`${opts.keepPods ? 'kept' : 'warning: could not delete'} ${outcome.leftovers.length} pod(s): ${outcome.leftovers.join(', ')}`);
       this.note(`hint: kubectl -n ${opts.namespace} delete pods -l ${RUN_LABEL}=${outcome.runId}`);

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { renderData } from '../cli/output.js';
+import { outputFlags } from '../cli/output.js';
 import { doctorText } from '../cli/views/doctor.js';
 import { gatherDoctorSnapshot, requireInstalled } from '../cluster/snapshot.js';
 import { runDoctor } from '../lib/doctor/report.js';
@@ -29,7 +29,7 @@ Exit 0 healthy (warnings alone too, unless --strict), 1 any failure, 3 cluster u
     ref: Args.string({ description: 'The pod: NAMESPACE/NAME (or NAME with -n).' }),
   };
   static override flags = {
-    output: Flags.option({ char: 'o', description: 'Output format.', options: ['table', 'json', 'yaml'] as const, default: 'table' as const })(),
+    ...outputFlags(),
     network: Flags.string({ description: 'Only findings about this MultiNicNetwork.' }),
     node: Flags.string({ description: 'Only findings about this node (and probe only its agent).' }),
     timeout: Flags.string({ description: 'How long to wait for the agents to answer the probe (0: use what they last published).', default: '5s' }),
@@ -49,9 +49,7 @@ Exit 0 healthy (warnings alone too, unless --strict), 1 any failure, 3 cluster u
       if (value && !known.includes(value)) throw new UserError(`${flag} ${value}: not found`, { hint: `known: ${known.join(', ') || '(none)'}` });
     }
     const report = runDoctor(snap, { network: this.flags.network, node: this.flags.node, strict: this.flags.strict });
-    const fmt = this.flags.output;
-    if (fmt === 'json' || fmt === 'yaml') this.out(await renderData(report, fmt));
-    else this.out(doctorText(report));
+    await this.emit({ data: report, human: () => doctorText(report) });
     if (!report.healthy) this.exit(ExitCode.Problems);
     return report;
   }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
-import { renderData } from '../cli/output.js';
+import { objectNames, outputFlags, renderData } from '../cli/output.js';
 import { ExitCode, UserError, wrapError } from '../lib/errors.js';
 import { isConflict, type KubeApi } from '../kube/api.js';
 import { connect, parseDuration } from '../kube/client.js';
@@ -59,7 +59,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     image: Flags.string({ description: 'Agent image (default: the image matching this CLI version).' }),
     'cni-bin-dir': Flags.string({ description: `Host CNI bin dir (default: from the Multus DaemonSet, else ${DEFAULT_CNI_BIN_DIR}).` }),
     'dry-run': dryRunFlag,
-    output: Flags.option({ char: 'o', description: 'Print the objects: yaml (multi-document) or json (a v1 List).', options: ['yaml', 'json'] as const })(),
+    ...outputFlags({ name: true }),
     'install-nad-crd': Flags.option({
       description: 'NetworkAttachmentDefinition CRD: auto installs it only when missing (Multus normally owns it).',
       options: ['auto', 'always', 'never'] as const,
@@ -106,7 +106,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       if (f['install-nad-crd'] === 'auto') this.note('note: client dry run: the NetworkAttachmentDefinition CRD is left out (Multus provides it); use --install-nad-crd=always to include it');
       // Stamped like a real apply, so a later `install` sees GitOps-applied objects as unchanged.
       const objects = renderInstall({ ...opts, cniBinDir: cniBinDir.path, nadCrd: nad }).map(withHash);
-      if (f.output) this.out(await renderObjects(objects, f.output));
+      if (this.printsObjects()) await this.emitObjects(objects);
       else for (const o of objects) this.out(`${displayName(o)} created (dry run)`);
       return this.result(opts, cniBinDir, dryRun, objects.map((o) => entry(o, 'create')));
     }
@@ -118,7 +118,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     const existingNadCrd = f['install-nad-crd'] === 'auto' ? await api.get(R.CustomResourceDefinition, NAD_CRD_NAME) : undefined;
     const nadCrd = f['install-nad-crd'] === 'always' || (f['install-nad-crd'] === 'auto' && (!existingNadCrd || isOurs(existingNadCrd)));
     const objects = renderInstall({ ...opts, cniBinDir: cniBinDir.path, nadCrd });
-    const human = !f.output;
+    const human = !this.printsObjects();
     const say = (text: string) => (human ? this.out(text) : this.note(text));
     say(`installing into namespace ${opts.namespace} with image ${objects.length ? imageOf(objects) : ''}; CNI bin dir ${cniBinDir.path} (${cniBinDir.source})`);
 
@@ -142,7 +142,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       const verb = { create: 'created', update: 'configured', unchanged: 'unchanged', keep: 'unchanged (not ours)' }[action];
       say(`${displayName(desired)} ${verb}${dryRun === 'server' ? ' (server dry run)' : ''}`);
     }
-    if (f.output) this.out(await renderObjects(applied, f.output));
+    if (this.printsObjects()) await this.emitObjects(applied);
     const result = this.result(opts, cniBinDir, dryRun, done);
     if (f.wait && dryRun === 'none') {
       result.rollout = await this.waitForRollout(api, opts.namespace!, timeoutMs);
@@ -154,6 +154,16 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       }
     }
     return result;
+  }
+
+  /** -o asks for the objects (yaml: one document each, json: a v1 List, name, jsonpath over the List) rather than progress lines. */
+  private printsObjects(): boolean {
+    return this.flags.output !== undefined && this.flags.output.format !== 'human';
+  }
+
+  private async emitObjects(objects: KubeObject[]): Promise<void> {
+    const list = { apiVersion: 'v1', kind: 'List', metadata: {}, items: objects };
+    await this.emit({ data: list, human: () => '', names: () => objectNames(list), yaml: () => yamlDocuments(objects) });
   }
 
   private result(opts: InstallOptions, cniBinDir: CniBinDir, dryRun: InstallResult['dryRun'], objects: InstalledObject[]): InstallResult {
@@ -230,9 +240,8 @@ function imageOf(objects: KubeObject[]): string {
   return (ds?.spec as { template: { spec: { containers: { image: string }[] } } } | undefined)?.template.spec.containers[0]?.image ?? '';
 }
 
-/** Multi-document YAML, or a v1 List in JSON: what `kubectl apply -f` takes back. */
-async function renderObjects(objects: KubeObject[], format: 'yaml' | 'json'): Promise<string> {
-  if (format === 'json') return renderData({ apiVersion: 'v1', kind: 'List', metadata: {}, items: objects }, 'json');
+/** Multi-document YAML: what `kubectl apply -f` takes back. */
+async function yamlDocuments(objects: KubeObject[]): Promise<string> {
   const docs = await Promise.all(objects.map((o) => renderData(o, 'yaml')));
   return docs.map((d) => `---\n${d}`).join('');
 }

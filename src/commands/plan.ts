@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand, outputFlag, type BaseFlags } from '../cli/base.js';
+import { BaseCommand, type BaseFlags } from '../cli/base.js';
 import { readDocs } from '../cli/files.js';
-import { renderData } from '../cli/output.js';
+import { outputFlags } from '../cli/output.js';
 import { useColor } from '../cli/table.js';
 import { planTable, routesTable, type PlannedNetwork } from '../cli/views/plan.js';
 import { requireInstalled } from '../cluster/snapshot.js';
@@ -79,7 +79,7 @@ Exit codes: 0 planned; 1 some hosts did not fit (the plan for the others is prin
     inventory: Flags.string({ description: 'HostInterface objects (v1 List, multi-document YAML, or `kubectl get hostinterfaces -o yaml` output). Without it, the HostInterfaces and CIDRs of the cluster are used.' }),
     previous: Flags.string({ description: 'CIDR(s) of an earlier plan: existing host and interface indexes are kept.' }),
     routes: Flags.boolean({ description: 'Print the host routes (RoutePlan) instead of the address plan.', default: false }),
-    output: outputFlag,
+    ...outputFlags({ wide: true, name: true }),
   };
 
   async run(): Promise<PlanCommandResult> {
@@ -116,15 +116,15 @@ Exit codes: 0 planned; 1 some hosts did not fit (the plan for the others is prin
     });
     const exitCode = planned.some((p) => p.unplaced.length > 0) ? ExitCode.Problems : ExitCode.Ok;
 
-    const fmt = flags.output;
-    if (fmt === 'json' || fmt === 'yaml') {
-      const items: Array<CIDR | RoutePlan> = planned.map((p) => (flags.routes ? routePlan(p.cidr) : p.cidr));
-      const data = items.length === 1 ? items[0] : { apiVersion: 'v1', kind: 'List', items };
-      this.out(await renderData(data, fmt));
-    } else {
-      const color = useColor(process.stdout, flags['no-color'], process.env);
-      this.out(planned.map((p) => (flags.routes ? routesTable(p, color) : planTable(p, fmt === 'wide', color))).join('\n'));
-    }
+    const machine = flags.output && flags.output.format !== 'human';
+    const items: Array<CIDR | RoutePlan> = machine ? planned.map((p) => (flags.routes ? routePlan(p.cidr) : p.cidr)) : [];
+    const color = useColor(process.stdout, flags['no-color'], process.env);
+    await this.emit({
+      data: items.length === 1 ? items[0] : { apiVersion: 'v1', kind: 'List', items },
+      human: (wide) => planned.map((p) => (flags.routes ? routesTable(p, color) : planTable(p, wide, color))).join('\n'),
+      // A RoutePlan is named after its network, as the CIDR is.
+      names: () => items.map((i) => `${i.kind.toLowerCase()}.multinic.fms.io/${'network' in i ? i.network : (i.metadata.name ?? '')}`),
+    });
     for (const p of planned) {
       for (const w of p.warnings) this.note(`warning: ${p.name}: ${w.message} [${w.code}]`);
       for (const u of p.unplaced) this.note(`error: ${p.name}: ${u.hostName}/${u.interfaceName} on ${u.netAddress} was not placed: ${u.reason}`);

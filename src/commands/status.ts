@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { BaseCommand, outputFlag } from '../cli/base.js';
-import { renderData } from '../cli/output.js';
+import { BaseCommand } from '../cli/base.js';
+import { objectName, outputFlags } from '../cli/output.js';
 import { renderTable, useColor } from '../cli/table.js';
 import { formatCount, planTable } from '../cli/views/plan.js';
 import { gatherSnapshot, requireInstalled } from '../cluster/snapshot.js';
@@ -22,7 +22,7 @@ waits for readiness first, for CI).`;
   ];
   static override args = { network: Args.string({ description: 'Only this MultiNicNetwork.' }) };
   static override flags = {
-    output: outputFlag,
+    ...outputFlags({ wide: true, name: true }),
     wait: Flags.boolean({ description: 'Wait until everything is ready (or --timeout passes).', default: false }),
     timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m, 1m30s).', default: '2m' }),
   };
@@ -51,9 +51,11 @@ waits for readiness first, for CI).`;
           note: (t) => this.note(t),
         })).value
       : await once();
-    const fmt = this.flags.output;
-    if (fmt === 'json' || fmt === 'yaml') this.out(await renderData(report, fmt));
-    else this.out(this.human(report, snap, fmt === 'wide'));
+    await this.emit({
+      data: report,
+      human: (wide) => this.human(report, snap, wide),
+      names: () => report.networks.map((n) => objectName({ apiVersion: 'multinic.fms.io/v1', kind: 'MultiNicNetwork', metadata: { name: n.name } })),
+    });
     if (!report.ready) {
       if (this.flags.wait) {
         const terminal = report.networks.find((n) => n.terminal);

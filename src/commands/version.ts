@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand, outputFlag } from '../cli/base.js';
-import { renderData } from '../cli/output.js';
+import { BaseCommand } from '../cli/base.js';
+import { outputFlags } from '../cli/output.js';
 import type { HostInterface } from '../lib/crds/types.gen.js';
 import { ClusterUnreachableError, ExitCode } from '../lib/errors.js';
 import { R } from '../lib/k8s/resources.js';
@@ -13,7 +13,7 @@ export default class VersionCommand extends BaseCommand<typeof VersionCommand> {
   static override summary = 'Print the client version, the API server\'s, and the agent version on every node (warning on skew).';
   static override examples = ['<%= config.bin %> version', '<%= config.bin %> version --client', '<%= config.bin %> version -o json'];
   static override flags = {
-    output: outputFlag,
+    ...outputFlags(),
     client: Flags.boolean({ description: 'Only the client version (no cluster access).', default: false }),
   };
 
@@ -38,9 +38,7 @@ export default class VersionCommand extends BaseCommand<typeof VersionCommand> {
         result.serverError = e.message;
       }
     }
-    const o = this.flags.output;
-    if (o === 'json' || o === 'yaml') this.out(await renderData(result, o));
-    else this.out(human(result));
+    await this.emit({ data: result, human: () => human(result) });
     for (const w of result.warnings) this.note(`warning: ${w}`);
     if (unreachable) {
       this.note(`error: ${unreachable.message}`);

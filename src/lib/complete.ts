@@ -126,8 +126,19 @@ export function complete(commands: readonly ManifestCommand[], args: readonly st
   return { candidates: [], directive: Directive.NoFileComp, prefix: current };
 }
 
+/**
+ * A flag's values: its options, else the list its description gives in kubectl's help phrasing
+ * "One of: (a, b, c)" (-o, whose values take arguments such as jsonpath=TEMPLATE, so oclif cannot check them).
+ */
+function valuesOf(f: ManifestFlag): string[] | undefined {
+  if (f.options) return f.options;
+  const m = /One of: \(([a-z0-9, -]+)\)/.exec(f.description ?? '');
+  return m ? (m[1] as string).split(', ') : undefined;
+}
+
 function valueOf(f: ManifestFlag, current: string, lead: string): Completion {
-  if (f.options) return filtered(f.options.map((value) => ({ value: lead + value })), lead + current, Directive.NoFileComp);
+  const values = valuesOf(f);
+  if (values) return filtered(values.map((value) => ({ value: lead + value })), lead + current, Directive.NoFileComp);
   const names = FLAG_NAMES[f.name];
   if (names === 'file') return { candidates: [], directive: Directive.Default, prefix: current };
   if (names) return { candidates: [], directive: Directive.NoFileComp, names, prefix: current };

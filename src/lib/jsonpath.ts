@@ -35,6 +35,11 @@ type Node =
   | { t: 'bool'; value: boolean }
   | { t: 'ident'; name: string };
 
+export interface ExecuteOptions {
+  /** kubectl's --allow-missing-template-keys (default true: a missing field prints nothing). */
+  allowMissingKeys?: boolean;
+}
+
 /** A parsed template: evaluate with {@link JsonPath.execute}. */
 export class JsonPath {
   private constructor(
@@ -48,22 +53,26 @@ export class JsonPath {
     return new JsonPath(template, new Parser(template).parseTemplate());
   }
 
-  /** The template's output for `data`, as kubectl prints it (no newline added). */
-  execute(data: unknown): string {
-    return this.groups(data)
+  /**
+   * The template's output for `data`, as kubectl prints it (no newline added). With
+   * `allowMissingKeys: false` (kubectl --allow-missing-template-keys=false) a field that none of
+   * its inputs has is an error ("NAME is not found") instead of printing nothing.
+   */
+  execute(data: unknown, opts: ExecuteOptions = {}): string {
+    return this.groups(data, opts)
       .map((g) => g.map(toText).join(' '))
       .join('');
   }
 
   /** kubectl's -o jsonpath-as-json: each action's results as a JSON array (4-space indent). */
-  executeAsJson(data: unknown): string {
-    return this.groups(data)
+  executeAsJson(data: unknown, opts: ExecuteOptions = {}): string {
+    return this.groups(data, opts)
       .map((g) => `${goJson(g, '    ')}\n`)
       .join('');
   }
 
-  private groups(data: unknown): V[][] {
-    return new Evaluator().run(this.root, toValue(data));
+  private groups(data: unknown, opts: ExecuteOptions): V[][] {
+    return new Evaluator(opts.allowMissingKeys ?? true).run(this.root, toValue(data));
   }
 }
 
@@ -414,6 +423,7 @@ function children(v: V): V[] {
 }
 
 class Evaluator {
+  constructor(private readonly allowMissingKeys: boolean) {}
   private beginRange = 0;
   private inRange = 0;
   private endRange = 0;
@@ -461,8 +471,12 @@ class Evaluator {
         return input.map(() => ({ float: node.value }));
       case 'bool':
         return input.map(() => node.value);
-      case 'field':
-        return input.flatMap((v) => (isMap(v) && v.map.has(node.name) ? [v.map.get(node.name)!] : []));
+      case 'field': {
+        const found = input.flatMap((v) => (isMap(v) && v.map.has(node.name) ? [v.map.get(node.name)!] : []));
+        // client-go's evalField: no input is no output; inputs none of which has the key fail unless allowed.
+        if (found.length === 0 && input.length > 0 && !this.allowMissingKeys) fail(`${node.name} is not found`);
+        return found;
+      }
       case 'wildcard':
         return input.flatMap(children);
       case 'recursive':

@@ -45,6 +45,8 @@ describe.skipIf(!kubectl)('through kubectl\'s plugin completion (needs the kubec
   it('commands, flag values and network names from the cluster', async () => {
     expect(await kubectlComplete('sta')).toEqual(['status\tShow networks (hosts x NICs: pod block, pool use, routes), node NICs and agent readiness.', ':4']);
     expect(await kubectlComplete('check', '--pairs', '')).toEqual(['all', 'ring', 'star', ':4']);
+    // -o values as kubectl lists its own (`kubectl __complete get pods -o ''`), for what this command prints.
+    expect(await kubectlComplete('ipam', 'show', '-o', '')).toEqual(['json', 'yaml', 'name', 'jsonpath', 'jsonpath-as-json', 'jsonpath-file', 'wide', 'table', ':4']);
     expect(await kubectlComplete('status', '--kubeconfig', kubeconfig, 'rdma')).toEqual(['rdma-a', 'rdma-b', ':4']);
   });
 

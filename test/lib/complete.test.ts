@@ -11,8 +11,9 @@ describe('complete (over the shipped manifest)', () => {
     [['st'], ['status']],
     [['lab', ''], ['down', 'status', 'up']],
     [['lab', 'u'], ['up']],
-    [['status', '-o', ''], ['table', 'wide', 'json', 'yaml']],
-    [['status', '--output=j'], ['--output=json']],
+    [['status', '-o', ''], ['json', 'yaml', 'name', 'jsonpath', 'jsonpath-as-json', 'jsonpath-file', 'wide', 'table']],
+    [['status', '--output=j'], ['--output=json', '--output=jsonpath', '--output=jsonpath-as-json', '--output=jsonpath-file']],
+    [['version', '-o', ''], ['json', 'yaml', 'jsonpath', 'jsonpath-as-json', 'jsonpath-file', 'table']],
     [['check', '--pairs', 'r'], ['ring']],
     [['check', '--net'], ['--network']],
     [['status', '--wait', '--w'], []], // --wait is used already

@@ -128,18 +128,19 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function viaKubectl(template: string, as = 'jsonpath'): Promise<{ ok: boolean; out: string }> {
+async function viaKubectl(template: string, as = 'jsonpath', strict = false): Promise<{ ok: boolean; out: string }> {
   try {
-    const r = await run(kubectl, ['label', '--local', '-f', fixture, 'zz-', `-o`, `${as}=${template}`], { env: { ...process.env, KUBECONFIG: join(dir, 'none') } });
+    const r = await run(kubectl, ['label', '--local', '-f', fixture, 'zz-', `-o`, `${as}=${template}`, ...(strict ? ['--allow-missing-template-keys=false'] : [])], { env: { ...process.env, KUBECONFIG: join(dir, 'none') } });
     return { ok: true, out: r.stdout };
   } catch (e) {
     return { ok: false, out: (e as { stdout?: string }).stdout ?? '' };
   }
 }
-function viaUs(template: string, asJson = false): { ok: boolean; out: string; error?: string } {
+function viaUs(template: string, asJson = false, strict = false): { ok: boolean; out: string; error?: string } {
   try {
     const p = JsonPath.parse(template);
-    return { ok: true, out: asJson ? p.executeAsJson(FIXTURE) : p.execute(FIXTURE) };
+    const opts = { allowMissingKeys: !strict };
+    return { ok: true, out: asJson ? p.executeAsJson(FIXTURE, opts) : p.execute(FIXTURE, opts) };
   } catch (e) {
     if (!(e instanceof JsonPathError)) throw e;
     return { ok: false, out: '', error: e.message };
@@ -164,6 +165,36 @@ describe('jsonpath: the same output as kubectl for each template', () => {
     await Promise.all([worker(), worker(), worker()]);
     expect(mismatches).toEqual([]);
   }, 120_000);
+});
+
+// --allow-missing-template-keys=false: a field no input has fails; one some inputs have does not.
+const STRICT = [
+  '{.metadata.name}',
+  '{.missing}',
+  '{.spec.missing.deeper}',
+  '{.spec.cidr[*].hosts[*].spare}',
+  '{.spec.cidr[*].nope}',
+  '{range .spec.cidr[*]}{.netAddress}{.nope}{end}',
+  '{.spec.cidr[?(@.nope=="x")].netAddress}',
+  '{.spec.cidr[?(@.nope)].netAddress}',
+  '{..nope}',
+  '{..hostName}',
+  '{.status.nothing.x}',
+  '{.spec.cidr[5].netAddress}',
+];
+
+describe('jsonpath with --allow-missing-template-keys=false, as kubectl', () => {
+  it('every template (kubectl is on PATH)', async (ctx) => {
+    if (!kubectl) ctx.skip(); // reason: kubectl is not installed on this machine
+    const mismatches: string[] = [];
+    for (const t of STRICT) {
+      const want = await viaKubectl(t, 'jsonpath', true);
+      const got = viaUs(t, false, true);
+      if (want.ok !== got.ok || (want.ok && want.out !== got.out)) mismatches.push(`${JSON.stringify(t)}: kubectl ${want.ok ? JSON.stringify(want.out) : 'fails'}, ours ${got.ok ? JSON.stringify(got.out) : `fails (${got.error})`}`);
+    }
+    expect(mismatches).toEqual([]);
+    expect(viaUs('{.spec.missing.deeper}', false, true).error).toBe('missing is not found');
+  }, 60_000);
 });
 
 describe('jsonpath: exact output and errors', () => {

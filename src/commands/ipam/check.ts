@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { renderData } from '../../cli/output.js';
+import { outputFlags } from '../../cli/output.js';
 import { doctorText } from '../../cli/views/doctor.js';
 import { gatherDoctorSnapshot, requireInstalled } from '../../cluster/snapshot.js';
 import { runDoctor, summaryLine } from '../../lib/doctor/report.js';
@@ -15,7 +15,7 @@ pod whose network-status shows an address no allocation holds, and IPPool mirror
 each node's journal (asks the agents for fresh diagnostics first, up to --timeout).`;
   static override examples = ['<%= config.bin %> ipam check', '<%= config.bin %> ipam check --network multi-nic-sample -o json'];
   static override flags = {
-    output: Flags.option({ char: 'o', description: 'Output format.', options: ['table', 'json', 'yaml'] as const, default: 'table' as const })(),
+    ...outputFlags(),
     network: Flags.string({ description: 'Only findings about this MultiNicNetwork.' }),
     node: Flags.string({ description: 'Only findings about this node.' }),
     timeout: Flags.string({ description: 'How long to wait for the agents to answer the probe (0: use what they last published).', default: '5s' }),
@@ -28,9 +28,7 @@ each node's journal (asks the agents for fresh diagnostics first, up to --timeou
     const snap = await gatherDoctorSnapshot(kube, { cliVersion: this.config.version, node: this.flags.node, probeTimeoutMs: timeoutMs });
     // Any finding fails ipam check (--strict semantics): a leak or a mirror lag is what it is asked to find.
     const report = runDoctor(snap, { groups: ['ipam'], network: this.flags.network, node: this.flags.node, strict: true });
-    const fmt = this.flags.output;
-    if (fmt === 'json' || fmt === 'yaml') this.out(await renderData(report, fmt));
-    else this.out(doctorText(report, summaryLine(report).replace(/^doctor:/, 'ipam check:')));
+    await this.emit({ data: report, human: () => doctorText(report, summaryLine(report).replace(/^doctor:/, 'ipam check:')) });
     if (report.findings.length > 0) this.exit(ExitCode.Problems);
     return report;
   }

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { renderData } from '../../cli/output.js';
+import { outputFlags } from '../../cli/output.js';
 import { gatherDoctorSnapshot, requireInstalled } from '../../cluster/snapshot.js';
 import { ExitCode, UserError } from '../../lib/errors.js';
 import { parseDuration } from '../../kube/client.js';
@@ -53,7 +53,7 @@ agent did not answer, 2 on bad input, 3 cluster unreachable.`;
     address: Args.string({ description: 'Addresses to release (as ipam show -o wide lists them).' }),
   };
   static override flags = {
-    output: Flags.option({ char: 'o', description: 'Output format.', options: ['table', 'json', 'yaml'] as const, default: 'table' as const })(),
+    ...outputFlags(),
     leaked: Flags.boolean({ description: 'Release every allocation whose pod no longer exists (or was replaced or terminated).', default: false }),
     yes: Flags.boolean({ char: 'y', description: 'Confirm --leaked (it may release many addresses).', default: false }),
     force: Flags.boolean({ description: 'Release even when the pod holding the address is alive.', default: false }),
@@ -122,9 +122,7 @@ agent did not answer, 2 on bad input, 3 cluster unreachable.`;
     }
     items.sort((a, b) => (a.node + a.pool + a.address < b.node + b.pool + b.address ? -1 : 1));
     const report: IpamReleaseReport = { apiVersion: 'multinic.fms.io/v1', kind: 'IpamReleaseReport', dryRun: this.flags['dry-run'], force: this.flags.force, items };
-    const fmt = this.flags.output;
-    if (fmt === 'json' || fmt === 'yaml') this.out(await renderData(report, fmt));
-    else this.out(releaseText(report));
+    await this.emit({ data: report, human: () => releaseText(report) });
     if (items.some((i) => i.outcome === 'refused' || i.outcome === 'no-answer')) this.exit(ExitCode.Problems);
     return report;
   }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { renderData } from '../../cli/output.js';
+import { outputFlags } from '../../cli/output.js';
 import { renderTable, useColor } from '../../cli/table.js';
 import { formatCount } from '../../cli/views/plan.js';
 import { gatherDoctorSnapshot, requireInstalled } from '../../cluster/snapshot.js';
@@ -13,7 +13,7 @@ broadcast), minus excludeCIDRs inside it, minus reserved addresses (the gateway 
 holds on its shim). plan, status and the IPPool's status use the same figure.`;
   static override examples = ['<%= config.bin %> ipam show', '<%= config.bin %> ipam show --network multi-nic-sample --node host1 -o wide', '<%= config.bin %> ipam show -o json'];
   static override flags = {
-    output: Flags.option({ char: 'o', description: 'Output format.', options: ['table', 'wide', 'json', 'yaml'] as const, default: 'table' as const })(),
+    ...outputFlags({ wide: true, name: true }),
     network: Flags.string({ description: 'Only this MultiNicNetwork.' }),
     node: Flags.string({ description: 'Only this node.' }),
   };
@@ -23,29 +23,29 @@ holds on its shim). plan, status and the IPPool's status use the same figure.`;
     await requireInstalled(kube);
     const snap = await gatherDoctorSnapshot(kube, { cliVersion: this.config.version, probeTimeoutMs: 0 });
     const report = buildIpamReport(snap, { network: this.flags.network, node: this.flags.node });
-    const fmt = this.flags.output;
-    if (fmt === 'json' || fmt === 'yaml') {
-      this.out(await renderData(report, fmt));
-      return report;
-    }
     const color = useColor(process.stdout, this.flags['no-color'], process.env);
-    if (report.pools.length === 0) {
-      this.out('no address blocks (no network has claimed blocks yet, or the filter matches none)');
-      return report;
-    }
-    const pct = (p: IpamReport['pools'][number]) => (p.capacity === '0' ? '-' : `${Math.round((p.used * 100) / Number(p.capacity))}%`);
-    this.out(
-      renderTable(
-        [{ header: 'NETWORK' }, { header: 'NODE' }, { header: 'NIC' }, { header: 'POD BLOCK' }, { header: 'USED' }, { header: 'CAPACITY' }, { header: 'USE' }, { header: 'RESERVED' }, { header: 'POOL' }],
-        report.pools.map((p) => [p.network, p.node, p.nic, p.podCIDR, String(p.used), formatCount(BigInt(p.capacity)), pct(p), p.reserved.join(',') || '-', p.pool]),
-        { color },
-      ),
-    );
-    if (fmt === 'wide') {
-      const rows = report.pools.flatMap((p) => p.allocations.map((a) => [a.address, a.pod, a.podUID ?? '-', a.containerID ? a.containerID.slice(0, 12) : '-', a.interface ?? '-', `${p.node}/${p.nic}`, a.leaked ? 'leaked' : 'ok']));
-      this.out('');
-      this.out(rows.length ? renderTable([{ header: 'ADDRESS' }, { header: 'POD' }, { header: 'UID' }, { header: 'CONTAINER' }, { header: 'INTERFACE' }, { header: 'NODE/NIC' }, { header: 'STATE' }], rows, { color }) : 'no allocations');
-    }
+    await this.emit({
+      data: report,
+      human: (wide) => ipamTable(report, wide, color),
+      names: () => report.pools.map((p) => `ippool.multinic.fms.io/${p.pool}`),
+    });
     return report;
   }
+}
+
+function ipamTable(report: IpamReport, wide: boolean, color: boolean): string {
+  if (report.pools.length === 0) return 'no address blocks (no network has claimed blocks yet, or the filter matches none)';
+  const pct = (p: IpamReport['pools'][number]) => (p.capacity === '0' ? '-' : `${Math.round((p.used * 100) / Number(p.capacity))}%`);
+  const out = [
+    renderTable(
+      [{ header: 'NETWORK' }, { header: 'NODE' }, { header: 'NIC' }, { header: 'POD BLOCK' }, { header: 'USED' }, { header: 'CAPACITY' }, { header: 'USE' }, { header: 'RESERVED' }, { header: 'POOL' }],
+      report.pools.map((p) => [p.network, p.node, p.nic, p.podCIDR, String(p.used), formatCount(BigInt(p.capacity)), pct(p), p.reserved.join(',') || '-', p.pool]),
+      { color },
+    ),
+  ];
+  if (wide) {
+    const rows = report.pools.flatMap((p) => p.allocations.map((a) => [a.address, a.pod, a.podUID ?? '-', a.containerID ? a.containerID.slice(0, 12) : '-', a.interface ?? '-', `${p.node}/${p.nic}`, a.leaked ? 'leaked' : 'ok']));
+    out.push('\n', rows.length ? renderTable([{ header: 'ADDRESS' }, { header: 'POD' }, { header: 'UID' }, { header: 'CONTAINER' }, { header: 'INTERFACE' }, { header: 'NODE/NIC' }, { header: 'STATE' }], rows, { color }) : 'no allocations');
+  }
+  return out.join('');
 }

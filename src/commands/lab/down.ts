@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { renderData } from '../../cli/output.js';
+import { outputFlags } from '../../cli/output.js';
 import { DEFAULT_PREFIX, defaultLabDir, labDown, type LabDownResult } from '../../lab/lab.js';
 
 export default class LabDownCommand extends BaseCommand<typeof LabDownCommand> {
@@ -9,14 +9,13 @@ export default class LabDownCommand extends BaseCommand<typeof LabDownCommand> {
   static override flags = {
     prefix: Flags.string({ description: 'Name prefix of the lab to remove.', default: DEFAULT_PREFIX }),
     dir: Flags.string({ description: 'The lab directory (default: $TMPDIR/kubectl-multinic-lab/<prefix>).' }),
-    output: Flags.option({ char: 'o', options: ['text', 'json', 'yaml'] as const, default: 'text' as const, description: 'Output format.' })(),
+    ...outputFlags({ human: 'text' }),
   };
 
   async run(): Promise<LabDownResult> {
     const dir = this.flags.dir ?? defaultLabDir(this.flags.prefix);
     const r = await labDown({ prefix: this.flags.prefix, dir });
-    if (this.flags.output !== 'text') this.out(await renderData(r, this.flags.output));
-    else this.out(`lab "${r.prefix}" removed: ${r.namespaces.length} namespaces, ${r.links.length} links, ${r.processes} processes, ${r.dir}`);
+    await this.emit({ data: r, human: () => `lab "${r.prefix}" removed: ${r.namespaces.length} namespaces, ${r.links.length} links, ${r.processes} processes, ${r.dir}` });
     return r;
   }
 }

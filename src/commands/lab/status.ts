@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { renderData } from '../../cli/output.js';
+import { outputFlags } from '../../cli/output.js';
 import { DEFAULT_PREFIX, defaultLabDir, labStatus, type LabStatusResult } from '../../lab/lab.js';
 import { ExitCode } from '../../lib/errors.js';
 
@@ -10,21 +10,23 @@ export default class LabStatusCommand extends BaseCommand<typeof LabStatusComman
   static override flags = {
     prefix: Flags.string({ description: 'Name prefix of the lab.', default: DEFAULT_PREFIX }),
     dir: Flags.string({ description: 'The lab directory (default: $TMPDIR/kubectl-multinic-lab/<prefix>).' }),
-    output: Flags.option({ char: 'o', options: ['text', 'json', 'yaml'] as const, default: 'text' as const, description: 'Output format.' })(),
+    ...outputFlags({ human: 'text' }),
   };
 
   async run(): Promise<LabStatusResult> {
     const dir = this.flags.dir ?? defaultLabDir(this.flags.prefix);
     const r = await labStatus({ prefix: this.flags.prefix, dir });
-    if (this.flags.output !== 'text') this.out(await renderData(r, this.flags.output));
-    else if (r.controlPlane === 'absent' && r.hosts.length === 0) this.out(`no lab "${r.prefix}" (start one: kubectl multinic lab up)`);
-    else {
-      this.out(`lab "${r.prefix}": ${r.up ? 'up' : 'DEGRADED'} · control plane ${r.controlPlane}${r.server ? ` at ${r.server}` : ''}`);
-      if (r.kubeconfig) this.out(`kubeconfig: ${r.kubeconfig}`);
-      for (const h of r.hosts) this.out(`  ${h.name.padEnd(8)} ${h.present ? 'present' : 'MISSING'}  ${h.nics.join(', ')}`);
-      if (r.strayNamespaces.length) this.out(`stray namespaces: ${r.strayNamespaces.join(', ')} (lab down removes them)`);
-    }
+    await this.emit({ data: r, human: () => labStatusText(r) });
     if (!r.up) this.exit(ExitCode.Problems);
     return r;
   }
+}
+
+function labStatusText(r: LabStatusResult): string {
+  if (r.controlPlane === 'absent' && r.hosts.length === 0) return `no lab "${r.prefix}" (start one: kubectl multinic lab up)`;
+  const out = [`lab "${r.prefix}": ${r.up ? 'up' : 'DEGRADED'} · control plane ${r.controlPlane}${r.server ? ` at ${r.server}` : ''}`];
+  if (r.kubeconfig) out.push(`kubeconfig: ${r.kubeconfig}`);
+  for (const h of r.hosts) out.push(`  ${h.name.padEnd(8)} ${h.present ? 'present' : 'MISSING'}  ${h.nics.join(', ')}`);
+  if (r.strayNamespaces.length) out.push(`stray namespaces: ${r.strayNamespaces.join(', ')} (lab down removes them)`);
+  return out.join('\n');
 }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base.js';
-import { renderData } from '../../cli/output.js';
+import { outputFlags } from '../../cli/output.js';
 import { DEFAULT_PREFIX, defaultLabDir, labUp, type LabState } from '../../lab/lab.js';
 
 export default class LabUpCommand extends BaseCommand<typeof LabUpCommand> {
@@ -20,20 +20,22 @@ Needs root. Remove it with 'kubectl multinic lab down'.`;
     ipv6: Flags.boolean({ description: 'Also give every NIC an IPv6 address (fd00:0:<i>::<host>/64).', default: false }),
     prefix: Flags.string({ description: 'Name prefix of every namespace and link the lab creates.', default: DEFAULT_PREFIX }),
     dir: Flags.string({ description: 'Directory for the kubeconfig, logs and state (default: $TMPDIR/kubectl-multinic-lab/<prefix>).' }),
-    output: Flags.option({ char: 'o', options: ['text', 'json', 'yaml'] as const, default: 'text' as const, description: 'Output format.' })(),
+    ...outputFlags({ human: 'text' }),
   };
 
   async run(): Promise<LabState> {
     const f = this.flags;
     const dir = f.dir ?? defaultLabDir(f.prefix);
     const st = await labUp({ prefix: f.prefix, hosts: f.hosts, nics: f.nics, ipv6: f.ipv6, dir, progress: (l) => this.note(`» ${l}`) });
-    if (f.output === 'json' || f.output === 'yaml') {
-      this.out(await renderData({ apiVersion: st.apiVersion, kind: st.kind, prefix: st.prefix, dir: st.dir, kubeconfig: st.kubeconfig, server: st.server, hosts: st.topology.hosts.map((h) => ({ name: h.name, netns: h.netns, nics: h.nics.map((n) => ({ name: n.name, address: `${n.ipv4}/${n.prefixLen}`, network: n.network })) })) }, f.output));
-    } else {
-      this.out(`lab "${st.prefix}" is up: ${st.topology.hosts.length} hosts x ${st.topology.fabrics.length} NICs, API ${st.server}`);
-      this.out(`kubeconfig: ${st.kubeconfig}`);
-      this.out(`next: export KUBECONFIG=${st.kubeconfig}; kubectl multinic install; kubectl multinic apply -f examples/network.yaml`);
-    }
+    await this.emit({
+      data: { apiVersion: st.apiVersion, kind: st.kind, prefix: st.prefix, dir: st.dir, kubeconfig: st.kubeconfig, server: st.server, hosts: st.topology.hosts.map((h) => ({ name: h.name, netns: h.netns, nics: h.nics.map((n) => ({ name: n.name, address: `${n.ipv4}/${n.prefixLen}`, network: n.network })) })) },
+      human: () =>
+        [
+          `lab "${st.prefix}" is up: ${st.topology.hosts.length} hosts x ${st.topology.fabrics.length} NICs, API ${st.server}`,
+          `kubeconfig: ${st.kubeconfig}`,
+          `next: export KUBECONFIG=${st.kubeconfig}; kubectl multinic install; kubectl multinic apply -f examples/network.yaml`,
+        ].join('\n'),
+    });
     return st;
   }
 }
