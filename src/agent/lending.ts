@@ -90,6 +90,25 @@ export function restoreOps(rec: LentNic, link: HostLink): LinkOp[] {
   return ops;
 }
 
+/**
+ * Directories of pod netns bind mounts the agent sees as the host does: the DaemonSet mounts
+ * /run/netns with HostToContainer propagation (src/lib/install/render.ts); /var/run is /run.
+ */
+const VISIBLE_NETNS_DIRS = new Set(['/run/netns', '/var/run/netns']);
+
+/**
+ * Whether a pod's netns path is there, judged from the agent's own mount and PID namespaces:
+ * 'gone' only for a path in a netns directory the agent sees (and that exists); a missing
+ * /proc/<pid>/ns/net (the agent does not share the host's PID namespace), or a path under a
+ * directory it does not mount, is 'unknown', never gone: dropping a lending on it would hand the
+ * NIC to another pod while it is still in this one.
+ */
+export function netnsState(path: string, exists: (p: string) => boolean = existsSync): 'present' | 'gone' | 'unknown' {
+  if (exists(path)) return 'present';
+  const dir = dirname(path);
+  return VISIBLE_NETNS_DIRS.has(dir) && exists(dir) ? 'gone' : 'unknown';
+}
+
 export interface NicLendingOptions {
   path: string;
   hostNet: HostNetwork;
@@ -97,7 +116,7 @@ export interface NicLendingOptions {
   graceMs?: number;
   now?: () => number;
   log?: (e: Record<string, unknown>) => void;
-  /** Whether a pod's netns path still exists (default: the file exists). */
+  /** Whether a path exists, as the agent sees it (default existsSync); judged by netnsState. */
   netnsExists?: (path: string) => boolean;
   /** fsync the file and its directory (default true). */
   fsync?: boolean;
@@ -237,7 +256,7 @@ export class NicLending {
       const name = rec.nic.interfaceName;
       const link = findReturned(rec, links);
       if (rec.releasedAt === undefined) {
-        const podGone = rec.netns !== undefined && !netnsExists(rec.netns);
+        const podGone = rec.netns !== undefined && netnsState(rec.netns, netnsExists) === 'gone';
         if (!link && podGone) {
           rec.releasedAt = this.now();
           changed = true;

@@ -100,7 +100,7 @@ describe('NicLending', () => {
 
   it('a lent NIC whose pod netns is gone and which did not come back is released (lost) and logged', async () => {
     let exists = true;
-    const l = await open({ netnsExists: () => exists });
+    const l = await open({ netnsExists: (p) => p === '/run/netns' || exists });
     await l.lend(holder(), [{ nic: ETH2, podInterface: 'net1-0' }], { netns: '/run/netns/p9' });
     expect(await l.reclaim()).toEqual({ restored: [], waiting: [] });
     expect(l.outstanding()).toHaveLength(1);
@@ -108,6 +108,25 @@ describe('NicLending', () => {
     expect(await l.reclaim()).toEqual({ restored: [], waiting: ['eth2'] });
     expect(l.outstanding()).toEqual([]);
     expect(logs.find((e) => e.msg === 'lent NIC lost with its pod')).toMatchObject({ nic: 'eth2', netns: '/run/netns/p9' });
+  });
+
+  it.each([
+    ['/proc/4242/ns/net', 'a /proc/<pid> path: the pod\'s process is in a PID namespace the agent does not share'],
+    ['/var/run/docker/netns/0a1b2c', 'a directory the agent does not mount'],
+  ])('a lent NIC whose netns path %s the agent cannot see stays lent (unknown is not gone), %s', async (path) => {
+    // The agent sees /run/netns (its host mount) and nothing of the pod's path.
+    const l = await open({ netnsExists: (p) => p === '/run/netns' || p === '/var/run/netns' });
+    await l.lend(holder(), [{ nic: ETH2, podInterface: 'net1-0' }], { netns: path });
+    for (const dt of [0, 1_000, 120_000]) {
+      t += dt;
+      expect(await l.reclaim()).toEqual({ restored: [], waiting: [] });
+    }
+    expect(l.outstanding().map((n) => n.interfaceName)).toEqual(['eth2']);
+    expect(logs.filter((e) => e.msg === 'lent NIC lost with its pod')).toEqual([]);
+    await expect(l.lend(holder('c2'), [{ nic: ETH2, podInterface: 'net1-0' }])).rejects.toThrow(NicLentError);
+    // Its DEL still gives it back.
+    expect(await l.giveBack(holder())).toBe(1);
+    expect(l.outstanding()).toEqual([]);
   });
 
   it('a malformed record refuses to open, saying how to recover', async () => {
