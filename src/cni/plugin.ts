@@ -2,7 +2,7 @@
 // the delegate runner and the pod-netns reader. src/cni/main.ts wires the real ones.
 import { DEFAULT_AGENT_SOCKET, type AllocatedNic, type PodRef } from '../lib/agent/protocol.js';
 import { parseCniArgs, parseNetConf, type NetConf } from '../lib/cni/config.js';
-import { checkAllocatedNics, checkIfName, delegateConfig, podInterfaceName } from '../lib/cni/delegate.js';
+import { checkAllocatedNics, checkAnswerPlugin, checkIfName, delegateConfig, podInterfaceName } from '../lib/cni/delegate.js';
 import { CniCode, CniError } from '../lib/cni/errors.js';
 import { formatResult, mergeResults, nicRoutes, parseResult, sliceForNic, type CniResult } from '../lib/cni/result.js';
 import { AgentRequestError, AgentUnavailableError, type AgentClient } from './agent-client.js';
@@ -168,6 +168,7 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
       if (nics.length === 0) throw new CniError(CniCode.NoMatchingNic, `agent selected no NIC for network "${conf.name}"`, 'check the pod\'s cni-args (nics, masters, class) and `kubectl multinic status`');
       checkIfName(a.ifName, nics.length);
       checkAllocatedNics(a.ifName, nics);
+      checkAnswerPlugin(conf, resp);
     } catch (err) {
       const released = await release();
       if (err instanceof CniError) throw new CniError(err.code, `${err.message}; released ${released}`, err.details);

@@ -13,7 +13,10 @@ import { FakeAgent, type FakeNetwork } from '../fakes/agent-server.js';
 import { nadConfig } from './harness.js';
 
 const nics = [1, 2, 3].map((n) => ({ master: `eth${n}`, netAddress: `10.0.${n}.0/24`, vlanCIDR: `192.168.${(n - 1) * 64}.0/18`, podCIDR: `192.168.${(n - 1) * 64}.64/26` }));
-const networks: FakeNetwork[] = [{ name: 'mnet', plugin: { type: 'macvlan', cniVersion: '0.3.0', args: {} }, vlanMode: 'l3', nics }];
+const networks: FakeNetwork[] = [
+  { name: 'mnet', plugin: { type: 'macvlan', cniVersion: '0.3.0', args: {} }, vlanMode: 'l3', nics },
+  { name: 'mnet-hd', plugin: { type: 'host-device', cniVersion: '0.3.0', args: {} }, vlanMode: 'l2', nics },
+];
 
 interface Call { type: string; command: string; ifName: string; config: Record<string, unknown> }
 
@@ -116,6 +119,19 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     expect(agent.holdings()).toEqual([]);
   });
 
+  it('ADD delegates to the config\'s plugin only when the agent allocated for the same one: else 11, nothing run, addresses released', async () => {
+    // The agent shaped mnet's addresses for macvlan L3 (shim gateway, routes via it); a NAD still
+    // naming ipvlan would get them through a plugin that never reaches that gateway.
+    const r = await run('ADD', nadConfig({ plugin: { cniVersion: '0.3.0', type: 'ipvlan', mode: 'l3' } }));
+    expect(r.code).toBe(1);
+    expect(r.json?.['code']).toBe(11);
+    expect(r.json?.['msg']).toBe('network "mnet": the config delegates to ipvlan but the agent allocated for macvlan vlanMode l3; released 3 addresses');
+    expect(r.json?.['details']).toMatch(/NetworkAttachmentDefinition "mnet" is older than its MultiNicNetwork/);
+    expect(calls).toEqual([]);
+    expect(agent.holdings()).toEqual([]);
+    expect((await run('ADD', nadConfig())).code).toBe(0);
+  });
+
   it('says what could not be undone when a rollback DEL fails too', async () => {
     failOn = (c) => (c.ifName === 'net1-2' && c.command === 'ADD' ? 'boom' : c.command === 'DEL' && c.ifName === 'net1-0' ? 'stuck' : undefined);
     const r = await run('ADD', nadConfig(), false);
@@ -210,7 +226,7 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
   });
 
   it('host-device DEL is repeatable: a NIC already given back is not DELed again (host-device would fail "Link not found")', async () => {
-    const conf = nadConfig({ plugin: { cniVersion: '0.3.0', type: 'host-device' } });
+    const conf = nadConfig({ name: 'mnet-hd', plugin: { cniVersion: '0.3.0', type: 'host-device' } });
     expect((await run('ADD', conf)).code).toBe(0);
     // The pod still holds net1-0 only: net1-1 and net1-2 went back to the host on an earlier, partly failed DEL.
     netns = { links: [{ ifname: 'lo', addrs: [] }, { ifname: 'net1-0', addrs: [] }], routes: [] };

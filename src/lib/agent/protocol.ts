@@ -76,7 +76,12 @@ export interface AllocatedNic {
 export interface AllocateResponse {
   apiVersion: 'v1';
   network: string;
-  /** The main plugin (from the MultiNicNetwork) and its args, for building delegate configs. */
+  /**
+   * The main plugin of the MultiNicNetwork the addresses were shaped for (with `vlanMode`: the shim
+   * gateway and routes of macvlan L3). The delegate itself is built from the runtime's config, which
+   * DEL has without the agent; the CNI refuses an ADD whose config names another plugin type
+   * (checkAnswerPlugin in src/lib/cni/delegate.ts).
+   */
   plugin: { type: string; cniVersion: string; args: Record<string, string> };
   vlanMode: '' | 'l2' | 'l3' | 'l3s';
   nics: AllocatedNic[];

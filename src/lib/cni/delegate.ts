@@ -1,6 +1,6 @@
 // Per-NIC delegate configurations: what the real main plugin (macvlan, ipvlan, sriov, host-device)
 // receives for one pod NIC. Pure.
-import type { AllocatedNic } from '../agent/protocol.js';
+import type { AllocateResponse, AllocatedNic } from '../agent/protocol.js';
 import { CniCode, CniError } from './errors.js';
 import type { NetConf } from './config.js';
 import { MAX_IFNAME_BYTES, ifNameProblem } from './names.js';
@@ -42,6 +42,23 @@ export function checkAllocatedNics(ifName: string, nics: readonly AllocatedNic[]
       throw new CniError(CniCode.AgentFailed, `agent answered an unusable NIC ${JSON.stringify(nic.index)}: ${problems.join('; ')}`, 'the agent and the plugin disagree on the protocol: install matching versions');
     }
   }
+}
+
+/**
+ * The delegate comes from the runtime's config (the NAD), which DEL and CHECK also have without the
+ * agent; the agent shaped the addresses for its network's `plugin.type` and `vlanMode` (the shim
+ * gateway and routes of macvlan L3). An ADD whose two disagree (a NAD older than its
+ * MultiNicNetwork, or edited by hand) would give the pod addresses made for another plugin: it is
+ * refused as transient, the runtime retries once the agent has written the NAD again.
+ */
+export function checkAnswerPlugin(conf: NetConf, answer: Pick<AllocateResponse, 'plugin' | 'vlanMode'>): void {
+  if (answer.plugin.type === conf.plugin.type) return;
+  const mode = answer.vlanMode ? ` vlanMode ${answer.vlanMode}` : '';
+  throw new CniError(
+    CniCode.TryAgainLater,
+    `network "${conf.name}": the config delegates to ${conf.plugin.type} but the agent allocated for ${answer.plugin.type}${mode}`,
+    `the NetworkAttachmentDefinition "${conf.name}" is older than its MultiNicNetwork or was edited by hand: the leader agent writes it again from the network (\`kubectl multinic doctor\` names a NAD that differs), then the runtime's retry succeeds`,
+  );
 }
 
 /**
