@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRDS } from '../../src/lib/crds/crds.gen.js';
-import { validateSchema, type JsonSchema } from '../../src/lib/k8s/schema.js';
+import { validateSchema, type FieldError, type JsonSchema } from '../../src/lib/k8s/schema.js';
 import { fleet, host, networkDoc, type NetOpts } from '../lib/plan/fixtures.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 
@@ -33,6 +33,23 @@ const net = (o: NetOpts = {}, patch: Record<string, unknown> = {}): unknown => {
   return { ...d, spec: { ...d.spec, ...patch } };
 };
 const list = (items: unknown[]): unknown => ({ apiVersion: 'v1', kind: 'List', items });
+
+const BODY: Record<string, string> = { CIDR: 'cidr.json', RoutePlan: 'routeplan.json', List: 'list.json' };
+/** One printed plan document against schemas/planresult.json, then its body (and a List's items) by kind. */
+function planOutputErrors(doc: unknown): FieldError[] {
+  const errs = validateSchema(schema('planresult.json'), doc);
+  if (errs.length > 0) return errs;
+  const d = doc as { kind: string; items?: Array<{ kind: string }> };
+  const strip = (name: string): JsonSchema => {
+    const { $id: _id, title: _t, ...s } = schema(name) as JsonSchema & { $id?: string; title?: string };
+    return s;
+  };
+  errs.push(...validateSchema(strip(BODY[d.kind] as string), doc));
+  const kinds = new Set((d.items ?? []).map((i) => i.kind));
+  if (kinds.size > 1) errs.push({ field: 'items', reason: 'FieldValueInvalid', message: `mixes ${[...kinds].join(' and ')}` });
+  (d.items ?? []).forEach((item, i) => errs.push(...validateSchema(strip(BODY[item.kind] as string), item, `items[${i}]`)));
+  return errs;
+}
 const HOSTS = 'examples/hosts.yaml';
 
 describe('plan: the seed network over examples/hosts.yaml', () => {
@@ -196,6 +213,28 @@ describe('schemas/', () => {
     const { $id: _id, title: _t, ...s } = schema('cidr.json') as JsonSchema & { $id?: string; title?: string };
     const crd = CRDS.find((c) => c.spec.names.kind === 'CIDR');
     expect(s).toEqual(JSON.parse(JSON.stringify(crd?.spec.versions[0]?.schema.openAPIV3Schema)));
+  });
+  it.each([
+    ['one network', ['-f', 'examples/network.yaml'], 'CIDR'],
+    ['one network, --routes', ['-f', 'examples/network.yaml', '--routes'], 'RoutePlan'],
+    ['two networks', ['-f', 'examples/network-devclass.yaml', '-f', 'examples/network-topology.yaml'], 'List'],
+    ['two networks, --routes', ['-f', 'examples/network-devclass.yaml', '-f', 'examples/network-topology.yaml', '--routes'], 'List'],
+  ])('every document plan -o json|yaml prints is valid against schemas/planresult.json and its kind\'s schema: %s', (_n, args, kind) => {
+    for (const fmt of ['json', 'yaml']) {
+      const r = plan([...args, '--inventory', HOSTS, '-o', fmt]);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = (fmt === 'json' ? JSON.parse(r.stdout) : parse(r.stdout)) as { kind: string };
+      expect(doc.kind).toBe(kind);
+      expect(planOutputErrors(doc)).toEqual([]);
+    }
+  });
+  it('planresult.json and its kinds can fail: an unknown kind, a List mixing CIDRs and RoutePlans, a RoutePlan item without hosts', () => {
+    expect(planOutputErrors({ apiVersion: 'multinic.fms.io/v1', kind: 'Plan' }).map((e) => e.field)).toEqual(['kind']);
+    const rp = { apiVersion: 'multinic.fms.io/v1', kind: 'RoutePlan', network: 'n', subnet: '', hosts: [] };
+    const cidr = { apiVersion: 'multinic.fms.io/v1', kind: 'CIDR', metadata: { name: 'n' }, spec: { config: { name: 'n', subnet: '10.0.0.0/16', type: 'macvlan', hostBlock: 8, interfaceBlock: 2, masterNets: [] }, cidr: [] } };
+    expect(planOutputErrors({ apiVersion: 'v1', kind: 'List', items: [rp, cidr] }).map((e) => e.field)).toContain('items');
+    const { hosts: _h, ...noHosts } = rp;
+    expect(planOutputErrors({ apiVersion: 'v1', kind: 'List', items: [rp, noHosts] }).map((e) => e.field)).toEqual(['items[1].hosts']);
   });
   it('routeplan.json rejects a RoutePlan without routes (the schema can fail)', () => {
     expect(validateSchema(schema('routeplan.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'RoutePlan', network: 'n', subnet: '', hosts: [{ hostName: 'a' }] })).toEqual([{ field: 'hosts[0].routes', reason: 'FieldValueRequired', message: 'Required value' }]);
