@@ -65,7 +65,11 @@ describe('command results against schemas/', () => {
     const { stdout } = await run(ApplyCommand, ['-f', join(repoRoot, 'examples/network.yaml'), '--no-wait', '-o', 'json']);
     const result = JSON.parse(stdout) as { objects: Array<{ name: string; action: string }>; cidrs: unknown[] };
     expect(validateSchema(schema('applyresult.json'), result)).toEqual([]);
-    expect(result.objects).toEqual([{ kind: 'MultiNicNetwork', name: 'multi-nic-sample', action: 'created' }]);
+    // The stand-in serves resource.k8s.io/v1, so apply also makes the network's DRA DeviceClass.
+    expect(result.objects).toEqual([
+      { kind: 'MultiNicNetwork', name: 'multi-nic-sample', action: 'created' },
+      { kind: 'DeviceClass', name: 'multi-nic-sample.multinic.fms.io', action: 'created' },
+    ]);
     expect(result.cidrs).toHaveLength(1);
     const { $id: _id, title: _t, ...cidr } = schema('cidr.json') as JsonSchema & { $id?: string; title?: string };
     expect(validateSchema(cidr, result.cidrs[0])).toEqual([]);

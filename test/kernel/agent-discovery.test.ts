@@ -39,12 +39,14 @@ describe.skipIf(!privileged.ok)(`agent discovery in a netns ${privileged.reason}
   });
   afterAll(() => lab.cleanup());
 
-  it('finds the up, addressed secondary NICs and nothing else', async () => {
+  it('finds the addressed secondary NICs, a down one with state down, and nothing else', async () => {
     const { stdout } = await lab.exec(host, 'node', [agent, 'discover']);
     const nics = JSON.parse(stdout) as Array<Record<string, unknown>>;
     expect(nics.map((n) => ({ ...n, ifindex: undefined }))).toEqual([
       { interfaceName: 'eth1', netAddress: '10.0.1.0/24', hostIP: '10.0.1.5', hostIPv6: 'fd00:1::5', netAddressV6: 'fd00:1::/64', vendor: '', product: '', pciAddress: '', numaNode: -1, speed: 10000, mtu: 9000, state: 'up', ifindex: undefined },
       { interfaceName: 'eth2', netAddress: '10.0.2.0/24', hostIP: '10.0.2.5', vendor: '', product: '', pciAddress: '', numaNode: -1, speed: 10000, mtu: 1500, state: 'up', ifindex: undefined },
+      // Set down, it stays the host's NIC (its blocks kept, doctor names it); a down link has no speed.
+      { interfaceName: 'eth3', netAddress: '10.0.3.0/24', hostIP: '10.0.3.5', vendor: '', product: '', pciAddress: '', numaNode: -1, speed: 0, mtu: 1500, state: 'down', ifindex: undefined },
     ]);
   });
 
