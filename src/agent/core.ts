@@ -361,6 +361,8 @@ export class AgentCore {
     }
     let released = 0;
     let spared = 0;
+    // Host-device NICs lent to the attachments released here are due back, as on a DEL.
+    const gone: LendingHolder[] = [];
     for (const [k, h] of stale) {
       const why = this.deps.liveReason ? h.allocs.map((a) => this.deps.liveReason?.(a)).find((r) => r !== undefined) : undefined;
       if (why !== undefined) {
@@ -371,15 +373,18 @@ export class AgentCore {
       released += (await this.deps.ipam.release({ podUID: h.podUID, containerID: h.containerID, ifPrefix: `${h.ifName}-`, network: req.network })).length;
       this.index?.delete(k);
       this.lastAdd.delete(k);
+      gone.push({ network: req.network, containerID: h.containerID, ifName: h.ifName, podUID: h.podUID });
     }
     for (const [k, t] of this.lastAdd) if (t <= cutoff && !this.selections.has(k)) this.lastAdd.delete(k);
     for (const k of this.selections.keys()) {
-      const [network, , containerID, ifName] = k.split('\0');
+      const [network, podUID = '', containerID = '', ifName = ''] = k.split('\0');
       if (network === req.network && !keep.has(`${containerID}\0${ifName}`) && !recent(k)) {
         this.selections.delete(k);
         this.lastAdd.delete(k);
+        gone.push({ network: req.network, containerID, ifName, podUID });
       }
     }
+    for (const holder of gone) await this.deps.lending?.giveBack(holder);
     return { apiVersion: 'v1', released, ...(spared ? { spared } : {}) };
   }
 

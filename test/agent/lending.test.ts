@@ -143,7 +143,7 @@ describe('NicLending', () => {
 });
 
 describe('AgentCore with host-device: NICs are lent', () => {
-  const setup = async () => {
+  const setup = async (extra: { gcGraceMs?: number } = {}) => {
     const dir = mkdtempSync(join(tmpdir(), 'mn-lendcore-'));
     const net = testNetwork({ name: 'mnet' });
     net.spec.plugin = { cniVersion: '1.0.0', type: 'host-device' };
@@ -152,7 +152,7 @@ describe('AgentCore with host-device: NICs are lent', () => {
     const lending = await NicLending.open({ path: join(dir, 'lent.json'), hostNet, fsync: false });
     const ipam = new FakeIpam();
     const nics = [nic('eth1', 1), nic('eth2', 2)];
-    const core = new AgentCore({ hostName: 'h1', state, ipam, nics: () => nics, lending });
+    const core = new AgentCore({ hostName: 'h1', state, ipam, nics: () => nics, lending, ...extra });
     return { core, lending, ipam, hostNet, nics, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
   };
   const pod = (c: string) => ({ namespace: 'default', name: `p-${c}`, uid: `u-${c}`, containerID: c, ifName: 'net1' });
@@ -202,6 +202,47 @@ describe('AgentCore with host-device: NICs are lent', () => {
       await core.release({ apiVersion: 'v1', network: 'hl', pod: { uid: 'u-c1', containerID: 'c1', ifName: 'net1' } });
       expect(lending.list().map((l) => l.nic.interfaceName)).toEqual(['eth2']);
       expect(hostNet.links_[0]).toMatchObject({ name: 'eth1', up: true, addresses: ['10.0.1.1/24'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('CNI GC gives back the NICs of the attachments it releases (multi-nic IPAM), and keeps those of the kept ones', async () => {
+    const s = await setup({ gcGraceMs: 0 });
+    try {
+      await s.core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('c1'), args: { masters: ['eth1'] } });
+      await s.core.allocate({ apiVersion: 'v1', network: 'mnet', pod: pod('c2'), args: { masters: ['eth2'] } });
+      expect(s.lending.outstanding().map((n) => n.interfaceName)).toEqual(['eth1', 'eth2']);
+      // The runtime lost c1 without a DEL; host-device's link is back in the host (down, bare).
+      s.hostNet.addLink('eth1', [], { up: false, alias: 'eth1', mtu: 9000 });
+      const r = await s.core.gc({ apiVersion: 'v1', network: 'mnet', keep: [{ containerID: 'c2', ifName: 'net1' }] });
+      expect(r.released).toBe(1);
+      expect(s.lending.lentTo('eth1')).toBeUndefined();
+      expect(s.hostNet.links_.find((l) => l.name === 'eth1')).toMatchObject({ up: true, addresses: ['10.0.1.1/24'] });
+      expect(s.lending.lentTo('eth2')?.holder.containerID).toBe('c2');
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('CNI GC gives back the NICs of the single-NIC IPAM selections it drops', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mn-lendgc-'));
+    try {
+      const net = testNetwork({ name: 'hl', vlanMode: '' });
+      net.spec.ipam = JSON.stringify({ type: 'host-local' });
+      net.spec.multiNICIPAM = false;
+      net.spec.plugin = { cniVersion: '1.0.0', type: 'host-device' };
+      const hostNet = new FakeHostNetwork();
+      const lending = await NicLending.open({ path: join(dir, 'lent.json'), hostNet, fsync: false });
+      const core = new AgentCore({ hostName: 'h1', state: new StaticState([{ network: net }], {}), ipam: new FakeIpam(), nics: () => [nic('eth1', 1), nic('eth2', 2)], lending, gcGraceMs: 0 });
+      await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c1'), args: { nics: 1 } });
+      await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c2'), args: { nics: 1 } });
+      expect(lending.outstanding().map((n) => n.interfaceName)).toEqual(['eth1', 'eth2']);
+      await core.gc({ apiVersion: 'v1', network: 'hl', keep: [{ containerID: 'c1', ifName: 'net1' }] });
+      expect(lending.lentTo('eth2')).toBeUndefined();
+      expect(lending.lentTo('eth1')?.holder.containerID).toBe('c1');
+      // eth2 is free again: another pod gets it.
+      expect((await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c3'), args: { nics: 1 } })).nics.map((n) => n.master)).toEqual(['eth2']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
