@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { evaluateTest, retryable } from '../lib/check/evaluate.js';
 import { parseIperf3Client, parseIperf3Server } from '../lib/check/iperf3.js';
 import { nextRunnable } from '../lib/check/plan.js';
-import { POD_NIC, type Pod, RUN_LABEL, clientPod, hasNetworkStatus, podNetworkAddress, podProblem, serverPod } from '../lib/check/pods.js';
+import { POD_NIC, type Pod, type PodParams, RUN_LABEL, clientPod, hasNetworkStatus, podNetworkAddress, podProblem, serverPod } from '../lib/check/pods.js';
 import type { CheckGroup, CheckOptions, CheckPlan, CheckTest, PodObservation, TestObservation, TestResult } from '../lib/check/types.js';
 import { UserError } from '../lib/errors.js';
 import { R } from '../lib/k8s/resources.js';
@@ -91,65 +91,78 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 const newRunId = (): string => randomBytes(4).toString('hex').slice(0, 6).replace(/^[0-9]/, 'r');
 
-/** Runs every test of `plan`; resolves with the results (skips for tests an abort prevented). */
-export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions, ro: RunOptions = {}): Promise<RunOutcome> {
-  const t: RunTimings = { ...DEFAULT_TIMINGS, ...ro.timings };
-  const runId = ro.runId ?? newRunId();
-  const startedAt = new Date();
-  const emit = ro.onEvent ?? (() => undefined);
-  // Internal controller: an abort from outside, or a fatal API error in one group, stops them all.
-  const ctl = new AbortController();
-  const onOuterAbort = (): void => ctl.abort();
-  if (ro.signal?.aborted) ctl.abort();
-  ro.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const signal = ctl.signal;
-  const created = new Set<string>();
-  const results = new Map<string, TestResult>();
-  const numberOf = new Map(plan.tests.map((x, i) => [x.id, i]));
-  const params = { runId, namespace: opts.namespace, image: opts.image, duration: opts.duration, parallel: opts.parallel };
-  let fatal: unknown;
-  const record = (r: TestResult): void => {
-    results.set(r.id, r);
-    emit({ type: 'result', result: r, done: results.size, total: plan.tests.length });
-  };
+/**
+ * One run's shared state and its steps: the pods it created, the results so far, the controller
+ * an outer abort or a fatal API error in one group trips to stop them all. Used once by runCheck.
+ */
+class CheckRun {
+  readonly created = new Set<string>();
+  readonly results = new Map<string, TestResult>();
+  /** An abort from outside, or a fatal API error in one group, stops them all. */
+  readonly ctl = new AbortController();
+  /** The first error that was not an abort; runCheck throws it after the sweep. */
+  fatal: unknown;
+  private readonly numberOf: Map<string, number>;
+  private readonly params: PodParams;
 
-  const create = async (pod: Pod): Promise<void> => {
-    if (signal.aborted) throw new Aborted();
+  constructor(
+    private readonly api: KubeApi,
+    private readonly plan: CheckPlan,
+    private readonly opts: CheckOptions,
+    private readonly t: RunTimings,
+    readonly runId: string,
+    private readonly emit: (e: CheckEvent) => void,
+  ) {
+    this.numberOf = new Map(plan.tests.map((x, i) => [x.id, i]));
+    this.params = { runId, namespace: opts.namespace, image: opts.image, duration: opts.duration, parallel: opts.parallel };
+  }
+
+  private get signal(): AbortSignal {
+    return this.ctl.signal;
+  }
+
+  record(r: TestResult): void {
+    this.results.set(r.id, r);
+    this.emit({ type: 'result', result: r, done: this.results.size, total: this.plan.tests.length });
+  }
+
+  private async create(pod: Pod): Promise<void> {
+    if (this.signal.aborted) throw new Aborted();
     try {
-      await api.create(R.Pod, pod);
+      await this.api.create(R.Pod, pod);
     } catch (e) {
       if (isNotFound(e)) {
-        throw new UserError(`namespace "${opts.namespace}" not found`, { hint: 'pass -n with a namespace that has the network (spec.namespaces of the MultiNicNetwork)' });
+        throw new UserError(`namespace "${this.opts.namespace}" not found`, { hint: 'pass -n with a namespace that has the network (spec.namespaces of the MultiNicNetwork)' });
       }
       throw e;
     }
-    created.add(pod.metadata?.name ?? '');
-  };
+    this.created.add(pod.metadata?.name ?? '');
+  }
 
-  const remove = async (name: string): Promise<void> => {
+  private async remove(name: string): Promise<void> {
     try {
-      await api.delete(R.Pod, name, opts.namespace);
+      await this.api.delete(R.Pod, name, this.opts.namespace);
     } catch {
       /* the final sweep retries and reports what is left */
     }
-  };
+  }
 
-  const readLog = async (name: string): Promise<string | undefined> => {
+  private async readLog(name: string): Promise<string | undefined> {
     try {
-      return await api.podLog(opts.namespace, name);
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      // A log not (yet) available is not a result; the caller decides from what it has.
+      return await this.api.podLog(this.opts.namespace, name);
+    } catch {
+      // Gone, or a log not (yet) available: not a result; the caller decides from what it has.
       return undefined;
     }
-  };
+  }
 
   /** Waits until the pod runs (or ran) with its network-status, failed, or the deadline passed. */
-  const waitStarted = async (name: string, network: string): Promise<PodObservation> => {
+  private async waitStarted(name: string, network: string): Promise<PodObservation> {
+    const { t, opts } = this;
     const deadline = Date.now() + t.podStartMs;
     let runningSince: number | undefined;
     for (;;) {
-      const pod = await api.get<Pod>(R.Pod, name, opts.namespace);
+      const pod = await this.api.get<Pod>(R.Pod, name, opts.namespace);
       if (!pod) return { name, started: false, message: 'the pod disappeared' };
       const phase = pod.status?.phase;
       const running = phase === 'Running' || phase === 'Succeeded' || (phase === 'Failed' && hasNetworkStatus(pod));
@@ -162,113 +175,125 @@ export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions
       if (Date.now() > deadline) {
         return { name, phase, started: false, message: `not running after ${Math.round(t.podStartMs / 1000)}s (phase ${phase ?? 'unknown'}${podProblem(pod) ? `: ${podProblem(pod)}` : ''})` };
       }
-      await sleep(t.pollMs, signal);
+      await sleep(t.pollMs, this.signal);
     }
-  };
+  }
 
   /**
    * Waits for "Server listening" in the server log (bounded; a silent server still gets a client).
    * Resolves false when the server cannot serve (it printed an error or exited): no client is sent.
    */
-  const waitListening = async (obs: PodObservation): Promise<boolean> => {
-    const deadline = Date.now() + t.serverListenMs;
+  private async waitListening(obs: PodObservation): Promise<boolean> {
+    const deadline = Date.now() + this.t.serverListenMs;
     while (Date.now() < deadline) {
-      const log = (await readLog(obs.name)) ?? '';
+      const log = (await this.readLog(obs.name)) ?? '';
       const s = parseIperf3Server(log);
       if (s.listening) return true;
-      const pod = await api.get<Pod>(R.Pod, obs.name, opts.namespace);
+      const pod = await this.api.get<Pod>(R.Pod, obs.name, this.opts.namespace);
       if (s.error || !pod || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') {
-        obs.log = (await readLog(obs.name)) ?? log;
+        obs.log = (await this.readLog(obs.name)) ?? log;
         return false;
       }
-      await sleep(t.pollMs, signal);
+      await sleep(this.t.pollMs, this.signal);
     }
     return true;
-  };
+  }
 
-  const waitFinished = async (name: string, deadlineMs: number): Promise<string | undefined> => {
+  private async waitFinished(name: string, deadlineMs: number): Promise<string | undefined> {
     const deadline = Date.now() + deadlineMs;
     for (;;) {
-      const pod = await api.get<Pod>(R.Pod, name, opts.namespace);
+      const pod = await this.api.get<Pod>(R.Pod, name, this.opts.namespace);
       const phase = pod?.status?.phase;
       if (!pod || phase === 'Succeeded' || phase === 'Failed') return phase;
       if (Date.now() > deadline) return undefined;
-      await sleep(t.pollMs, signal);
+      await sleep(this.t.pollMs, this.signal);
     }
-  };
+  }
 
-  const runClient = async (test: CheckTest, obs: TestObservation): Promise<void> => {
-    const n = numberOf.get(test.id) ?? 0;
+  /** The client of one test, retried on busy/refused answers up to maxAttempts. */
+  private async runClient(test: CheckTest, obs: TestObservation): Promise<void> {
+    const { t, opts } = this;
+    const n = this.numberOf.get(test.id) ?? 0;
     for (let attempt = 1; attempt <= t.maxAttempts; attempt++) {
       obs.attempts = attempt;
-      const pod = clientPod(test, n, obs.server?.address ?? '', params, attempt, obs.server?.interface ?? POD_NIC);
+      const pod = clientPod(test, n, obs.server?.address ?? '', this.params, attempt, obs.server?.interface ?? POD_NIC);
       const name = pod.metadata?.name ?? '';
-      await create(pod);
-      obs.client = await waitStarted(name, test.network);
+      await this.create(pod);
+      obs.client = await this.waitStarted(name, test.network);
       if (!obs.client.started || !obs.client.address) return;
-      const phase = await waitFinished(name, opts.duration * 1000 + t.clientSlackMs);
+      const phase = await this.waitFinished(name, opts.duration * 1000 + t.clientSlackMs);
       obs.client.phase = phase ?? obs.client.phase;
       obs.clientTimedOut = phase === undefined;
-      obs.client.log = await readLog(name);
+      obs.client.log = await this.readLog(name);
       if (obs.clientTimedOut || obs.client.log === undefined) return;
       const outcome = parseIperf3Client(obs.client.log);
       if (!retryable(outcome) || attempt === t.maxAttempts) return;
-      emit({ type: 'retry', test, attempt, reason: outcome.ok ? '' : outcome.error });
-      if (!opts.keepPods) await remove(name);
-      await sleep(t.retryDelayMs * attempt, signal);
+      this.emit({ type: 'retry', test, attempt, reason: outcome.ok ? '' : outcome.error });
+      if (!opts.keepPods) await this.remove(name);
+      await sleep(t.retryDelayMs * attempt, this.signal);
     }
-  };
+  }
 
-  const runGroup = async (g: CheckGroup): Promise<void> => {
-    emit({ type: 'group', group: g });
-    const observations = new Map<string, TestObservation>(g.tests.map((x) => [x.id, { attempts: 0 }]));
+  /** The servers of one host pair (one per NIC), ready ones first, then all their clients at once. */
+  private async measureGroup(g: CheckGroup, observations: Map<string, TestObservation>): Promise<void> {
     const runnable = g.tests.filter((x) => x.clientNic && x.serverNic);
     const serving = new Map<string, boolean>();
+    await Promise.all(
+      runnable.map(async (test) => {
+        const obs = observations.get(test.id) as TestObservation;
+        const pod = serverPod(test, this.numberOf.get(test.id) ?? 0, this.params);
+        await this.create(pod);
+        obs.server = await this.waitStarted(pod.metadata?.name ?? '', test.network);
+        if (obs.server.started && obs.server.address) serving.set(test.id, await this.waitListening(obs.server));
+      }),
+    );
+    const ready = runnable.filter((x) => serving.get(x.id));
+    this.emit({ type: 'servers-ready', group: g, ready: ready.length });
+    // All clients of the pair at once: the aggregate is a simultaneous measurement.
+    await Promise.all(ready.map((test) => this.runClient(test, observations.get(test.id) as TestObservation)));
+    await Promise.all(
+      runnable.map(async (test) => {
+        const obs = observations.get(test.id);
+        if (obs?.server?.started && obs.server.log === undefined) obs.server.log = await this.readLog(obs.server.name);
+      }),
+    );
+  }
+
+  /** Measures one group, records a result for each of its tests whatever happens, deletes its pods. */
+  async runGroup(g: CheckGroup): Promise<void> {
+    const { opts } = this;
+    this.emit({ type: 'group', group: g });
+    const observations = new Map<string, TestObservation>(g.tests.map((x) => [x.id, { attempts: 0 }]));
     try {
-      await Promise.all(
-        runnable.map(async (test) => {
-          const obs = observations.get(test.id) as TestObservation;
-          const pod = serverPod(test, numberOf.get(test.id) ?? 0, params);
-          await create(pod);
-          obs.server = await waitStarted(pod.metadata?.name ?? '', test.network);
-          if (obs.server.started && obs.server.address) serving.set(test.id, await waitListening(obs.server));
-        }),
-      );
-      const ready = runnable.filter((x) => serving.get(x.id));
-      emit({ type: 'servers-ready', group: g, ready: ready.length });
-      // All clients of the pair at once: the aggregate is a simultaneous measurement.
-      await Promise.all(ready.map((test) => runClient(test, observations.get(test.id) as TestObservation)));
-      await Promise.all(
-        runnable.map(async (test) => {
-          const obs = observations.get(test.id);
-          if (obs?.server?.started && obs.server.log === undefined) obs.server.log = await readLog(obs.server.name);
-        }),
-      );
+      await this.measureGroup(g, observations);
     } catch (e) {
       if (!(e instanceof Aborted)) {
-        fatal ??= e;
-        ctl.abort();
+        this.fatal ??= e;
+        this.ctl.abort();
       }
       for (const o of observations.values()) o.aborted = true;
     } finally {
       for (const test of g.tests) {
-        if (!results.has(test.id)) record(evaluateTest(test, observations.get(test.id) as TestObservation, { tolerance: opts.tolerance, namespace: opts.namespace, maxAttempts: t.maxAttempts }));
+        if (!this.results.has(test.id)) this.record(evaluateTest(test, observations.get(test.id) as TestObservation, { tolerance: opts.tolerance, namespace: opts.namespace, maxAttempts: this.t.maxAttempts }));
       }
-      emit({ type: 'group-done', group: g });
+      this.emit({ type: 'group-done', group: g });
       if (!opts.keepPods) {
-        const mine = [...created].filter((name) => g.tests.some((x) => name.startsWith(`mnchk-${runId}-${numberOf.get(x.id)}-`)));
-        await Promise.all(mine.map(remove));
+        const mine = [...this.created].filter((name) => g.tests.some((x) => name.startsWith(`mnchk-${this.runId}-${this.numberOf.get(x.id)}-`)));
+        await Promise.all(mine.map((name) => this.remove(name)));
       }
     }
-  };
+  }
 
-  emit({ type: 'start', runId, tests: plan.tests.length, groups: plan.groups.length });
-  const pending = [...plan.groups];
-  const busy = new Set<string>();
-  const running = new Set<Promise<void>>();
-  try {
-    while (pending.length && !signal.aborted) {
-      const g = running.size < opts.concurrency ? nextRunnable(pending, busy) : undefined;
+  /**
+   * Runs the groups, at most opts.concurrency at once and never two on one host (nextRunnable);
+   * groups an abort kept from starting are recorded as aborted.
+   */
+  async runGroups(): Promise<void> {
+    const pending = [...this.plan.groups];
+    const busy = new Set<string>();
+    const running = new Set<Promise<void>>();
+    while (pending.length && !this.signal.aborted) {
+      const g = running.size < this.opts.concurrency ? nextRunnable(pending, busy) : undefined;
       if (!g) {
         if (!running.size) break;
         await Promise.race(running);
@@ -276,7 +301,7 @@ export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions
       }
       pending.splice(pending.indexOf(g), 1);
       busy.add(g.clientHost).add(g.serverHost);
-      const p: Promise<void> = runGroup(g).finally(() => {
+      const p: Promise<void> = this.runGroup(g).finally(() => {
         busy.delete(g.clientHost);
         busy.delete(g.serverHost);
         running.delete(p);
@@ -284,15 +309,30 @@ export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions
       running.add(p);
     }
     await Promise.allSettled(running);
-    for (const g of pending) for (const test of g.tests) record(evaluateTest(test, { attempts: 0, aborted: true }, { tolerance: opts.tolerance, namespace: opts.namespace }));
+    for (const g of pending) for (const test of g.tests) this.record(evaluateTest(test, { attempts: 0, aborted: true }, { tolerance: this.opts.tolerance, namespace: this.opts.namespace }));
+  }
+}
+
+/** Runs every test of `plan`; resolves with the results (skips for tests an abort prevented). */
+export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions, ro: RunOptions = {}): Promise<RunOutcome> {
+  const t: RunTimings = { ...DEFAULT_TIMINGS, ...ro.timings };
+  const startedAt = new Date();
+  const emit = ro.onEvent ?? (() => undefined);
+  const run = new CheckRun(api, plan, opts, t, ro.runId ?? newRunId(), emit);
+  const onOuterAbort = (): void => run.ctl.abort();
+  if (ro.signal?.aborted) run.ctl.abort();
+  ro.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  emit({ type: 'start', runId: run.runId, tests: plan.tests.length, groups: plan.groups.length });
+  try {
+    await run.runGroups();
   } finally {
     ro.signal?.removeEventListener('abort', onOuterAbort);
   }
-  const leftovers = opts.keepPods ? [...created].sort() : await sweep(api, opts.namespace, runId, created, t, emit);
-  if (fatal) throw fatal;
+  const leftovers = opts.keepPods ? [...run.created].sort() : await sweep(api, opts.namespace, run.runId, run.created, t, emit);
+  if (run.fatal) throw run.fatal;
   return {
-    runId,
-    results: plan.tests.map((x) => results.get(x.id)).filter((r): r is TestResult => !!r),
+    runId: run.runId,
+    results: plan.tests.map((x) => run.results.get(x.id)).filter((r): r is TestResult => !!r),
     interrupted: !!ro.signal?.aborted,
     leftovers,
     startedAt,
