@@ -1,9 +1,12 @@
 // The agent's request logic behind the socket (src/agent/server.ts): validate → select → allocate
 // all-or-nothing → answer. The pod ADD hot path: no API round trip, only in-memory state, the
 // discovery snapshot and one durable IPAM write.
-import type { AgentErrorBody, AllocateRequest, AllocateResponse, AllocatedNic, GcRequest, GcResponse, LookupResponse, ReleaseRequest, ReleaseResponse } from '../lib/agent/protocol.js';
+import { AgentError, type AllocateRequest, type AllocateResponse, type AllocatedNic, type GcResponse, type LookupResponse, type ReleaseRequest, type ReleaseResponse } from '../lib/agent/protocol.js';
+import { validateAllocate, validateGc, validateRelease } from '../lib/agent/requests.js';
 import type { CidrEntry, HostInterfaceInfo, MultiNicNetwork } from '../lib/crds/types.gen.js';
 import type { Allocation, AllocateItem, Ipam } from '../lib/ipam/types.js';
+import { InvalidPoolError, PoolExhaustedError } from '../lib/ipam/allocator.js';
+import { IpamStoreUnavailableError } from './ipam/store.js';
 import type { DiscoveredNic } from '../lib/agent/discovery.js';
 import { nicAddressing, type NicAddressing } from '../lib/agent/addressing.js';
 import type { IpamConfig } from '../lib/network.js';
@@ -14,36 +17,7 @@ import { InvalidSelectionError, NoMatchingNicError, UnknownDeviceClassError } fr
 import { ipamOfState, type AgentState, type NetworkState } from './state.js';
 import { describeHolder, NicLentError, type LendingHolder, type NicLending } from './lending.js';
 
-/** An error with its wire code and HTTP status. */
-export class AgentError extends Error {
-  constructor(
-    readonly code: AgentErrorBody['code'],
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-    this.name = 'AgentError';
-  }
-
-  get status(): number {
-    return HTTP_STATUS[this.code];
-  }
-
-  body(): AgentErrorBody {
-    return { apiVersion: 'v1', code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
-  }
-}
-
-export const HTTP_STATUS: Record<AgentErrorBody['code'], number> = {
-  InvalidRequest: 400,
-  UnknownNetwork: 404,
-  NotFound: 404,
-  NoMatchingNic: 422,
-  UnknownDeviceClass: 422,
-  PoolExhausted: 409,
-  NotReady: 503,
-  Internal: 500,
-};
+export { AgentError, HTTP_STATUS } from '../lib/agent/protocol.js';
 
 export interface AgentCoreDeps {
   hostName: string;
@@ -162,11 +136,10 @@ export class AgentCore {
       allocs = await this.deps.ipam.allocate(items);
     } catch (e) {
       await this.deps.lending?.giveBack(holder);
-      const err = e as Error & { code?: string; pool?: string };
-      if (err.name === 'PoolExhaustedError' || err.code === 'PoolExhausted') {
-        throw new AgentError('PoolExhausted', `network "${req.network}": ${err.message}`, 'release addresses (delete pods) or give the network larger host blocks (hostBlock)');
+      if (e instanceof PoolExhaustedError) {
+        throw new AgentError('PoolExhausted', `network "${req.network}": ${e.message}`, 'release addresses (delete pods) or give the network larger host blocks (hostBlock)');
       }
-      if (err.code === 'NotReady' || err.name === 'InvalidPoolError') throw new AgentError('NotReady', `network "${req.network}": ${err.message}`);
+      if (e instanceof IpamStoreUnavailableError || e instanceof InvalidPoolError) throw new AgentError('NotReady', `network "${req.network}": ${e.message}`);
       throw e;
     }
     this.holders().set(key, allocs);
@@ -590,103 +563,3 @@ export function gatewayHeldMessage(network: string, host: string, nic: string, g
 const lendingHolder = (req: { network: string; pod: { uid: string; containerID: string; ifName: string } }): LendingHolder => ({ network: req.network, containerID: req.pod.containerID, ifName: req.pod.ifName, podUID: req.pod.uid });
 
 const ifIndex = (podInterface: string): number => Number(podInterface.slice(podInterface.lastIndexOf('-') + 1));
-
-const IFNAME = /^[^\s/:]{1,13}$/;
-
-function bad(message: string): AgentError {
-  return new AgentError('InvalidRequest', message);
-}
-
-function str(o: Record<string, unknown>, key: string, where: string, required = true): string | undefined {
-  const v = o[key];
-  if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || (required && v === '')) throw bad(`${where}.${key} must be a non-empty string`);
-  return v;
-}
-
-function obj(v: unknown, where: string): Record<string, unknown> {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad(`${where} must be a JSON object`);
-  return v as Record<string, unknown>;
-}
-
-/**
- * The pod of a request. Runtimes outside Kubernetes (podman, ctr --cni, cnitool) send no K8S_POD_*
- * in CNI_ARGS, so namespace, name and uid may be empty: the attachment is then keyed on the
- * container ID and ifName alone (unique on a node), and a release or lookup without a uid finds it.
- */
-function validatePod(v: unknown): AllocateRequest['pod'] {
-  const p = obj(v, 'pod');
-  const pod = {
-    namespace: str(p, 'namespace', 'pod', false) ?? '',
-    name: str(p, 'name', 'pod', false) ?? '',
-    uid: str(p, 'uid', 'pod', false) ?? '',
-    containerID: str(p, 'containerID', 'pod') as string,
-    ifName: str(p, 'ifName', 'pod') as string,
-  };
-  if (!IFNAME.test(pod.ifName)) throw bad(`pod.ifName "${pod.ifName}" is not a usable interface name (1-13 characters, no '/', ':' or spaces; pod interfaces are <ifName>-<i>)`);
-  // CNI_NETNS, for the record: the agent only checks whether it still exists (lent NICs).
-  const netns = str(p, 'netns', 'pod', false);
-  if (netns !== undefined && netns !== '') {
-    if (!/^\/[^\0]*$/.test(netns) || netns.split('/').includes('..')) throw bad(`pod.netns must be an absolute path without '..', got ${JSON.stringify(netns)}`);
-    return { ...pod, netns };
-  }
-  return pod;
-}
-
-function validateHeader(o: Record<string, unknown>): string {
-  if (o.apiVersion !== 'v1') throw bad(`apiVersion must be "v1", got ${JSON.stringify(o.apiVersion)}`);
-  return str(o, 'network', 'request') as string;
-}
-
-/** Validates an AllocateRequest; every message names the field. */
-export function validateAllocate(body: unknown): AllocateRequest {
-  const o = obj(body, 'request');
-  const network = validateHeader(o);
-  const req: AllocateRequest = { apiVersion: 'v1', network, pod: validatePod(o.pod) };
-  if (o.args !== undefined && o.args !== null) {
-    const a = obj(o.args, 'args');
-    const args: NonNullable<AllocateRequest['args']> & { master?: string[] } = {};
-    if (a.nics !== undefined) {
-      const n = typeof a.nics === 'string' && /^\d+$/.test(a.nics) ? Number(a.nics) : a.nics;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw bad(`args.nics must be a non-negative integer, got ${JSON.stringify(a.nics)}`);
-      args.nics = n;
-    }
-    for (const key of ['masters', 'master'] as const) {
-      const m = a[key];
-      if (m === undefined) continue;
-      const list = typeof m === 'string' ? [m] : m;
-      if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw bad(`args.${key} must be a list of host NIC names`);
-      args[key] = list as string[];
-    }
-    if (args.master && !args.masters) args.masters = args.master;
-    delete args.master;
-    if (a.class !== undefined) args.class = str(a, 'class', 'args') as string;
-    if (a.target !== undefined) args.target = str(a, 'target', 'args') as string;
-    req.args = args;
-  }
-  if (o.resourceName !== undefined) req.resourceName = str(o, 'resourceName', 'request', false) as string;
-  if (o.deviceIDs !== undefined) {
-    if (!Array.isArray(o.deviceIDs) || !o.deviceIDs.every((x) => typeof x === 'string')) throw bad('deviceIDs must be a list of PCI addresses');
-    req.deviceIDs = o.deviceIDs as string[];
-  }
-  return req;
-}
-
-/** Validates a GcRequest: `keep` is the runtime's list of valid attachments (may be empty). */
-export function validateGc(body: unknown): GcRequest {
-  const o = obj(body, 'request');
-  const network = validateHeader(o);
-  if (!Array.isArray(o.keep)) throw bad('keep must be a list of {containerID, ifName} (the runtime\'s valid attachments; [] keeps none)');
-  const keep = o.keep.map((k, i) => {
-    const e = obj(k, `keep[${i}]`);
-    return { containerID: str(e, 'containerID', `keep[${i}]`) as string, ifName: str(e, 'ifName', `keep[${i}]`) as string };
-  });
-  return { apiVersion: 'v1', network, keep };
-}
-
-/** Validates a ReleaseRequest / LookupRequest (only the key fields are required). */
-export function validateRelease(body: unknown): ReleaseRequest {
-  const o = obj(body, 'request');
-  const network = validateHeader(o);
-  return { apiVersion: 'v1', network, pod: validatePod(o.pod) };
-}

@@ -11,6 +11,7 @@ import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, usesMultiNicIpam, type Rout
 import { nicAddressing } from '../../lib/agent/addressing.js';
 import type { CIDR, DeviceClass, HostInterface, InterfaceInfo, MultiNicNetwork } from '../../lib/crds/types.gen.js';
 import type { Allocation, Ipam, PoolSpec } from '../../lib/ipam/types.js';
+import { PoolExhaustedError } from '../../lib/ipam/allocator.js';
 import type { KubeObject } from '../../lib/k8s/meta.js';
 import { R } from '../../lib/k8s/resources.js';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../../kube/api.js';
@@ -271,8 +272,7 @@ export class KubeAgent {
       ipam,
       (pools) => this.mirror?.mark(pools),
       (e) => {
-        const err = e as { name?: string; pool?: string; message?: string };
-        if (err.name === 'PoolExhaustedError' && err.pool) this.events.record({ apiVersion: 'multinic.fms.io/v1', kind: 'IPPool', name: err.pool }, 'PoolExhausted', err.message ?? 'pool exhausted');
+        if (e instanceof PoolExhaustedError && e.pool) this.events.record({ apiVersion: 'multinic.fms.io/v1', kind: 'IPPool', name: e.pool }, 'PoolExhausted', e.message);
       },
     );
     this.mirror = new IPPoolMirror({

@@ -140,3 +140,34 @@ export interface AgentErrorBody {
   message: string;
   hint?: string;
 }
+
+/** An error with its wire code and HTTP status: what the agent answers as an AgentErrorBody. */
+export class AgentError extends Error {
+  constructor(
+    readonly code: AgentErrorBody['code'],
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'AgentError';
+  }
+
+  get status(): number {
+    return HTTP_STATUS[this.code];
+  }
+
+  body(): AgentErrorBody {
+    return { apiVersion: 'v1', code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) };
+  }
+}
+
+export const HTTP_STATUS: Record<AgentErrorBody['code'], number> = {
+  InvalidRequest: 400,
+  UnknownNetwork: 404,
+  NotFound: 404,
+  NoMatchingNic: 422,
+  UnknownDeviceClass: 422,
+  PoolExhausted: 409,
+  NotReady: 503,
+  Internal: 500,
+};
