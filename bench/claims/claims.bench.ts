@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { claimCidr } from '../../src/agent/kube/claim.js';
-import { CIDR_CLAIM_CRD, claimByCreate } from '../../src/agent/kube/claim-objects.js';
+import { claimByCreate } from '../../src/agent/kube/claim-objects.js';
 import { startApiServer, writeKubeconfig } from '../../src/lab/apiserver/index.js';
 import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
@@ -127,7 +127,7 @@ async function runOnce(design: 'cidr' | 'claims', n: number): Promise<Run> {
   const server = await startApiServer({ historyLimit: 200 });
   const dir = mkdtempSync(join(tmpdir(), 'mn-bench-claims-'));
   try {
-    for (const crd of [...CRDS, CIDR_CLAIM_CRD]) server.store.create(structuredClone(crd) as never);
+    for (const crd of CRDS) server.store.create(structuredClone(crd) as never);
     server.store.create(network() as never);
     const kubeconfig = join(dir, 'kubeconfig');
     await writeKubeconfig(kubeconfig, server.url);

@@ -1,35 +1,17 @@
-// Claim by create (see src/lib/cluster/claim-objects.ts): plan from the claims this agent knows
-// plus every HostInterface it knows (so agents that see the same hosts plan the same indexes and
-// do not collide), then CREATE our own claim objects. AlreadyExists on one of ours means another
-// host took that index first: read it, add it to what we know and re-plan. Nothing is ever
+// Claim by create (docs/scale.md, src/lib/cluster/claim-objects.ts): plan from the claims this agent
+// knows plus every HostInterface it knows (so agents that see the same hosts plan the same indexes
+// and do not collide), then CREATE our own CIDRClaim objects. AlreadyExists on one of ours means
+// another host took that index first: read it, add it to what we know and re-plan. Nothing is ever
 // replaced, so there is no compare-and-swap on a shared object and no object grows with the cluster.
-// Not wired into KubeAgent yet: the CIDR readers (routes, pools, status, doctor) still read the
-// CIDR; bench/claims measures this against claimCidr.
-import { claimInventory } from '../../lib/cluster/claim.js';
-import { cidrFromClaims, claimsFromCidr, type CIDRClaim } from '../../lib/cluster/claim-objects.js';
-import type { CIDR, HostInterface, MultiNicNetwork } from '../../lib/crds/types.gen.js';
-import { MULTINIC_GROUP, type ResourceRef } from '../../lib/k8s/resources.js';
+import { canonical, claimInventory } from '../../lib/cluster/claim.js';
+import { CLAIM_NETWORK_LABEL, cidrFromClaims, isLabelValue, claimsFromCidr, sameHolder, type CIDRClaim } from '../../lib/cluster/claim-objects.js';
+import type { CIDR, CIDRSpec, HostInterface, MultiNicNetwork } from '../../lib/crds/types.gen.js';
+import type { OwnerReference } from '../../lib/k8s/meta.js';
+import { R } from '../../lib/k8s/resources.js';
 import { validateNetwork } from '../../lib/network.js';
 import { planNetwork } from '../../lib/plan/index.js';
-import { isAlreadyExists, type KubeApi } from '../../kube/api.js';
-
-export const CIDR_CLAIM: ResourceRef = { group: MULTINIC_GROUP, version: 'v1', kind: 'CIDRClaim', plural: 'cidrclaims', namespaced: false };
-
-/**
- * The CIDRClaim CRD for tests and bench/claims (not in deploy/crds yet, so `install` does not
- * create it): cluster-scoped, spec kept as given.
- */
-export const CIDR_CLAIM_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'cidrclaims.multinic.fms.io' },
-  spec: {
-    group: MULTINIC_GROUP,
-    scope: 'Cluster',
-    names: { plural: 'cidrclaims', singular: 'cidrclaim', kind: 'CIDRClaim', listKind: 'CIDRClaimList' },
-    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
-  },
-};
+import { isAlreadyExists, isNotFound, type KubeApi } from '../../kube/api.js';
+import type { K } from './kinds.js';
 
 export interface ClaimByCreateOptions {
   api: KubeApi;
@@ -42,18 +24,43 @@ export interface ClaimByCreateOptions {
    * (unstored: no resourceVersion), so the indexes the CIDR gave are kept and ours are adopted.
    */
   claims: readonly CIDRClaim[];
+  /** The network's frozen config (its CIDR's spec.config); default: planned from the network now. */
+  config?: CIDRSpec['config'];
+  /** ownerReferences of the claims we create (cidrOwnerRef of the network's CIDR). */
+  owner?: readonly OwnerReference[];
   maxAttempts?: number;
 }
 
 export interface ClaimByCreateOutcome {
+  network: string;
+  /** netAddress → hostIndex held by this node after the claim. */
   claimed: Record<string, number>;
-  /** Objects created (the only writes). */
+  /** Objects created (the only writes besides deletes). */
   writes: number;
+  /** Our own claims rewritten because our NIC's address or name changed (never another host's). */
+  updates: number;
+  /** Our claims deleted because the plan no longer gives us that NIC network (the NIC went away). */
+  deleted: number;
   /** Creates answered AlreadyExists by another host's claim (re-planned). */
   conflicts: number;
   /** Creates answered AlreadyExists by an interface claim saying the same thing (no re-plan). */
   shared: number;
   attempts: number;
+  /** Host NICs of ours the plan could not place (no free host index...). */
+  unplaced: string[];
+  /** The network's view after the claim (config + every claim we know). */
+  view: CIDRSpec;
+}
+
+/** Raised when a claim by create cannot complete; the attempts and conflicts are in the message. */
+export class ClaimByCreateError extends Error {
+  constructor(
+    readonly network: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ClaimByCreateError';
+  }
 }
 
 /** Creates (or confirms) this host's claims in the network; returns what it holds. */
@@ -61,34 +68,44 @@ export async function claimByCreate(o: ClaimByCreateOptions): Promise<ClaimByCre
   const name = o.network.metadata.name ?? '';
   const me = o.own.spec.hostName;
   const validated = validateNetwork({ source: `MultiNicNetwork/${name}`, value: o.network });
-  const known = new Map(o.claims.filter((c) => c.spec.network === name).map((c) => [c.metadata.name, c] as const));
-  const out: ClaimByCreateOutcome = { claimed: {}, writes: 0, conflicts: 0, shared: 0, attempts: 0 };
+  const known = new Map(o.claims.filter((c) => c.spec.network === name).map((c) => [c.metadata.name ?? '', c] as const));
+  const out: ClaimByCreateOutcome = { network: name, claimed: {}, writes: 0, updates: 0, deleted: 0, conflicts: 0, shared: 0, attempts: 0, unplaced: [], view: { config: o.config ?? planNetwork({ network: validated, inventory: [] }).cidr.spec.config, cidr: [] } };
+  const config = out.view.config;
   const max = o.maxAttempts ?? 50;
   while (out.attempts < max) {
     out.attempts++;
-    const config = planNetwork({ network: validated, inventory: [o.own] }).cidr.spec.config;
     const previous: CIDR = { apiVersion: 'multinic.fms.io/v1', kind: 'CIDR', metadata: { name }, spec: cidrFromClaims(name, config, [...known.values()]) };
     const holders = claimInventory(o.own, previous.spec);
     const listed = new Set(holders.map((h) => h.spec.hostName));
     const inventory = [...holders, ...o.hosts.filter((h) => !listed.has(h.spec.hostName))];
     const plan = planNetwork({ network: validated, inventory, previous });
+    const wanted = claimsFromCidr(name, plan.cidr.spec, me, o.owner ?? []);
     let replan = false;
-    for (const want of claimsFromCidr(name, plan.cidr.spec, me)) {
-      const have = known.get(want.metadata.name);
+    for (const want of wanted) {
+      const wantName = want.metadata.name ?? '';
+      const have = known.get(wantName);
       // A claim known only from a legacy CIDR entry (no resourceVersion: never stored) is ours to
       // create with the same index: that is the migration, and it keeps every host's index.
-      if (have && sameHolder(have, want) && have.metadata.resourceVersion) continue;
-      if (have && !sameHolder(have, want)) {
-        replan = true; // the plan gave us an index a claim we know holds: cannot happen unless stale
+      if (have && sameHolder(have, want) && have.metadata.resourceVersion) {
+        // Ours, but our NIC changed (a new address or name): rewrite our own object. The index is
+        // held throughout; the compare-and-swap is on an object only this host writes.
+        if (canonical(have.spec) === canonical(want.spec)) continue;
+        known.set(wantName, await o.api.replace<K<CIDRClaim>>(R.CIDRClaim, { ...(have as K<CIDRClaim>), spec: want.spec }));
+        out.updates++;
+        continue;
+      }
+      if (have?.metadata.resourceVersion && !sameHolder(have, want)) {
+        replan = true; // the plan gave us an index a stored claim holds: only when what we know is inconsistent
         break;
       }
       try {
-        known.set(want.metadata.name, await o.api.create<CIDRClaim>(CIDR_CLAIM, want));
+        known.set(wantName, await o.api.create<K<CIDRClaim>>(R.CIDRClaim, want as K<CIDRClaim>));
         out.writes++;
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
-        const taken = await o.api.get<CIDRClaim>(CIDR_CLAIM, want.metadata.name);
-        if (taken) known.set(want.metadata.name, taken);
+        const taken = await o.api.get<K<CIDRClaim>>(R.CIDRClaim, wantName);
+        if (taken) known.set(wantName, taken);
+        else known.delete(wantName); // deleted meanwhile (a departed host): free again
         if (taken && sameHolder(taken, want)) {
           out.shared++;
           continue;
@@ -99,13 +116,32 @@ export async function claimByCreate(o: ClaimByCreateOptions): Promise<ClaimByCre
       }
     }
     if (replan) continue;
+    // Our stored host claims the plan no longer has (that NIC network left this host): free them.
+    const keep = new Set(wanted.map((w) => w.metadata.name));
+    for (const [n, c] of [...known]) {
+      if (c.spec.hostName !== me || c.spec.hostIndex === undefined || keep.has(n) || !c.metadata.resourceVersion) continue;
+      try {
+        await o.api.delete(R.CIDRClaim, n);
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+      known.delete(n);
+      out.deleted++;
+    }
     for (const e of plan.cidr.spec.cidr) for (const h of e.hosts) if (h.hostName === me) out.claimed[e.netAddress] = h.hostIndex;
+    out.unplaced = plan.unplaced.filter((u) => u.hostName === me).map((u) => `${u.interfaceName} on ${u.netAddress}: ${u.reason}`);
+    out.view = cidrFromClaims(name, config, [...known.values()].filter((c) => c.metadata.resourceVersion));
     return out;
   }
-  throw new Error(`failed to claim host indexes of ${me} in network "${name}" after ${max} attempts (${out.conflicts} conflicts)`);
+  throw new ClaimByCreateError(name, `failed to claim host indexes of ${me} in network "${name}" after ${max} attempts (${out.conflicts} conflicts)`);
 }
 
-/** The same index held for the same purpose: the same NIC network, and for a host claim the same host. */
-function sameHolder(a: CIDRClaim, b: CIDRClaim): boolean {
-  return a.spec.netAddress === b.spec.netAddress && a.spec.interfaceIndex === b.spec.interfaceIndex && a.spec.hostIndex === b.spec.hostIndex && a.spec.hostName === b.spec.hostName;
+/**
+ * The stored claims of one network (selected by its label; a name too long for a label is
+ * filtered on spec.network instead), or of every network.
+ */
+export async function listClaims(api: KubeApi, network?: string): Promise<CIDRClaim[]> {
+  const byLabel = network !== undefined && isLabelValue(network);
+  const l = await api.list<K<CIDRClaim>>(R.CIDRClaim, byLabel ? { labelSelector: `${CLAIM_NETWORK_LABEL}=${network}` } : {});
+  return network === undefined ? l.items : l.items.filter((c) => c.spec.network === network);
 }

@@ -5,6 +5,126 @@ export const CRDS = [
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
     "metadata": {
+      "name": "cidrclaims.multinic.fms.io"
+    },
+    "spec": {
+      "group": "multinic.fms.io",
+      "scope": "Cluster",
+      "names": {
+        "kind": "CIDRClaim",
+        "listKind": "CIDRClaimList",
+        "plural": "cidrclaims",
+        "singular": "cidrclaim"
+      },
+      "versions": [
+        {
+          "name": "v1",
+          "served": true,
+          "storage": true,
+          "additionalPrinterColumns": [
+            {
+              "name": "Network",
+              "type": "string",
+              "jsonPath": ".spec.network"
+            },
+            {
+              "name": "NIC Network",
+              "type": "string",
+              "jsonPath": ".spec.netAddress"
+            },
+            {
+              "name": "Host",
+              "type": "string",
+              "jsonPath": ".spec.hostName"
+            },
+            {
+              "name": "PodCIDR",
+              "type": "string",
+              "jsonPath": ".spec.podCIDR"
+            },
+            {
+              "name": "Age",
+              "type": "date",
+              "jsonPath": ".metadata.creationTimestamp"
+            }
+          ],
+          "schema": {
+            "openAPIV3Schema": {
+              "type": "object",
+              "required": [
+                "spec"
+              ],
+              "properties": {
+                "apiVersion": {
+                  "type": "string"
+                },
+                "kind": {
+                  "type": "string"
+                },
+                "metadata": {
+                  "type": "object"
+                },
+                "spec": {
+                  "type": "object",
+                  "description": "One index of the plan; without hostIndex the interface index of a NIC network, with it one host's pod block on that NIC network.",
+                  "required": [
+                    "network",
+                    "netAddress",
+                    "interfaceIndex",
+                    "vlanCIDR"
+                  ],
+                  "properties": {
+                    "network": {
+                      "type": "string",
+                      "minLength": 1,
+                      "maxLength": 253,
+                      "description": "The MultiNicNetwork (and CIDR) this index belongs to."
+                    },
+                    "netAddress": {
+                      "type": "string",
+                      "minLength": 1,
+                      "description": "The NIC network (a host NIC's subnet) the interface index is given to."
+                    },
+                    "interfaceIndex": {
+                      "type": "integer",
+                      "minimum": 0
+                    },
+                    "vlanCIDR": {
+                      "type": "string",
+                      "minLength": 1
+                    },
+                    "hostIndex": {
+                      "type": "integer",
+                      "minimum": 0
+                    },
+                    "hostName": {
+                      "type": "string"
+                    },
+                    "interfaceName": {
+                      "type": "string"
+                    },
+                    "hostIP": {
+                      "type": "string"
+                    },
+                    "podCIDR": {
+                      "type": "string"
+                    },
+                    "ippool": {
+                      "type": "string"
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  },
+  {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {
       "name": "cidrs.multinic.fms.io"
     },
     "spec": {
@@ -162,9 +282,35 @@ export const CRDS = [
                 },
                 "status": {
                   "type": "object",
+                  "description": "Written by the leader agent from the network's CIDRClaims.",
                   "properties": {
                     "observedGeneration": {
                       "type": "integer"
+                    },
+                    "hosts": {
+                      "type": "integer",
+                      "minimum": 0,
+                      "description": "Hosts holding at least one pod block."
+                    },
+                    "hostClaims": {
+                      "type": "integer",
+                      "minimum": 0,
+                      "description": "CIDRClaims of host pod blocks."
+                    },
+                    "unmigrated": {
+                      "type": "integer",
+                      "minimum": 0,
+                      "description": "Host entries of spec.cidr[].hosts not yet held by a CIDRClaim."
+                    },
+                    "shadowed": {
+                      "type": "array",
+                      "description": "Host entries of spec.cidr[].hosts that contradict a CIDRClaim (not served), as host@netAddress#hostIndex.",
+                      "items": {
+                        "type": "string"
+                      }
+                    },
+                    "lastSyncTime": {
+                      "type": "string"
                     }
                   }
                 }
@@ -1448,6 +1594,7 @@ export const CRDS = [
 
 /** kind → plural resource name. */
 export const PLURALS = {
+  "CIDRClaim": "cidrclaims",
   "CIDR": "cidrs",
   "DeviceClass": "deviceclasses",
   "HostInterface": "hostinterfaces",

@@ -26,6 +26,7 @@ export const R = {
   DeviceClass: ref(MULTINIC_GROUP, 'v1', 'DeviceClass', 'deviceclasses', false),
   HostInterface: ref(MULTINIC_GROUP, 'v1', 'HostInterface', 'hostinterfaces', false),
   CIDR: ref(MULTINIC_GROUP, 'v1', 'CIDR', 'cidrs', false),
+  CIDRClaim: ref(MULTINIC_GROUP, 'v1', 'CIDRClaim', 'cidrclaims', false),
   IPPool: ref(MULTINIC_GROUP, 'v1', 'IPPool', 'ippools', false),
   NetworkAttachmentDefinition: ref('k8s.cni.cncf.io', 'v1', 'NetworkAttachmentDefinition', 'network-attachment-definitions', true),
   Namespace: ref('', 'v1', 'Namespace', 'namespaces', false),

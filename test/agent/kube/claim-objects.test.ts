@@ -1,26 +1,58 @@
-// Claim by create against the real API stand-in: racing agents get distinct indexes with no
-// compare-and-swap, agents that see the same hosts do not collide at all, and an existing CIDR's
-// entries become claims with the same indexes (migration keeps every host's index).
+// Claim by create against the real API stand-in serving deploy/crds/cidrclaims.yaml: racing agents
+// get distinct indexes with no compare-and-swap, agents that see the same hosts do not collide at
+// all, an existing CIDR's entries become claims with the same indexes (migration keeps every host's
+// index), a NIC that leaves frees its claim, and claims go with their CIDR (Kubernetes GC).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CIDR_CLAIM_CRD, claimByCreate } from '../../../src/agent/kube/claim-objects.js';
+import { ClaimByCreateError, claimByCreate, listClaims } from '../../../src/agent/kube/claim-objects.js';
 import { claimCidr } from '../../../src/agent/kube/claim.js';
 import { duplicateClaims } from '../../../src/lib/cluster/claim.js';
-import { cidrFromClaims, claimsFromCidr, type CIDRClaim } from '../../../src/lib/cluster/claim-objects.js';
-import type { HostInterface } from '../../../src/lib/crds/types.gen.js';
-import { cidrOf, createNetwork, hostNics, seedNetwork, testCluster, type TestCluster } from './helpers.js';
+import { CLAIM_HOST_LABEL, CLAIM_NETWORK_LABEL, cidrFromClaims, cidrOwnerRef, claimsFromCidr, type CIDRClaim } from '../../../src/lib/cluster/claim-objects.js';
+import type { CIDR, HostInterface } from '../../../src/lib/crds/types.gen.js';
+import { ApiError } from '../../../src/kube/api.js';
+import { cidrOf, createNetwork, eventually, hostNics, R, seedNetwork, testCluster, type TestCluster } from './helpers.js';
 
 let c: TestCluster;
 beforeEach(async () => {
   c = await testCluster();
-  c.server.store.create(structuredClone(CIDR_CLAIM_CRD) as never);
 });
 afterEach(async () => {
   await c.close();
 });
 
-const hi = (name: string, i: number): HostInterface => ({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name }, spec: { hostName: name, interfaces: hostNics(i) } });
+const hi = (name: string, i: number, nets?: number[]): HostInterface => ({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name }, spec: { hostName: name, interfaces: hostNics(i, nets) } });
 const stored = (): CIDRClaim[] => c.server.store.list('multinic.fms.io/v1', 'CIDRClaim') as unknown as CIDRClaim[];
 const NET = 'multi-nic-sample';
+const CONFIG = { name: NET, type: 'ipvlan', subnet: '192.168.0.0/16', masterNets: [], hostBlock: 6, interfaceBlock: 2 };
+
+describe('the CIDRClaim resource on the stand-in', () => {
+  it('is served from deploy/crds: created, read by name and label, refused a second time with AlreadyExists, never larger than 1 KiB', async () => {
+    const net = createNetwork(c, seedNetwork());
+    const out = await claimByCreate({ api: c.api, network: net, own: hi('host-a', 0), hosts: [], claims: [] });
+    expect(out).toMatchObject({ claimed: { '10.0.1.0/24': 0, '10.0.2.0/24': 0 }, writes: 4, conflicts: 0 });
+    const got = await c.api.get<CIDRClaim & { metadata: { name: string } }>(R.CIDRClaim, `${NET}.i1.h0`);
+    expect(got?.spec).toEqual({ network: NET, netAddress: '10.0.2.0/24', interfaceIndex: 1, vlanCIDR: '192.168.64.0/18', hostIndex: 0, hostName: 'host-a', interfaceName: 'eth2', hostIP: '10.0.2.1', podCIDR: '192.168.64.0/24', ippool: 'multi-nic-sample-192.168.64.0-24' });
+    expect(got?.metadata.labels).toEqual({ [CLAIM_NETWORK_LABEL]: NET, [CLAIM_HOST_LABEL]: 'host-a' });
+    expect((await listClaims(c.api, NET)).map((x) => x.metadata.name).sort()).toEqual([`${NET}.i0`, `${NET}.i0.h0`, `${NET}.i1`, `${NET}.i1.h0`]);
+    expect(await listClaims(c.api, 'other')).toEqual([]);
+    // The claim itself: a second object of that name is refused, whatever it says.
+    const again = await c.api.create(R.CIDRClaim, { ...got!, metadata: { name: `${NET}.i1.h0` }, spec: { ...got!.spec, hostName: 'host-b' } }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(ApiError);
+    expect(again).toMatchObject({ code: 409, reason: 'AlreadyExists' });
+    // The schema is structural: a claim without its indexes is invalid.
+    const bad = await c.api.create(R.CIDRClaim, { apiVersion: 'multinic.fms.io/v1', kind: 'CIDRClaim', metadata: { name: 'x.i0' }, spec: { network: 'x' } }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: 422 });
+    expect(c.server.store.writeStats('multinic.fms.io/cidrclaims').largest).toBeLessThan(1024);
+  });
+
+  it('claims owned by the CIDR are removed with it (Kubernetes GC), so deleting a network removes its claims', async () => {
+    const net = createNetwork(c, seedNetwork());
+    const cidr = (await c.api.create<CIDR & { metadata: { name: string } }>(R.CIDR, { apiVersion: 'multinic.fms.io/v1', kind: 'CIDR', metadata: { name: NET }, spec: { config: CONFIG, cidr: [] } }));
+    await claimByCreate({ api: c.api, network: net, own: hi('host-a', 0), hosts: [], claims: [], owner: cidrOwnerRef(cidr) });
+    expect(stored().every((x) => x.metadata.ownerReferences?.[0]?.uid === cidr.metadata.uid)).toBe(true);
+    await c.api.delete(R.CIDR, NET);
+    await eventually(() => expect(stored()).toEqual([]));
+  });
+});
 
 describe('claimByCreate', () => {
   it('agents that see the same hosts claim the plan\'s indexes concurrently with no conflict and no update', async () => {
@@ -34,7 +66,7 @@ describe('claimByCreate', () => {
     // 16 hosts x 2 NIC networks, plus the 2 interface claims; nothing is ever rewritten.
     expect(st).toMatchObject({ creates: 34, updates: 0 });
     expect(st.largest).toBeLessThan(1024);
-    const view = cidrFromClaims(NET, { name: NET, type: 'ipvlan', subnet: '192.168.0.0/16', masterNets: [], hostBlock: 6, interfaceBlock: 2 }, stored());
+    const view = cidrFromClaims(NET, CONFIG, stored());
     expect(duplicateClaims(view)).toEqual([]);
     expect(view.cidr.map((e) => e.hosts.length)).toEqual([16, 16]);
   });
@@ -45,7 +77,7 @@ describe('claimByCreate', () => {
     const outs = await Promise.all(hosts.map(async (own) => claimByCreate({ api: await c.client(), network: net, own, hosts: [], claims: [] })));
     expect(outs.reduce((s, o) => s + o.conflicts, 0)).toBeGreaterThan(0);
     expect(new Set(outs.map((o) => o.claimed['10.0.1.0/24'])).size).toBe(12);
-    const view = cidrFromClaims(NET, { name: NET, type: 'ipvlan', subnet: '192.168.0.0/16', masterNets: [], hostBlock: 6, interfaceBlock: 2 }, stored());
+    const view = cidrFromClaims(NET, CONFIG, stored());
     expect(duplicateClaims(view)).toEqual([]);
     expect(view.cidr.flatMap((e) => e.hosts.map((h) => h.hostName)).sort()).toEqual([...hosts.flatMap((h) => [h.spec.hostName, h.spec.hostName])].sort());
     // A repeated claim creates nothing.
@@ -66,5 +98,38 @@ describe('claimByCreate', () => {
     // A new host planning from the claims only must not take zeta's or mid's index: they come from the CIDR too.
     const n = await claimByCreate({ api: c.api, network: net, own: hi('new', 3), hosts: [], claims: [...claimsFromCidr(NET, cidr.spec), ...stored()] });
     expect(n.claimed).toEqual({ '10.0.1.0/24': 3, '10.0.2.0/24': 3 });
+  });
+
+  it('a NIC network that leaves the host frees its claim; the other NIC keeps its index', async () => {
+    const net = createNetwork(c, seedNetwork());
+    await claimByCreate({ api: c.api, network: net, own: hi('b', 1), hosts: [], claims: [] });
+    const first = await claimByCreate({ api: c.api, network: net, own: hi('a', 0), hosts: [], claims: stored() });
+    expect(first.claimed).toEqual({ '10.0.1.0/24': 1, '10.0.2.0/24': 1 });
+    const out = await claimByCreate({ api: c.api, network: net, own: hi('a', 0, [1]), hosts: [], claims: stored() });
+    expect(out).toMatchObject({ claimed: { '10.0.1.0/24': 1 }, writes: 0, deleted: 1 });
+    expect(stored().filter((x) => x.spec.hostName === 'a').map((x) => x.metadata.name)).toEqual([`${NET}.i0.h1`]);
+  });
+
+  it('a NIC whose address changed rewrites only its own claim, keeping the index', async () => {
+    const net = createNetwork(c, seedNetwork());
+    await claimByCreate({ api: c.api, network: net, own: hi('a', 0), hosts: [], claims: [] });
+    const moved = hi('a', 0);
+    moved.spec.interfaces[0]!.hostIP = '10.0.1.77';
+    c.server.store.resetWriteStats();
+    const out = await claimByCreate({ api: c.api, network: net, own: moved, hosts: [], claims: stored() });
+    expect(out).toMatchObject({ claimed: { '10.0.1.0/24': 0, '10.0.2.0/24': 0 }, writes: 0, updates: 1, conflicts: 0 });
+    expect(stored().find((x) => x.metadata.name === `${NET}.i0.h0`)?.spec.hostIP).toBe('10.0.1.77');
+    expect(c.server.store.writeStats('multinic.fms.io/cidrclaims')).toMatchObject({ creates: 0, updates: 1 });
+  });
+
+  it('a host that does not fit gets no claim and says why; the error names the network when it cannot finish', async () => {
+    const net = createNetwork(c, seedNetwork({ ipam: JSON.stringify({ type: 'multi-nic-ipam', hostBlock: 1, interfaceBlock: 2, vlanMode: 'l3' }) }));
+    const hosts = [hi('a', 0), hi('b', 1), hi('c', 2)];
+    const outs = [];
+    for (const own of hosts) outs.push(await claimByCreate({ api: c.api, network: net, own, hosts, claims: stored() }));
+    expect(outs.map((o) => Object.keys(o.claimed).length)).toEqual([2, 2, 0]);
+    expect(outs[2]!.unplaced.join('\n')).toMatch(/eth1 on 10\.0\.1\.0\/24: .*host/i);
+    expect(stored().some((x) => x.spec.hostName === 'c')).toBe(false);
+    await expect(claimByCreate({ api: c.api, network: net, own: hi('d', 3), hosts: [], claims: [], maxAttempts: 0 })).rejects.toThrow(ClaimByCreateError);
   });
 });

@@ -69,7 +69,8 @@ describe.skipIf(kubectlMissing !== '')(`real kubectl against the stand-in ${kube
 
   it('applies the CRDs and the example network, then re-applies unchanged and modified', async () => {
     const crds = await ok('apply', '-f', 'deploy/crds/');
-    expect(crds.trim().split('\n')).toHaveLength(5);
+    expect(crds.trim().split('\n')).toHaveLength(6);
+    expect(crds).toContain('customresourcedefinition.apiextensions.k8s.io/cidrclaims.multinic.fms.io created');
     expect(crds).toContain('customresourcedefinition.apiextensions.k8s.io/multinicnetworks.multinic.fms.io created');
 
     expect(await ok('apply', '-f', 'examples/network.yaml')).toBe('multinicnetwork.multinic.fms.io/multi-nic-sample created\n');

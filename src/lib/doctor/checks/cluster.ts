@@ -37,7 +37,7 @@ export const crdsInstalled: Check = {
   title: 'CRDs installed and current',
   group: 'cluster',
   severity: 'fail',
-  explain: 'Every CRD of multinic.fms.io (MultiNicNetwork, DeviceClass, HostInterface, CIDR, IPPool) exists, serves v1, and matches the one this CLI installs (its applied-hash annotation).',
+  explain: 'Every CRD of multinic.fms.io (MultiNicNetwork, DeviceClass, HostInterface, CIDR, CIDRClaim, IPPool) exists, serves v1, and matches the one this CLI installs (its applied-hash annotation).',
   run(s) {
     const out: Finding[] = [];
     const have = new Map(s.crds.map((c) => [nameOf(c), c]));
