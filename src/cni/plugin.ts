@@ -112,6 +112,8 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
    *   given a physical NIC back to the host);
    * - a host-device / SR-IOV NIC is no longer in the pod (an earlier DEL gave it back): there is
    *   nothing to return, and host-device would fail "Link not found".
+   * In both cases host-device does no IPAM DEL (it releases its IPAM only with a netns and the
+   * link in it), so a passed-through single-NIC IPAM (host-local) gets its own DEL from here.
    */
   async function delDelegates(a: CmdArgs, conf: NetConf, nics: AllocatedNic[], prev?: CniResult): Promise<string[]> {
     const failures: string[] = [];
@@ -122,17 +124,28 @@ export function createHandlers(deps: PluginDeps): CniHandlers {
       const st = await deps.readNetns(a.netns).catch(() => undefined);
       if (st) podLinks = new Set(st.links.map((l) => l.ifname));
     }
+    const lentWhole = LENT_WHOLE.has(conf.plugin.type);
     for (const nic of [...nics].reverse()) {
       const ifName = ifNameOf(a, nic);
-      if (podLinks && !podLinks.has(ifName)) {
+      const what = `NIC ${nic.index + 1} (${nic.master || '?'} -> ${ifName})`;
+      const gone = podLinks !== undefined && !podLinks.has(ifName);
+      if (gone) {
         deps.log(`multi-nic DEL ${a.containerID}/${a.ifName}: ${ifName} is no longer in the pod (already given back); nothing for ${conf.plugin.type} to do`);
-        continue;
+      } else {
+        const slice = prev ? sliceForNic(prev, ifName, nicRoutes(nic)) : undefined;
+        try {
+          await deps.invoke(conf.plugin.type, delegateConfig(conf, nic, slice), { ...invokeOpts(a, 'DEL', ifName), ...(netnsGone ? { netns: '' } : {}) });
+        } catch (err) {
+          failures.push(`${what}: ${delegateMessage(err)}`);
+          continue;
+        }
       }
-      const slice = prev ? sliceForNic(prev, ifName, nicRoutes(nic)) : undefined;
-      try {
-        await deps.invoke(conf.plugin.type, delegateConfig(conf, nic, slice), { ...invokeOpts(a, 'DEL', ifName), ...(netnsGone ? { netns: '' } : {}) });
-      } catch (err) {
-        failures.push(`NIC ${nic.index + 1} (${nic.master || '?'} -> ${ifName}): ${delegateMessage(err)}`);
+      if (lentWhole && (gone || netnsGone) && !conf.multiNicIpam) {
+        try {
+          await deps.invoke(conf.ipam.type, { cniVersion: conf.cniVersion, name: conf.name, ipam: conf.ipam }, { ...invokeOpts(a, 'DEL', ifName), netns: netnsGone ? '' : a.netns });
+        } catch (err) {
+          failures.push(`${what}: ${conf.ipam.type}: ${delegateMessage(err)}`);
+        }
       }
     }
     return failures;
