@@ -5,7 +5,7 @@
 # doctor (which brings up its own lab: DOCTOR_HOSTS x DOCTOR_NICS, default 3 x 2).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-all="plan plan-cli ipam ipam-allocator agent cni cni-real cni-concurrent cni-startup claims"
+all="plan plan-cli ipam ipam-allocator agent cni cni-fake cni-concurrent cni-startup claims"
 sel=${BENCH:-$all}
 status=0
 run() {
@@ -13,7 +13,8 @@ run() {
   printf '\n\033[1m== bench %s\033[0m: %s\n' "$name" "$*"
   if ! "$@"; then echo "bench $name FAILED" >&2; status=1; fi
 }
-# The CNI benches measure the executable that ships (the Node 24 SEA), rebuilt once per run.
+# The CNI benches measure the executable that ships (make cni), rebuilt once per run, against the
+# real agent as deployed (Node 24, --kube, API stand-in; cni-fake: the fake agent).
 cni_built=0
 need_cni() { [ "$cni_built" = 1 ] || { bash scripts/build-cni.sh --out build/cni/multi-nic && cni_built=1; }; }
 for b in $sel; do
@@ -24,9 +25,9 @@ for b in $sel; do
     ipam-allocator) run ipam-allocator bash bench/ipam/run.sh allocator ;;
     agent) run agent bash bench/agent/run.sh ;;
     cni) need_cni && run cni bash bench/cni/run.sh --runs 15 --plugin build/cni/multi-nic ;;
-    cni-real) need_cni && run cni-real bash bench/cni/run.sh --runs 15 --agent real --plugin build/cni/multi-nic ;;
+    cni-fake) need_cni && run cni-fake bash bench/cni/run.sh --runs 15 --agent fake --plugin build/cni/multi-nic ;;
     cni-concurrent) need_cni && run cni-concurrent bash bench/cni/run.sh concurrent --pods 100 --rounds 3 --plugin build/cni/multi-nic ;;
-    cni-startup) run cni-startup node bench/cni-startup/bench.mjs --runs 20 ;;
+    cni-startup) need_cni && run cni-startup node bench/cni-startup/bench.mjs --runs 20 ;;
     claims) run claims bash bench/claims/run.sh 256,1024 ;;
     doctor) run doctor bash bench/doctor/run.sh "${DOCTOR_HOSTS:-3}" "${DOCTOR_NICS:-2}" ;;
     check) run check bash bench/check/run.sh --dir "${LAB_DIR:-${TMPDIR:-/tmp}/kubectl-multinic-lab/mnlab}" ;;

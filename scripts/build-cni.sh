@@ -82,29 +82,8 @@ esbuild=node_modules/.bin/esbuild
 postject=node_modules/.bin/postject
 [ -x "$esbuild" ] || { echo "build-cni: $esbuild missing; run npm ci first" >&2; exit 2; }
 
-node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-
-# Resolve a Node $major binary (see header).
-if [ -z "$node24" ] && [ "$(node_major node)" = "$major" ]; then node24=$(command -v node); fi
-if [ -z "$node24" ]; then
-  case "$(uname -m)" in x86_64) arch=x64 ;; aarch64|arm64) arch=arm64 ;; *) echo "build-cni: unsupported arch $(uname -m)" >&2; exit 2 ;; esac
-  os=$(uname -s | tr '[:upper:]' '[:lower:]')
-  cache=build/cache/node$major-$os-$arch
-  if [ ! -x "$cache/bin/node" ]; then
-    # Fetched into a private dir and renamed into place: concurrent builds never see half a binary.
-    fetch=$cache.fetch.$$
-    rm -rf "$fetch"
-    mkdir -p "$fetch"
-    echo "build-cni: fetching node-$os-$arch@$major from the npm registry into $cache" >&2
-    tgz=$(cd "$fetch" && npm pack --silent "node-$os-$arch@$major" 2>/dev/null | tail -1)
-    [ -n "$tgz" ] && [ -f "$fetch/$tgz" ] || { rm -rf "$fetch"; echo "build-cni: npm pack node-$os-$arch@$major failed (no registry access?); pass --node PATH to a Node $major binary" >&2; exit 3; }
-    tar -xzf "$fetch/$tgz" -C "$fetch" --strip-components=1 package/bin/node
-    rm -f "$fetch/$tgz"
-    mv -T "$fetch" "$cache" 2>/dev/null || rm -rf "$fetch"
-  fi
-  node24=$cache/bin/node
-fi
-[ "$(node_major "$node24")" = "$major" ] || { echo "build-cni: $node24 is not Node $major" >&2; exit 2; }
+# Resolve a Node $major binary (see header; scripts/node24.sh).
+node24=$(bash scripts/node24.sh ${node24:+--node "$node24"}) || exit $?
 
 work=$(dirname "$out")/.work-$(basename "$out")
 rm -rf "$work"

@@ -6,14 +6,14 @@
 // the DaemonSet launches it (NODE_OPTIONS=AGENT_NODE_OPTIONS from src/lib/install/render.ts), a fresh
 // agent per concurrency and variant, variants alternating so a noisy neighbour hits both.
 //
-//   bash bench/agent/run.sh [pods] [rounds] [concurrency[,concurrency...]] [--node PATH] [--launch bundle|bin|cli] [--kube]
+//   bash bench/agent/run.sh [pods] [rounds] [concurrency[,concurrency...]] [--node PATH] [--launch bin|cli|bundle] [--file]
 //
-// --launch bundle (default): src/agent/bin.ts bundled, state from a file. --launch bin: the agent as
-// the image starts it, bin/multinic-agent (dist/; build first). --launch cli: `kubectl-multinic agent`
-// (oclif, dist/), to see what the CLI framework costs. --kube (implies bin unless --launch cli):
-// state from the Kubernetes API, the lab's API stand-in running in the same namespace, the agent
-// claiming its blocks and mirroring allocations to IPPools, as in a cluster. --node: the agent's
-// Node.js binary, absolute or repo-relative (the image runs Node 24). AGENT_NODE_ARGS overrides the deployed NODE_OPTIONS.
+// Default: what ships, as deployed: bin/multinic-agent run (dist/; build first) on the image's runtime
+// (Node 24, scripts/node24.sh), NODE_ENV=production, state from the Kubernetes API (the lab's API
+// stand-in in the same namespace), the agent claiming its blocks and mirroring allocations to IPPools.
+// --launch cli: `kubectl-multinic agent` (oclif, dist/), to see what the CLI framework costs.
+// --file: state from a file instead of the API (--launch bundle: src/agent/bin.ts bundled, file only).
+// --node: another Node.js binary, absolute or repo-relative. AGENT_NODE_ARGS overrides the deployed NODE_OPTIONS.
 // Needs root. Prints a JSON report (also build/bench/agent-<launch>-<file|kube>.json).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,26 +22,27 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run } from '../../src/host/exec.js';
 import { AGENT_NODE_OPTIONS } from '../../src/lib/install/render.js';
+import { node24, verdict } from '../lib/deployed.js';
 
 const flags = new Map<string, string>();
 const positional: string[] = [];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i] as string;
-  if (a === '--kube') flags.set('kube', '1');
+  if (a === '--kube' || a === '--file') flags.set(a.slice(2), '1');
   else if (a.startsWith('--')) flags.set(a.slice(2), process.argv[++i] ?? '');
   else positional.push(a);
 }
 const PODS = Number(positional[0] ?? 1000);
 const ROUNDS = Number(positional[1] ?? 3);
 const CONCS = (positional[2] ?? '16,64').split(',').map(Number);
-const KUBE = flags.has('kube');
-const LAUNCH = flags.get('launch') ?? (KUBE ? 'bin' : 'bundle');
+const KUBE = !flags.has('file');
+const LAUNCH = flags.get('launch') ?? 'bin';
 if (LAUNCH !== 'bundle' && LAUNCH !== 'bin' && LAUNCH !== 'cli') throw new Error(`--launch must be bundle, bin or cli, not ${LAUNCH}`);
-if (KUBE && LAUNCH === 'bundle') throw new Error('--kube runs dist/: use --launch bin (default) or cli');
-const NODE = resolve(flags.get('node') ?? process.execPath);
+if (KUBE && LAUNCH === 'bundle') throw new Error('--launch bundle reads a state file: add --file');
+const NODE = resolve(flags.get('node') ?? node24());
 const DEPLOYED = process.env.AGENT_NODE_ARGS ?? AGENT_NODE_OPTIONS;
 const agentJs = process.env.AGENT_BUNDLE as string;
-if (LAUNCH !== 'bundle' && !existsSync('dist/commands/agent.js')) throw new Error('bench/agent --launch bin|cli and --kube run dist/: build first (npx tsc -p tsconfig.build.json && npx oclif manifest)');
+if (LAUNCH !== 'bundle' && !existsSync('dist/commands/agent.js')) throw new Error('bench/agent runs dist/: build first (npx tsc -p tsconfig.build.json && npx oclif manifest)');
 const NS = 'mnagbench';
 const NICS = 2;
 
@@ -147,7 +148,7 @@ async function measure(conc: number, variant: RunResult['variant']): Promise<Run
       return ['eth1', 'eth2'].every((n) => links.some((l) => l.ifname === n && l.operstate === 'UP'));
     });
     const sock = join(dir, 'agent.sock');
-    const env = { ...process.env, NODE_OPTIONS: nodeOptions };
+    const env = { ...process.env, NODE_ENV: 'production', NODE_OPTIONS: nodeOptions };
     const source: string[] = [];
     if (KUBE) {
       const kubeconfig = join(dir, 'kubeconfig');
@@ -264,7 +265,14 @@ const report = {
       idleVsBareNode: round(d.rssMiB.idle / d.rssMiB.bareNode),
     }];
   })),
-  goals: { rssIdleMiB: 60, rssWithAllocationsMiB: 80, durableAllocationsPerSecond: 2000 },
+  goals: CONCS.flatMap((c) => {
+    const d = pick(c, 'deployed');
+    return [
+      { figure: `concurrency${c}.deployed.rssMiB.idle`, goal: 60, value: d.rssMiB.idle, verdict: verdict(d.rssMiB.idle, 60) },
+      { figure: `concurrency${c}.deployed.rssMiB.withAllocations (${PODS} pods x ${NICS} NICs)`, goal: 80, value: d.rssMiB.withAllocations, verdict: verdict(d.rssMiB.withAllocations, 80) },
+      { figure: `concurrency${c}.deployed.perSecond.durableAddresses (at least)`, goal: 2000, value: d.perSecond.durableAddresses, verdict: d.perSecond.durableAddresses >= 2000 ? 'met' : 'not met' },
+    ];
+  }),
 };
 mkdirSync('build/bench', { recursive: true });
 writeFileSync(`build/bench/${report.bench}.json`, `${JSON.stringify(report, null, 2)}\n`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Agent RSS and socket throughput (needs root: a throwaway namespace). Bundles the agent and the
-# bench from src (no build step; --launch cli and --kube run dist/, so build first):
-#   bash bench/agent/run.sh [pods] [rounds] [concurrency[,concurrency...]] [--node PATH] [--launch bundle|cli] [--kube]
+# Agent RSS and socket throughput (needs root: a throwaway namespace), the agent as deployed (dist/:
+# build first; Node 24 via scripts/node24.sh; --kube against the API stand-in). Bundles the bench
+# (and, for --launch bundle --file, the agent from src):
+#   bash bench/agent/run.sh [pods] [rounds] [concurrency[,concurrency...]] [--node PATH] [--launch bin|cli|bundle] [--file]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$(mktemp -d)"

@@ -1,14 +1,21 @@
-// How to ship the `multi-nic` CNI executable: a Node single-executable application (SEA) versus a
-// copied Node runtime + bundle + /bin/sh launcher. Both are built from the same entry by
-// scripts/build-cni.sh and measured side by side (interleaved, same machine, same moment) on the
-// cheapest real invocation, `CNI_COMMAND=VERSION` with an empty environment (`env -i`, no PATH).
-// Baseline: the same bundle run by the system's `node` (what a host *with* Node would pay).
+// Start-up of the `multi-nic` CNI executable alone, against what a C or Go plugin pays to start:
+// `CNI_COMMAND=VERSION` with an empty environment (`env -i`, no PATH), as a runtime probing a plugin
+// runs it. Side by side, interleaved (order rotated each round), same machine, same moment:
+//   floor-exec      /bin/true (the cost of exec itself)
+//   floor-macvlan   the reference macvlan plugin answering VERSION (a Go CNI plugin)
+//   node            Node 24's own start-up (`node -e 0`, the binary the SEA embeds): the floor of any SEA
+//   shipped         the executable that ships (build/cni/multi-nic as make cni builds it), when present
+//   sea             scripts/build-cni.sh --runtime node (Node 24 SEA)
+//   bun             scripts/build-cni.sh --runtime bun (bun build --compile --bytecode)
+// each built from the same entry. Per variant (each sample 10 execs in a row under one time(1), as
+// per-exec figures): wall median and p90, CPU (user+sys, mean) and peak RSS; ratios to the macvlan floor; goal: VERSION within 2x macvlan's wall.
 //
-//   node bench/cni-startup/bench.mjs [--runs 20] [--entry src/cni/main.ts]
+//   node bench/cni-startup/bench.mjs [--runs 20] [--entry src/cni/main.ts] [--variants a,b,...]
 // Prints a JSON report (also written to build/bench/cni-startup.json).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -19,55 +26,89 @@ const runs = Number(opt('runs', '20'));
 const entry = opt('entry', 'src/cni/main.ts');
 const dir = 'build/bench/cni-startup';
 mkdirSync(dir, { recursive: true });
+const macvlan = ['/usr/lib/cni/macvlan', '/opt/cni/bin/macvlan'].find((p) => existsSync(p));
+if (!macvlan) throw new Error('cni-startup: the reference macvlan plugin is not in /usr/lib/cni or /opt/cni/bin (apt-get install containernetworking-plugins)');
+const time = ['/usr/bin/time'].find((p) => existsSync(p));
+if (!time) throw new Error('cni-startup: needs /usr/bin/time (GNU time)');
 
-const build = (mode) => execFileSync('bash', ['scripts/build-cni.sh', '--entry', entry, '--mode', mode, '--out', join(dir, `multi-nic-${mode}`)], { stdio: ['ignore', 'ignore', 'inherit'] });
-build('sea');
-build('runtime');
-
-const du = (p) => {
-  const s = statSync(p);
-  if (!s.isDirectory()) return s.size;
-  return readdirSync(p).reduce((n, f) => n + du(join(p, f)), 0);
+const build = (runtime) => {
+  const out = resolve(dir, `multi-nic-${runtime}`);
+  execFileSync('bash', ['scripts/build-cni.sh', '--entry', entry, '--runtime', runtime, '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return out;
 };
-const variants = {
-  baseline: { cmd: process.execPath, argv: [join(dir, 'multi-nic-runtime.d/plugin.cjs')], bytes: du(join(dir, 'multi-nic-runtime.d/plugin.cjs')), files: 1, note: `system node ${process.version} (needs Node on the host)` },
-  sea: { cmd: join(dir, 'multi-nic-sea'), argv: [], bytes: du(join(dir, 'multi-nic-sea')), files: 1, note: 'single executable' },
-  runtime: { cmd: join(dir, 'multi-nic-runtime'), argv: [], bytes: du(join(dir, 'multi-nic-runtime')) + du(join(dir, 'multi-nic-runtime.d')), files: 3, note: 'sh launcher + node + bundle' },
+const node = execFileSync('bash', ['scripts/node24.sh'], { encoding: 'utf8' }).trim();
+const all = {
+  'floor-exec': { argv: ['/bin/true'], note: 'exec of /bin/true' },
+  'floor-macvlan': { argv: [macvlan], note: `${macvlan} VERSION (Go)` },
+  node: { argv: [node, '-e', '0'], note: `${node} -e 0 (Node ${execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()})` },
+  ...(existsSync('build/cni/multi-nic') ? { shipped: { argv: [resolve('build/cni/multi-nic')], note: 'build/cni/multi-nic (make cni)' } } : {}),
+  sea: { argv: [build('node')], note: 'Node 24 SEA (--runtime node)' },
+  bun: { argv: [build('bun')], note: 'Bun compiled (--runtime bun)' },
 };
+const want = opt('variants', '');
+const variants = Object.fromEntries(Object.entries(all).filter(([k]) => !want || k.startsWith('floor') || want.split(',').includes(k)));
 
+// One sample: BATCH execs in a row under one time(1) (it counts CPU in 10 ms ticks, too coarse for
+// one Go plugin start), each with an empty environment; wall and CPU are per exec.
+const BATCH = 10;
+const loop = `i=0; while [ $i -lt ${BATCH} ]; do /usr/bin/env -i CNI_COMMAND=VERSION "$@" < /dev/null > /dev/null || exit 1; i=$((i+1)); done`;
+const tf = join(dir, 'time.out');
 const once = (v) => {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(v.cmd, v.argv, { env: { CNI_COMMAND: 'VERSION' }, input: '', encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0 || !r.stdout.includes('supportedVersions')) throw new Error(`${v.cmd} failed: ${r.status} ${r.stderr}`);
-  return ms;
+  const r = spawnSync(time, ['-f', '%U %S %M', '-o', tf, '/bin/sh', '-c', loop, 'sh', ...v.argv], { env: {}, input: '', encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6 / BATCH;
+  if (r.status !== 0) throw new Error(`${v.argv.join(' ')} failed: ${r.status} ${r.stderr}`);
+  const [u, s, m] = readFileSync(tf, 'utf8').trim().split('\n').at(-1).split(/\s+/).map(Number);
+  return { ms, cpuMs: ((u + s) * 1000) / BATCH, rssKiB: m };
 };
-const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+const names = Object.keys(variants);
+const samples = Object.fromEntries(names.map((k) => [k, []]));
 for (const v of Object.values(variants)) once(v); // first run pays page-in; report steady state
-for (let i = 0; i < runs; i++) for (const [k, v] of Object.entries(variants)) samples[k].push(once(v));
+const load = [loadavg()];
+for (let i = 0; i < runs; i++) {
+  for (let k = 0; k < names.length; k++) {
+    const name = names[(k + i) % names.length];
+    samples[name].push(once(variants[name]));
+  }
+}
+load.push(loadavg());
 
 const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
-const med = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, q(xs, 0.5)]));
+const stat = (xs) => ({
+  wallMedianMs: +q(xs.map((x) => x.ms), 0.5).toFixed(1),
+  wallP90Ms: +q(xs.map((x) => x.ms), 0.9).toFixed(1),
+  cpuMeanMs: +(xs.reduce((n, x) => n + x.cpuMs, 0) / xs.length).toFixed(2),
+  peakRssMiB: +(q(xs.map((x) => x.rssKiB), 0.5) / 1024).toFixed(1),
+});
+const stats = Object.fromEntries(names.map((k) => [k, stat(samples[k])]));
+const base = stats['floor-macvlan'];
 const report = {
   apiVersion: 'multinic.fms.io/v1',
   kind: 'BenchReport',
   bench: 'cni-startup',
+  command: `/usr/bin/time sh -c '${BATCH} x env -i CNI_COMMAND=VERSION <variant> < /dev/null', figures per exec`,
   entry,
   runs,
-  cores: (await import('node:os')).cpus().length,
+  cores: cpus().length,
+  loadAverage: { start: load[0].map((x) => +x.toFixed(1)), end: load[1].map((x) => +x.toFixed(1)) },
   variants: Object.fromEntries(
-    Object.entries(variants).map(([k, v]) => [
+    names.map((k) => [
       k,
       {
-        note: v.note,
-        bytesOnDisk: v.bytes,
-        files: v.files,
-        medianMs: +med[k].toFixed(1),
-        p90Ms: +q(samples[k], 0.9).toFixed(1),
-        ratioToBaseline: +(med[k] / med.baseline).toFixed(2),
+        note: variants[k].note,
+        bytesOnDisk: statSync(variants[k].argv[0]).size,
+        ...stats[k],
+        wallVsMacvlan: +(stats[k].wallMedianMs / base.wallMedianMs).toFixed(2),
+        cpuVsMacvlan: base.cpuMeanMs > 0 ? +(stats[k].cpuMeanMs / base.cpuMeanMs).toFixed(2) : null,
       },
     ]),
   ),
+  goals: names
+    .filter((k) => !k.startsWith('floor') && k !== 'node')
+    .map((k) => {
+      const value = +(stats[k].wallMedianMs / base.wallMedianMs).toFixed(2);
+      return { figure: `variants.${k}.wallVsMacvlan`, goal: 2, value, verdict: value <= 2 ? 'met' : 'not met' };
+    }),
 };
 const text = `${JSON.stringify(report, null, 2)}\n`;
 writeFileSync('build/bench/cni-startup.json', text);

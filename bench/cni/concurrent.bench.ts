@@ -5,11 +5,13 @@
 // ADD latency p50/p99. Variants alternate per round; every pod is DELeted (untimed) between rounds.
 //
 //   bash bench/cni/run.sh concurrent [--pods 100] [--rounds 3] [--plugin build/cni/multi-nic] [--agent real|fake]
+// The plugin is the shipped executable; the real agent runs as deployed (see host.ts).
 // Needs root, /usr/lib/cni and the built plugin. Prints a JSON report (also build/bench/cni-concurrent-<agent>.json).
 import { cpus, loadavg } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BenchHost, cniDir, must, quantile, sh } from './host.js';
+import { verdict } from '../lib/deployed.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -21,7 +23,8 @@ const rounds = Number(opt('rounds', '3'));
 const agentKind = opt('agent', 'real');
 if (agentKind !== 'fake' && agentKind !== 'real') throw new Error(`--agent must be fake or real, not ${agentKind}`);
 if (!Number.isInteger(pods) || pods < 1 || pods > 240) throw new Error(`--pods must be 1..240 (each host NIC's pod block is a /24), not ${opt('pods', '')}`);
-const plugin = resolve(opt('plugin', 'bin/multi-nic'));
+const plugin = resolve(opt('plugin', 'build/cni/multi-nic'));
+if (!existsSync(plugin)) throw new Error(`bench/cni: ${plugin} missing: build the shipped executable first (make cni)`);
 const tag = `mncc${process.pid % 1000}`;
 const bed = new BenchHost(tag, agentKind);
 const podNs = (i: number) => `${tag}p${i}`;
@@ -66,6 +69,7 @@ async function round(variant: 'ours' | 'baseline', r: number): Promise<RoundResu
 }
 
 const results: Record<'ours' | 'baseline', RoundResult[]> = { ours: [], baseline: [] };
+const load: number[][] = [loadavg()];
 try {
   await bed.up();
   for (let i = 0; i < pods; i++) await must('ip', ['netns', 'add', podNs(i)]);
@@ -76,6 +80,7 @@ try {
     for (const v of order) results[v].push(await round(v, r));
   }
 } finally {
+  load.push(loadavg());
   for (let i = 0; i < pods; i++) await sh('ip', ['netns', 'del', podNs(i)]);
   await bed.down();
 }
@@ -100,8 +105,11 @@ const report = {
   nicsPerPod: 4,
   rounds,
   cores: cpus().length,
-  loadAverage: loadavg().map((x) => +x.toFixed(1)),
+  loadAverage: { start: load[0]!.map((x) => +x.toFixed(1)), end: load[1]!.map((x) => +x.toFixed(1)) },
   plugin,
+  agent: agentKind === 'fake' ? 'fake (test/fakes/agent-server.ts)' : `real, as deployed (${bed.node} bin/multinic-agent run --kube, API stand-in)`,
+  // Any failed ADD aborts the bench with its error, so a report means every ADD of every round succeeded.
+  failures: 0,
   variants: {
     ours: { ...ours, note: `${pods} concurrent multi-nic ADDs (agent allocation + 4 macvlan delegates each)` },
     baseline: { ...base, note: `${pods} concurrent pods, each 4 x (macvlan + host-local) ADD in sequence` },
@@ -110,7 +118,9 @@ const report = {
     totalOursVsBaseline: +(ours.totalMedianMs / base.totalMedianMs).toFixed(2),
     p99OursVsBaseline: +(ours.podP99Ms / base.podP99Ms).toFixed(2),
   },
+  goals: [] as Array<{ figure: string; goal: number; value: number; verdict: string }>,
 };
+for (const [figure, value] of Object.entries(report.ratio)) report.goals.push({ figure: `ratio.${figure}`, goal: 1.5, value, verdict: verdict(value, 1.5) });
 mkdirSync('build/bench', { recursive: true });
 writeFileSync(`build/bench/cni-concurrent-${agentKind}.json`, `${JSON.stringify(report, null, 2)}\n`);
 console.log(JSON.stringify(report, null, 2));

@@ -1,5 +1,6 @@
 // The CNI benches' test bed: one "host" netns holding 4 NICs (veths into a fabric netns), the agent
-// (the fake from test/fakes, or the real one from a state file, in the host netns), the two configs
+// (the real one as deployed: Node 24, bin/multinic-agent run --kube against the API stand-in in the
+// host netns, claiming its blocks and mirroring IPPools; or the fake from test/fakes), the two configs
 // compared (one 4-NIC multi-nic network; four macvlan + host-local single-NIC networks, what the same
 // pod costs without us) and the helpers to run plugins there. Used by add-4nic and concurrent.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,9 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeAgent } from '../../test/fakes/agent-server.js';
-import { bundleAgent } from '../../test/agent/helpers/bundle.js';
 import { call } from '../../test/agent/helpers/http.js';
-import { stateYaml, testCidr, testNetwork } from '../../test/agent/helpers/network.js';
+import { stateYaml, testNetwork } from '../../test/agent/helpers/network.js';
+import { deployedAgent, needDist, node24, startStandin } from '../lib/deployed.js';
 
 export const cniDir = '/usr/lib/cni';
 export const masters = [1, 2, 3, 4].map((i) => `eth${i}`);
@@ -65,12 +66,17 @@ export class BenchHost {
   readonly baseline: Array<Record<string, unknown>>;
   private fake: FakeAgent | undefined;
   private real: ChildProcess | undefined;
+  private api: ChildProcess | undefined;
   private realLog = '';
+  /** The runtime of the real agent and the stand-in: the image's Node 24. */
+  readonly node: string;
 
   constructor(
     readonly tag: string,
     readonly agentKind: 'fake' | 'real',
   ) {
+    if (agentKind === 'real') needDist();
+    this.node = agentKind === 'real' ? node24() : process.execPath;
     this.dir = mkdtempSync(join(tmpdir(), `${tag}-`));
     this.sock = join(this.dir, 'agent.sock');
     this.HOST = `${tag}h`;
@@ -118,6 +124,7 @@ export class BenchHost {
   async up(): Promise<void> {
     await must('ip', ['netns', 'add', this.FABRIC]);
     await must('ip', ['netns', 'add', this.HOST]);
+    await must('ip', ['-n', this.HOST, 'link', 'set', 'lo', 'up']); // the API stand-in listens on 127.0.0.1
     for (const [i, m] of masters.entries()) {
       await must('ip', ['-n', this.HOST, 'link', 'add', m, 'type', 'veth', 'peer', 'name', `f${i}`, 'netns', this.FABRIC]);
       await must('ip', ['-n', this.FABRIC, 'link', 'set', `f${i}`, 'up']);
@@ -141,20 +148,21 @@ export class BenchHost {
       ]).start();
       return;
     }
-    // The real agent from a state file: the network and the CIDR the planner would write for one host.
+    // The real agent as the DaemonSet runs it, against the API stand-in holding the network: it
+    // claims this host's blocks itself and mirrors every allocation to IPPools.
     const network = testNetwork({ name: 'mnbench' });
     network.spec.masterNets = masters.map((_m, i) => `10.0.${i + 1}.0/24`);
-    const cidr = testCidr(['bench'], 'mnbench', masters.map((dev, i) => ({ dev, net: i + 1 })));
-    writeFileSync(join(this.dir, 'state.yaml'), stateYaml([network, cidr]));
-    const agentJs = await bundleAgent();
-    const real = spawn('ip', ['netns', 'exec', this.HOST, process.execPath, agentJs, 'run', '--node', 'bench', '--socket', this.sock, '--state-file', join(this.dir, 'state.yaml'), '--data-dir', join(this.dir, 'agent'), '--rt-tables', join(this.dir, 'rt_tables'), '--enable-forwarding'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const api = await startStandin(this.HOST, this.dir, this.node, 'bench', stateYaml([network]));
+    this.api = api.proc;
+    const a = deployedAgent(this.node, { nodeName: 'bench', socket: this.sock, kubeconfig: api.kubeconfig, dataDir: join(this.dir, 'agent'), rtTables: join(this.dir, 'rt_tables'), extra: ['--enable-forwarding'] });
+    const real = spawn('ip', ['netns', 'exec', this.HOST, ...a.argv], { stdio: ['ignore', 'ignore', 'pipe'], env: a.env });
     this.real = real;
     real.stderr?.on('data', (c: Buffer) => (this.realLog += c.toString()));
-    // Ready: reconciled once and serving all four NICs (an agent without them fails every ADD).
-    await waitFor('the real agent to be ready with 4 NICs', 30_000, async () => {
+    // Ready: reconciled, serving all four NICs, and the four blocks claimed (else every ADD fails).
+    await waitFor('the real agent to be ready with 4 NICs and 4 pools', 60_000, async () => {
       if (real.exitCode !== null) throw new Error(`agent exited with ${real.exitCode}:\n${this.realLog}`);
-      const st = (await call(this.sock, 'GET', '/v1/state').catch(() => ({ body: {} }))).body as { lastReconcile?: unknown; nics?: Array<{ interfaceName: string }> };
-      return Boolean(st.lastReconcile) && masters.every((m) => st.nics?.some((n) => n.interfaceName === m));
+      const st = (await call(this.sock, 'GET', '/v1/state').catch(() => ({ body: {} }))).body as { lastReconcile?: unknown; nics?: Array<{ interfaceName: string }>; networks?: Array<{ pools?: unknown[] }> };
+      return Boolean(st.lastReconcile) && masters.every((m) => st.nics?.some((n) => n.interfaceName === m)) && st.networks?.[0]?.pools?.length === masters.length;
     }).catch((e: Error) => {
       throw new Error(`${e.message}\n${this.realLog}`);
     });
@@ -174,6 +182,11 @@ export class BenchHost {
     if (real) {
       real.kill('SIGTERM');
       await new Promise((r) => (real.exitCode !== null ? r(null) : real.once('exit', r)));
+    }
+    const api = this.api;
+    if (api && api.exitCode === null) {
+      api.kill('SIGTERM');
+      await new Promise((r) => api.once('exit', r));
     }
     await this.fake?.stop();
     await sh('ip', ['netns', 'del', this.HOST]);

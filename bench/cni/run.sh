@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Bundles a CNI bench (it embeds the fake agent from test/fakes, and the agent test helpers for
 # --agent real) and runs it as root:
-#   bash bench/cni/run.sh [add-4nic] [--runs 20] [--plugin bin/multi-nic] [--agent fake|real]
+#   bash bench/cni/run.sh [add-4nic] [--runs 20] [--plugin build/cni/multi-nic] [--agent real|fake]
 #   bash bench/cni/run.sh concurrent [--pods 100] [--rounds 3] [--plugin build/cni/multi-nic] [--agent real|fake]
 #   bash bench/cni/run.sh ab --a build/cni/multi-nic --b OTHER [--runs 15] [--agent real|fake]
-# Uses the built plugin: run `npx tsc -p tsconfig.build.json` (or `make build`) first. The bundle
+# Measures what ships: the plugin is the self-contained executable (make cni, build/cni/multi-nic)
+# and the real agent runs as the DaemonSet runs it (Node 24, --kube, API stand-in): run
+# `npx tsc -p tsconfig.build.json` (or `make build`) and `make cni` first. The bundle
 # goes under build/ so its package imports (esbuild, yaml) resolve from node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
