@@ -4,6 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { IpRule, IpTableRoute, RouteOp } from '../lib/agent/route-diff.js';
 import { routeOpsToBatch } from '../lib/agent/route-diff.js';
+import { batchIfNameProblem } from '../lib/cni/names.js';
 import { ipBatch, ipJson, run, type NetnsRef } from '../host/exec.js';
 
 /** A link as the shim reconciler sees it. */
@@ -49,7 +50,29 @@ export interface HostNetwork {
   setSysctl(key: string, value: string): Promise<void>;
 }
 
+const ADDRESS = /^[0-9A-Fa-f:.]+\/\d{1,3}$/;
+
+/**
+ * One `ip -batch` line for a link operation. Names come from the host and from pods (a NIC
+ * host-device returns under its pod name), so each is checked before it is interpolated: a name,
+ * address or MTU that is not plainly one throws `refusing <op>: ...` and nothing is run.
+ */
 export function linkOpToBatch(o: LinkOp): string {
+  const refuse = (what: string, why: string): never => {
+    throw new Error(`refusing ${o.op}: ${what} ${why}`);
+  };
+  const name = (field: string, v: string) => {
+    const bad = batchIfNameProblem(v);
+    if (bad) refuse(`${field} ${JSON.stringify(v)}`, `is not an interface name ip -batch can take safely: it ${bad}`);
+  };
+  if ('name' in o) name('name', o.name);
+  if (o.op === 'macvlan-add') name('parent', o.parent);
+  if (o.op === 'link-rename') name('new name', o.to);
+  if (o.op === 'addr-add' || o.op === 'addr-del') {
+    name('device', o.dev);
+    if (!ADDRESS.test(o.address)) refuse(`address ${JSON.stringify(o.address)}`, 'is not an address with a prefix length (e.g. 10.0.1.1/24)');
+  }
+  if (o.op === 'link-mtu' && !(Number.isInteger(o.mtu) && o.mtu > 0)) refuse(`mtu ${o.mtu}`, 'is not a positive integer');
   switch (o.op) {
     case 'macvlan-add':
       return `link add link ${o.parent} name ${o.name} type macvlan mode bridge`;

@@ -58,3 +58,17 @@ export function socketPathProblem(path: string): string | undefined {
   if (utf8.encode(path).length > 107) return 'is longer than a unix socket path may be (107 bytes)';
   return undefined;
 }
+
+/**
+ * The names `ip -batch` can take as one word: its parser reads `#` as a comment, quotes as grouping
+ * and `\` as an escape, and splits on whitespace, so only the usual ifname alphabet
+ * (letters, digits, ".", "_", "@", "-") within the kernel's rules is safe to interpolate.
+ */
+const BATCH_IFNAME = /^[A-Za-z0-9._@-]{1,15}$/;
+
+/** Why `name` cannot be written into an `ip -batch` line, or undefined when it can. */
+export function batchIfNameProblem(name: string): string | undefined {
+  const bad = ifNameProblem(name);
+  if (bad) return bad;
+  return BATCH_IFNAME.test(name) ? undefined : 'has a character outside letters, digits, ".", "_", "@" and "-" (ip -batch would read it as syntax)';
+}
