@@ -5,26 +5,25 @@ import { join } from 'node:path';
 import type { Allocation, Ipam, PoolSpec } from '../lib/ipam/types.js';
 import { DEFAULT_AGENT_SOCKET, type AllocatedNic } from '../lib/agent/protocol.js';
 import { nicsChanged, type DiscoveredNic } from '../lib/agent/discovery.js';
-import { AgentCore, gatewayHeldMessage } from './core.js';
+import { AgentCore } from './core.js';
 import { openIpamStore } from './ipam/store.js';
 import { discoverNics, watchNics } from './discovery.js';
 import { IpHostNetwork, type HostNetwork } from './hostnet.js';
 import { NicLending } from './lending.js';
-import { desiredRoutes, RouteReconciler, type NetworkRoutes } from './routes.js';
-import { desiredShims, reconcileShims } from './shim.js';
+import { RouteReconciler } from './routes.js';
 import { startAgentServer, type AgentServer } from './server.js';
-import { FileAgentState, ipamOfState, type AgentState, type PodFactsPaths } from './state.js';
+import { FileAgentState, type AgentState, type PodFactsPaths } from './state.js';
 import type { KubeAgent, KubeModeOptions } from './kube/index.js';
-import { appendRepairs, routeRepairs, shimRepairs, type RepairLog } from '../lib/diagnostics/conditions.js';
+import type { RepairLog } from '../lib/diagnostics/conditions.js';
 import { DEFAULT_CNI_BIN_DIR, NodeProber, PodNetnsRegistry } from './probe.js';
 import { DiagnosticsLoop } from './diagnostics.js';
 import { watchRoutes } from './route-watch.js';
 import { AGENT_VERSION } from './version.js';
 import { DEFAULT_RT_TABLES } from './routes.js';
-import { shimName } from './shim.js';
 import type { ListenAddress } from '../lib/agent/listen.js';
 import type { AgentMetrics, MetricsServer, PoolUsage } from './metrics.js';
 import { compilePool } from '../lib/ipam/allocator.js';
+import { NodeReconciler, type ReconcileReport } from './reconcile.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -65,18 +64,7 @@ export interface AgentOptions {
   log?: (event: Record<string, unknown>) => void;
 }
 
-export interface ReconcileReport {
-  at: string;
-  routeOps: number;
-  shimOps: number;
-  tables: Record<string, number>;
-  removedTables: string[];
-  missingShimParents: string[];
-  forwarding: { required: boolean; value?: string; ok: boolean; changed?: boolean };
-  error?: string;
-  /** Routes, rules and shims put back because they had gone missing (see src/lib/diagnostics/conditions.ts). */
-  repairs?: number;
-}
+export type { ReconcileReport } from './reconcile.js';
 
 export interface AgentHandle {
   readonly socketPath: string;
@@ -119,58 +107,9 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   const discover = opts.discover ?? (() => discoverNics({ sysfsRoot: opts.sysfsRoot }));
   try {
     // The probe listener comes up first, so liveness holds through a slow start (API caches);
-    // readiness waits for the socket and the first reconcile. prom-client loads only here.
-    let metrics: AgentMetrics | undefined;
-    let metricsServer: MetricsServer | undefined;
-    if (opts.metricsAddr) {
-      const m = await import('./metrics.js');
-      metrics = new m.AgentMetrics({ version: AGENT_VERSION, node: opts.nodeName, kube: Boolean(opts.kube && !opts.state) });
-      try {
-        const srv = (metricsServer = await m.startMetricsServer(opts.metricsAddr, metrics));
-        cleanups.push(() => srv.close());
-        log({ level: 'info', msg: 'serving metrics and probes', address: srv.address });
-      } catch (e) {
-        // The CNI is worth more than its metrics: serve pods anyway, and say why the probes fail.
-        log({ level: 'error', msg: 'metrics listener not started; the agent serves the CNI without it', error: (e as Error).message });
-      }
-    }
-    let state = opts.state;
-    let kube: KubeAgent | undefined;
-    let draClaims: import('./dra/prepared.js').PreparedClaims | undefined;
-    let draStatus: import('./dra/status.js').ClaimStatusWriter | undefined;
-    if (!state && opts.kube) {
-      // Loaded only in --kube mode: @kubernetes/client-node alone costs ~45 MB of RSS (measured:
-      // 85 vs 40 MB for the bundled agent), which the file-state agent must not pay.
-      const { startKubeMode } = await import('./kube/index.js');
-      const kubeOpts = opts.dra ? { ...opts.kube, tuning: { ...opts.kube.tuning, dra: { ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) } } } : opts.kube;
-      kube = await startKubeMode({ ...kubeOpts, nodeName: opts.nodeName, podFacts: { ...opts.podFacts, ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) }, log });
-      const k = kube;
-      cleanups.push(() => k.stop());
-      state = kube.state;
-      if (opts.dra) {
-        // The CNI is worth more than DRA: without the plugin, claimed pods wait in Prepare (the
-        // kubelet cannot reach it) and every other pod is served.
-        const { startAgentDra } = await import('./dra/index.js');
-        try {
-          const dra = await startAgentDra({ kube, nodeName: opts.nodeName, dataDir: opts.dataDir, kubeletDir: opts.dra.kubeletDir, log });
-          cleanups.push(() => dra.stop());
-          draClaims = dra.prepared;
-          draStatus = dra.status;
-        } catch (e) {
-          log({ level: 'error', msg: 'DRA kubelet plugin not started; the agent serves the CNI without it', error: (e as Error).message, hint: 'check --kubelet-dir (unix socket paths are limited to 107 bytes) and <data-dir>/dra-prepared.json' });
-        }
-      }
-    }
-    if (!state) {
-      if (!opts.stateFile) throw new Error('runAgent needs a state source (stateFile or state)');
-      state = await FileAgentState.open(opts.stateFile, {
-        watch,
-        podFacts: { ...opts.podFacts, ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) },
-        onError: (e) => log({ level: 'error', msg: 'state file reload failed; keeping the previous state', error: e.message }),
-      });
-      cleanups.push(() => state?.close());
-    }
-    const st = state;
+    // readiness waits for the socket and the first reconcile.
+    const { metrics, metricsServer } = await startMetrics(opts, log, cleanups);
+    const { state: st, kube, draClaims, draStatus } = await openStateSource(opts, log, cleanups);
     // NICs lent to pods (host-device) survive restarts; one that came back while the agent was down is restored first.
     const lending = await NicLending.open({ path: join(opts.dataDir, 'lent-nics.json'), hostNet, log, ...(opts.cniGcGraceMs !== undefined ? { graceMs: opts.cniGcGraceMs } : {}) });
     await lending.reclaim();
@@ -211,8 +150,8 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     });
     void kube?.setNics(published);
     const routes = new RouteReconciler({ hostNet, rtTablesPath: opts.rtTablesPath, ownershipPath: join(opts.dataDir, 'route-tables.json') });
+    const reconciler = new NodeReconciler({ nodeName: opts.nodeName, state: st, core, hostNet, routes, ipam, enableForwarding: opts.enableForwarding, log });
 
-    let repairLog: RepairLog = { records: [], counts: {} };
     const prober = new NodeProber({
       hostName: opts.nodeName,
       agentVersion: AGENT_VERSION,
@@ -221,7 +160,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       lent: () => Object.fromEntries(lending.list().filter((l) => l.releasedAt === undefined).map((l) => [l.nic.interfaceName, l.pod ? `${l.pod.namespace}/${l.pod.name}` : `pod ${l.holder.podUID ?? l.holder.containerID}`])),
       ipam: ipam as ConstructorParameters<typeof NodeProber>[0]['ipam'],
       podNetns: (id) => podNetns.get(id),
-      repairs: () => repairLog.records,
+      repairs: () => reconciler.repairLog.records,
       rtTablesPath: opts.rtTablesPath ?? DEFAULT_RT_TABLES,
       cniBinDirs: opts.cniBinDirs ?? [DEFAULT_CNI_BIN_DIR],
       log,
@@ -240,111 +179,10 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       diagnostics.kick();
     });
     if (releases) cleanups.push(() => releases.stop());
-    // What the previous reconcile wanted: an operation restoring it now is a repair.
-    let prevWant: NetworkRoutes[] | undefined;
-    let prevShims: Map<string, string[]> | undefined;
-    // The ip_forward value last warned about (undefined: none pending).
-    let forwardingWarned: string | undefined;
-
     let last: ReconcileReport | undefined;
     let chain: Promise<unknown> = Promise.resolve();
     const reconcileNow = async (): Promise<ReconcileReport> => {
-      const report: ReconcileReport = { at: new Date().toISOString(), routeOps: 0, shimOps: 0, tables: {}, removedTables: [], missingShimParents: [], forwarding: { required: false, ok: true } };
-      const networkErrors = new Map<string, string[]>();
-      let globalError: string | undefined;
-      try {
-        const nets = st.networks();
-        const local = new Set(nics.map((n) => n.interfaceName));
-        // Each step runs even when an earlier one failed: a broken shim must not stop routes.
-        const errors: string[] = [];
-        // Errors that concern one network only: reported on that network, not on every network.
-        const networkError = (name: string, msg: string) => {
-          errors.push(msg);
-          networkErrors.set(name, [...(networkErrors.get(name) ?? []), msg]);
-        };
-        // A shim gateway a pod still holds (the network changed into macvlan L3 under it) stays the pod's.
-        const heldGateways = new Set<string>();
-        for (const n of nets) {
-          if (!n.cidr) continue;
-          try {
-            for (const c of core.gatewayConflicts(n)) {
-              heldGateways.add(c.gateway);
-              networkError(n.network.metadata.name ?? '', gatewayHeldMessage(n.network.metadata.name ?? '', opts.nodeName, c.interfaceName, c.gateway, c.holder));
-            }
-          } catch {
-            // a network the core cannot read is reported by allocate (NotReady naming the field)
-          }
-        }
-        const repaired: ReturnType<typeof routeRepairs> = [];
-        try {
-          const shims = desiredShims(nets, opts.nodeName, heldGateways);
-          for (const parent of [...shims.keys()]) if (!local.has(parent)) shims.delete(parent);
-          const shimRes = await reconcileShims(hostNet, shims);
-          report.shimOps = shimRes.ops.length;
-          const networksOf = (parent: string) => nets.filter((n) => desiredShims([n], opts.nodeName).has(parent)).map((n) => n.network.metadata.name ?? '').sort();
-          repaired.push(...shimRepairs(prevShims, shims, shimRes.ops, (shim) => nics.find((n) => shimName(n.ifindex) === shim)?.interfaceName, networksOf));
-          prevShims = shims;
-        } catch (e) {
-          errors.push((e as Error).message);
-        }
-        const want: NetworkRoutes[] = [];
-        for (const n of nets) {
-          if (!n.cidr || !n.cidr.spec.cidr.some((e) => e.hosts.some((h) => h.hostName === opts.nodeName))) continue;
-          want.push(desiredRoutes(n.cidr, opts.nodeName, local));
-          const mode = ipamOfState(n).config?.vlanMode ?? '';
-          if (mode === 'l3' || mode === 'l3s') report.forwarding.required = true;
-        }
-        // Tell the IPAM which pools exist now (spec changes, reserved shim gateways, departed NICs).
-        const pools = nets.filter((n) => n.cidr).flatMap((n) => {
-          try {
-            return core.hostNics(n).map((m) => m.addressing.pool);
-          } catch {
-            return [];
-          }
-        });
-        try {
-          if (typeof ipam.setPools === 'function') ipam.setPools(pools);
-        } catch (e) {
-          errors.push(`failed to sync IP pools: ${(e as Error).message}`);
-        }
-        // Pool sync and (in --kube mode) leak GC change the IPAM behind the core: rebuild its index.
-        core.invalidate();
-        const r = await routes.reconcile(want);
-        repaired.push(...routeRepairs(prevWant, want, r.ops, r.tables));
-        prevWant = want;
-        if (repaired.length) {
-          repairLog = appendRepairs(repairLog, repaired, report.at);
-          report.repairs = repaired.length;
-          log({ level: 'warn', msg: 'repaired routes someone else removed or changed', repairs: repaired.map((x) => `${x.kind} ${x.what}`) });
-        }
-        report.routeOps = r.ops.length;
-        report.tables = r.tables;
-        report.removedTables = r.removed;
-        for (const name of r.skipped) networkError(name, `no policy table for network ${name}: a purely numeric name cannot be a routing table name`);
-        if (report.forwarding.required) {
-          const v = await hostNet.sysctl('net.ipv4.ip_forward');
-          report.forwarding.value = v;
-          if (v !== '1' && opts.enableForwarding) {
-            await hostNet.setSysctl('net.ipv4.ip_forward', '1');
-            report.forwarding = { required: true, value: '1', ok: true, changed: true };
-          } else report.forwarding.ok = v === '1';
-          // Said when it becomes true, not on every reconcile (the HostInterface condition and doctor keep saying it).
-          if (!report.forwarding.ok && forwardingWarned !== v) log({ level: 'warn', msg: 'L3 networks need net.ipv4.ip_forward=1; it is not set (start the agent with --enable-forwarding or set the sysctl)', value: v });
-          forwardingWarned = report.forwarding.ok ? undefined : v;
-        }
-        if (report.routeOps || report.shimOps || report.removedTables.length) log({ level: 'info', msg: 'reconciled', routeOps: report.routeOps, shimOps: report.shimOps, removed: report.removedTables });
-        if (errors.length) {
-          report.error = errors.join('; ');
-          const own = new Set([...networkErrors.values()].flat());
-          const rest = errors.filter((e) => !own.has(e));
-          if (rest.length) globalError = rest.join('; ');
-          log({ level: 'error', msg: 'reconcile incomplete', error: report.error });
-        }
-      } catch (e) {
-        report.error = (e as Error).message;
-        globalError = report.error;
-        log({ level: 'error', msg: 'reconcile failed', error: report.error });
-      }
+      const { report, networkErrors, globalError } = await reconciler.reconcile(nics);
       last = report;
       metrics?.reconciled(report);
       void kube?.reportRoutes({ error: globalError, networkErrors: Object.fromEntries([...networkErrors].map(([k, v]) => [k, v.join('; ')])), localNics: new Set(nics.map((n) => n.interfaceName)) });
@@ -372,31 +210,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       return changed || present;
     };
 
-    const status = () => ({
-      apiVersion: 'v1',
-      kind: 'AgentState',
-      hostName: opts.nodeName,
-      socketPath,
-      nics,
-      lentNics: lending.list(),
-      networks: st.networks().map((n) => {
-        const name = n.network.metadata.name ?? '';
-        let pools: unknown[] = [];
-        let error: string | undefined;
-        try {
-          const held = ipam.list();
-          pools = n.cidr ? core.hostNics(n).map((m) => ({ name: m.addressing.pool.name, interfaceName: m.host.interfaceName, podCIDR: m.host.podCIDR, gateway: m.addressing.gateway, allocated: held.filter((a) => a.pool === m.addressing.pool.name).length })) : [];
-        } catch (e) {
-          error = (e as Error).message;
-        }
-        return { name, strategy: n.network.spec.attachPolicy?.strategy ?? 'none', plugin: n.network.spec.plugin.type, planned: Boolean(n.cidr), pools, ...(error ? { error } : {}) };
-      }),
-      allocations: ipam.list().length,
-      lastReconcile: last,
-      repairs: repairLog.records,
-      diagnostics: diagnostics.last,
-      process: { pid: process.pid, rssMiB: Math.round(process.memoryUsage.rss() / 1048576), heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 1048576) },
-    });
+    const status = () => agentStatus({ hostName: opts.nodeName, socketPath, nics, lending, state: st, core, ipam, lastReconcile: last, repairs: reconciler.repairLog.records, diagnostics: diagnostics.last });
 
     const mx = metrics;
     const server: AgentServer = await startAgentServer({
@@ -469,6 +283,65 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   }
 }
 
+/** The metrics and probe listener (--metrics-addr), when asked for; prom-client loads only here. */
+async function startMetrics(
+  opts: AgentOptions,
+  log: (event: Record<string, unknown>) => void,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<{ metrics?: AgentMetrics; metricsServer?: MetricsServer }> {
+  if (!opts.metricsAddr) return {};
+  const m = await import('./metrics.js');
+  const metrics = new m.AgentMetrics({ version: AGENT_VERSION, node: opts.nodeName, kube: Boolean(opts.kube && !opts.state) });
+  try {
+    const srv = await m.startMetricsServer(opts.metricsAddr, metrics);
+    cleanups.push(() => srv.close());
+    log({ level: 'info', msg: 'serving metrics and probes', address: srv.address });
+    return { metrics, metricsServer: srv };
+  } catch (e) {
+    // The CNI is worth more than its metrics: serve pods anyway, and say why the probes fail.
+    log({ level: 'error', msg: 'metrics listener not started; the agent serves the CNI without it', error: (e as Error).message });
+    return { metrics };
+  }
+}
+
+/** Where the networks come from (injected, --kube with optional --dra, or the state file); stoppers go on `cleanups`. */
+async function openStateSource(
+  opts: AgentOptions,
+  log: (event: Record<string, unknown>) => void,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<{ state: AgentState; kube?: KubeAgent; draClaims?: import('./dra/prepared.js').PreparedClaims; draStatus?: import('./dra/status.js').ClaimStatusWriter }> {
+  if (opts.state) return { state: opts.state };
+  const podFacts = { ...opts.podFacts, ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) };
+  if (opts.kube) {
+    // Loaded only in --kube mode: @kubernetes/client-node alone costs ~45 MB of RSS (measured:
+    // 85 vs 40 MB for the bundled agent), which the file-state agent must not pay.
+    const { startKubeMode } = await import('./kube/index.js');
+    const kubeOpts = opts.dra ? { ...opts.kube, tuning: { ...opts.kube.tuning, dra: { ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) } } } : opts.kube;
+    const kube = await startKubeMode({ ...kubeOpts, nodeName: opts.nodeName, podFacts, log });
+    cleanups.push(() => kube.stop());
+    if (!opts.dra) return { state: kube.state, kube };
+    // The CNI is worth more than DRA: without the plugin, claimed pods wait in Prepare (the
+    // kubelet cannot reach it) and every other pod is served.
+    const { startAgentDra } = await import('./dra/index.js');
+    try {
+      const dra = await startAgentDra({ kube, nodeName: opts.nodeName, dataDir: opts.dataDir, kubeletDir: opts.dra.kubeletDir, log });
+      cleanups.push(() => dra.stop());
+      return { state: kube.state, kube, draClaims: dra.prepared, draStatus: dra.status };
+    } catch (e) {
+      log({ level: 'error', msg: 'DRA kubelet plugin not started; the agent serves the CNI without it', error: (e as Error).message, hint: 'check --kubelet-dir (unix socket paths are limited to 107 bytes) and <data-dir>/dra-prepared.json' });
+      return { state: kube.state, kube };
+    }
+  }
+  if (!opts.stateFile) throw new Error('runAgent needs a state source (stateFile or state)');
+  const state = await FileAgentState.open(opts.stateFile, {
+    watch: opts.watch ?? true,
+    podFacts,
+    onError: (e) => log({ level: 'error', msg: 'state file reload failed; keeping the previous state', error: e.message }),
+  });
+  cleanups.push(() => state.close());
+  return { state };
+}
+
 /** Per pool of this host: addresses held and addresses it can hand out (metrics; read-only). */
 function poolUsage(st: AgentState, core: AgentCore, ipam: Ipam): PoolUsage[] {
   const held = new Map<string, number>();
@@ -494,4 +367,45 @@ function poolUsage(st: AgentState, core: AgentCore, ipam: Ipam): PoolUsage[] {
     }
   }
   return out;
+}
+
+/** GET /v1/state: what the agent holds and did, for doctor and the lab (read-only). */
+function agentStatus(s: {
+  hostName: string;
+  socketPath: string;
+  nics: DiscoveredNic[];
+  lending: NicLending;
+  state: AgentState;
+  core: AgentCore;
+  ipam: Ipam;
+  lastReconcile: ReconcileReport | undefined;
+  repairs: RepairLog['records'];
+  diagnostics: DiagnosticsLoop['last'];
+}): Record<string, unknown> {
+  const { core, ipam } = s;
+  return {
+    apiVersion: 'v1',
+    kind: 'AgentState',
+    hostName: s.hostName,
+    socketPath: s.socketPath,
+    nics: s.nics,
+    lentNics: s.lending.list(),
+    networks: s.state.networks().map((n) => {
+      const name = n.network.metadata.name ?? '';
+      let pools: unknown[] = [];
+      let error: string | undefined;
+      try {
+        const held = ipam.list();
+        pools = n.cidr ? core.hostNics(n).map((m) => ({ name: m.addressing.pool.name, interfaceName: m.host.interfaceName, podCIDR: m.host.podCIDR, gateway: m.addressing.gateway, allocated: held.filter((a) => a.pool === m.addressing.pool.name).length })) : [];
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      return { name, strategy: n.network.spec.attachPolicy?.strategy ?? 'none', plugin: n.network.spec.plugin.type, planned: Boolean(n.cidr), pools, ...(error ? { error } : {}) };
+    }),
+    allocations: ipam.list().length,
+    lastReconcile: s.lastReconcile,
+    repairs: s.repairs,
+    diagnostics: s.diagnostics,
+    process: { pid: process.pid, rssMiB: Math.round(process.memoryUsage.rss() / 1048576), heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 1048576) },
+  };
 }
