@@ -14,7 +14,6 @@ import { buildReport, reportExitCode } from '../lib/check/report.js';
 import type { CheckOptions, CheckReport, PairMode } from '../lib/check/types.js';
 import { UserError } from '../lib/errors.js';
 import { defaultImage } from '../lib/install/render.js';
-import { connect } from '../kube/client.js';
 
 /** Machine shape of `kubectl multinic check -o json|yaml` (schema: schemas/checkreport.json). */
 export type CheckResult = CheckReport;
@@ -78,7 +77,7 @@ Pods run in -n NAMESPACE (the network's NetworkAttachmentDefinition must exist t
       namespace: f.namespace ?? '',
       keepPods: f['keep-pods'],
     });
-    const api = await connect({ kubeconfig: f.kubeconfig, context: f.context, namespace: f.namespace, requestTimeout: f['request-timeout'] });
+    const api = await this.kube();
     await api.version();
     opts.namespace ||= api.namespace;
     const networks = await gatherNetworks(api, opts.networks);

@@ -3,7 +3,7 @@ import { BaseCommand } from '../cli/base.js';
 import { objectNames, outputFlags, renderData } from '../cli/output.js';
 import { ExitCode, UserError, wrapError } from '../lib/errors.js';
 import { isConflict, type KubeApi } from '../kube/api.js';
-import { connect, parseDuration } from '../kube/client.js';
+import { parseDuration } from '../kube/client.js';
 import { waitFor } from '../cli/wait.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { R, refFor } from '../lib/k8s/resources.js';
@@ -111,7 +111,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       return this.result(opts, cniBinDir, dryRun, objects.map((o) => entry(o, 'create')));
     }
 
-    const api = await connect({ kubeconfig: f.kubeconfig, context: f.context, namespace: f.namespace, requestTimeout: f['request-timeout'] });
+    const api = await this.kube();
     await api.version();
     const cniBinDir = await this.findCniBinDir(api, f['cni-bin-dir']);
     // auto: install the NAD CRD when it is missing, and keep managing it when it is ours.

@@ -1,9 +1,10 @@
 import { createInterface } from 'node:readline/promises';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
+import { waitFor } from '../cli/wait.js';
 import { ExitCode, UserError, wrapError } from '../lib/errors.js';
 import { ApiError, type KubeApi } from '../kube/api.js';
-import { connect, parseDuration } from '../kube/client.js';
+import { parseDuration } from '../kube/client.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { R, refFor, type ResourceRef } from '../lib/k8s/resources.js';
 import { displayName, isOurs, uninstallOrder } from '../lib/install/apply.js';
@@ -55,7 +56,7 @@ The PodMonitor, ServiceMonitor (and its Service) and PrometheusRule that install
     const f = this.flags;
     const namespace = f.namespace ?? DEFAULT_NAMESPACE;
     const timeoutMs = parseDuration(f.timeout);
-    const api = await connect({ kubeconfig: f.kubeconfig, context: f.context, namespace: f.namespace, requestTimeout: f['request-timeout'] });
+    const api = await this.kube();
     await api.version();
 
     const kinds = f['keep-crds'] ? NETWORK_KINDS : [...NETWORK_KINDS, R.DeviceClass];
@@ -134,22 +135,26 @@ The PodMonitor, ServiceMonitor (and its Service) and PrometheusRule that install
 
   /** Waits until deleted networks are really gone, so agents can run their finalizers before they go. */
   private async waitGone(api: KubeApi, objects: KubeObject[], timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    if (objects.length === 0) return;
     let left = objects;
-    for (;;) {
-      const still: KubeObject[] = [];
-      for (const o of left) {
-        const cur = await api.get(refOf(o), o.metadata?.name ?? '', o.metadata?.namespace).catch((e: unknown) => {
-          if (e instanceof ApiError && e.code === 404) return undefined;
-          throw e;
-        });
-        if (cur && cur.metadata?.uid === o.metadata?.uid) still.push(cur);
-      }
-      left = still;
-      if (!left.length) return;
-      if (Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const w = await waitFor({
+      poll: async () => {
+        const still: KubeObject[] = [];
+        for (const o of left) {
+          const cur = await api.get(refOf(o), o.metadata?.name ?? '', o.metadata?.namespace).catch((e: unknown) => {
+            if (e instanceof ApiError && e.code === 404) return undefined;
+            throw e;
+          });
+          if (cur && cur.metadata?.uid === o.metadata?.uid) still.push(cur);
+        }
+        return (left = still);
+      },
+      settled: (still) => still.length === 0,
+      line: (still) => (still.length ? `terminating: ${still.map((o) => displayName(o)).join(', ')}` : `deleted ${objects.length} network object(s)`),
+      timeoutMs,
+      note: (t) => this.note(t),
+    });
+    if (w.outcome === 'settled') return;
     const which = left.map((o) => `${displayName(o)} (finalizers: ${(o.metadata?.finalizers ?? []).join(', ') || 'none'})`).join('; ');
     throw new UserError(`${left.length} object(s) still terminating after ${Math.round(timeoutMs / 1000)}s: ${which}`, {
       hint: 'the agents are left running so they can finish; check their logs (kubectl -n NAMESPACE logs -l app.kubernetes.io/name=multinic-agent) and run uninstall again',
