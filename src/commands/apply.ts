@@ -4,6 +4,7 @@ import { readAllDocs } from '../cli/files.js';
 import { objectName, outputFlags } from '../cli/output.js';
 import { useColor } from '../cli/table.js';
 import { planTable } from '../cli/views/plan.js';
+import { applyObject } from '../cluster/apply-object.js';
 import { adoptPlannedCidr, deletePlannedCidr, seedPlannedCidr } from '../cluster/planned-cidr.js';
 import { gatherSnapshot, requireInstalled } from '../cluster/snapshot.js';
 import type { KubeApi } from '../kube/api.js';
@@ -164,18 +165,11 @@ of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold 
     }
   }
 
-  /** Creates or replaces (optimistic concurrency on the live resourceVersion). */
+  /** Writes one object by the rule install uses too (src/cluster/apply-object.ts), in kubectl's words. */
   private async write(kube: KubeApi, ref: ResourceRef, obj: KubeObject, dryRun: boolean): Promise<'created' | 'configured' | 'unchanged'> {
-    const name = obj.metadata?.name ?? '';
-    const live = await kube.get(ref, name);
-    const desired: KubeObject = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, labels: obj.metadata?.labels, annotations: obj.metadata?.annotations }, spec: obj.spec };
-    if (!live) {
-      await kube.create(ref, desired, { dryRun });
-      return 'created';
-    }
-    if (JSON.stringify(live.spec) === JSON.stringify(obj.spec)) return 'unchanged';
-    await kube.replace(ref, { ...live, metadata: { ...live.metadata, labels: { ...live.metadata?.labels, ...obj.metadata?.labels }, annotations: { ...live.metadata?.annotations, ...obj.metadata?.annotations } }, spec: obj.spec }, { dryRun });
-    return 'configured';
+    const desired: KubeObject = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata?.name ?? '', labels: obj.metadata?.labels, annotations: obj.metadata?.annotations }, spec: obj.spec };
+    const { action } = await applyObject(kube, desired, { dryRun, ref });
+    return action === 'create' ? 'created' : action === 'update' ? 'configured' : 'unchanged';
   }
 
   /**

@@ -1,13 +1,14 @@
 import { Flags } from '@oclif/core';
+import { applyObject } from '../cluster/apply-object.js';
 import { BaseCommand } from '../cli/base.js';
 import { objectNames, outputFlags, renderData } from '../cli/output.js';
 import { ExitCode, UserError, wrapError } from '../lib/errors.js';
-import { isConflict, type KubeApi } from '../kube/api.js';
+import type { KubeApi } from '../kube/api.js';
 import { parseDuration } from '../kube/client.js';
 import { waitFor } from '../cli/wait.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
-import { R, refFor } from '../lib/k8s/resources.js';
-import { detectCniBinDir, displayName, isOurs, planApply, withHash, type ApplyAction, type CniBinDir } from '../lib/install/apply.js';
+import { R } from '../lib/k8s/resources.js';
+import { detectCniBinDir, displayName, isOurs, withHash, type ApplyAction, type CniBinDir } from '../lib/install/apply.js';
 import { NAD_CRD_NAME } from '../lib/install/nad-crd.js';
 import { DEFAULT_METRICS_PORT } from '../lib/agent/listen.js';
 import { AGENT_NAME, DEFAULT_CNI_BIN_DIR, DEFAULT_NAMESPACE, DEFAULT_RESOURCES, defaultImage, parseToleration, renderInstall, type InstallOptions } from '../lib/install/render.js';
@@ -212,22 +213,12 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
   }
 }
 
-/** Applies one object: create, or replace with the current resourceVersion, retrying on conflict. */
+/** Applies one object (src/cluster/apply-object.ts); a failure names the object. */
 async function applyOne(api: KubeApi, desired: KubeObject, dryRun: boolean): Promise<{ action: ApplyAction; object: KubeObject }> {
-  const ref = refFor(desired.apiVersion, desired.kind);
-  if (!ref) throw new Error(`no resource mapping for ${desired.apiVersion} ${desired.kind}`);
-  const name = desired.metadata?.name ?? '';
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const existing = await api.get(ref, name, desired.metadata?.namespace);
-      const step = planApply(desired, existing);
-      if (step.action === 'create') return { action: 'create', object: await api.create(ref, step.object, { dryRun }) };
-      if (step.action === 'update') return { action: 'update', object: await api.replace(ref, step.object, { dryRun }) };
-      return { action: step.action, object: existing ?? desired };
-    } catch (e) {
-      if (isConflict(e) && attempt < 5) continue;
-      throw wrapError(`failed to apply ${desired.kind} "${desired.metadata?.namespace ? `${desired.metadata.namespace}/` : ''}${name}"`, e);
-    }
+  try {
+    return await applyObject(api, desired, { dryRun });
+  } catch (e) {
+    throw wrapError(`failed to apply ${desired.kind} "${desired.metadata?.namespace ? `${desired.metadata.namespace}/` : ''}${desired.metadata?.name ?? ''}"`, e);
   }
 }
 
