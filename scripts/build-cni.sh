@@ -2,11 +2,21 @@
 # Builds the self-contained `multi-nic` CNI executable: it must run on a host without Node.js, from
 # the host's CNI bin dir, exec'd by Multus with whatever environment the runtime passes (maybe none).
 #
-#   scripts/build-cni.sh [--entry FILE] [--out FILE] [--mode sea|runtime] [--node PATH] [--no-strip]
-#                        [--runtime node|bun]
+#   scripts/build-cni.sh [--entry FILE] [--out FILE] [--runtime bun|node] [--mode sea|runtime]
+#                        [--node PATH] [--no-strip]
 #
+# --runtime bun (default, what ships; chosen with bench/cni-startup and bench/cni/run.sh ab):
+#    `bun build --compile --bytecode`, one executable. Against the Node 24 SEA, same run: VERSION in
+#    ~0.35x the CPU and ~0.55x the peak RSS, and the 4-NIC ADD and DEL at a fraction of the SEA's CPU
+#    (figures in bench/cni-startup/README.md). No Node start-up can get there: `node -e 0` alone costs
+#    more CPU than the whole Bun VERSION. Bun (JavaScriptCore, via glibc's pthread_getattr_np) reads
+#    /proc/self/maps and aborts when /proc is not mounted; a CNI plugin is always exec'd by the
+#    runtime (containerd, CRI-O) or Multus in a mount namespace with /proc, so this only bites in a
+#    bare chroot (the SEA survives one: --runtime node). The Bun binary is the npm package
+#    @oven/bun-linux-<arch>@$bun_version (glibc; x64-baseline on x86-64), cached under build/cache/.
+# --runtime node: the Node 24 builds below.
 # 1. esbuild bundles ENTRY (default src/cni/main.ts) and everything it imports into one ES module.
-# 2. --mode sea (default, chosen by bench/cni-startup): a Node single-executable application whose
+# 2. --mode sea (default for node): a Node single-executable application whose
 #    main is the bundle itself, as CommonJS. CommonJS on purpose: an ES module graph makes Node build
 #    an ESM facade for every built-in it imports, and node:http's facade evaluates its lazy getters,
 #    which loads undici and crypto (~30 ms of a ~70 ms start, measured with --cpu-prof).
@@ -16,20 +26,16 @@
 # The Node 24 binary is the one running this script when it is v24 (the Containerfile's build stage),
 # else --node PATH, else the official build from the npm registry (package node-<os>-<arch>@24, the
 # same binary `npm install node@24` installs), cached under build/cache/.
-# --runtime bun (opt-in, measured with bench/cni/run.sh ab): `bun build --compile --bytecode`, one
-#    executable, ~0.7x the SEA's CPU and wall per ADD/DEL and ~0.65x its RSS. Not the default: Bun
-#    aborts when /proc is not mounted (it reads /proc/self/*), which the SEA survives. The Bun
-#    binary is the npm package @oven/bun-linux-<arch>@$bun_version (glibc), cached under build/cache/.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 entry=src/cni/main.ts
 out=build/cni/multi-nic
-mode=sea
+mode=
 node24=
 strip_binary=1
 major=24
-runtime=node
+runtime=
 bun_version=1.4.5
 
 usage() { sed -n '5,6p' "$0" | sed 's/^# *//' >&2; exit 2; }
@@ -45,6 +51,9 @@ while [ $# -gt 0 ]; do
     *) echo "build-cni: unknown argument $1" >&2; usage ;;
   esac
 done
+# --mode is Node's: given alone it implies --runtime node.
+[ -n "$runtime" ] || { [ -n "$mode" ] && runtime=node || runtime=bun; }
+[ -n "$mode" ] || mode=sea
 case "$mode" in sea|runtime) ;; *) echo "build-cni: --mode must be sea or runtime, not $mode" >&2; exit 2 ;; esac
 case "$runtime" in node|bun) ;; *) echo "build-cni: --runtime must be node or bun, not $runtime" >&2; exit 2 ;; esac
 cd "$root"
@@ -52,7 +61,9 @@ cd "$root"
 
 if [ "$runtime" = bun ]; then
   [ "$mode" = sea ] || { echo "build-cni: --runtime bun builds one executable; --mode $mode is for node" >&2; exit 2; }
-  case "$(uname -m)" in x86_64) arch=x64 ;; aarch64|arm64) arch=aarch64 ;; *) echo "build-cni: unsupported arch $(uname -m)" >&2; exit 2 ;; esac
+  # x64: Bun's baseline build (no AVX2 needed): the executable runs on every x86-64 host, as the
+  # Node SEA does, not only on those whose (virtual) CPU has AVX2.
+  case "$(uname -m)" in x86_64) arch=x64-baseline ;; aarch64|arm64) arch=aarch64 ;; *) echo "build-cni: unsupported arch $(uname -m)" >&2; exit 2 ;; esac
   cache=build/cache/bun$bun_version-linux-$arch
   if [ ! -x "$cache/bin/bun" ]; then
     fetch=$cache.fetch.$$

@@ -106,11 +106,11 @@ describe.skipIf(missing !== '')(`self-contained CNI executable ${missing ? `(ski
     expect(body.supportedVersions).toEqual(expect.arrayContaining(['0.3.1', '0.4.0', '1.0.0']));
   }, 300_000);
 
-  it('--runtime bun: one executable file that answers VERSION with an empty environment, on its embedded Bun', () => {
+  it('the default build (what ships, --runtime bun): one executable file that answers VERSION with an empty environment, on its embedded Bun', () => {
     const out = join(dir, 'multi-nic-bun');
-    execFileSync('bash', ['scripts/build-cni.sh', '--entry', fixture, '--runtime', 'bun', '--out', out], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('bash', ['scripts/build-cni.sh', '--entry', fixture, '--out', out], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
     expect(statSync(out).mode & 0o111).toBe(0o111);
-    expect(readdirSync(dir).filter((f) => f.startsWith('multi-nic-bun'))).toEqual(['multi-nic-bun']);
+    expect(readdirSync(dir).filter((f) => f.startsWith('multi-nic-bun'))).toEqual(['multi-nic-bun']); // one file
     const v = run(out, [], { CNI_COMMAND: 'VERSION' });
     expect(v.stderr).toBe('');
     expect(v.status).toBe(0);
@@ -118,6 +118,9 @@ describe.skipIf(missing !== '')(`self-contained CNI executable ${missing ? `(ski
     const bad = run(out, [], { CNI_COMMAND: 'BOGUS' });
     expect(bad.status).toBe(1);
     expect(JSON.parse(bad.stdout).details).toMatch(/^bun 1\.\d+\.\d+, \/proc present$/);
+    const explicit = join(dir, 'multi-nic-bun2');
+    execFileSync('bash', ['scripts/build-cni.sh', '--entry', fixture, '--runtime', 'bun', '--out', explicit], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    expect(JSON.parse(run(explicit, [], { CNI_COMMAND: 'BOGUS' }).stdout).details).toMatch(/^bun /);
   }, 300_000);
 
   it('refuses an unknown mode and a missing entry with exit 2, leaving no output behind', () => {
@@ -128,6 +131,9 @@ describe.skipIf(missing !== '')(`self-contained CNI executable ${missing ? `(ski
     const badRuntime = spawnSync('bash', ['scripts/build-cni.sh', '--runtime', 'deno', '--out', out], { cwd: root, encoding: 'utf8' });
     expect(badRuntime.status).toBe(2);
     expect(badRuntime.stderr).toContain('--runtime must be node or bun');
+    const bunRuntimeMode = spawnSync('bash', ['scripts/build-cni.sh', '--runtime', 'bun', '--mode', 'runtime', '--out', out], { cwd: root, encoding: 'utf8' });
+    expect(bunRuntimeMode.status).toBe(2);
+    expect(bunRuntimeMode.stderr).toContain('--mode runtime is for node');
     const noEntry = spawnSync('bash', ['scripts/build-cni.sh', '--entry', 'nope.ts', '--out', out], { cwd: root, encoding: 'utf8' });
     expect(noEntry.status).toBe(2);
     expect(noEntry.stderr).toContain('entry nope.ts not found');
