@@ -1,6 +1,7 @@
 // The node agent: discovery → routes and shims → socket server, kept in sync with the state source
 // and the host's links. `runAgent` builds the real adapters (style §4: only entry points do) unless
 // the caller injects them, and returns a handle whose stop() shuts everything down.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Allocation, Ipam, PoolSpec } from '../lib/ipam/types.js';
 import { DEFAULT_AGENT_SOCKET, type AllocatedNic } from '../lib/agent/protocol.js';
@@ -24,6 +25,7 @@ import type { ListenAddress } from '../lib/agent/listen.js';
 import type { AgentMetrics, MetricsServer, PoolUsage } from './metrics.js';
 import { compilePool } from '../lib/ipam/allocator.js';
 import { NodeReconciler, type ReconcileReport } from './reconcile.js';
+import { podNetnsDenied } from '../lib/agent/capabilities.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -61,6 +63,12 @@ export interface AgentOptions {
   metricsAddr?: ListenAddress;
   /** NIC discovery (tests inject it; default: `ip` and sysfs on this host, src/agent/discovery.ts). */
   discover?: () => Promise<DiscoveredNic[]>;
+  /**
+   * Whether the agent reads pod network namespaces (pod interfaces in diagnostics, MACs in DRA
+   * claim status). Default: when it holds CAP_SYS_ADMIN, which setns(2) needs (read from
+   * /proc/self/status; docs/install.md#capabilities).
+   */
+  podNetnsAccess?: boolean;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -132,6 +140,8 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     if (!opts.ipam && ipam.close) cleanups.push(() => ipam.close?.());
     // In --kube mode allocations are mirrored to IPPools and leaks collected behind the core's back.
     const podNetns = await new PodNetnsRegistry(join(opts.dataDir, 'pod-netns.json')).load();
+    const netnsDenied = opts.podNetnsAccess === true ? undefined : opts.podNetnsAccess === false ? podNetnsDenied('CapEff:\t0000000000000000\n') : podNetnsDenied(await readFile('/proc/self/status', 'utf8').catch(() => undefined));
+    if (netnsDenied) log({ level: 'info', msg: 'pod network namespaces are not read (pod interfaces in diagnostics show as unknown, DRA claim status carries no MAC)', reason: netnsDenied });
     const ka = kube;
     const served = ka ? ka.attachIpam(ipam, { onLeaksReleased: () => core.invalidate() }) : ipam;
     const core: AgentCore = new AgentCore({
@@ -142,7 +152,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       lending,
       podNetns,
       ...(draClaims ? { claimedNics: claimedNicsOf(draClaims) } : {}),
-      ...(draStatus ? { claimStatus: { attached: (uid: string, netns: string | undefined, nics: AllocatedNic[]) => void draStatus?.attached(uid, netns, nics), released: (uid: string) => void draStatus?.released(uid) } } : {}),
+      ...(draStatus ? { claimStatus: { attached: (uid: string, netns: string | undefined, nics: AllocatedNic[]) => void draStatus?.attached(uid, netnsDenied ? undefined : netns, nics), released: (uid: string) => void draStatus?.released(uid) } } : {}),
       ...(opts.cniGcGraceMs !== undefined ? { gcGraceMs: opts.cniGcGraceMs } : {}),
       // A CNI GC never takes the addresses of a pod this node's pod cache shows live.
       ...(ka ? { liveReason: (a: Allocation) => ka.liveReason(a) } : {}),
@@ -163,6 +173,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       repairs: () => reconciler.repairLog.records,
       rtTablesPath: opts.rtTablesPath ?? DEFAULT_RT_TABLES,
       cniBinDirs: opts.cniBinDirs ?? [DEFAULT_CNI_BIN_DIR],
+      ...(netnsDenied ? { podNetnsDenied: netnsDenied } : {}),
       log,
     });
     const diagnostics = new DiagnosticsLoop({

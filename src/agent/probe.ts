@@ -59,6 +59,12 @@ export interface NodeProberOptions {
   /** Where the agent's own kernel is (tests: a named netns; the agent runs inside its node's). */
   netns?: NetnsRef;
   maxPodsPerProbe?: number;
+  /**
+   * Why pod network namespaces are not read (src/lib/agent/capabilities.ts podNetnsDenied), or
+   * undefined to read them. When set, no `nsenter` is spawned and each allocation is reported
+   * `unknown` with this reason (doctor does not count it as a failure).
+   */
+  podNetnsDenied?: string;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -245,6 +251,10 @@ export class NodeProber {
         const path = this.o.podNetns(id);
         if (!path) {
           this.podViews.delete(id);
+          continue;
+        }
+        if (this.o.podNetnsDenied) {
+          this.podViews.set(id, existsSync(path) ? { error: this.o.podNetnsDenied } : 'gone');
           continue;
         }
         this.podViews.set(id, await readPodNetns(path, v6.has(id)));

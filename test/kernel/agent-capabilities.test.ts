@@ -3,7 +3,9 @@
 // capabilities in its bounding set (setpriv, as a container runtime sets them for
 // `capabilities: {drop: [ALL], add: [...]}` with allowPrivilegeEscalation: false), then the whole
 // agent runs with exactly what the DaemonSet renders and must converge. The matrix is what
-// AGENT_CAPABILITIES in src/lib/install/render.ts and the README's install section rest on.
+// AGENT_CAPABILITIES in src/lib/install/render.ts and the README's install section rest on. With
+// NET_ADMIN alone the agent does not try to enter pod namespaces (it reads CapEff) and says why;
+// with SYS_ADMIN added (install --pod-netns-access) it reads them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,12 +137,17 @@ describe.skipIf(reason !== '')(`agent capabilities, measured ${reason}`, () => {
     let log = '';
     const child = spawn(
       'ip',
-      ['netns', 'exec', host, 'setpriv', ...withCaps(caps, [process.execPath, agentJs, 'run', '--node', 'h1', '--socket', sock, '--state-file', state, '--data-dir', join(dir, `${tag}-data`), '--rt-tables', join(dir, `${tag}-rt_tables`), '--enable-forwarding'])],
+      ['netns', 'exec', host, 'setpriv', ...withCaps(caps, [process.execPath, agentJs, 'run', '--node', 'h1', '--socket', sock, '--state-file', state, '--data-dir', join(dir, `${tag}-data`), '--rt-tables', join(dir, `${tag}-rt_tables`), '--enable-forwarding', '--probe-interval', '1'])],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     children.push(child);
     child.stderr?.on('data', (c: Buffer) => (log += c.toString()));
     return { child, sock, log: () => log };
+  };
+  /** `state:detail` of each allocation in the agent's newest diagnostics. */
+  const podStates = async (sock: string): Promise<string[]> => {
+    const st = (await call(sock, 'GET', '/v1/state').catch(() => ({ body: {} }))).body as { diagnostics?: { diagnostics?: { allocations?: Array<{ state: string; detail?: string }> } } };
+    return (st.diagnostics?.diagnostics?.allocations ?? []).map((x) => `${x.state}:${x.detail ?? ''}`);
   };
   const lastReconcile = async (sock: string): Promise<{ error?: string; forwarding?: { ok: boolean } } | undefined> =>
     ((await call(sock, 'GET', '/v1/state').catch(() => ({ body: {} }))).body as { lastReconcile?: { error?: string; forwarding?: { ok: boolean } } }).lastReconcile;
@@ -161,10 +168,27 @@ describe.skipIf(reason !== '')(`agent capabilities, measured ${reason}`, () => {
       expect(routes.map((r) => `${r.dst} via ${r.gateway} dev ${r.dev}`).sort()).toEqual(['192.168.1.0/24 via 10.0.1.2 dev eth1', '192.168.65.0/24 via 10.0.2.2 dev eth2']);
       const shims = (await lab.json<{ ifname: string; link?: string }>(host, ['link', 'show'])).filter((l) => l.ifname.startsWith('mnshim'));
       expect(shims.map((s) => s.link).sort()).toEqual(['eth1', 'eth2']);
-      const req = { apiVersion: 'v1', network: 'mnet', pod: { namespace: 'default', name: 'p', uid: 'caps-1', containerID: 'c1', ifName: 'net1' } };
+      const req = { apiVersion: 'v1', network: 'mnet', pod: { namespace: 'default', name: 'p', uid: 'caps-1', containerID: 'c1', ifName: 'net1', netns: `/run/netns/${pod}` } };
       const alloc = await call(a.sock, 'POST', '/v1/allocate', req);
       expect(alloc.status, JSON.stringify(alloc.body)).toBe(200);
       expect((alloc.body as { nics: unknown[] }).nics).toHaveLength(2);
+      // No SYS_ADMIN: the prober does not try to enter the pod netns and says why.
+      await expect.poll(async () => (await podStates(a.sock)).join(','), { timeout: 20_000, interval: 200 }).toMatch(/^unknown:not read: the agent holds no CAP_SYS_ADMIN/);
+      expect(a.log()).toContain('pod network namespaces are not read');
+      expect((await call(a.sock, 'POST', '/v1/release', req)).status).toBe(200);
+    } finally {
+      await stop(a.child);
+    }
+  }, 60_000);
+
+  it('with SYS_ADMIN added (install --pod-netns-access) the agent reads the pod netns', async () => {
+    const a = await startAgent([...AGENT_CAPABILITIES, 'SYS_ADMIN'], 'netns');
+    try {
+      await expect.poll(() => lastReconcile(a.sock), { timeout: 20_000, interval: 100 }).toBeDefined();
+      const req = { apiVersion: 'v1', network: 'mnet', pod: { namespace: 'default', name: 'p', uid: 'caps-2', containerID: 'c2', ifName: 'net1', netns: `/run/netns/${pod}` } };
+      expect((await call(a.sock, 'POST', '/v1/allocate', req)).status).toBe(200);
+      // Read for real: the pod netns has none of the interfaces (no delegate ran in this test).
+      await expect.poll(async () => (await podStates(a.sock)).join(','), { timeout: 20_000, interval: 200 }).toMatch(/^interface-missing:no net1-\d in the pod,interface-missing/);
       expect((await call(a.sock, 'POST', '/v1/release', req)).status).toBe(200);
     } finally {
       await stop(a.child);

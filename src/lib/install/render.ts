@@ -36,6 +36,12 @@ export const LEADER_ELECTION_ROLE = 'multinic-agent-leader-election';
  * (bin/multinic-agent, Node 24, --kube) at 76 MiB RSS idle and 87-90 MiB holding 1,000 pods x 2 NICs.
  */
 export const DEFAULT_RESOURCES = { cpuRequest: '50m', memoryRequest: '96Mi', memoryLimit: '256Mi' } as const;
+/**
+ * The agent pods' PriorityClass: built into every cluster for pods a node cannot work without (the
+ * CNI among them), so the kubelet evicts them last and the scheduler preempts for them
+ * (https://kubernetes.io/docs/tasks/administer-cluster/guaranteed-scheduling-critical-addon-pods/).
+ */
+export const DEFAULT_PRIORITY_CLASS = 'system-node-critical';
 
 /** Label on every object we install; `uninstall` uses it to tell our objects from pre-existing ones. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -78,6 +84,18 @@ export interface InstallOptions {
   serviceMonitor?: boolean;
   /** Also render a PrometheusRule with the alerts of src/lib/install/monitoring.ts (default false). */
   prometheusRule?: boolean;
+  /** Add CAP_SYS_ADMIN so the agent reads pod network namespaces (default false; see AGENT_CAPABILITIES). */
+  podNetnsAccess?: boolean;
+  /** Schedule agents only on nodes with these labels (default: every Linux node). */
+  nodeSelector?: Record<string, string>;
+  /** DaemonSet rollingUpdate.maxUnavailable: a whole number >= 1 or a percentage (default 1). */
+  maxUnavailable?: number | string;
+  /** The agent pods' PriorityClass (default system-node-critical; '' for none). */
+  priorityClassName?: string;
+  /** Secrets (in the agent namespace) to pull the image with. */
+  imagePullSecrets?: string[];
+  /** CPU limit of the agent (default none: a CNI agent throttled mid-ADD makes pods wait). */
+  cpuLimit?: string;
 }
 
 /** Options with every default applied and every value checked. */
@@ -96,6 +114,12 @@ export interface ResolvedInstallOptions {
   podMonitor: boolean;
   serviceMonitor: boolean;
   prometheusRule: boolean;
+  podNetnsAccess: boolean;
+  nodeSelector: Record<string, string>;
+  maxUnavailable: number | string;
+  priorityClassName: string;
+  imagePullSecrets: string[];
+  cpuLimit?: string;
 }
 
 /**
@@ -193,6 +217,26 @@ export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOpti
   if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) {
     throw new UserError(`--metrics-port "${String(opts.metricsPort)}" is not a port from 1 to 65535`, { hint: `the agent listens there on every host address (host network) for /metrics, /healthz and /readyz; default ${DEFAULT_METRICS_PORT}` });
   }
+  const nodeSelector = opts.nodeSelector ?? {};
+  for (const [k, v] of Object.entries(nodeSelector)) checkLabel(k, v, 'node-selector');
+  const maxUnavailable = opts.maxUnavailable ?? 1;
+  if (typeof maxUnavailable === 'number' ? !Number.isInteger(maxUnavailable) || maxUnavailable < 1 : !/^([1-9]\d?|100)%$/.test(maxUnavailable)) {
+    throw new UserError(`--max-unavailable "${String(maxUnavailable)}" is neither a whole number >= 1 nor a percentage from 1% to 100%`, { hint: 'how many agents a rollout replaces at once, e.g. 1 (default) or 10%' });
+  }
+  const priorityClassName = opts.priorityClassName ?? DEFAULT_PRIORITY_CLASS;
+  if (priorityClassName !== '' && (!DNS1123_SUBDOMAIN.test(priorityClassName) || priorityClassName.length > 253)) {
+    throw new UserError(`--priority-class "${priorityClassName}" is not a PriorityClass name`, { hint: `e.g. ${DEFAULT_PRIORITY_CLASS} (default; built into every cluster) or '' for none` });
+  }
+  const imagePullSecrets = [...new Set(opts.imagePullSecrets ?? [])];
+  for (const n of imagePullSecrets) {
+    if (!DNS1123_SUBDOMAIN.test(n) || n.length > 253) throw new UserError(`--image-pull-secret "${n}" is not a Secret name`, { hint: `the name of a docker-registry Secret in namespace ${namespace}` });
+  }
+  if (opts.cpuLimit !== undefined) {
+    if (/[KMGTPE]i?$/.test(opts.cpuLimit)) throw new UserError(`--cpu-limit "${opts.cpuLimit}" uses a memory unit`, { hint: 'CPU is in cores or millicores, e.g. 500m or 1' });
+    if (parseQuantity(opts.cpuLimit, 'cpu-limit') < parseQuantity(cpuRequest, 'cpu-request')) {
+      throw new UserError(`--cpu-limit ${opts.cpuLimit} is below --cpu-request ${cpuRequest}`, { hint: 'the API server rejects a request above its limit; raise the limit or lower the request' });
+    }
+  }
   return {
     version: opts.version,
     image,
@@ -208,7 +252,40 @@ export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOpti
     podMonitor: opts.podMonitor ?? false,
     serviceMonitor: opts.serviceMonitor ?? false,
     prometheusRule: opts.prometheusRule ?? false,
+    podNetnsAccess: opts.podNetnsAccess ?? false,
+    nodeSelector: { ...nodeSelector },
+    maxUnavailable,
+    priorityClassName,
+    imagePullSecrets,
+    ...(opts.cpuLimit !== undefined ? { cpuLimit: opts.cpuLimit } : {}),
   };
+}
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+
+/** A label key (optional DNS prefix + name of at most 63) and value, as the API server checks them. */
+function checkLabel(key: string, value: string, flag: string): void {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  const okKey = name !== '' && name.length <= 63 && LABEL_NAME.test(name) && (prefix === undefined || (prefix.length <= 253 && DNS1123_SUBDOMAIN.test(prefix)));
+  if (!okKey) throw new UserError(`--${flag} "${key}=${value}": "${key}" is not a label key`, { hint: 'use [PREFIX/]NAME, e.g. node-role.kubernetes.io/gpu or nvidia.com/gpu.present' });
+  if (value.length > 63 || !LABEL_NAME.test(value)) throw new UserError(`--${flag} "${key}=${value}": "${value}" is not a label value`, { hint: 'at most 63 of letters, digits, "-", "_", "." starting and ending alphanumeric (or empty)' });
+}
+
+/** Parses `KEY=VALUE` of --node-selector. */
+export function parseNodeSelector(text: string): [string, string] {
+  const i = text.indexOf('=');
+  if (i <= 0) throw new UserError(`--node-selector "${text}" is not KEY=VALUE`, { hint: 'e.g. --node-selector nvidia.com/gpu.present=true (repeatable; every pair must match)' });
+  const kv: [string, string] = [text.slice(0, i).trim(), text.slice(i + 1).trim()];
+  checkLabel(kv[0], kv[1], 'node-selector');
+  return kv;
+}
+
+/** Parses --max-unavailable: a whole number or a percentage. */
+export function parseMaxUnavailable(text: string): number | string {
+  return /^\d+$/.test(text) ? Number(text) : text;
 }
 
 export function commonLabels(version: string): Record<string, string> {
@@ -224,14 +301,35 @@ const AGENT_SELECTOR = { 'app.kubernetes.io/name': AGENT_NAME };
  * - NET_ADMIN: policy rules, routes in the per-network tables, the macvlan L3 shims (link,
  *   address, up, delete) and writing net.ipv4.ip_forward (--enable-forwarding). All fail with EPERM
  *   without it.
- * - Nothing else. NIC discovery (sysfs, `ip -d addr`), `ip monitor`, the IPAM journal, the socket
- *   and rt_tables (root-owned files, written by their owner uid 0) need no capability.
- *   SYS_ADMIN would only be for setns(2) into a pod's netns (`nsenter --net=`), which the agent
- *   never does: the CNI plugin enters pod namespaces, run by the container runtime with its own
- *   privileges. NET_RAW would only be for raw ICMP/ARP sockets (ping), which the agent never opens.
+ * - Nothing else for its job. NIC discovery (sysfs, `ip -d addr`), `ip monitor`, the IPAM journal,
+ *   the socket and rt_tables (root-owned files, written by their owner uid 0) need no capability.
+ *   NET_RAW would only be for raw ICMP/ARP sockets (ping), which the agent never opens.
+ * - SYS_ADMIN is what setns(2) into a pod's netns (`nsenter --net=`) needs. The agent's job never
+ *   enters one (the CNI plugin does, run by the container runtime with its own privileges); only
+ *   two read-backs do: the prober's pod-interface check (doctor's pod-interfaces) and the MAC in a
+ *   DRA claim's status. SYS_ADMIN is close to full root, so it is off by default: the agent sees
+ *   it lacks the capability (src/lib/agent/capabilities.ts), does not try, and reports those pod
+ *   interfaces as unknown with the reason; `install --pod-netns-access` adds AGENT_NETNS_CAPABILITY.
  * The install-cni init container adds none: it copies into the root-owned CNI bin dir as uid 0.
  */
 export const AGENT_CAPABILITIES: readonly string[] = ['NET_ADMIN'];
+/** Added by `install --pod-netns-access` (see AGENT_CAPABILITIES). */
+export const AGENT_NETNS_CAPABILITY = 'SYS_ADMIN';
+
+/**
+ * Pod Security Admission labels of the agent namespace
+ * (https://kubernetes.io/docs/concepts/security/pod-security-admission/). The agent pod needs the
+ * `privileged` level: the `baseline` level forbids hostNetwork, hostPath volumes and adding any
+ * capability beyond the runtime defaults (NET_ADMIN is not among them)
+ * (https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline). Enforced
+ * explicitly, so a cluster-wide default of baseline or restricted does not reject the DaemonSet's
+ * pods; keep nothing else in this namespace.
+ */
+export const NAMESPACE_POD_SECURITY: Readonly<Record<string, string>> = {
+  'pod-security.kubernetes.io/enforce': 'privileged',
+  'pod-security.kubernetes.io/enforce-version': 'latest',
+};
+export const NAMESPACE_POD_SECURITY_REASON = 'the multinic agent runs on the host network with hostPath volumes and CAP_NET_ADMIN, which the baseline and restricted Pod Security levels forbid (docs/install.md#pod-security)';
 
 /** A Kubernetes RBAC rule; verbs and resources are always explicit (no "*"). */
 export interface PolicyRule {
@@ -313,7 +411,11 @@ export function renderInstall(input: InstallOptions): KubeObject[] {
   }
   if (o.nadCrd) objects.push(nadCrd(labels));
   objects.push(
-    { apiVersion: 'v1', kind: 'Namespace', metadata: meta(o.namespace, false) },
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { ...meta(o.namespace, false, NAMESPACE_POD_SECURITY), annotations: { 'multinic.fms.io/pod-security-reason': NAMESPACE_POD_SECURITY_REASON } },
+    },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(AGENT_NAME, true, AGENT_SELECTOR) },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(AGENT_NAME, false, AGENT_SELECTOR), rules: structuredClone(AGENT_CLUSTER_RULES) },
     {
@@ -387,16 +489,22 @@ function renderDaemonSet(o: ResolvedInstallOptions, metadata: KubeObject['metada
     metadata,
     spec: {
       selector: { matchLabels: { ...AGENT_SELECTOR } },
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      // No PodDisruptionBudget: the DaemonSet controller does not consult one during a rollout (this
+      // maxUnavailable bounds it), and `kubectl drain --ignore-daemonsets` leaves agent pods alone.
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: o.maxUnavailable } },
       template: {
         metadata: { labels: { ...AGENT_SELECTOR, [PART_OF_LABEL]: 'kubectl-multinic' } },
         spec: {
           serviceAccountName: AGENT_NAME,
           hostNetwork: true,
           dnsPolicy: 'ClusterFirstWithHostNet',
-          priorityClassName: 'system-node-critical',
+          ...(o.priorityClassName ? { priorityClassName: o.priorityClassName } : {}),
           terminationGracePeriodSeconds: 30,
+          nodeSelector: { 'kubernetes.io/os': 'linux', ...o.nodeSelector },
           tolerations: structuredClone(o.tolerations),
+          ...(o.imagePullSecrets.length ? { imagePullSecrets: o.imagePullSecrets.map((name) => ({ name })) } : {}),
+          // Pod-wide, so the init container gets it too: the runtime's default seccomp profile.
+          securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
           initContainers: [
             {
               name: 'install-cni',
@@ -433,17 +541,17 @@ function renderDaemonSet(o: ResolvedInstallOptions, metadata: KubeObject['metada
                 { name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS },
               ],
               securityContext: {
-                // AGENT_CAPABILITIES: NET_ADMIN only (measured, see its comment).
+                // AGENT_CAPABILITIES: NET_ADMIN only (measured, see its comment); SYS_ADMIN with --pod-netns-access.
                 privileged: false,
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,
                 runAsUser: 0,
-                capabilities: { add: [...AGENT_CAPABILITIES], drop: ['ALL'] },
+                capabilities: { add: [...AGENT_CAPABILITIES, ...(o.podNetnsAccess ? [AGENT_NETNS_CAPABILITY] : [])], drop: ['ALL'] },
                 seccompProfile: { type: 'RuntimeDefault' },
               },
               resources: {
                 requests: { cpu: o.cpuRequest, memory: o.memoryRequest },
-                limits: { memory: o.memoryLimit },
+                limits: { memory: o.memoryLimit, ...(o.cpuLimit ? { cpu: o.cpuLimit } : {}) },
               },
               volumeMounts: [
                 ...mounts.filter((m) => !m.initOnly).map((m) => volumeMount(m)),

@@ -14,6 +14,8 @@ import {
   IMAGE_CNI_PATH,
   defaultImage,
   hostMounts,
+  parseMaxUnavailable,
+  parseNodeSelector,
   parseQuantity,
   parseToleration,
   renderInstall,
@@ -263,6 +265,36 @@ describe('renderInstall', () => {
     expect(podSpec(renderInstall({ version, tolerations: [] })).tolerations).toEqual([]);
   });
 
+  it('hardened by default: Pod Security privileged enforced on the namespace with the reason, RuntimeDefault seccomp for the pod, Linux nodes, maxUnavailable 1', () => {
+    const ns = find(objs, 'Namespace');
+    expect(ns.metadata?.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/enforce-version': 'latest' });
+    expect(ns.metadata?.annotations?.['multinic.fms.io/pod-security-reason']).toMatch(/host network with hostPath volumes and CAP_NET_ADMIN/);
+    const spec = podSpec(objs) as PodSpec & { securityContext?: unknown; nodeSelector?: unknown; imagePullSecrets?: unknown };
+    expect(spec.securityContext).toEqual({ seccompProfile: { type: 'RuntimeDefault' } });
+    expect(spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+    expect(spec.imagePullSecrets).toBeUndefined();
+    for (const c of [...spec.initContainers, ...spec.containers]) expect((c.securityContext as { readOnlyRootFilesystem?: boolean }).readOnlyRootFilesystem, c.name).toBe(true);
+    expect((find(objs, 'DaemonSet').spec as { updateStrategy: unknown }).updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    expect(objs.some((o) => o.kind === 'PodDisruptionBudget')).toBe(false);
+  });
+
+  it('takes what an admin varies: node selector, maxUnavailable, priority class, pull secrets, CPU limit, SYS_ADMIN for pod netns reads', () => {
+    const o = renderInstall({ version, nodeSelector: { 'nvidia.com/gpu.present': 'true' }, maxUnavailable: '10%', priorityClassName: '', imagePullSecrets: ['regcred', 'regcred'], cpuLimit: '1', podNetnsAccess: true });
+    const spec = podSpec(o) as PodSpec & { nodeSelector?: unknown; imagePullSecrets?: unknown };
+    expect(spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', 'nvidia.com/gpu.present': 'true' });
+    expect(spec.priorityClassName).toBeUndefined();
+    expect(spec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(spec.containers[0]!.resources.limits).toEqual({ memory: '256Mi', cpu: '1' });
+    expect(spec.containers[0]!.securityContext.capabilities).toEqual({ add: ['NET_ADMIN', 'SYS_ADMIN'], drop: ['ALL'] });
+    expect(spec.initContainers[0]!.securityContext.capabilities).toEqual({ drop: ['ALL'] });
+    expect((find(o, 'DaemonSet').spec as { updateStrategy: unknown }).updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '10%' } });
+    expect(parseNodeSelector('a.b/c=d')).toEqual(['a.b/c', 'd']);
+    expect(parseNodeSelector('k=')).toEqual(['k', '']);
+    expect(() => parseNodeSelector('novalue')).toThrow(/--node-selector "novalue" is not KEY=VALUE/);
+    expect(parseMaxUnavailable('3')).toBe(3);
+    expect(parseMaxUnavailable('25%')).toBe('25%');
+  });
+
   it('sets resources from defaults or options', () => {
     expect(podSpec(objs).containers[0]!.resources).toEqual({ requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } });
     const r = podSpec(renderInstall({ version, cpuRequest: '0.2', memoryRequest: '1Gi', memoryLimit: '2Gi' })).containers[0]!.resources;
@@ -277,6 +309,15 @@ describe('renderInstall', () => {
     ['cpu in memory units', { cpuRequest: '64Mi' }, /--cpu-request "64Mi" uses a memory unit/],
     ['bad memory', { memoryRequest: 'lots' }, /--memory-request "lots" is not a Kubernetes quantity/],
     ['request above limit', { memoryRequest: '1Gi', memoryLimit: '512Mi' }, /--memory-request 1Gi is above --memory-limit 512Mi/],
+    ['cpu limit below request', { cpuRequest: '1', cpuLimit: '500m' }, /--cpu-limit 500m is below --cpu-request 1/],
+    ['cpu limit in memory units', { cpuLimit: '1Gi' }, /--cpu-limit "1Gi" uses a memory unit/],
+    ['max unavailable 0', { maxUnavailable: 0 }, /--max-unavailable "0" is neither/],
+    ['max unavailable 0%', { maxUnavailable: '0%' }, /--max-unavailable "0%" is neither/],
+    ['max unavailable text', { maxUnavailable: 'two' }, /--max-unavailable "two" is neither/],
+    ['priority class name', { priorityClassName: 'Not Valid' }, /--priority-class "Not Valid" is not a PriorityClass name/],
+    ['pull secret name', { imagePullSecrets: ['a/b'] }, /--image-pull-secret "a\/b" is not a Secret name/],
+    ['node selector value', { nodeSelector: { 'nvidia.com/gpu.present': 'yes please' } }, /"yes please" is not a label value/],
+    ['node selector key', { nodeSelector: { '-bad': 'x' } }, /"-bad" is not a label key/],
   ])('rejects a bad %s with a UserError naming the flag', (_name, opts, message) => {
     const run = () => renderInstall({ version, ...opts });
     expect(run).toThrow(UserError);
