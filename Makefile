@@ -10,11 +10,12 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-## generate: regenerate TypeScript types from deploy/crds (the single source of truth) and docs/troubleshooting.md from the doctor's checks
+## generate: regenerate TypeScript types from deploy/crds (the single source of truth), docs/troubleshooting.md from the doctor's checks and deploy/manifests from install's renderer
 generate: $(NPM_STAMP)
 	node scripts/gen-crd-types.mjs
 	npx tsc -p tsconfig.build.json
 	node scripts/gen-troubleshooting.mjs
+	node scripts/gen-manifests.mjs
 
 ## build: compile to dist/ and write oclif.manifest.json
 build: $(NPM_STAMP)
@@ -22,6 +23,7 @@ build: $(NPM_STAMP)
 	npx tsc -p tsconfig.build.json
 	npx oclif manifest >/dev/null
 	node scripts/gen-troubleshooting.mjs --check
+	node scripts/gen-manifests.mjs --check
 
 lint: $(NPM_STAMP)
 	npx eslint .
