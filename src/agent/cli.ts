@@ -9,7 +9,7 @@ import { runAgent, stderrLog, type AgentOptions } from './main.js';
 
 export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS]) [--gc-grace SECONDS]
              --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]
-             [--max-connections N] [--cni-bin-dir DIR[:DIR...]] [--probe-interval SECONDS]
+             [--max-connections N] [--cni-bin-dir DIR[:DIR...]] [--probe-interval SECONDS] [--self-check-interval SECONDS]
              [--metrics-addr [HOST]:PORT (default ${DEFAULT_METRICS_ADDR}; '' = off)] [--dra [--kubelet-dir DIR (default /var/lib/kubelet)]]`;
 
 /** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
@@ -37,6 +37,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'max-connections': { type: 'string' },
         'cni-bin-dir': { type: 'string' },
         'probe-interval': { type: 'string' },
+        'self-check-interval': { type: 'string' },
         'metrics-addr': { type: 'string' },
         dra: { type: 'boolean' },
         'kubelet-dir': { type: 'string' },
@@ -85,6 +86,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (probe !== undefined) {
     if (!/^\d+(\.\d+)?$/.test(probe) || Number(probe) < 1) throw new UserError(`--probe-interval must be a number of seconds >= 1, got "${probe}"`, { hint: AGENT_USAGE });
     opts.probeIntervalMs = Number(probe) * 1000;
+  }
+  const selfCheck = values['self-check-interval'] as string | undefined;
+  if (selfCheck !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(selfCheck) || Number(selfCheck) < 1) throw new UserError(`--self-check-interval must be a number of seconds >= 1, got "${selfCheck}"`, { hint: AGENT_USAGE });
+    opts.selfCheckIntervalMs = Number(selfCheck) * 1000;
   }
   // Metrics, /healthz and /readyz (docs/metrics.md): on by default, off with an empty value.
   const metricsAddr = parseListenAddress((values['metrics-addr'] as string | undefined) ?? DEFAULT_METRICS_ADDR);

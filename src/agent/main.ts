@@ -26,6 +26,7 @@ import type { AgentMetrics, MetricsServer, PoolUsage } from './metrics.js';
 import { compilePool } from '../lib/ipam/allocator.js';
 import { NodeReconciler, type ReconcileReport } from './reconcile.js';
 import { podNetnsDenied } from '../lib/agent/capabilities.js';
+import { SelfCheck } from './selfcheck.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -69,6 +70,8 @@ export interface AgentOptions {
    * /proc/self/status; docs/install.md#capabilities).
    */
   podNetnsAccess?: boolean;
+  /** Period of the continuous self-check (default 10 s; `--self-check-interval`). */
+  selfCheckIntervalMs?: number;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -233,6 +236,17 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       ...(mx ? { onRequest: (verb, code, seconds) => mx.request(verb, code, seconds) } : {}),
     });
     cleanups.push(() => server.close());
+    // Continuous self-check on the real paths (src/agent/selfcheck.ts): probes and a metric.
+    const kk = kube;
+    const selfCheck = new SelfCheck({
+      socketPath,
+      ...(opts.ipam ? {} : { journalDir: join(opts.dataDir, 'ipam') }),
+      ...(kk ? { apiDown: () => kk.outage.down } : {}),
+      intervalMs: opts.selfCheckIntervalMs ?? 10_000,
+      log,
+    });
+    selfCheck.start();
+    cleanups.push(() => selfCheck.stop());
     let serving = true;
     cleanups.push(() => void (serving = false));
     if (mx) {
@@ -248,7 +262,9 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
               kube: () => ({ apiFailures: k.outage.stats.failures, apiDown: k.outage.down, watchRestarts: Object.fromEntries(Object.entries(k.informers).map(([name, i]) => [name, { gone: i.stats.gone, errors: i.stats.errors }])) }),
             }
           : {}),
-        notReady: () => (!serving ? 'the agent is stopping' : !last ? 'routes not reconciled yet' : undefined),
+        notReady: () => (!serving ? 'the agent is stopping' : !last ? 'routes not reconciled yet' : selfCheck.notReady()),
+        notLive: () => selfCheck.notLive(),
+        selfCheck: () => [...selfCheck.last()].map(([check, r]) => ({ check, ok: r.ok })),
       });
     }
     await reconcile();

@@ -32,6 +32,10 @@ export interface MetricsSources {
   kube?: () => { apiFailures: number; apiDown: boolean; watchRestarts: Record<string, { gone: number; errors: number }> };
   /** undefined = ready; otherwise why not (the /readyz body). */
   notReady?: () => string | undefined;
+  /** undefined = live; otherwise why the kubelet should restart the agent (the /healthz body). */
+  notLive?: () => string | undefined;
+  /** The continuous self-check's newest results (src/agent/selfcheck.ts). */
+  selfCheck?: () => Array<{ check: string; ok: boolean }>;
 }
 
 /** What one reconcile did (src/agent/main.ts ReconcileReport, the fields counted). */
@@ -153,6 +157,16 @@ export class AgentMetrics {
         if (j) this.set(j.bytes);
       },
     });
+    new Gauge({
+      name: 'multinic_agent_self_check',
+      help: 'The agent\'s continuous self-check per check: socket (the CNI socket answers), journal (the IPAM journal directory takes a durable write), api (--kube: the Kubernetes API answers); 1 passing, 0 failing.',
+      labelNames: ['check'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const c of src().selfCheck?.() ?? []) this.set({ check: c.check }, c.ok ? 1 : 0);
+      },
+    });
     mirrorCounter(r, 'multinic_ipam_journal_compactions_total', 'IPAM journal compactions (snapshot written, journal emptied) since the agent started.', [], () => {
       const j = this.sources.journal?.();
       return j ? [[{}, j.compactions]] : [];
@@ -200,6 +214,11 @@ export class AgentMetrics {
     this.sources = s;
   }
 
+  /** Why the agent should be restarted, or undefined while it is live. */
+  notLive(): string | undefined {
+    return this.sources.notLive?.();
+  }
+
   /** Why the agent is not ready, or undefined when it is. */
   notReady(): string | undefined {
     return this.sources.notReady ? this.sources.notReady() : 'the agent is starting';
@@ -245,7 +264,10 @@ export async function startMetricsServer(addr: ListenAddress, metrics: AgentMetr
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain', 'the metrics listener is read-only: GET /metrics, /healthz or /readyz\n');
-    if (path === '/healthz') return reply(200, 'text/plain', 'ok\n');
+    if (path === '/healthz') {
+      const why = metrics.notLive();
+      return why === undefined ? reply(200, 'text/plain', 'ok\n') : reply(503, 'text/plain', `not live: ${why}\n`);
+    }
     if (path === '/readyz') {
       const why = metrics.notReady();
       return why === undefined ? reply(200, 'text/plain', 'ok\n') : reply(503, 'text/plain', `not ready: ${why}\n`);

@@ -147,6 +147,17 @@ export function alertRules(namespace: string): AlertRule[] {
       },
     },
     {
+      alert: 'MultinicAgentSelfCheckFailing',
+      expr: 'multinic_agent_self_check{check=~"socket|journal"} == 0',
+      for: '5m',
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'An agent fails its own self-check',
+        description: 'The agent at {{ $labels.instance }} has failed its {{ $labels.check }} self-check for 5 minutes (socket: the CNI socket does not answer; journal: the IPAM journal directory takes no durable write): pod ADDs there fail. Its /readyz and log line "self-check failed" say why.',
+        runbook: runbook('self-check'),
+      },
+    },
+    {
       alert: 'MultinicAgentDown',
       expr: `up{namespace="${namespace}"} == 0`,
       for: '10m',

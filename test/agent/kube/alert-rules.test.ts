@@ -45,7 +45,7 @@ function families(text: string): Map<string, { type: string; labels: Set<string>
 /** Metric names docs/metrics.md documents as the agent's: its table's first column, and the prom-client ones it names. */
 function documentedMetrics(md: string): string[] {
   const names = new Set<string>();
-  for (const m of md.matchAll(/^\| `([a-z_:][a-z0-9_:]*)` \|/gm)) names.add(m[1]!);
+  for (const m of md.matchAll(/^\| `((?:multinic|process|nodejs)_[a-z0-9_:]*)` \|/gm)) names.add(m[1]!);
   for (const m of md.matchAll(/`((?:multinic|process|nodejs)_[a-z0-9_]+)`/g)) names.add(m[1]!);
   return [...names].sort();
 }
