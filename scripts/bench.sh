@@ -5,7 +5,7 @@
 # doctor (which brings up its own lab: DOCTOR_HOSTS x DOCTOR_NICS, default 3 x 2).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-all="plan plan-cli ipam ipam-allocator agent cni cni-fake cni-concurrent cni-startup claims"
+all="plan plan-cli cli-startup ipam ipam-allocator agent cni cni-fake cni-concurrent cni-startup claims"
 sel=${BENCH:-$all}
 status=0
 run() {
@@ -21,6 +21,7 @@ for b in $sel; do
   case $b in
     plan) run plan node bench/plan/run.mjs ;;
     plan-cli) run plan-cli node bench/plan/cli.mjs --runs 5 ;;
+    cli-startup) run cli-startup node bench/cli-startup/bench.mjs --runs 10 ;;
     ipam) run ipam bash bench/ipam/run.sh 2000 3 ;;
     ipam-allocator) run ipam-allocator bash bench/ipam/run.sh allocator ;;
     agent) run agent bash bench/agent/run.sh ;;

@@ -3,10 +3,12 @@
 // 12) and an IPv6 equivalent, at 1/4, 1/2 and full size. Each size runs in its own process so peak
 // RSS is that size's alone. Figures are ratios: time per doubling (2.0 = linear), and planner time
 // against a baseline run side by side in the same process (structuredClone of the same inventory,
-// an O(n) walk of the same data), so machine load cancels out.
+// an O(n) walk of the same data; and the floor for any planner fed this inventory: JSON.parse of its
+// text), so machine load cancels out. Goal (issue 14): the planner alone at 4096 x 8 <= 100 ms.
 // Usage: node bench/plan/run.mjs [--runs N]   (needs `make build`: runs against dist/)
 /* global structuredClone */
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(import.meta.url);
@@ -53,10 +55,14 @@ async function child(family, hosts) {
   const plans = [];
   const replans = [];
   const bases = [];
+  const parses = [];
+  const text = JSON.stringify(inventory);
   let pools = 0;
   let first;
   for (let r = 0; r < runs; r++) {
     const [b] = timeIt(() => structuredClone(inventory));
+    const [j] = timeIt(() => JSON.parse(text));
+    parses.push(j);
     const [p, res] = timeIt(() => {
       validateNetworkForInventory(network, inventory);
       const out = planNetwork({ network, inventory });
@@ -74,11 +80,12 @@ async function child(family, hosts) {
   }
   const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const rssMB = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ family, hosts, pools, planMs: med(plans), replanMs: med(replans), baselineMs: med(bases), rssMB }));
+  process.stdout.write(JSON.stringify({ family, hosts, pools, planMs: med(plans), replanMs: med(replans), baselineMs: med(bases), jsonParseMs: med(parses), rssMB }));
 }
 
 function main() {
   const rows = [];
+  const load = [loadavg()];
   for (const family of Object.keys(FAMILIES)) {
     for (const hosts of [1024, 2048, 4096]) {
       const r = spawnSync(process.execPath, ['--expose-gc', here, '--child', family, String(hosts), '--runs', String(runs)], { encoding: 'utf8' });
@@ -86,9 +93,10 @@ function main() {
       rows.push(JSON.parse(r.stdout));
     }
   }
+  load.push(loadavg());
   const fmt = (n, d = 1) => n.toFixed(d);
-  console.log(`planner scaling, CPU ms, median of ${runs} runs per size (plan = validate against inventory + planNetwork + checkPool; replan = planNetwork with the previous CIDR; baseline = structuredClone of the inventory)`);
-  console.log('family  hosts  pools   plan ms  x/doubling  replan ms  x/doubling  baseline ms  plan/baseline  peak RSS MB');
+  console.log(`planner scaling on node ${process.version}, CPU ms, median of ${runs} runs per size (plan = validate against inventory + planNetwork + checkPool; replan = planNetwork with the previous CIDR; baseline = structuredClone of the inventory; JSON.parse = of the inventory's text); load ${load.map((l) => l.map((x) => x.toFixed(1)).join(' ')).join(' -> ')}`);
+  console.log('family  hosts  pools   plan ms  x/doubling  replan ms  x/doubling  baseline ms  plan/baseline  JSON.parse ms  plan/parse  peak RSS MB');
   let prev;
   for (const r of rows) {
     const same = prev && prev.family === r.family;
@@ -103,11 +111,14 @@ function main() {
         (same ? fmt(r.replanMs / prev.replanMs, 2) : '-').padStart(11),
         fmt(r.baselineMs).padStart(12),
         fmt(r.planMs / r.baselineMs, 2).padStart(14),
+        fmt(r.jsonParseMs).padStart(14),
+        fmt(r.planMs / r.jsonParseMs, 2).padStart(11),
         fmt(r.rssMB, 0).padStart(12),
       ].join(' '),
     );
     prev = r;
   }
+  for (const r of rows.filter((x) => x.hosts === 4096)) console.log(`goal: ${r.family} planner alone at 4096 x 8 <= 100 ms: ${fmt(r.planMs)} ms, ${r.planMs <= 100 ? 'met' : 'not met'}`);
 }
 
 if (args[0] === '--child') await child(args[1], Number(args[2]));
