@@ -8,7 +8,13 @@ import { dirname } from 'node:path';
 import { AgentError, type AgentCore } from './core.js';
 import type { CniVerb } from './metrics.js';
 
-const MAX_BODY = 1 << 20;
+/**
+ * Largest request body. The biggest real requests are far below it: an ADD for 8 NICs with every
+ * field at its longest is under 2 KiB, and a GC listing 600 attachments about 50 KiB
+ * (test/agent/server.test.ts). With DEFAULT_MAX_CONNECTIONS open at once, bodies held in memory
+ * stay within 32 MiB.
+ */
+export const MAX_BODY_BYTES = 64 << 10;
 /** An over-limit body is read and dropped up to this much so the 413 reaches the client (not a reset). */
 const MAX_DISCARD = 16 << 20;
 export const DEFAULT_MAX_CONNECTIONS = 512;
@@ -29,7 +35,7 @@ export interface AgentServerOptions {
    * CNI reports "try again later". Logged when hit.
    */
   maxConnections?: number;
-  /** Largest request body (bytes; default 1 MiB); larger ones get 413. */
+  /** Largest request body (bytes; default MAX_BODY_BYTES, 64 KiB); larger ones get 413. */
   maxBodyBytes?: number;
   /**
    * Told of every answered CNI request (allocate, release, lookup, gc): the wire code ('OK' or the
@@ -69,7 +75,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   const inflight = new Set<Promise<void>>();
   const requestTimeout = opts.requestTimeoutMs ?? 10_000;
   const headersTimeout = Math.min(requestTimeout, opts.headersTimeoutMs ?? 5_000);
-  const maxBody = opts.maxBodyBytes ?? MAX_BODY;
+  const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const server: Server = createServer(
     {
       requestTimeout,

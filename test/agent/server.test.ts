@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentCore } from '../../src/agent/core.js';
-import { startAgentServer, type AgentServer } from '../../src/agent/server.js';
+import { DEFAULT_MAX_CONNECTIONS, MAX_BODY_BYTES, startAgentServer, type AgentServer } from '../../src/agent/server.js';
 import { FakeIpam } from '../fakes/ipam.js';
 import { StaticState, testCidr, testNetwork } from './helpers/network.js';
 import { call } from './helpers/http.js';
@@ -200,6 +200,30 @@ describe('agent socket hardening', () => {
     await eventually(async () => expect((await call(sock, 'GET', '/v1/healthz')).status).toBe(200), 3000);
   });
 
+  it('the body cap fits the largest real requests with room to spare, and bounds the socket\'s worst case to 32 MiB', async () => {
+    await start();
+    // An ADD for 8 NICs with every field at its longest: the biggest allocate the CNI sends.
+    const long = (n: number, c = 'a') => c.repeat(n);
+    const add = {
+      apiVersion: 'v1',
+      network: long(253),
+      pod: { namespace: long(63), name: long(253), uid: '0123abcd-0123-4567-89ab-0123456789ab', containerID: long(64, 'f'), ifName: long(15), netns: `/run/netns/cni-${long(36)}` },
+      args: { masters: Array.from({ length: 8 }, (_, i) => `${long(14)}${i}`), nics: 8, class: long(253) },
+      deviceIDs: Array.from({ length: 8 }, (_, i) => `0000:3b:0${i}.0`),
+    };
+    const addBytes = Buffer.byteLength(JSON.stringify(add));
+    expect(addBytes).toBeLessThan(2048);
+    // A GC keeps every valid attachment the runtime lists: 600 of them (a node at 250 pods, 2 each, and more).
+    const gc = { apiVersion: 'v1', network: 'mnet', keep: Array.from({ length: 600 }, (_, i) => ({ containerID: `${long(58, 'e')}${String(i).padStart(6, '0')}`, ifName: 'net1' })) };
+    const gcBytes = Buffer.byteLength(JSON.stringify(gc));
+    expect(gcBytes).toBeLessThan(MAX_BODY_BYTES);
+    expect((await call(sock, 'POST', '/v1/allocate', add)).status).not.toBe(413);
+    expect((await call(sock, 'POST', '/v1/gc', gc)).status).toBe(200);
+    const over = await call(sock, 'POST', '/v1/gc', { ...gc, pad: 'x'.repeat(MAX_BODY_BYTES - gcBytes) });
+    expect(over).toMatchObject({ status: 413, body: { code: 'InvalidRequest', message: `request body larger than ${MAX_BODY_BYTES} bytes` } });
+    expect(MAX_BODY_BYTES * DEFAULT_MAX_CONNECTIONS).toBeLessThanOrEqual(32 << 20);
+  });
+
   it('answers 413 with a JSON error for bodies over the limit, declared or chunked, while the client is still sending', async () => {
     await start();
     /** Sends 4 MiB in 64 KiB pieces, with or without a Content-Length, and reads the answer. */
@@ -219,7 +243,7 @@ describe('agent socket hardening', () => {
         };
         pump();
       });
-    const want = { status: 413, body: { apiVersion: 'v1', code: 'InvalidRequest', message: `request body larger than ${1 << 20} bytes`, hint: 'the agent takes JSON requests of at most that size' } };
+    const want = { status: 413, body: { apiVersion: 'v1', code: 'InvalidRequest', message: `request body larger than ${MAX_BODY_BYTES} bytes`, hint: 'the agent takes JSON requests of at most that size' } };
     expect(await send(true)).toEqual(want);
     expect(await send(false)).toEqual(want);
     expect((await call(sock, 'POST', '/v1/allocate', { apiVersion: 'v1', network: 'mnet', pod })).status).toBe(200);
