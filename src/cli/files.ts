@@ -24,8 +24,9 @@ export async function readDocs(path: string): Promise<ManifestDoc[]> {
   return parseManifests(await readSource(path), path === '-' ? 'stdin' : path);
 }
 
-/** Every document of every file, v1 Lists flattened. */
+/** Every document of every file, v1 Lists flattened; stdin (`-`) can be read once. */
 export async function readAllDocs(paths: readonly string[]): Promise<ManifestDoc[]> {
+  if (paths.filter((p) => p === '-').length > 1) throw new UserError('-f - (stdin) can be given only once');
   const out: ManifestDoc[] = [];
   for (const p of paths) out.push(...flattenLists(await readDocs(p)));
   return out;

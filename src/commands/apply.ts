@@ -14,8 +14,8 @@ import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/t
 import { ExitCode, UserError } from '../lib/errors.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { R, type ResourceRef } from '../lib/k8s/resources.js';
-import { ManifestError, describeObject, isObject } from '../lib/manifest.js';
-import { type ValidatedNetwork, attachMode, checkSubnetOverlaps, liveModeChange, validateDeviceClass, validateNetwork, validateNetworkForInventory } from '../lib/network.js';
+import { ManifestError, describeObject } from '../lib/manifest.js';
+import { type ValidatedNetwork, attachMode, checkSubnetOverlaps, liveModeChange, parseNetworkManifests, validateNetworkForInventory } from '../lib/network.js';
 import { listPools } from '../lib/plan/index.js';
 import { buildStatusReport, type StatusReport } from '../lib/status.js';
 import { networkDeviceClass } from '../lib/dra/slices.js';
@@ -71,21 +71,13 @@ of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold 
 
   async run(): Promise<ApplyResult> {
     const f = this.flags;
-    const docs = await readAllDocs(f.filename);
-    const networks: ValidatedNetwork[] = [];
-    const objects: Array<{ ref: ResourceRef; obj: KubeObject }> = [];
-    for (const doc of docs) {
-      const kind = isObject(doc.value) ? doc.value.kind : undefined;
-      if (kind === 'MultiNicNetwork') {
-        const n = validateNetwork(doc);
-        networks.push(n);
-        objects.push({ ref: R.MultiNicNetwork, obj: n.resource as unknown as KubeObject });
-      } else if (kind === 'DeviceClass') {
-        objects.push({ ref: R.DeviceClass, obj: validateDeviceClass(doc) as unknown as KubeObject });
-      } else {
-        throw new ManifestError(doc.source, `${describeObject(doc.value)} is not a MultiNicNetwork or DeviceClass`, 'apply takes multinic.fms.io/v1 MultiNicNetwork and DeviceClass objects; use kubectl apply for anything else');
-      }
-    }
+    const manifests = parseNetworkManifests(await readAllDocs(f.filename));
+    const bad = manifests.others[0];
+    if (bad) throw new ManifestError(bad.source, `${describeObject(bad.value)} is not a MultiNicNetwork or DeviceClass`, 'apply takes multinic.fms.io/v1 MultiNicNetwork and DeviceClass objects; use kubectl apply for anything else');
+    const { networks } = manifests;
+    const objects: Array<{ ref: ResourceRef; obj: KubeObject }> = manifests.objects.map((o) =>
+      o.kind === 'MultiNicNetwork' ? { ref: R.MultiNicNetwork, obj: o.network.resource as unknown as KubeObject } : { ref: R.DeviceClass, obj: o.deviceClass as unknown as KubeObject },
+    );
     if (objects.length === 0) throw new UserError(`no objects in ${f.filename.join(', ')}`, { hint: 'pass a file with MultiNicNetwork or DeviceClass documents' });
     checkSubnetOverlaps(networks);
     const kube = await this.kube();

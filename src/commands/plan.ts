@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand, type BaseFlags } from '../cli/base.js';
-import { readDocs } from '../cli/files.js';
+import { readAllDocs, readDocs } from '../cli/files.js';
 import { outputFlags } from '../cli/output.js';
 import { useColor } from '../cli/table.js';
 import { planTable, routesTable, type PlannedNetwork } from '../cli/views/plan.js';
@@ -9,9 +9,9 @@ import type { KubeApi } from '../kube/api.js';
 import type { CIDR, HostInterface } from '../lib/crds/types.gen.js';
 import { ExitCode, UserError } from '../lib/errors.js';
 import { parseInventory } from '../lib/inventory.js';
-import { describeObject, flattenLists, isObject, ManifestError, type ManifestDoc } from '../lib/manifest.js';
+import { describeObject, ManifestError } from '../lib/manifest.js';
 import { R } from '../lib/k8s/resources.js';
-import { MULTI_NIC_IPAM, checkSubnetOverlaps, validateDeviceClass, validateNetwork, validateNetworkForInventory, type ValidatedNetwork } from '../lib/network.js';
+import { MULTI_NIC_IPAM, checkSubnetOverlaps, parseNetworkManifests, validateNetworkForInventory } from '../lib/network.js';
 import { parsePreviousCidrs, planNetwork } from '../lib/plan/index.js';
 import { checkPool } from '../lib/pool-check.js';
 import { routePlan, type RoutePlan } from '../lib/routes.js';
@@ -84,24 +84,11 @@ Exit codes: 0 planned; 1 some hosts did not fit (the plan for the others is prin
 
   async run(): Promise<PlanCommandResult> {
     const flags = this.flags;
-    if (flags.filename.filter((f) => f === '-').length > 1) throw new UserError('-f - (stdin) can be given only once');
-    const docs: ManifestDoc[] = [];
-    for (const f of flags.filename) docs.push(...flattenLists(await readDocs(f)));
-
-    const networks: ValidatedNetwork[] = [];
-    const deviceClasses: string[] = [];
-    for (const d of docs) {
-      const kind = isObject(d.value) ? d.value.kind : undefined;
-      if (kind === 'MultiNicNetwork') networks.push(validateNetwork(d));
-      else if (kind === 'DeviceClass') deviceClasses.push(validateDeviceClass(d).metadata.name ?? '');
-      else throw new ManifestError(d.source, `expected a MultiNicNetwork or DeviceClass, got ${describeObject(d.value)}`, 'pass manifests with apiVersion: multinic.fms.io/v1 and kind: MultiNicNetwork (or DeviceClass) to -f');
-    }
-    const seen = new Map<string, string>();
-    for (const n of networks) {
-      const other = seen.get(n.name);
-      if (other) throw new ManifestError(n.source, `MultiNicNetwork "${n.name}" is also defined in ${other}`, 'give each network a distinct metadata.name');
-      seen.set(n.name, n.source);
-    }
+    const manifests = parseNetworkManifests(await readAllDocs(flags.filename));
+    const bad = manifests.others[0];
+    if (bad) throw new ManifestError(bad.source, `expected a MultiNicNetwork or DeviceClass, got ${describeObject(bad.value)}`, 'pass manifests with apiVersion: multinic.fms.io/v1 and kind: MultiNicNetwork (or DeviceClass) to -f');
+    const { networks } = manifests;
+    const deviceClasses = manifests.deviceClasses.map((d) => d.metadata.name ?? '');
     if (networks.length === 0) throw new UserError(`no MultiNicNetwork in ${flags.filename.join(', ')}`, { hint: 'pass a MultiNicNetwork manifest with -f (see examples/network.yaml)' });
     checkSubnetOverlaps(networks);
     const plannable = networks.filter((n) => n.ipam.type === MULTI_NIC_IPAM);

@@ -3,7 +3,7 @@
 // (address families, bit budget, overlaps). Every failure is a NetworkInputError naming the
 // document, the field and the fix; nothing half-validated escapes. Pure.
 import type { DeviceClass, HostInterface, IPPool, MultiNicNetwork } from './crds/types.gen.js';
-import { isObject, type ManifestDoc } from './manifest.js';
+import { isObject, ManifestError, type ManifestDoc } from './manifest.js';
 import {
   AddressParseError,
   compareCidr,
@@ -58,6 +58,41 @@ export interface ValidatedNetwork {
 /** Validates a DeviceClass document. */
 export function validateDeviceClass(doc: ManifestDoc): DeviceClass {
   return checkObject(doc, 'DeviceClass') as unknown as DeviceClass;
+}
+
+/** The MultiNicNetworks and DeviceClasses of -f documents, validated, for plan and apply alike. */
+export interface NetworkManifests {
+  /** Both kinds in document order (apply writes them in it). */
+  objects: Array<{ kind: 'MultiNicNetwork'; network: ValidatedNetwork } | { kind: 'DeviceClass'; deviceClass: DeviceClass }>;
+  networks: ValidatedNetwork[];
+  deviceClasses: DeviceClass[];
+  /** Documents of any other kind, for the command to refuse in its own words. */
+  others: ManifestDoc[];
+}
+
+/**
+ * Validates every MultiNicNetwork and DeviceClass document (validateNetwork, validateDeviceClass)
+ * and refuses a network name given twice, naming both documents. Other kinds are returned, not judged.
+ */
+export function parseNetworkManifests(docs: readonly ManifestDoc[]): NetworkManifests {
+  const out: NetworkManifests = { objects: [], networks: [], deviceClasses: [], others: [] };
+  const seen = new Map<string, string>();
+  for (const d of docs) {
+    const kind = isObject(d.value) ? d.value.kind : undefined;
+    if (kind === 'MultiNicNetwork') {
+      const n = validateNetwork(d);
+      const other = seen.get(n.name);
+      if (other) throw new ManifestError(n.source, `MultiNicNetwork "${n.name}" is also defined in ${other}`, 'give each network a distinct metadata.name');
+      seen.set(n.name, n.source);
+      out.networks.push(n);
+      out.objects.push({ kind, network: n });
+    } else if (kind === 'DeviceClass') {
+      const dc = validateDeviceClass(d);
+      out.deviceClasses.push(dc);
+      out.objects.push({ kind, deviceClass: dc });
+    } else out.others.push(d);
+  }
+  return out;
 }
 
 /**
