@@ -264,16 +264,22 @@ export class NodeProber {
   }
 }
 
+/**
+ * Cap on one `ip -json` read of a pod netns. A pod's netns is the pod's to fill (thousands of
+ * addresses or routes), and the prober reads four at a time: an ordinary pod prints a few KiB.
+ */
+export const POD_NETNS_MAX_BYTES = 1024 * 1024;
+
 /** One pod netns: links with addresses and the main-table routes, in one `ip -batch` (two for IPv6). */
 export async function readPodNetns(path: string, ipv6: boolean): Promise<PodNetnsView | 'gone' | { error: string }> {
   if (!existsSync(path)) return 'gone';
   const ref = { path };
   try {
-    const { stdout } = await run('ip', ['-json', '-batch', '-'], { netns: ref, input: 'addr show\nroute show table main\n', timeoutMs: 5000 });
+    const { stdout } = await run('ip', ['-json', '-batch', '-'], { netns: ref, input: 'addr show\nroute show table main\n', timeoutMs: 5000, maxBytes: POD_NETNS_MAX_BYTES });
     const parts = stdout.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l) as unknown[]);
     const addrs = (parts[0] ?? []) as Array<{ ifname: string; addr_info?: Array<{ local?: string; prefixlen?: number }> }>;
-    const routes = [...((parts[1] ?? []) as Array<{ dst?: string; dev?: string; gateway?: string }>)];
-    if (ipv6) routes.push(...(await ipJson<{ dst?: string; dev?: string; gateway?: string }>(['-6', 'route', 'show', 'table', 'main'], ref)));
+    let routes = (parts[1] ?? []) as Array<{ dst?: string; dev?: string; gateway?: string }>;
+    if (ipv6) routes = routes.concat(await ipJson<{ dst?: string; dev?: string; gateway?: string }>(['-6', 'route', 'show', 'table', 'main'], ref, { maxBytes: POD_NETNS_MAX_BYTES }));
     return {
       links: addrs.map((l) => ({ ifname: l.ifname, addrs: (l.addr_info ?? []).filter((a) => a.local).map((a) => `${a.local}/${a.prefixlen}`) })),
       routes: routes.map((r) => ({ ...(r.dst ? { dst: r.dst } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.gateway ? { gateway: r.gateway } : {}) })),

@@ -26,6 +26,8 @@ export interface RunOptions {
   input?: string;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Cap on stdout and on stderr in bytes (default 64 MiB); past it the command is killed and rejected. */
+  maxBytes?: number;
 }
 
 /** argv for running `cmd args` inside `netns`. */
@@ -45,9 +47,11 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     const child = execFile(
       argv[0] as string,
       argv.slice(1),
-      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024, env: opts.env ?? process.env },
+      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: opts.maxBytes ?? 64 * 1024 * 1024, env: opts.env ?? process.env },
       (err, stdout, stderr) => {
-        if (err) {
+        if (err && (err as { code?: unknown }).code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+          reject(new CommandError(argv, null, `printed more than ${opts.maxBytes ?? 64 * 1024 * 1024} bytes; stopped reading it (the cap keeps an unbounded output out of memory)`));
+        } else if (err) {
           const code = typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null;
           reject(new CommandError(argv, code, stderr || err.message, stdout));
         } else resolve({ stdout, stderr });
@@ -58,8 +62,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 }
 
 /** Runs `ip -json ARGS` and parses the output ([] when ip prints nothing). */
-export async function ipJson<T = unknown>(args: string[], netns?: NetnsRef): Promise<T[]> {
-  const { stdout } = await run('ip', ['-json', ...args], { netns });
+export async function ipJson<T = unknown>(args: string[], netns?: NetnsRef, opts: { maxBytes?: number } = {}): Promise<T[]> {
+  const { stdout } = await run('ip', ['-json', ...args], { netns, ...opts });
   const text = stdout.trim();
   return text ? (JSON.parse(text) as T[]) : [];
 }
