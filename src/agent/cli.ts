@@ -12,9 +12,35 @@ export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube
              [--max-connections N] [--cni-bin-dir DIR[:DIR...]] [--probe-interval SECONDS] [--self-check-interval SECONDS]
              [--metrics-addr [HOST]:PORT (default ${DEFAULT_METRICS_ADDR}; '' = off)] [--dra [--kubelet-dir DIR (default /var/lib/kubelet)]]`;
 
-/** Parses agent flags (node defaults to $K8S_NODENAME, then the hostname). */
+/** The agent's flags as given (by argv, or by `kubectl multinic agent`'s own flag parser), before any check. */
+export interface AgentFlags {
+  node?: string;
+  socket?: string;
+  'state-file'?: string;
+  'data-dir'?: string;
+  'sysfs-root'?: string;
+  'rt-tables'?: string;
+  'enable-forwarding'?: boolean;
+  checkpoint?: string;
+  'topology-xml'?: string;
+  kube?: boolean;
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  'gc-grace'?: string;
+  resync?: string;
+  'max-connections'?: string;
+  'cni-bin-dir'?: string;
+  'probe-interval'?: string;
+  'self-check-interval'?: string;
+  'metrics-addr'?: string;
+  dra?: boolean;
+  'kubelet-dir'?: string;
+}
+
+/** Parses agent argv (the standalone entry, src/agent/bin.ts) into AgentOptions via agentOptions. */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
-  let values: Record<string, string | boolean | undefined>;
+  let values: AgentFlags;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -47,6 +73,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   } catch (e) {
     throw new UserError((e as Error).message, { hint: AGENT_USAGE });
   }
+  return agentOptions(values, env);
+}
+
+/** Checks and converts the agent's flags (node defaults to $K8S_NODENAME, then the hostname). */
+export function agentOptions(values: AgentFlags, env: NodeJS.ProcessEnv = process.env): AgentOptions {
   const stateFile = values['state-file'] as string | undefined;
   const dataDir = values['data-dir'] as string | undefined;
   const kube = Boolean(values.kube);

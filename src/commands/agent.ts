@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { DEFAULT_AGENT_SOCKET } from '../lib/agent/protocol.js';
-import { parseAgentArgs, runAgentUntilSignal } from '../agent/cli.js';
+import { agentOptions, runAgentUntilSignal } from '../agent/cli.js';
 
 /** `kubectl multinic agent`: the node agent (DaemonSet entry point); runs until SIGTERM. */
 export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
@@ -28,25 +28,7 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
   };
 
   async run(): Promise<void> {
-    const f = this.flags;
-    const argv: string[] = ['--data-dir', f['data-dir'], '--socket', f.socket];
-    if (f['state-file']) argv.push('--state-file', f['state-file']);
-    if (f.kube) argv.push('--kube');
-    if (f.kubeconfig) argv.push('--kubeconfig', f.kubeconfig);
-    if (f.context) argv.push('--context', f.context);
-    if (f.namespace) argv.push('--namespace', f.namespace);
-    if (f['gc-grace']) argv.push('--gc-grace', f['gc-grace']);
-    if (f.node) argv.push('--node', f.node);
-    if (f['sysfs-root']) argv.push('--sysfs-root', f['sysfs-root']);
-    if (f['rt-tables']) argv.push('--rt-tables', f['rt-tables']);
-    if (f['enable-forwarding']) argv.push('--enable-forwarding');
-    if (f.checkpoint) argv.push('--checkpoint', f.checkpoint);
-    if (f['topology-xml']) argv.push('--topology-xml', f['topology-xml']);
-    if (f.resync) argv.push('--resync', f.resync);
-    if (f['max-connections']) argv.push('--max-connections', f['max-connections']);
-    if (f['metrics-addr'] !== undefined) argv.push('--metrics-addr', f['metrics-addr']);
-    if (f.dra) argv.push('--dra');
-    if (f['kubelet-dir']) argv.push('--kubelet-dir', f['kubelet-dir']);
-    await runAgentUntilSignal(parseAgentArgs(argv));
+    // The flags are the agent's own (src/agent/cli.ts AgentFlags), typed by oclif: no argv round trip.
+    await runAgentUntilSignal(agentOptions(this.flags));
   }
 }
