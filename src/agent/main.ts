@@ -320,7 +320,7 @@ async function startMetrics(
   const m = await import('./metrics.js');
   const metrics = new m.AgentMetrics({ version: AGENT_VERSION, node: opts.nodeName, kube: Boolean(opts.kube && !opts.state) });
   try {
-    const srv = await m.startMetricsServer(opts.metricsAddr, metrics);
+    const srv = await m.startMetricsServer(opts.metricsAddr, metrics, log);
     cleanups.push(() => srv.close());
     log({ level: 'info', msg: 'serving metrics and probes', address: srv.address });
     return { metrics, metricsServer: srv };

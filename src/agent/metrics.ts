@@ -249,6 +249,8 @@ export interface MetricsServer {
   /** Where it listens, `host:port` (IPv6 in brackets). */
   readonly address: string;
   readonly port: number;
+  /** The node:http server itself (its 'error' events are logged, never thrown). */
+  readonly server: Server;
   close(): Promise<void>;
 }
 
@@ -256,7 +258,7 @@ export interface MetricsServer {
  * Serves GET /metrics, /healthz and /readyz on `addr`. Any other path is 404, any other method 405:
  * the listener has no way to change anything.
  */
-export async function startMetricsServer(addr: ListenAddress, metrics: AgentMetrics): Promise<MetricsServer> {
+export async function startMetricsServer(addr: ListenAddress, metrics: AgentMetrics, log: (event: Record<string, unknown>) => void = () => undefined): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (status: number, type: string, body: string) => {
@@ -285,15 +287,24 @@ export async function startMetricsServer(addr: ListenAddress, metrics: AgentMetr
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`failed to listen for metrics on ${addr.host ?? ''}:${addr.port} (--metrics-addr): ${e.code === 'EADDRINUSE' ? 'the port is in use; pick another with --metrics-addr, or turn the listener off with --metrics-addr ""' : e.message}`)));
-    server.listen(addr.port, addr.host, () => resolve());
+    const failed = (e: NodeJS.ErrnoException) => reject(new Error(`failed to listen for metrics on ${addr.host ?? ''}:${addr.port} (--metrics-addr): ${e.code === 'EADDRINUSE' ? 'the port is in use; pick another with --metrics-addr, or turn the listener off with --metrics-addr ""' : e.message}`));
+    server.once('error', failed);
+    server.listen(addr.port, addr.host, () => {
+      server.off('error', failed);
+      resolve();
+    });
   });
   const a = server.address();
   const port = typeof a === 'object' && a ? a.port : addr.port;
   const host = typeof a === 'object' && a ? a.address : (addr.host ?? '');
+  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  // An 'error' without a listener would throw and end the agent (e.g. accept(2) failing with
+  // EMFILE): the CNI is worth more than its metrics, so it is logged and the listener goes on.
+  server.on('error', (e: Error) => log({ level: 'error', msg: 'metrics listener error; the agent serves the CNI regardless', address, error: e.message }));
   return {
-    address: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
+    address,
     port,
+    server,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

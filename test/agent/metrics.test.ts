@@ -188,3 +188,23 @@ describe('agent metrics and probes (--metrics-addr)', () => {
     expect(refused).toBe(true);
   });
 });
+
+describe('metrics listener errors', () => {
+  it('an error on the listening server is logged and the agent keeps serving (no unhandled error event)', async () => {
+    const { AgentMetrics, startMetricsServer } = await import('../../src/agent/metrics.js');
+    const logs: Array<Record<string, unknown>> = [];
+    const srv = await startMetricsServer({ host: '127.0.0.1', port: 0 }, new AgentMetrics({ version: 't', node: 'h1', kube: false }), (e) => logs.push(e));
+    try {
+      // What Node emits when accept(2) fails (e.g. out of file descriptors): twice, as a busy node would.
+      for (let i = 0; i < 2; i++) expect(() => srv.server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }))).not.toThrow();
+      expect(logs).toEqual([
+        { level: 'error', msg: 'metrics listener error; the agent serves the CNI regardless', address: srv.address, error: 'accept EMFILE' },
+        { level: 'error', msg: 'metrics listener error; the agent serves the CNI regardless', address: srv.address, error: 'accept EMFILE' },
+      ]);
+      const status = await new Promise<number>((resolve, reject) => request({ host: '127.0.0.1', port: srv.port, path: '/healthz' }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject).end());
+      expect(status).toBe(200);
+    } finally {
+      await srv.close();
+    }
+  });
+});
