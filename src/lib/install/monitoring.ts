@@ -154,7 +154,7 @@ export function alertRules(namespace: string): AlertRule[] {
       annotations: {
         summary: 'An agent fails its own self-check',
         description: 'The agent at {{ $labels.instance }} has failed its {{ $labels.check }} self-check for 5 minutes (socket: the CNI socket does not answer; journal: the IPAM journal directory takes no durable write): pod ADDs there fail. Its /readyz and log line "self-check failed" say why.',
-        runbook: runbook('self-check'),
+        runbook: runbook('self-check-failing'),
       },
     },
     {
