@@ -9,27 +9,37 @@ import { listPools } from '../lib/plan/index.js';
 import { type ClusterSnapshot, type StatusReport, buildStatusReport } from '../lib/status.js';
 import { parseDuration } from '../kube/client.js';
 import { waitFor } from '../cli/wait.js';
+import type { KubeApi } from '../kube/api.js';
 
 export default class StatusCommand extends BaseCommand<typeof StatusCommand> {
   static override summary = 'Show networks (hosts x NICs: pod block, pool use, routes), node NICs and agent readiness.';
   static override description = `Exit 0 when every network is ready and every agent answers, 1 otherwise (scriptable: --wait
-waits for readiness first, for CI).`;
+waits for readiness first, for CI).
+
+-w/--watch keeps it on screen as the cluster changes, from API watches (no polling): the table is
+redrawn in place on a terminal (printed again after a blank line otherwise); with -o json, yaml or
+jsonpath one document per change (yaml documents separated by ---), with -o name the networks whose
+status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
   static override examples = [
     '<%= config.bin %> status',
     '<%= config.bin %> status multi-nic-sample -o wide',
     '<%= config.bin %> status --wait --timeout 2m',
     '<%= config.bin %> status -o json',
+    '<%= config.bin %> status -w',
+    "<%= config.bin %> status -w -o jsonpath='{range .networks[*]}{.name} {.ready}{\"\\n\"}{end}'",
   ];
   static override args = { network: Args.string({ description: 'Only this MultiNicNetwork.' }) };
   static override flags = {
     ...outputFlags({ wide: true, name: true }),
     wait: Flags.boolean({ description: 'Wait until everything is ready (or --timeout passes).', default: false }),
+    watch: Flags.boolean({ char: 'w', description: 'Keep watching: print again on every change (API watches), until Ctrl-C.', default: false, exclusive: ['wait'] }),
     timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m, 1m30s).', default: '2m' }),
   };
 
   async run(): Promise<StatusReport> {
     const timeoutMs = parseDuration(this.flags.timeout, '--timeout');
     const kube = await this.kube();
+    if (this.flags.watch) return this.watch(kube);
     const once = async (): Promise<{ snap: ClusterSnapshot; report: StatusReport }> => {
       await requireInstalled(kube);
       const snap = await gatherSnapshot(kube);
@@ -64,6 +74,73 @@ waits for readiness first, for CI).`;
       this.exit(ExitCode.Problems);
     }
     return report;
+  }
+
+  /**
+   * --watch: the report rebuilt from informers (src/ui/feed.ts, the TUI's feed without pods) on
+   * every change, printed only when what it prints changed; resolves on SIGINT/SIGTERM.
+   */
+  private async watch(kube: KubeApi): Promise<StatusReport> {
+    await requireInstalled(kube);
+    const { ClusterFeed } = await import('../ui/feed.js');
+    const feed = new ClusterFeed(kube, { pods: false });
+    const output = this.flags.output ?? { format: 'human' as const, wide: false };
+    const tty = Boolean(process.stdout.isTTY);
+    const write = (t: string) => process.stdout.write(t);
+    let last = '';
+    let shown = 0;
+    let lastNetworks = new Map<string, string>();
+    let report: StatusReport | undefined;
+    let chain = Promise.resolve();
+    return new Promise<StatusReport>((resolve, reject) => {
+      let done = false;
+      const finish = (err?: unknown) => {
+        if (done) return;
+        done = true;
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        unsubscribe();
+        void feed.stop().then(() => (err ? reject(err) : resolve(report ?? buildStatusReport({ networks: [], cidrs: [], ippools: [], hostInterfaces: [], nodes: [], daemonSets: [] }))));
+      };
+      const onSignal = () => finish();
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      const draw = async (snap: ClusterSnapshot): Promise<void> => {
+        if (this.args.network && !snap.networks.some((n) => n.metadata.name === this.args.network)) {
+          throw new UserError(`MultiNicNetwork "${this.args.network}" not found`, { hint: `networks in the cluster: ${snap.networks.map((n) => n.metadata.name).join(', ') || '(none)'}` });
+        }
+        const r = buildStatusReport(snap, this.args.network);
+        report = r;
+        if (output.format === 'human') {
+          const text = this.human(r, snap, output.wide).replace(/\n?$/, '\n');
+          if (text === last) return;
+          last = text;
+          // On a terminal: redraw in place (cursor home, clear screen); elsewhere one rendering after another.
+          write(tty ? `\u001b[H\u001b[2J${text}` : `${shown++ ? '\n' : ''}${text}`);
+          return;
+        }
+        const key = JSON.stringify(r);
+        if (key === last) return;
+        last = key;
+        const networks = new Map(r.networks.map((n) => [n.name, JSON.stringify(n)]));
+        const changed = [...networks].filter(([name, json]) => lastNetworks.get(name) !== json).map(([name]) => name);
+        lastNetworks = networks;
+        if (output.format === 'name' && changed.length === 0) return;
+        if (output.format === 'yaml' && shown > 0) write('---\n');
+        shown++;
+        await this.emit({
+          data: r,
+          human: () => '',
+          names: () => changed.map((name) => objectName({ apiVersion: 'multinic.fms.io/v1', kind: 'MultiNicNetwork', metadata: { name } })),
+        });
+      };
+      const unsubscribe = feed.subscribe({
+        data: (d) => {
+          chain = chain.then(() => draw(d.snapshot)).catch((e: unknown) => finish(e));
+        },
+        error: (message) => this.note(`warning: watch: ${message}`),
+      });
+    });
   }
 
   private human(r: StatusReport, snap: ClusterSnapshot, wide: boolean): string {

@@ -16,6 +16,8 @@ export interface ManifestFlag {
   description?: string;
   options?: string[];
   hidden?: boolean;
+  /** Flags this one cannot be given with (oclif `exclusive`). */
+  exclusive?: string[];
 }
 export interface ManifestCommand {
   id: string;
@@ -102,6 +104,7 @@ export function complete(commands: readonly ManifestCommand[], args: readonly st
     const used = new Set(before.filter((w) => w.startsWith('-')).map((w) => flagOf(w)?.name));
     const cands = flags
       .filter((f) => !used.has(f.name) || f.name === 'filename')
+      .filter((f) => !(f.exclusive ?? []).some((x) => used.has(x)) && !flags.some((g) => used.has(g.name) && g.exclusive?.includes(f.name)))
       .map((f) => ({ value: `--${f.name}`, ...(firstLine(f.description) ? { description: firstLine(f.description) } : {}) }));
     return filtered(cands.sort((a, b) => a.value.localeCompare(b.value)), current, Directive.NoFileComp);
   }

@@ -25,15 +25,21 @@ export class ClusterFeed {
   private readonly his: Informer<HostInterface & KubeObject>;
   private readonly nodes: Informer<KubeObject>;
   private readonly daemonSets: Informer<KubeObject>;
-  private readonly pods: Informer<KubeObject>;
+  private readonly pods: Informer<KubeObject> | undefined;
   private readonly all: Array<Informer<KubeObject>>;
   private readonly listeners = new Set<FeedListener>();
   private timer: NodeJS.Timeout | undefined;
   private latest: { data: ClusterData; at: number } | undefined;
   private stopped = false;
 
-  /** Starts listing and watching at once. */
-  constructor(private readonly kube: KubeApi) {
+  /**
+   * Starts listing and watching at once. `pods: false` leaves pods out (`status --watch` shows none;
+   * a large cluster's pods are most of its objects).
+   */
+  constructor(
+    private readonly kube: KubeApi,
+    opts: { pods?: boolean } = {},
+  ) {
     const log = (e: Record<string, unknown>): void => {
       if (e.level !== 'info' && !this.stopped) for (const l of this.listeners) l.error(`${String(e.resource)}: ${String(e.error ?? e.msg)}`);
     };
@@ -43,8 +49,8 @@ export class ClusterFeed {
     this.his = new Informer({ api: kube, ref: R.HostInterface, log });
     this.nodes = new Informer({ api: kube, ref: R.Node, log });
     this.daemonSets = new Informer({ api: kube, ref: R.DaemonSet, log });
-    this.pods = new Informer({ api: kube, ref: R.Pod, log });
-    this.all = [this.networks, this.cidrs, this.ippools, this.his, this.nodes, this.daemonSets, this.pods] as Array<Informer<KubeObject>>;
+    this.pods = opts.pods === false ? undefined : new Informer({ api: kube, ref: R.Pod, log });
+    this.all = [this.networks, this.cidrs, this.ippools, this.his, this.nodes, this.daemonSets, ...(this.pods ? [this.pods] : [])] as Array<Informer<KubeObject>>;
     for (const i of this.all) {
       i.onChange(() => this.schedule());
       i.start();
@@ -63,7 +69,7 @@ export class ClusterFeed {
   /** Re-reads everything through status's own gatherer (the `r` key). */
   async refresh(): Promise<void> {
     try {
-      const [snapshot, pods] = await Promise.all([gatherSnapshot(this.kube), this.kube.list(R.Pod)]);
+      const [snapshot, pods] = await Promise.all([gatherSnapshot(this.kube), this.pods ? this.kube.list(R.Pod) : { items: [] }]);
       this.emit({ snapshot, pods: pods.items });
     } catch (e) {
       for (const l of this.listeners) l.error((e as Error).message);
@@ -94,7 +100,7 @@ export class ClusterFeed {
         nodes: this.nodes.list(),
         daemonSets: this.daemonSets.list().filter(isAgentDaemonSet),
       },
-      pods: this.pods.list(),
+      pods: this.pods?.list() ?? [],
     });
   }
 

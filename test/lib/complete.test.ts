@@ -16,7 +16,9 @@ describe('complete (over the shipped manifest)', () => {
     [['version', '-o', ''], ['json', 'yaml', 'jsonpath', 'jsonpath-as-json', 'jsonpath-file', 'table']],
     [['check', '--pairs', 'r'], ['ring']],
     [['check', '--net'], ['--network']],
-    [['status', '--wait', '--w'], []], // --wait is used already
+    [['status', '--wait', '--w'], []], // --wait is used already, and --watch cannot go with it
+    [['status', '--w'], ['--wait', '--watch']],
+    [['status', '-w', '--wa'], []],
   ])('%j -> %j', (args, want) => expect(values(args)).toEqual(want));
 
   it('top level: commands with their summaries, the lab topic with its own, hidden ones left out', () => {
