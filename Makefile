@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.package-lock.json
 
-.PHONY: all build deps generate lint typecheck unit test test-uml demo demo-uml bench cni clean
+.PHONY: all build deps generate lint typecheck unit test test-uml demo demo-uml bench cni dist clean
 
 all: build
 
@@ -61,6 +61,11 @@ demo-uml: build
 ## cni: the self-contained multi-nic CNI executable (Node 24 single-executable application) at build/cni/multi-nic
 cni: $(NPM_STAMP)
 	bash scripts/build-cni.sh --out build/cni/multi-nic
+
+## dist: the krew archives (linux amd64 and arm64: the CLI with its Node 24 runtime, no Node.js needed),
+## each with its .sha256, in build/dist/, and plugins/multinic.yaml filled from them (scripts/build-dist.sh, docs/krew.md)
+dist: build
+	bash scripts/build-dist.sh --out build/dist
 
 ## bench: performance figures as ratios against a baseline run side by side
 bench: build

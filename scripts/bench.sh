@@ -5,7 +5,7 @@
 # doctor (which brings up its own lab: DOCTOR_HOSTS x DOCTOR_NICS, default 3 x 2).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-all="plan plan-cli cli-startup ipam ipam-allocator agent cni cni-fake cni-concurrent cni-startup claims"
+all="plan plan-cli cli-startup ipam ipam-allocator agent cni cni-fake cni-concurrent cni-startup claims krew"
 sel=${BENCH:-$all}
 status=0
 run() {
@@ -30,6 +30,7 @@ for b in $sel; do
     cni-concurrent) need_cni && run cni-concurrent bash bench/cni/run.sh concurrent --pods 100 --rounds 3 --plugin build/cni/multi-nic ;;
     cni-startup) need_cni && run cni-startup node bench/cni-startup/bench.mjs --runs 20 ;;
     claims) run claims bash bench/claims/run.sh 256,1024 ;;
+    krew) { ls build/dist/*_linux_*.tar.gz >/dev/null 2>&1 || bash scripts/build-dist.sh --out build/dist; } && run krew node bench/krew/bench.mjs --runs 20 ;;
     doctor) run doctor bash bench/doctor/run.sh "${DOCTOR_HOSTS:-3}" "${DOCTOR_NICS:-2}" ;;
     check) run check bash bench/check/run.sh --dir "${LAB_DIR:-${TMPDIR:-/tmp}/kubectl-multinic-lab/mnlab}" ;;
     *) echo "unknown bench $b (known: $all check doctor)" >&2; status=2 ;;
