@@ -8,7 +8,6 @@
 import { constants as fsc } from 'node:fs';
 import { access, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
 import type { IpAddrLink } from '../lib/agent/discovery.js';
 import type { IpRule, IpTableRoute } from '../lib/agent/route-diff.js';
 import { parseRtTables } from '../lib/agent/rt-tables.js';
@@ -32,6 +31,7 @@ import {
 } from '../lib/diagnostics/node.js';
 import type { NodeDiagnostics, RepairRecord } from '../lib/diagnostics/types.js';
 import { CommandError, ipJson, run, type NetnsRef } from '../host/exec.js';
+import { netnsState } from './lending.js';
 
 export const DEFAULT_CNI_BIN_DIR = '/opt/cni/bin';
 
@@ -254,7 +254,8 @@ export class NodeProber {
           continue;
         }
         if (this.o.podNetnsDenied) {
-          this.podViews.set(id, existsSync(path) ? { error: this.o.podNetnsDenied } : 'gone');
+          const seen = netnsState(path);
+          this.podViews.set(id, seen === 'gone' ? 'gone' : { error: seen === 'present' ? this.o.podNetnsDenied : unseenNetns(path) });
           continue;
         }
         this.podViews.set(id, await readPodNetns(path, v6.has(id)));
@@ -270,9 +271,14 @@ export class NodeProber {
  */
 export const POD_NETNS_MAX_BYTES = 1024 * 1024;
 
+/** Why a pod netns path the agent cannot see is neither present nor gone (lending.ts netnsState). */
+const unseenNetns = (path: string) => `cannot tell whether the pod netns ${path} exists: the agent sees pod namespaces only in /run/netns (a /proc/<pid> path may be in a PID namespace it does not share)`;
+
 /** One pod netns: links with addresses and the main-table routes, in one `ip -batch` (two for IPv6). */
 export async function readPodNetns(path: string, ipv6: boolean): Promise<PodNetnsView | 'gone' | { error: string }> {
-  if (!existsSync(path)) return 'gone';
+  const seen = netnsState(path);
+  if (seen === 'gone') return 'gone';
+  if (seen === 'unknown') return { error: unseenNetns(path) };
   const ref = { path };
   try {
     const { stdout } = await run('ip', ['-json', '-batch', '-'], { netns: ref, input: 'addr show\nroute show table main\n', timeoutMs: 5000, maxBytes: POD_NETNS_MAX_BYTES });
@@ -285,7 +291,7 @@ export async function readPodNetns(path: string, ipv6: boolean): Promise<PodNetn
       routes: routes.map((r) => ({ ...(r.dst ? { dst: r.dst } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.gateway ? { gateway: r.gateway } : {}) })),
     };
   } catch (e) {
-    if (!existsSync(path)) return 'gone';
+    if (netnsState(path) === 'gone') return 'gone';
     return { error: `cannot read the pod netns ${path}: ${(e as Error).message}` };
   }
 }
