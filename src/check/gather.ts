@@ -1,6 +1,8 @@
 // Gathers what `check` plans from: the MultiNicNetworks, their CIDRs and the HostInterfaces, and
 // the hosts a --node-selector picks. Read-only.
 import type { CIDR, HostInterface, MultiNicNetwork } from '../lib/crds/types.gen.js';
+import { listAllClaims } from '../cluster/cidr-view.js';
+import { cidrViews } from '../lib/cluster/claim-objects.js';
 import { networkFromCidr, networkFromHostInterfaces } from '../lib/check/plan.js';
 import type { CheckNetwork } from '../lib/check/types.js';
 import { UserError } from '../lib/errors.js';
@@ -28,7 +30,7 @@ async function listOrExplain<T extends KubeObject>(api: KubeApi, r: (typeof R)[k
 export async function gatherNetworks(api: KubeApi, names: string[]): Promise<CheckNetwork[]> {
   const [nets, cidrs, his] = await Promise.all([
     listOrExplain<MultiNicNetwork & KubeObject>(api, R.MultiNicNetwork),
-    listOrExplain<CIDR & KubeObject>(api, R.CIDR),
+    listOrExplain<CIDR & KubeObject>(api, R.CIDR).then(async (cidrs) => cidrViews(cidrs, await listAllClaims(api)) as Array<CIDR & KubeObject>),
     listOrExplain<HostInterface & KubeObject>(api, R.HostInterface),
   ]);
   const all = nets.map((n) => n.metadata.name ?? '').sort();

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeApi } from '../kube/api.js';
 import { isNotFound } from '../kube/api.js';
-import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
+import type { HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
+import { listCidrViews } from './cidr-view.js';
 import { PROBE_REQUEST_ANNOTATION } from '../lib/diagnostics/types.js';
 import type { DoctorSnapshot, ProbeOutcome } from '../lib/doctor/types.js';
 import { UserError } from '../lib/errors.js';
@@ -38,7 +39,7 @@ export async function gatherSnapshot(kube: KubeApi): Promise<ClusterSnapshot> {
 async function gatherBase(kube: KubeApi): Promise<ClusterSnapshot & { allDaemonSets: KubeObject[] }> {
   const [networks, cidrs, ippools, hostInterfaces, nodes, daemonSets] = await Promise.all([
     kube.list<MultiNicNetwork>(R.MultiNicNetwork),
-    kube.list<CIDR>(R.CIDR),
+    listCidrViews(kube),
     kube.list<IPPool>(R.IPPool),
     kube.list<HostInterface>(R.HostInterface),
     kube.list(R.Node),
@@ -49,7 +50,7 @@ async function gatherBase(kube: KubeApi): Promise<ClusterSnapshot & { allDaemonS
   ]);
   return {
     networks: networks.items,
-    cidrs: cidrs.items,
+    cidrs,
     ippools: ippools.items,
     hostInterfaces: hostInterfaces.items,
     nodes: nodes.items,

@@ -5,6 +5,7 @@ import { outputFlags } from '../cli/output.js';
 import { useColor } from '../cli/table.js';
 import { planTable, routesTable, type PlannedNetwork } from '../cli/views/plan.js';
 import { requireInstalled } from '../cluster/snapshot.js';
+import { listCidrViews } from '../cluster/cidr-view.js';
 import type { KubeApi } from '../kube/api.js';
 import type { CIDR, HostInterface } from '../lib/crds/types.gen.js';
 import { ExitCode, UserError } from '../lib/errors.js';
@@ -47,7 +48,8 @@ export async function gatherInputs(flags: Pick<PlanFlags, 'inventory' | 'previou
   }
   const api = await kube();
   await requireInstalled(api);
-  const [hosts, cidrs] = await Promise.all([api.list<HostInterface>(R.HostInterface), api.list<CIDR>(R.CIDR)]);
+  // The CIDRs with their claims: the plan keeps every index a host holds, as the agents do.
+  const [hosts, cidrs] = await Promise.all([api.list<HostInterface>(R.HostInterface), listCidrViews(api)]);
   if (hosts.items.length === 0) {
     throw new UserError(`no HostInterfaces in the cluster at ${api.server}: no agent has published its NICs yet`, {
       hint: 'check the agents (kubectl multinic status), or plan offline with --inventory HOSTS.yaml',
@@ -56,7 +58,7 @@ export async function gatherInputs(flags: Pick<PlanFlags, 'inventory' | 'previou
   const inventory = parseInventory(hosts.items.map((h, i) => ({ source: `cluster HostInterface #${i + 1}`, value: h })));
   const previous = flags.previous
     ? parsePreviousCidrs(await readDocs(flags.previous))
-    : new Map(cidrs.items.map((c) => [c.metadata.name ?? '', c] as const));
+    : new Map(cidrs.map((c) => [c.metadata.name ?? '', c] as const));
   return { inventory, previous };
 }
 

@@ -5,6 +5,7 @@
 import { Informer } from '../agent/kube/informer.js';
 import { gatherSnapshot, isAgentDaemonSet } from '../cluster/snapshot.js';
 import type { KubeApi } from '../kube/api.js';
+import { cidrViews, type CIDRClaim } from '../lib/cluster/claim-objects.js';
 import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { R } from '../lib/k8s/resources.js';
@@ -21,6 +22,7 @@ export interface FeedListener {
 export class ClusterFeed {
   private readonly networks: Informer<MultiNicNetwork & KubeObject>;
   private readonly cidrs: Informer<CIDR & KubeObject>;
+  private readonly claims: Informer<CIDRClaim & KubeObject>;
   private readonly ippools: Informer<IPPool & KubeObject>;
   private readonly his: Informer<HostInterface & KubeObject>;
   private readonly nodes: Informer<KubeObject>;
@@ -45,12 +47,13 @@ export class ClusterFeed {
     };
     this.networks = new Informer({ api: kube, ref: R.MultiNicNetwork, log });
     this.cidrs = new Informer({ api: kube, ref: R.CIDR, log });
+    this.claims = new Informer({ api: kube, ref: R.CIDRClaim, log });
     this.ippools = new Informer({ api: kube, ref: R.IPPool, log });
     this.his = new Informer({ api: kube, ref: R.HostInterface, log });
     this.nodes = new Informer({ api: kube, ref: R.Node, log });
     this.daemonSets = new Informer({ api: kube, ref: R.DaemonSet, log });
     this.pods = opts.pods === false ? undefined : new Informer({ api: kube, ref: R.Pod, log });
-    this.all = [this.networks, this.cidrs, this.ippools, this.his, this.nodes, this.daemonSets, ...(this.pods ? [this.pods] : [])] as Array<Informer<KubeObject>>;
+    this.all = [this.networks, this.cidrs, this.claims, this.ippools, this.his, this.nodes, this.daemonSets, ...(this.pods ? [this.pods] : [])] as Array<Informer<KubeObject>>;
     for (const i of this.all) {
       i.onChange(() => this.schedule());
       i.start();
@@ -94,7 +97,8 @@ export class ClusterFeed {
     this.emit({
       snapshot: {
         networks: this.networks.list(),
-        cidrs: this.cidrs.list(),
+        // Each CIDR with its claims (docs/scale.md), as status reads it.
+        cidrs: cidrViews(this.cidrs.list(), this.claims.list()),
         ippools: this.ippools.list(),
         hostInterfaces: this.his.list(),
         nodes: this.nodes.list(),

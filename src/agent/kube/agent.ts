@@ -1,5 +1,6 @@
 // The agent on the Kubernetes API (issue 3): informers feeding KubeAgentState; the node loop that
-// publishes this node's HostInterface and claims its host indexes in every network's CIDR; IPPool
+// publishes this node's HostInterface and claims its host indexes in every network by creating
+// CIDRClaims (docs/scale.md; the CIDR view assembles them); IPPool
 // mirroring; leak GC; and, while this agent holds the Lease, the cluster loop (NADs, status,
 // departed nodes). Nothing here is on the pod ADD path: the CNI is served from caches and the
 // local journal, and API writes happen behind it.
@@ -9,7 +10,10 @@ import { DEFAULT_GC_GRACE_MS, leakReason } from '../../lib/cluster/gc.js';
 import { GENERATED_LABEL } from '../../lib/cluster/nad.js';
 import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, usesMultiNicIpam, type RouteReport } from '../../lib/cluster/status.js';
 import { nicAddressing } from '../../lib/agent/addressing.js';
+import { CLAIMS_ANNOTATION, CLAIMS_ANNOTATION_VALUE, cidrOwnerRef, cidrView, claimsFromCidr, claimsOf, type CIDRClaim } from '../../lib/cluster/claim-objects.js';
 import type { CIDR, DeviceClass, HostInterface, InterfaceInfo, MultiNicNetwork } from '../../lib/crds/types.gen.js';
+import { validateNetwork } from '../../lib/network.js';
+import { planNetwork } from '../../lib/plan/index.js';
 import type { Allocation, Ipam, PoolSpec } from '../../lib/ipam/types.js';
 import { PoolExhaustedError } from '../../lib/ipam/allocator.js';
 import type { KubeObject } from '../../lib/k8s/meta.js';
@@ -17,7 +21,9 @@ import { R } from '../../lib/k8s/resources.js';
 import { isAlreadyExists, isNotFound, type KubeApi } from '../../kube/api.js';
 import { desiredRoutes } from '../routes.js';
 import { ipamOfState, type PodFactsPaths } from '../state.js';
-import { ClaimFailedError, claimCidr, type ClaimOutcome } from './claim.js';
+import { ownerRefs, type ClaimOutcome } from './claim.js';
+import { ClaimByCreateError, claimByCreate } from './claim-objects.js';
+import { CidrViewCache } from './cidr-view.js';
 import { ClusterReconciler, type ClusterRound } from './cluster.js';
 import { EventRecorder } from './events.js';
 import { LeakGc, podFact } from './gc.js';
@@ -121,6 +127,7 @@ export class KubeAgent {
   readonly informers: {
     networks: Informer<K<MultiNicNetwork>>;
     cidrs: Informer<K<CIDR>>;
+    claims: Informer<K<CIDRClaim>>;
     deviceClasses: Informer<K<DeviceClass>>;
     hostInterfaces: Informer<K<HostInterface>>;
     nodes: Informer<KubeObject>;
@@ -135,6 +142,10 @@ export class KubeAgent {
   private readonly nodeLoop: Kicker;
   private readonly clusterLoop: Kicker;
   private readonly planErrors = new Map<string, string>();
+  /** Per network, what the last complete claim was made from and gave (skips re-planning an unchanged network). */
+  private readonly claimMemo = new Map<string, { key: string; claimed: Record<string, number> }>();
+  /** Every network's CIDR view: the CIDR object plus its CIDRClaims (what routes, pools, status read). */
+  readonly views: CidrViewCache;
   private reports: Record<string, RouteReport> = {};
   private publishedReports = '';
   private published: string | undefined;
@@ -171,6 +182,7 @@ export class KubeAgent {
     this.informers = {
       networks: mk<K<MultiNicNetwork>>(R.MultiNicNetwork),
       cidrs: mk<K<CIDR>>(R.CIDR),
+      claims: mk<K<CIDRClaim>>(R.CIDRClaim),
       deviceClasses: mk<K<DeviceClass>>(R.DeviceClass),
       hostInterfaces: mk<K<HostInterface>>(R.HostInterface),
       nodes: mk(R.Node),
@@ -178,11 +190,13 @@ export class KubeAgent {
       nads: mk(R.NetworkAttachmentDefinition, { labelSelector: `${GENERATED_LABEL}=true` }),
       pods: mk(R.Pod, { fieldSelector: `spec.nodeName=${o.nodeName}` }),
     };
-    this.state = new KubeAgentState({ networks: this.informers.networks, cidrs: this.informers.cidrs, deviceClasses: this.informers.deviceClasses, podFacts: o.podFacts });
+    this.views = new CidrViewCache(this.informers.cidrs, this.informers.claims);
+    this.state = new KubeAgentState({ networks: this.informers.networks, cidrs: this.informers.cidrs, deviceClasses: this.informers.deviceClasses, views: this.views, podFacts: o.podFacts });
     this.events = new EventRecorder({ api: o.api, host: o.nodeName, namespace: o.namespace, log: this.log, quiet: () => this.outage.down });
     this.cluster = new ClusterReconciler({
       api: o.api,
       informers: this.informers,
+      views: this.views,
       events: this.events,
       log: this.log,
     });
@@ -219,9 +233,10 @@ export class KubeAgent {
     await this.informers.hostInterfaces.synced();
     const nodeKick = () => this.nodeLoop.kick();
     this.informers.networks.onChange(nodeKick);
-    this.informers.cidrs.onChange(nodeKick);
-    this.informers.cidrs.onChange((_t, c) => {
-      if (this.mirror) this.mirror.mark(this.poolsOf(c.metadata.name ?? '').map((p) => p.spec.name));
+    // A change of a network's CIDR or of one of its claims: re-check ours, re-mirror our pools.
+    this.views.onChange((network) => {
+      nodeKick();
+      if (this.mirror) this.mirror.mark(this.poolsOf(network).map((p) => p.spec.name));
     });
     // Our HostInterface deleted behind our back (kubectl delete): publish it again.
     this.informers.hostInterfaces.onChange((t, h) => {
@@ -235,7 +250,7 @@ export class KubeAgent {
       if (t !== 'DELETED' && n.metadata?.name === this.o.nodeName && this.nodeMissing) nodeKick();
     });
     const clusterKick = () => this.clusterLoop.kick();
-    for (const k of ['networks', 'cidrs', 'hostInterfaces', 'nodes', 'namespaces', 'nads'] as const) this.informers[k].onChange(clusterKick);
+    for (const k of ['networks', 'cidrs', 'claims', 'hostInterfaces', 'nodes', 'namespaces', 'nads'] as const) this.informers[k].onChange(clusterKick);
     this.elector.start();
     this.every(this.o.clusterResyncMs ?? 10_000, () => this.clusterLoop.kick());
     this.every(this.o.nodeResyncMs ?? 30_000, () => this.nodeLoop.kick());
@@ -399,7 +414,7 @@ export class KubeAgent {
         continue;
       }
       try {
-        const out = await claimCidr({ api: this.o.api, network: net, own, cached: this.informers.cidrs.get(name) });
+        const out = await this.claimNetwork(net, own);
         this.last.claims[name] = out;
         if (out.unplaced.length) {
           const msg = out.unplaced.join('; ');
@@ -412,12 +427,72 @@ export class KubeAgent {
         this.planErrors.set(name, msg);
         this.log({ level: this.outage.down ? 'debug' : 'warn', msg: 'CIDR claim failed; will retry', network: name, error: msg });
         this.events.record({ apiVersion: net.apiVersion, kind: net.kind, name, uid: net.metadata.uid }, 'CIDRClaimFailed', msg);
-        if (e instanceof ClaimFailedError) this.nodeLoop.kick();
+        if (e instanceof ClaimByCreateError) this.nodeLoop.kick();
       }
     }
     for (const name of [...this.planErrors.keys()]) if (!this.informers.networks.get(name)) this.planErrors.delete(name);
     // Claim failures travel on our HostInterface to whichever agent leads.
     await this.publish(own).catch((e: Error) => this.log({ level: this.outage.down ? 'debug' : 'warn', msg: 'HostInterface publish failed; will retry', error: e.message }));
+  }
+
+  /**
+   * Claims this host's indexes in one network by creating CIDRClaims (src/agent/kube/claim-objects.ts).
+   * The network's CIDR (frozen config, owner of the claims) is created first if no agent or apply
+   * made it yet. Legacy host entries of a CIDR written by an earlier release are known as unstored
+   * claims, so our own entry there is adopted with its index (the migration) and nobody takes
+   * another host's. An unchanged network whose view already holds all our claims is not re-planned.
+   */
+  private async claimNetwork(net: K<MultiNicNetwork>, own: HostInterface): Promise<ClaimOutcome> {
+    const name = net.metadata.name ?? '';
+    const me = this.o.nodeName;
+    const cidr = this.informers.cidrs.get(name) ?? (await this.createCidr(net));
+    const owner = cidr.metadata.ownerReferences?.find((r) => r.kind === 'MultiNicNetwork');
+    if (owner && net.metadata.uid && owner.uid !== net.metadata.uid) {
+      throw new Error(`CIDR "${name}" belongs to an earlier network of that name (owner uid ${owner.uid}); waiting for Kubernetes to delete it`);
+    }
+    const stored = claimsOf(cidr, this.views.claims(name));
+    const view = cidrView(cidr, stored);
+    const mine = (spec: CIDR['spec']): Record<string, number> => Object.fromEntries(spec.cidr.flatMap((e) => e.hosts.filter((h) => h.hostName === me).map((h) => [e.netAddress, h.hostIndex] as const)));
+    const key = canonical({ own: own.spec, net: net.metadata.uid, gen: net.metadata.generation, spec: net.spec, cidr: cidr.metadata.uid });
+    const memo = this.claimMemo.get(name);
+    const held = mine(view.cidr.spec);
+    const ownStored = stored.filter((c) => c.spec.hostName === me && c.spec.hostIndex !== undefined).length;
+    if (memo && memo.key === key && !this.planErrors.has(name) && canonical(held) === canonical(memo.claimed) && ownStored === Object.keys(held).length) {
+      return { network: name, claimed: held, wrote: false, attempts: 0, conflicts: 0, unplaced: [], cidr: view.cidr };
+    }
+    const out = await claimByCreate({
+      api: this.o.api,
+      network: net,
+      own,
+      hosts: this.informers.hostInterfaces.list(),
+      // Every entry of the view (legacy ones unstored), the stored claims over them by name.
+      claims: [...claimsFromCidr(name, view.cidr.spec), ...stored],
+      config: cidr.spec.config,
+      owner: cidrOwnerRef(cidr),
+    });
+    this.claimMemo.set(name, { key, claimed: out.claimed });
+    const wrote = out.writes + out.updates + out.deleted > 0;
+    return { network: name, claimed: out.claimed, wrote, attempts: out.attempts, conflicts: out.conflicts, unplaced: out.unplaced, cidr: cidrView(cidr, claimsFromCidr(name, out.view)).cidr };
+  }
+
+  /** Creates the network's CIDR (config and no host entries: those are claims); AlreadyExists reads the one there. */
+  private async createCidr(net: K<MultiNicNetwork>): Promise<K<CIDR>> {
+    const name = net.metadata.name ?? '';
+    const config = planNetwork({ network: validateNetwork({ source: `MultiNicNetwork/${name}`, value: net }), inventory: [] }).cidr.spec.config;
+    const cidr: K<CIDR> = {
+      apiVersion: 'multinic.fms.io/v1',
+      kind: 'CIDR',
+      metadata: { name, ownerReferences: ownerRefs(net), annotations: { [CLAIMS_ANNOTATION]: CLAIMS_ANNOTATION_VALUE } },
+      spec: { config, cidr: [] },
+    };
+    try {
+      return await this.o.api.create<K<CIDR>>(R.CIDR, cidr);
+    } catch (e) {
+      if (!isAlreadyExists(e)) throw e;
+      const there = await this.o.api.get<K<CIDR>>(R.CIDR, name);
+      if (!there) throw new Error(`CIDR "${name}" was deleted while this agent created it; retrying`, { cause: e });
+      return there;
+    }
   }
 
   /** Publishes the node's ResourceSlice (with `dra`); failures are logged once per distinct error and retried next round. */
@@ -432,7 +507,7 @@ export class KubeAgent {
     };
     const networks = this.informers.networks.list().map((n) => ({ name: n.metadata.name ?? '', masterNets: n.spec.masterNets ?? [], deleting: Boolean(n.metadata.deletionTimestamp) }));
     try {
-      await this.slices.sync(own.spec.interfaces, (nic) => networksOfNic(nic, this.o.nodeName, networks, (name) => this.informers.cidrs.get(name), within));
+      await this.slices.sync(own.spec.interfaces, (nic) => networksOfNic(nic, this.o.nodeName, networks, (name) => this.views.cidr(name), within));
       this.slicesFailed = '';
     } catch (e) {
       const msg = (e as Error).message;
@@ -486,7 +561,9 @@ export class KubeAgent {
     const claimErrs = canonical(Object.fromEntries([...this.planErrors].sort()));
     const key = canonical(own.spec) + reports + claimErrs;
     if (this.published === key && this.informers.hostInterfaces.get(this.o.nodeName)) return;
-    const annotations = { [ROUTES_ANNOTATION]: reports, [CLAIM_ERRORS_ANNOTATION]: claimErrs };
+    // CLAIMS_ANNOTATION tells the leader this agent claims by create: once every agent says so, a
+    // legacy CIDR's host entries (all migrated to claims) can leave the CIDR.
+    const annotations = { [ROUTES_ANNOTATION]: reports, [CLAIM_ERRORS_ANNOTATION]: claimErrs, [CLAIMS_ANNOTATION]: CLAIMS_ANNOTATION_VALUE };
     if (unmanaged) {
       if (reports + claimErrs !== this.publishedReports) await this.o.api.patch(R.HostInterface, this.o.nodeName, { metadata: { annotations } });
     } else {
@@ -518,6 +595,7 @@ export class KubeAgent {
     await this.clusterLoop.stop();
     await this.mirror?.stop();
     this.state.close();
+    this.views.close();
     await Promise.all(Object.values(this.informers).map((i: { stop(): Promise<void> }) => i.stop()));
     this.outage.stop();
     await this.events.drain();

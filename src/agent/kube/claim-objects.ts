@@ -10,7 +10,7 @@ import type { OwnerReference } from '../../lib/k8s/meta.js';
 import { R } from '../../lib/k8s/resources.js';
 import { validateNetwork } from '../../lib/network.js';
 import { planNetwork } from '../../lib/plan/index.js';
-import { isAlreadyExists, isNotFound, type KubeApi } from '../../kube/api.js';
+import { isAlreadyExists, isConflict, isNotFound, type KubeApi } from '../../kube/api.js';
 import type { K } from './kinds.js';
 
 export interface ClaimByCreateOptions {
@@ -102,7 +102,8 @@ export async function claimByCreate(o: ClaimByCreateOptions): Promise<ClaimByCre
         known.set(wantName, await o.api.create<K<CIDRClaim>>(R.CIDRClaim, want as K<CIDRClaim>));
         out.writes++;
       } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
+        // AlreadyExists: the index is taken. A Conflict on create (storage contention) is read the same way.
+        if (!isAlreadyExists(e) && !isConflict(e)) throw e;
         const taken = await o.api.get<K<CIDRClaim>>(R.CIDRClaim, wantName);
         if (taken) known.set(wantName, taken);
         else known.delete(wantName); // deleted meanwhile (a departed host): free again

@@ -5,6 +5,7 @@
 import type { CIDR, DeviceClass, MultiNicNetwork } from '../../lib/crds/types.gen.js';
 import { subnetOverlapRefusals, type SubnetOverlapRefusal } from '../../lib/network.js';
 import { networkIpam, readPodFacts, type AgentState, type NetworkState, type PodFacts, type PodFactsPaths } from '../state.js';
+import type { CidrViewCache } from './cidr-view.js';
 import type { Informer } from './informer.js';
 import type { K } from './kinds.js';
 
@@ -12,6 +13,8 @@ export interface KubeAgentStateOptions {
   networks: Informer<K<MultiNicNetwork>>;
   cidrs: Informer<K<CIDR>>;
   deviceClasses: Informer<K<DeviceClass>>;
+  /** The CIDR views (CIDR + its CIDRClaims, docs/scale.md); without it a network's CIDR is the CIDR object alone. */
+  views?: CidrViewCache;
   podFacts?: PodFactsPaths;
   /** Coalescing window for change notifications (default 50 ms). */
   debounceMs?: number;
@@ -43,12 +46,13 @@ export class KubeAgentState implements AgentState {
         fire();
       }),
       o.deviceClasses.onChange(fire),
+      ...(o.views ? [o.views.onChange(fire)] : []),
     );
   }
 
   /** Resolves once every informer behind the state has listed. */
   async synced(): Promise<void> {
-    await Promise.all([this.o.networks.synced(), this.o.cidrs.synced(), this.o.deviceClasses.synced()]);
+    await Promise.all([this.o.networks.synced(), this.o.cidrs.synced(), this.o.deviceClasses.synced(), this.o.views?.synced()]);
   }
 
   networks(): NetworkState[] {
@@ -76,7 +80,7 @@ export class KubeAgentState implements AgentState {
     // A refused network is served as unplanned: its CIDR (if one was made before) is not used.
     const refused = this.refusals().get(network.metadata.name ?? '');
     if (refused) return { network, ipam: networkIpam(network), refused: `MultiNicNetwork "${refused.network}": ${refused.message}` };
-    const cidr = this.o.cidrs.get(network.metadata.name ?? '');
+    const cidr = this.o.views ? this.o.views.cidr(network.metadata.name ?? '') : this.o.cidrs.get(network.metadata.name ?? '');
     // A CIDR left from an earlier network of the same name (another uid) is not this network's plan.
     const owner = cidr?.metadata.ownerReferences?.find((r) => r.kind === 'MultiNicNetwork');
     if (cidr && (!owner || !network.metadata.uid || owner.uid === network.metadata.uid)) return { network, ipam: networkIpam(network), cidr };

@@ -146,7 +146,8 @@ export interface CidrView {
  * Assembles the view of one network from its CIDR object and its claims (claimsOf filters them):
  * the CIDR's config, entries from the interface claims (else the CIDR's own), and per entry the host
  * claims plus the CIDR's legacy host entries whose host holds no claim on that NIC network and whose
- * index no claim holds. The result has the upstream CIDR shape, so every reader keeps working.
+ * index no claim holds; entries without hosts are left out. The result has the upstream CIDR shape,
+ * so every reader keeps working.
  */
 export function cidrView(cidr: CIDR, claims: readonly CIDRClaim[]): CidrView {
   const network = cidr.spec.config.name || (cidr.metadata.name ?? '');
@@ -177,7 +178,9 @@ export function cidrView(cidr: CIDR, claims: readonly CIDRClaim[]): CidrView {
       unmigrated++;
     }
   }
-  const entries = [...byIndex.values()].sort((a, b) => a.interfaceIndex - b.interfaceIndex);
+  // An entry no host holds is not shown (as a CIDR dropped it when its last host left); its
+  // interface claim stays, so the planner (which reads the claims) keeps the index for that NIC network.
+  const entries = [...byIndex.values()].filter((e) => e.hosts.length > 0).sort((a, b) => a.interfaceIndex - b.interfaceIndex);
   for (const e of entries) e.hosts.sort((a, b) => a.hostIndex - b.hostIndex || (a.hostName < b.hostName ? -1 : 1));
   return { cidr: { ...cidr, spec: { config: cidr.spec.config, cidr: entries } }, unmigrated, shadowed };
 }

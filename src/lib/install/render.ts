@@ -345,8 +345,12 @@ export interface PolicyRule {
  * fails on a call these rules do not grant or a grant no call uses). Informers list and watch; the
  * rest is one line of code each:
  * - networks, device classes: read through informers only (no get).
- * - CIDRs: the leader creates one per network, every agent re-reads (get) and replaces (update) it
- *   to claim its host index, and the leader replaces it to free a departed host's.
+ * - CIDRs: the first agent to see a network creates its CIDR (config, no host entries), reading the
+ *   one another agent created first (get); the leader replaces it to migrate a legacy one to claims
+ *   and to free a departed host's legacy entries, and writes its summary status (update).
+ * - CIDRClaims (docs/scale.md): each agent creates its own (the claim), reads one that AlreadyExists
+ *   (get), rewrites its own when its NIC's address changed (update) and deletes one of a NIC it lost;
+ *   the leader creates the claims of a legacy CIDR's entries and deletes a departed host's. No patch.
  * - HostInterfaces: each agent creates and patches its own (spec, and status: diagnostics,
  *   conditions, liveness, release answers); the leader deletes a departed node's.
  * - IPPools: each agent creates, reads and replaces its own (allocations) and patches their status
@@ -363,10 +367,11 @@ export interface PolicyRule {
 export const AGENT_CLUSTER_RULES: PolicyRule[] = [
   { apiGroups: ['multinic.fms.io'], resources: ['deviceclasses', 'multinicnetworks'], verbs: ['list', 'watch'] },
   { apiGroups: ['multinic.fms.io'], resources: ['cidrs'], verbs: ['get', 'list', 'watch', 'create', 'update'] },
+  { apiGroups: ['multinic.fms.io'], resources: ['cidrclaims'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
   { apiGroups: ['multinic.fms.io'], resources: ['hostinterfaces'], verbs: ['list', 'watch', 'create', 'patch', 'delete'] },
   { apiGroups: ['multinic.fms.io'], resources: ['ippools'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
   { apiGroups: ['multinic.fms.io'], resources: ['hostinterfaces/status', 'ippools/status'], verbs: ['patch'] },
-  { apiGroups: ['multinic.fms.io'], resources: ['multinicnetworks/status'], verbs: ['update'] },
+  { apiGroups: ['multinic.fms.io'], resources: ['multinicnetworks/status', 'cidrs/status'], verbs: ['update'] },
   { apiGroups: ['k8s.cni.cncf.io'], resources: ['network-attachment-definitions'], verbs: ['list', 'watch', 'create', 'update', 'delete'] },
   { apiGroups: [''], resources: ['namespaces'], verbs: ['list', 'watch'] },
   { apiGroups: [''], resources: ['nodes', 'pods'], verbs: ['get', 'list', 'watch'] },

@@ -63,7 +63,8 @@ describe('KubeAgent claims', () => {
   it('3 agents racing with a 409 storm claim distinct indexes; a restarted agent keeps its index', async () => {
     for (const n of ['a', 'b', 'c']) createNode(c, n);
     createNetwork(c, seedNetwork());
-    const storm = c.server.faults.fail({ method: 'PUT', path: /\/cidrs\//, code: 409, times: 15 });
+    // Claims by create: the storm hits the creates of the claims (docs/scale.md).
+    const storm = c.server.faults.fail({ method: 'POST', path: /\/cidrclaims/, code: 409, times: 15 });
     agents.push(...(await Promise.all(['a', 'b', 'c'].map((n) => agentFor(c, n)))));
     await Promise.all(agents.map((a, i) => a.setNics(hostNics(i))));
     await eventually(() => {
@@ -99,7 +100,7 @@ describe('KubeAgent claims', () => {
     for (const n of ['a', 'b', 'c']) createNode(c, n);
     agents.push(...(await Promise.all(['a', 'b', 'c'].map((n) => agentFor(c, n)))));
     const f500 = c.server.faults.fail({ path: /multinic\.fms\.io/, code: 500, times: 20 });
-    const f409 = c.server.faults.fail({ method: 'PUT', path: /\/cidrs\//, code: 409, times: 10 });
+    const f409 = c.server.faults.fail({ method: 'POST', path: /\/cidrclaims/, code: 409, times: 10 });
     const drops = setInterval(() => c.server.faults.dropWatches(), 150);
     try {
       createNetwork(c, seedNetwork({}, 'net-1'));

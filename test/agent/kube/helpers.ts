@@ -10,7 +10,8 @@ import { startApiServer, writeKubeconfig, type ApiServer, type ApiServerOptions 
 import { connect } from '../../../src/kube/client.js';
 import type { KubeApi } from '../../../src/kube/api.js';
 import { CRDS } from '../../../src/lib/crds/crds.gen.js';
-import type { InterfaceInfo, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
+import type { CIDR, InterfaceInfo, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
+import { cidrView, type CIDRClaim } from '../../../src/lib/cluster/claim-objects.js';
 import type { KubeObject } from '../../../src/lib/k8s/meta.js';
 import { R } from '../../../src/lib/k8s/resources.js';
 import { KubeAgent, type KubeAgentOptions } from '../../../src/agent/kube/index.js';
@@ -107,7 +108,15 @@ export async function agentFor(c: TestCluster, nodeName: string, opts: Partial<K
 /** Polls `fn` until it stops throwing (20 ms steps); rethrows the last failure after `budgetMs`. */
 export const eventually = <T>(fn: () => T | Promise<T>, budgetMs = 8000): Promise<T> => poll(fn, budgetMs, 20);
 
-export const cidrOf = (c: TestCluster, name: string) => c.server.store.get('multinic.fms.io/v1', 'CIDR', name) as (KubeObject & { spec: import('../../../src/lib/crds/types.gen.js').CIDRSpec }) | undefined;
+/** The stored CIDR object itself (since claims by create: config and a summary, or a legacy CIDR's entries). */
+export const cidrObjectOf = (c: TestCluster, name: string) => c.server.store.get('multinic.fms.io/v1', 'CIDR', name) as (KubeObject & CIDR) | undefined;
+/** The stored CIDRClaims. */
+export const claimsIn = (c: TestCluster): CIDRClaim[] => c.server.store.list('multinic.fms.io/v1', 'CIDRClaim') as unknown as CIDRClaim[];
+/** The network's CIDR as every reader sees it: the CIDR object plus its CIDRClaims (cidrView). */
+export const cidrOf = (c: TestCluster, name: string): (KubeObject & CIDR) | undefined => {
+  const obj = cidrObjectOf(c, name);
+  return obj ? (cidrView(obj, claimsIn(c)).cidr as KubeObject & CIDR) : undefined;
+};
 export { R };
 
 /**

@@ -65,6 +65,9 @@ const PUBLIC_PATHS = [/^\/api$/, /^\/apis$/, /^\/api\/v1$/, /^\/apis\/[^/]+(\/[^
  * verb appears here only when reaching its path needs more than one agent's life on one node.
  */
 const GRANTED_UNSEEN: Record<string, string> = {
+  'multinic.fms.io cidrs get': 'src/agent/kube/agent.ts createCidr: another agent created the network\'s CIDR first (AlreadyExists)',
+  'multinic.fms.io cidrclaims get': 'src/agent/kube/claim-objects.ts: another host created the claim first (AlreadyExists)',
+  'multinic.fms.io cidrclaims update': 'src/agent/kube/claim-objects.ts: our NIC\'s address or name changed, our own claim is rewritten',
   ' pods get': 'src/agent/kube/gc.ts: CNI GC confirms a pod is gone before it takes its addresses',
 };
 
@@ -136,13 +139,12 @@ describe('agent RBAC: every request it sends is granted, every grant is used', (
       expect((await c.api.list(R.IPPool)).items.length).toBe(2);
       expect((await c.api.list(R.NetworkAttachmentDefinition, { namespace: 'default' })).items.length).toBe(1);
     }, 20_000);
-    // n2's agent claims its index and makes its pools (written here as that agent would).
-    const cidr = (await c.api.get(R.CIDR, 'multi-nic-sample'))! as unknown as { spec: { cidr: Array<{ hosts: Array<Record<string, unknown> & { hostIndex: number; hostName: string; ippool: string }> }> } };
-    for (const e of cidr.spec.cidr) {
-      const h = e.hosts.find((x) => x.hostName === 'n1')!;
-      e.hosts.push({ ...h, hostIndex: h.hostIndex + 1, hostName: 'n2', ippool: `${h.ippool}-n2` });
+    // n2's agent claims its index by creating its CIDRClaims and makes its pools (written here as that agent would).
+    const mine = (await c.api.list(R.CIDRClaim)).items as unknown as Array<{ metadata: { name: string; labels: Record<string, string>; ownerReferences: unknown[] }; spec: Record<string, unknown> & { hostIndex?: number; hostName?: string; ippool?: string; network: string; interfaceIndex: number } }>;
+    for (const cl of mine.filter((x) => x.spec.hostName === 'n1')) {
+      const hostIndex = cl.spec.hostIndex! + 1;
+      c.server.store.create({ apiVersion: 'multinic.fms.io/v1', kind: 'CIDRClaim', metadata: { name: `${cl.spec.network}.i${cl.spec.interfaceIndex}.h${hostIndex}`, labels: { ...cl.metadata.labels, 'multinic.fms.io/host': 'n2' }, ownerReferences: cl.metadata.ownerReferences }, spec: { ...cl.spec, hostIndex, hostName: 'n2', ippool: `${cl.spec.ippool}-n2` } } as never);
     }
-    await c.api.replace(R.CIDR, cidr as never);
     for (const p of (await c.api.list(R.IPPool)).items) {
       c.server.store.create({ ...structuredClone(p), metadata: { name: `${p.metadata!.name!}-n2`, labels: { ...p.metadata!.labels, hostname: 'n2' } }, spec: { ...(p.spec as object), hostName: 'n2', allocations: [] } } as never);
     }

@@ -120,12 +120,14 @@ describe('renderInstall', () => {
       ...t('core', 'namespaces', ['list', 'watch']),
       ...t('multinic.fms.io', 'hostinterfaces', ['list', 'watch', 'create', 'patch', 'delete']),
       ...t('multinic.fms.io', 'cidrs', ['get', 'list', 'watch', 'create', 'update']),
+      ...t('multinic.fms.io', 'cidrclaims', ['get', 'list', 'watch', 'create', 'update', 'delete']),
       ...t('multinic.fms.io', 'ippools', ['get', 'list', 'create', 'update', 'delete']),
       // NADs: only the calls the leader makes (list/watch by label, create, replace, delete).
       ...t('k8s.cni.cncf.io', 'network-attachment-definitions', ['list', 'watch', 'create', 'update', 'delete']),
       'multinic.fms.io/hostinterfaces/status:patch',
       'multinic.fms.io/ippools/status:patch',
       'multinic.fms.io/multinicnetworks/status:update',
+      'multinic.fms.io/cidrs/status:update',
       'core/events:create',
       'core/events:patch',
     ].sort();
