@@ -11,7 +11,7 @@ import { R } from '../lib/k8s/resources.js';
 import { detectCniBinDir, displayName, isOurs, withHash, type ApplyAction, type CniBinDir } from '../lib/install/apply.js';
 import { NAD_CRD_NAME } from '../lib/install/nad-crd.js';
 import { DEFAULT_METRICS_PORT } from '../lib/agent/listen.js';
-import { AGENT_NAME, DEFAULT_CNI_BIN_DIR, DEFAULT_NAMESPACE, DEFAULT_RESOURCES, defaultImage, parseToleration, renderInstall, type InstallOptions } from '../lib/install/render.js';
+import { AGENT_NAME, DEFAULT_CNI_BIN_DIR, DEFAULT_NAMESPACE, DEFAULT_PRIORITY_CLASS, DEFAULT_RESOURCES, defaultImage, parseMaxUnavailable, parseNodeSelector, parseToleration, renderInstall, type InstallOptions } from '../lib/install/render.js';
 
 /** One object install handled. */
 export interface InstalledObject {
@@ -55,6 +55,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     '<%= config.bin %> install --image registry.example.com/multinic/agent:v0.2.0 --wait',
     '<%= config.bin %> install --service-monitor --prometheus-rule',
     '<%= config.bin %> install --no-default-tolerations --toleration nvidia.com/gpu:NoSchedule --memory-limit 512Mi',
+    '<%= config.bin %> install --node-selector nvidia.com/gpu.present=true --max-unavailable 10% --image-pull-secret regcred',
   ];
   static override flags = {
     image: Flags.string({ description: 'Agent image (default: the image matching this CLI version).' }),
@@ -71,6 +72,12 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     'cpu-request': Flags.string({ description: 'Agent CPU request.', default: DEFAULT_RESOURCES.cpuRequest }),
     'memory-request': Flags.string({ description: 'Agent memory request.', default: DEFAULT_RESOURCES.memoryRequest }),
     'memory-limit': Flags.string({ description: 'Agent memory limit.', default: DEFAULT_RESOURCES.memoryLimit }),
+    'cpu-limit': Flags.string({ description: 'Agent CPU limit (default none: a throttled agent delays pod ADDs).' }),
+    'node-selector': Flags.string({ description: 'Run agents only on nodes with label KEY=VALUE (repeatable; all must match; kubernetes.io/os=linux always).', multiple: true }),
+    'max-unavailable': Flags.string({ description: 'Agents a rollout replaces at once: a number or a percentage (DaemonSet rollingUpdate.maxUnavailable).', default: '1' }),
+    'priority-class': Flags.string({ description: `PriorityClass of the agent pods ('' for none).`, default: DEFAULT_PRIORITY_CLASS }),
+    'image-pull-secret': Flags.string({ description: 'Secret in the agent namespace to pull the image with (repeatable).', multiple: true }),
+    'pod-netns-access': Flags.boolean({ description: 'Grant the agent CAP_SYS_ADMIN so it reads pods\' network namespaces (doctor\'s pod interface check, MACs in DRA claim status); off by default (docs/install.md#capabilities).', default: false }),
     'metrics-port': Flags.integer({ description: `Host port of the agent's Prometheus /metrics and its /healthz and /readyz probes (default ${DEFAULT_METRICS_PORT}; see docs/metrics.md).` }),
     'pod-monitor': Flags.boolean({ description: 'Also apply a Prometheus Operator PodMonitor scraping the agents (needs the monitoring.coreos.com CRDs).', default: false }),
     'service-monitor': Flags.boolean({ description: 'Also apply a headless Service over the agents\' metrics port and a Prometheus Operator ServiceMonitor on it.', default: false }),
@@ -92,6 +99,12 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       cpuRequest: f['cpu-request'],
       memoryRequest: f['memory-request'],
       memoryLimit: f['memory-limit'],
+      ...(f['cpu-limit'] !== undefined ? { cpuLimit: f['cpu-limit'] } : {}),
+      nodeSelector: Object.fromEntries((f['node-selector'] ?? []).map(parseNodeSelector)),
+      maxUnavailable: parseMaxUnavailable(f['max-unavailable']),
+      priorityClassName: f['priority-class'],
+      imagePullSecrets: f['image-pull-secret'] ?? [],
+      podNetnsAccess: f['pod-netns-access'],
       ...(f['metrics-port'] !== undefined ? { metricsPort: f['metrics-port'] } : {}),
       podMonitor: f['pod-monitor'],
       serviceMonitor: f['service-monitor'],

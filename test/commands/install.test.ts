@@ -257,6 +257,8 @@ describe('install: bad input and unreachable clusters', () => {
     [['--toleration', 'gpu:Sometimes'], '--toleration "gpu:Sometimes": effect must be one of', 'KEY[=VALUE][:EFFECT]'],
     [['--memory-request', '1Gi', '--memory-limit', '1Mi'], '--memory-request 1Gi is above --memory-limit 1Mi', 'raise the limit'],
     [['-n', 'Bad_NS'], '--namespace "Bad_NS" is not a valid namespace name', 'lower-case'],
+    [['--max-unavailable', '0%'], '--max-unavailable "0%" is neither a whole number >= 1 nor a percentage', 'e.g. 1 (default) or 10%'],
+    [['--node-selector', 'gpu'], '--node-selector "gpu" is not KEY=VALUE', 'nvidia.com/gpu.present=true'],
     [['--cni-bin-dir', 'relative/bin'], '--cni-bin-dir "relative/bin" must be an absolute host path', '/opt/cni/bin'],
     [['--dry-run=maybe'], 'Expected --dry-run=maybe to be one of', 'install --help'],
     [['--timeout', 'soon', '--wait'], 'invalid duration "soon"', '30s'],
