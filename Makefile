@@ -58,7 +58,7 @@ demo: build
 demo-uml: build
 	bash scripts/uml-lab.sh
 
-## cni: the self-contained multi-nic CNI executable (Node 24 single-executable application) at build/cni/multi-nic
+## cni: the self-contained multi-nic CNI executable (compiled with Bun; scripts/build-cni.sh --runtime node for the Node 24 SEA) at build/cni/multi-nic
 cni: $(NPM_STAMP)
 	bash scripts/build-cni.sh --out build/cni/multi-nic
 
