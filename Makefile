@@ -21,7 +21,7 @@ generate: $(NPM_STAMP)
 build: $(NPM_STAMP)
 	node scripts/gen-crd-types.mjs --check
 	npx tsc -p tsconfig.build.json
-	npx oclif manifest >/dev/null
+	node scripts/manifest.mjs
 	node scripts/gen-troubleshooting.mjs --check
 	node scripts/gen-manifests.mjs --check
 

@@ -42,7 +42,7 @@ if (KUBE && LAUNCH === 'bundle') throw new Error('--launch bundle reads a state 
 const NODE = resolve(flags.get('node') ?? node24());
 const DEPLOYED = process.env.AGENT_NODE_ARGS ?? AGENT_NODE_OPTIONS;
 const agentJs = process.env.AGENT_BUNDLE as string;
-if (LAUNCH !== 'bundle' && !existsSync('dist/commands/agent.js')) throw new Error('bench/agent runs dist/: build first (npx tsc -p tsconfig.build.json && npx oclif manifest)');
+if (LAUNCH !== 'bundle' && !existsSync('dist/commands/agent.js')) throw new Error('bench/agent runs dist/: build first (npx tsc -p tsconfig.build.json && node scripts/manifest.mjs)');
 const NS = 'mnagbench';
 const NICS = 2;
 

@@ -20,7 +20,7 @@ const opt = (name, dflt) => {
 };
 const runs = Number(opt('runs', '10'));
 const node = opt('node', '') || execFileSync('bash', ['scripts/node24.sh'], { encoding: 'utf8' }).trim();
-if (!existsSync('dist/commands/version.js') || !existsSync('oclif.manifest.json')) throw new Error('cli-startup: build first (npx tsc -p tsconfig.build.json && npx oclif manifest)');
+if (!existsSync('dist/commands/version.js') || !existsSync('oclif.manifest.json')) throw new Error('cli-startup: build first (npx tsc -p tsconfig.build.json && node scripts/manifest.mjs)');
 mkdirSync('build/bench', { recursive: true });
 const cacheDir = join(tmpdir(), `mn-cli-startup-cache-${process.pid}`);
 const off = { NODE_DISABLE_COMPILE_CACHE: '1' };

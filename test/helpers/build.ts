@@ -18,6 +18,6 @@ export default function setup(): void {
   if (existsSync(manifest) && existsSync(join(root, 'dist')) && statSync(manifest).mtimeMs >= newest(join(root, 'src'))) return;
   const tsc = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
   if (tsc.status !== 0) process.stderr.write(`tsc reported errors (output still emitted):\n${tsc.stdout}`);
-  const m = spawnSync('npx', ['oclif', 'manifest'], { cwd: root, encoding: 'utf8' });
+  const m = spawnSync('node', ['scripts/manifest.mjs'], { cwd: root, encoding: 'utf8' });
   if (m.status !== 0) throw new Error(`oclif manifest failed: ${m.stderr}`);
 }
