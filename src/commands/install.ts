@@ -11,7 +11,7 @@ import { R } from '../lib/k8s/resources.js';
 import { detectCniBinDir, displayName, isOurs, withHash, type ApplyAction, type CniBinDir } from '../lib/install/apply.js';
 import { NAD_CRD_NAME } from '../lib/install/nad-crd.js';
 import { DEFAULT_METRICS_PORT } from '../lib/agent/listen.js';
-import { AGENT_NAME, DEFAULT_CNI_BIN_DIR, DEFAULT_NAMESPACE, DEFAULT_PRIORITY_CLASS, DEFAULT_RESOURCES, defaultImage, parseMaxUnavailable, parseNodeSelector, parseToleration, renderInstall, type InstallOptions } from '../lib/install/render.js';
+import { AGENT_NAME, DEFAULT_CNI_BIN_DIR, DEFAULT_KUBELET_DIR, DEFAULT_NAMESPACE, DEFAULT_PRIORITY_CLASS, DEFAULT_RESOURCES, defaultImage, parseMaxUnavailable, parseNodeSelector, parseToleration, renderInstall, type InstallOptions } from '../lib/install/render.js';
 
 /** One object install handled. */
 export interface InstalledObject {
@@ -48,12 +48,15 @@ Idempotent: run it again to repair drift or, with a new --image, to upgrade (exi
 
 The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the Multus DaemonSet (label app=multus, as upstream does), else ${DEFAULT_CNI_BIN_DIR}.
 
+--dra runs the agents with the DRA side (docs/dra.md): each publishes its node's NICs as a resource.k8s.io/v1 ResourceSlice and serves the kubelet DRA plugin, so ResourceClaims choose pods' NICs; the DaemonSet then also mounts the kubelet's plugins and plugins_registry dirs (under --kubelet-dir) and the ClusterRole grants the ResourceSlice and ResourceClaim calls. Needs Kubernetes 1.34+.
+
 --dry-run=client -o yaml prints every manifest (multi-document YAML; -o json: a v1 List) for GitOps without contacting a cluster.`;
   static override examples = [
     '<%= config.bin %> install',
     '<%= config.bin %> install --dry-run=client -o yaml > multinic.yaml',
     '<%= config.bin %> install --image registry.example.com/multinic/agent:v0.2.0 --wait',
     '<%= config.bin %> install --service-monitor --prometheus-rule',
+    '<%= config.bin %> install --dra',
     '<%= config.bin %> install --no-default-tolerations --toleration nvidia.com/gpu:NoSchedule --memory-limit 512Mi',
     '<%= config.bin %> install --node-selector nvidia.com/gpu.present=true --max-unavailable 10% --image-pull-secret regcred',
   ];
@@ -82,6 +85,8 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     'pod-monitor': Flags.boolean({ description: 'Also apply a Prometheus Operator PodMonitor scraping the agents (needs the monitoring.coreos.com CRDs).', default: false }),
     'service-monitor': Flags.boolean({ description: 'Also apply a headless Service over the agents\' metrics port and a Prometheus Operator ServiceMonitor on it.', default: false }),
     'prometheus-rule': Flags.boolean({ description: 'Also apply a Prometheus Operator PrometheusRule with the agents\' alerts (docs/metrics.md).', default: false }),
+    dra: Flags.boolean({ description: 'Run the agents with DRA: NICs as ResourceSlices and the kubelet DRA plugin (Kubernetes 1.34+; docs/dra.md).', default: false }),
+    'kubelet-dir': Flags.string({ description: `With --dra: the kubelet's root dir on the hosts (default ${DEFAULT_KUBELET_DIR}).` }),
     wait: Flags.boolean({ description: 'Wait until every scheduled agent pod is ready.', default: false }),
     timeout: Flags.string({ description: 'How long --wait waits (e.g. 90s, 5m, 1m30s).', default: '5m' }),
   };
@@ -109,6 +114,8 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       podMonitor: f['pod-monitor'],
       serviceMonitor: f['service-monitor'],
       prometheusRule: f['prometheus-rule'],
+      dra: f.dra,
+      ...(f['kubelet-dir'] !== undefined ? { kubeletDir: f['kubelet-dir'] } : {}),
     };
     // Validate every flag before touching a cluster: bad input never leaves a half-done install.
     renderInstall({ ...opts, cniBinDir: f['cni-bin-dir'] });

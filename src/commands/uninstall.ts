@@ -10,6 +10,8 @@ import { R, refFor, type ResourceRef } from '../lib/k8s/resources.js';
 import { displayName, isOurs, uninstallOrder } from '../lib/install/apply.js';
 import { NAD_CRD_NAME } from '../lib/install/nad-crd.js';
 import { DEFAULT_NAMESPACE, GENERATED_LABEL, renderInstall } from '../lib/install/render.js';
+import { isNetworkDeviceClass } from '../lib/dra/slices.js';
+import { DRIVER } from '../lib/dra/types.js';
 
 export interface RemovedObject {
   kind: string;
@@ -26,6 +28,8 @@ export interface UninstallResult {
   networks: RemovedObject[];
   /** What install had put in (DaemonSet, RBAC, namespace, CRDs unless --keep-crds). */
   installed: RemovedObject[];
+  /** The agents' ResourceSlices (install --dra), removed once the agents can no longer write them. */
+  resourceSlices: RemovedObject[];
 }
 
 /**
@@ -43,6 +47,8 @@ export default class UninstallCommand extends BaseCommand<typeof UninstallComman
   static override description = `Deletes networks first, while the agents still run and can undo routes and pools: MultiNicNetworks, the NetworkAttachmentDefinitions we generated (label ${GENERATED_LABEL}=true), IPPools, CIDRs, HostInterfaces (and DeviceClasses unless --keep-crds). That needs confirmation: asked on a terminal, --yes otherwise. Then what install created, in reverse order. Objects that existed before install (a shared namespace, Multus's NetworkAttachmentDefinition CRD) are left alone.
 
 The PodMonitor, ServiceMonitor (and its Service) and PrometheusRule that install --pod-monitor, --service-monitor and --prometheus-rule add are removed too.
+
+DRA (install --dra, docs/dra.md): the resource.k8s.io DeviceClasses apply made for the networks go with the networks; the agents' ResourceSlices (driver ${DRIVER}) are deleted last, after the agents' ClusterRole, so no agent can publish one again and the scheduler allocates no NIC that no driver serves.
 
 -n/--namespace is the namespace install used (default ${DEFAULT_NAMESPACE}).`;
   static override examples = ['<%= config.bin %> uninstall', '<%= config.bin %> uninstall --yes', '<%= config.bin %> uninstall --yes --keep-crds'];
@@ -65,6 +71,8 @@ The PodMonitor, ServiceMonitor (and its Service) and PrometheusRule that install
       const opts = r === R.NetworkAttachmentDefinition ? { labelSelector: `${GENERATED_LABEL}=true` } : {};
       networks.push(...(await listIfServed(api, r, opts)));
     }
+    // apply's DRA DeviceClasses (<network>.multinic.fms.io with our selector); a user's class is left.
+    networks.push(...(await listIfServed(api, R.DraDeviceClass, {})).filter(isNetworkDeviceClass));
     // The same object set install renders (the NAD CRD included: removed only if it carries our label).
     const installed: KubeObject[] = [];
     for (const o of uninstallOrder(renderInstall({ version: this.config.version, namespace, nadCrd: !f['keep-crds'], crds: !f['keep-crds'], ...MONITORING }))) {
@@ -80,14 +88,15 @@ The PodMonitor, ServiceMonitor (and its Service) and PrometheusRule that install
       }
       installed.push(existing!);
     }
-    if (!networks.length && !installed.length) {
+    const slices = await ourSlices(api);
+    if (!networks.length && !installed.length && !slices.length) {
       this.out(`nothing to uninstall: no kubectl-multinic objects found (namespace ${namespace})`);
-      return { apiVersion: 'multinic.fms.io/v1', kind: 'UninstallResult', namespace, networks: [], installed: [] };
+      return { apiVersion: 'multinic.fms.io/v1', kind: 'UninstallResult', namespace, networks: [], installed: [], resourceSlices: [] };
     }
 
     if (networks.length && !f.yes) await this.confirm(networks);
 
-    const result: UninstallResult = { apiVersion: 'multinic.fms.io/v1', kind: 'UninstallResult', namespace, networks: [], installed: [] };
+    const result: UninstallResult = { apiVersion: 'multinic.fms.io/v1', kind: 'UninstallResult', namespace, networks: [], installed: [], resourceSlices: [] };
     for (const o of networks) {
       await this.remove(api, o);
       result.networks.push(removed(o));
@@ -96,6 +105,11 @@ The PodMonitor, ServiceMonitor (and its Service) and PrometheusRule that install
     for (const o of installed) {
       await this.remove(api, o);
       result.installed.push(removed(o));
+    }
+    // Listed again: an agent that started meanwhile may have published one before losing its role.
+    for (const o of await ourSlices(api)) {
+      await this.remove(api, o);
+      result.resourceSlices.push(removed(o));
     }
     return result;
   }
@@ -173,8 +187,13 @@ function removed(o: KubeObject): RemovedObject {
   return { kind: o.kind ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) };
 }
 
+/** The ResourceSlices of our DRA driver (the field selector is the API's; the filter is to be sure). */
+async function ourSlices(api: KubeApi): Promise<KubeObject[]> {
+  return (await listIfServed(api, R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` })).filter((s) => (s.spec as { driver?: string } | undefined)?.driver === DRIVER);
+}
+
 /** Lists a resource; an API that does not serve it (CRD not installed) has none. */
-async function listIfServed(api: KubeApi, r: ResourceRef, opts: { labelSelector?: string }): Promise<KubeObject[]> {
+async function listIfServed(api: KubeApi, r: ResourceRef, opts: { labelSelector?: string; fieldSelector?: string }): Promise<KubeObject[]> {
   try {
     return (await api.list<KubeObject>(r, opts)).items;
   } catch (e) {

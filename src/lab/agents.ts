@@ -1,7 +1,8 @@
 // Plays the DaemonSet controller + kubelet for the multinic agent in the lab: when an agent
 // DaemonSet exists, one real agent process runs inside every lab host's network namespace (so it
 // discovers that host's NICs and owns its routes, as on a node), and the DaemonSet's status reports
-// how many answer on their socket. Removing the DaemonSet stops them.
+// how many answer on their socket. Removing the DaemonSet stops them. The agents run with --dra
+// when the DaemonSet's agent does (install --dra), and are restarted when that changes.
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
@@ -10,6 +11,7 @@ import { start } from '../host/exec.js';
 import { R } from '../lib/k8s/resources.js';
 import type { LabTopology } from '../lib/lab/topology.js';
 import type { KubeApi } from '../kube/api.js';
+import type { KubeObject } from '../lib/k8s/meta.js';
 import { isAgentDaemonSet } from '../cluster/snapshot.js';
 
 export interface LabAgentsOptions {
@@ -27,6 +29,13 @@ export interface LabAgentsOptions {
 }
 
 export const labHostDir = (dir: string, host: string): string => join(dir, 'hosts', host);
+/** The host's kubelet root dir: the DRA plugin sockets of its agent are under it. */
+export const labKubeletDir = (dir: string, host: string): string => join(labHostDir(dir, host), 'kubelet');
+/** Whether the agent container of a DaemonSet runs with --dra (install --dra). */
+export function daemonSetRunsDra(ds: KubeObject): boolean {
+  const containers = (ds.spec as { template?: { spec?: { containers?: Array<{ name?: string; args?: string[] }> } } } | undefined)?.template?.spec?.containers ?? [];
+  return (containers.find((c) => c.name === 'agent') ?? containers[0])?.args?.includes('--dra') ?? false;
+}
 export const labAgentSocket = (dir: string, host: string): string => join(labHostDir(dir, host), 'agent.sock');
 /** The host's own CNI bin dir (a node's /opt/cni/bin): links to the lab's plugins, so one host can lose one. */
 export const labHostCniDir = (dir: string, host: string): string => join(labHostDir(dir, host), 'cni-bin');
@@ -57,6 +66,8 @@ export class LabAgents {
   /** Crash-loop backoff per host, as the kubelet does: 1 s doubling to 30 s. */
   private readonly backoff = new Map<string, { failures: number; notBefore: number }>();
   private ds?: { name: string; namespace: string };
+  /** Whether the running agents were started with --dra. */
+  private dra = false;
   private stopped = false;
   private timer?: NodeJS.Timeout;
 
@@ -85,6 +96,12 @@ export class LabAgents {
       return;
     }
     this.ds = { name: ds.metadata!.name!, namespace: ds.metadata!.namespace! };
+    const dra = daemonSetRunsDra(ds);
+    if (dra !== this.dra) {
+      // A rollout: the old agents go before the new ones bind the same sockets.
+      if (this.procs.size) await this.stopProcs();
+      this.dra = dra;
+    }
     for (const h of this.o.topology.hosts) {
       const p = this.procs.get(h.name);
       if (p && p.exitCode === null && p.signalCode === null) continue;
@@ -115,8 +132,8 @@ export class LabAgents {
       '--data-dir', join(hostDir, 'data'),
       '--rt-tables', join(hostDir, 'rt_tables'),
       // DRA (docs/dra.md): each host publishes its ResourceSlice; the kubelet plugin sockets live in
-      // the host's own dir (there is no kubelet; tests dial them as the kubelet would).
-      '--dra', '--kubelet-dir', join(hostDir, 'kubelet'),
+      // the host's own dir (the lab's kubelet stand-in, src/lab/dra.ts, dials them there).
+      ...(this.dra ? ['--dra', '--kubelet-dir', labKubeletDir(this.o.dir, host)] : []),
       ...((this.o.cniPathFor?.(host) ?? this.o.cniPath)?.length ? ['--cni-bin-dir', (this.o.cniPathFor?.(host) ?? this.o.cniPath ?? []).join(':')] : []),
       // Tests that break a route on purpose stretch the agents' re-assert timer (seconds).
       ...(process.env.MULTINIC_LAB_RESYNC ? ['--resync', process.env.MULTINIC_LAB_RESYNC] : []),
@@ -138,6 +155,10 @@ export class LabAgents {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    await this.stopProcs();
+  }
+
+  private async stopProcs(): Promise<void> {
     const procs = [...this.procs.values()];
     for (const p of procs) p.kill('SIGTERM');
     await Promise.all(

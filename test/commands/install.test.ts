@@ -295,3 +295,45 @@ async function freePort(): Promise<number> {
   });
 }
 
+
+describe('install --dra against the API stand-in', () => {
+  let server: ApiServer;
+  let kc = '';
+  beforeAll(async () => {
+    ({ server, kc } = await lab('dra'));
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('runs the agents with --dra, mounts the kubelet plugin dirs and grants the DRA calls; a plain install takes them away again', async () => {
+    const r = await cli(['install', '--kubeconfig', kc, '--dra', '--kubelet-dir', '/var/lib/k0s/kubelet']);
+    expect(r.code, r.stderr).toBe(0);
+    const spec = ds(server).spec.template.spec as unknown as { containers: { args: string[]; volumeMounts: { name: string; mountPath: string }[] }[]; volumes: { name: string; hostPath?: { path: string } }[] };
+    expect(spec.containers[0]!.args.slice(-3)).toEqual(['--dra', '--kubelet-dir', '/var/lib/k0s/kubelet']);
+    expect(spec.volumes.filter((v) => v.name.startsWith('kubelet-')).map((v) => v.hostPath?.path)).toEqual(['/var/lib/k0s/kubelet/plugins', '/var/lib/k0s/kubelet/plugins_registry']);
+    const role = server.store.get('rbac.authorization.k8s.io/v1', 'ClusterRole', 'multinic-agent') as KubeObject & { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    expect(role.rules.filter((x) => x.apiGroups.includes('resource.k8s.io'))).toEqual([
+      { apiGroups: ['resource.k8s.io'], resources: ['resourceslices'], verbs: ['get', 'create', 'update'] },
+      { apiGroups: ['resource.k8s.io'], resources: ['resourceclaims'], verbs: ['get'] },
+      { apiGroups: ['resource.k8s.io'], resources: ['resourceclaims/status'], verbs: ['update'] },
+    ]);
+    const plain = await cli(['install', '--kubeconfig', kc]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toContain('daemonset.apps/multinic-agent configured');
+    expect(plain.stdout).toContain('clusterrole.rbac.authorization.k8s.io/multinic-agent configured');
+    expect((ds(server).spec.template.spec as unknown as { containers: { args: string[] }[] }).containers[0]!.args).not.toContain('--dra');
+  });
+
+  it.each([
+    [['--kubelet-dir', '/var/lib/kubelet'], '--kubelet-dir is only used with --dra', 'add --dra'],
+    [['--dra', '--kubelet-dir', 'var/lib/kubelet'], '--kubelet-dir "var/lib/kubelet" must be an absolute host path', '--root-dir'],
+  ])('%j: exit 2 with the fix, nothing written', async (args, message, hint) => {
+    const before = server.store.resourceVersion;
+    const r = await cli(['install', '--kubeconfig', kc, ...args]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).toMatch(new RegExp(`hint: .*${hint}`));
+    expect(server.store.resourceVersion).toBe(before);
+  });
+});

@@ -84,7 +84,7 @@ describe('command results against schemas/', () => {
 
   it('the schemas can fail: a wrong action and a missing field are named', () => {
     expect(validateSchema(schema('installresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'InstallResult', namespace: 'n', image: 'i', cniBinDir: { path: '/opt/cni/bin', source: 'default' }, dryRun: 'none', objects: [{ kind: 'DaemonSet', name: 'a', action: 'replaced' }] }).map((e) => e.field)).toEqual(['objects[0].action']);
-    expect(validateSchema(schema('uninstallresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'UninstallResult', namespace: 'n', networks: [] }).map((e) => e.field)).toEqual(['installed']);
+    expect(validateSchema(schema('uninstallresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'UninstallResult', namespace: 'n', networks: [], resourceSlices: [] }).map((e) => e.field)).toEqual(['installed']);
     expect(validateSchema(schema('applyresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'ApplyResult', objects: [{ kind: 'MultiNicNetwork', name: 'a', action: 'deleted' }], cidrs: [] }).map((e) => e.field)).toEqual(['objects[0].action']);
   });
 });

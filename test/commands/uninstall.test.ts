@@ -10,6 +10,7 @@ import { startApiServer, writeKubeconfig, type ApiServer } from '../../src/lab/a
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { NAD_CRD_NAME } from '../../src/lib/install/nad-crd.js';
 import { renderInstall } from '../../src/lib/install/render.js';
+import { networkDeviceClass } from '../../src/lib/dra/slices.js';
 import { cliBin, repoRoot, runCliAsync, type CliRun } from '../helpers/cli.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -243,5 +244,54 @@ describe('uninstall removes the monitoring objects install added', () => {
     } finally {
       await bare.close();
     }
+  });
+});
+
+describe('uninstall after install --dra', () => {
+  let server: ApiServer;
+  let kc = '';
+  const slice = (name: string, driver: string): KubeObject => ({
+    apiVersion: 'resource.k8s.io/v1',
+    kind: 'ResourceSlice',
+    metadata: { name },
+    spec: { driver, nodeName: 'h1', pool: { name: 'h1', generation: 1, resourceSliceCount: 1 }, devices: [{ name: 'eth1' }] },
+  } as KubeObject);
+  beforeAll(async () => {
+    server = await startApiServer();
+    kc = join(dir, 'dra.kubeconfig');
+    await writeKubeconfig(kc, server.url);
+    const i = await cli(['install', '--kubeconfig', kc, '--dra']);
+    if (i.code !== 0) throw new Error(`install --dra failed: ${i.stderr}`);
+    server.store.create(network);
+    server.store.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'h1' } });
+    // What apply and the agents made, next to a GPU driver's and a user's look-alike.
+    server.store.create(networkDeviceClass('multi-nic-sample') as unknown as KubeObject);
+    server.store.create({ apiVersion: 'resource.k8s.io/v1', kind: 'DeviceClass', metadata: { name: 'fast.multinic.fms.io' }, spec: { selectors: [{ cel: { expression: 'device.driver == "multinic.fms.io" && device.attributes["multinic.fms.io"].speed >= 100000' } }] } } as KubeObject);
+    server.store.create({ apiVersion: 'resource.k8s.io/v1', kind: 'DeviceClass', metadata: { name: 'gpu.example.com' }, spec: { selectors: [{ cel: { expression: 'device.driver == "gpu.example.com"' } }] } } as KubeObject);
+    server.store.create(slice('h1-multinic.fms.io', 'multinic.fms.io'));
+    server.store.create(slice('h1-gpu.example.com', 'gpu.example.com'));
+  }, 180_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("removes apply's DeviceClasses with the networks and the agents' ResourceSlices after their ClusterRole; leaves others' DRA objects", async () => {
+    const r = await cli(['uninstall', '--kubeconfig', kc, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    await server.store.settle();
+    const lines = r.stdout.trim().split('\n');
+    const at = (l: string) => {
+      expect(lines, r.stdout).toContain(l);
+      return lines.indexOf(l);
+    };
+    expect(at('deviceclass.resource.k8s.io/multi-nic-sample.multinic.fms.io deleted')).toBeLessThan(at('daemonset.apps/multinic-agent -n multinic-system deleted'));
+    expect(at('resourceslice.resource.k8s.io/h1-multinic.fms.io deleted')).toBeGreaterThan(at('clusterrole.rbac.authorization.k8s.io/multinic-agent deleted'));
+    expect(server.store.get('resource.k8s.io/v1', 'DeviceClass', 'multi-nic-sample.multinic.fms.io')).toBeUndefined();
+    expect(server.store.get('resource.k8s.io/v1', 'ResourceSlice', 'h1-multinic.fms.io')).toBeUndefined();
+    expect(server.store.get('resource.k8s.io/v1', 'DeviceClass', 'fast.multinic.fms.io')).toBeDefined();
+    expect(server.store.get('resource.k8s.io/v1', 'DeviceClass', 'gpu.example.com')).toBeDefined();
+    expect(server.store.get('resource.k8s.io/v1', 'ResourceSlice', 'h1-gpu.example.com')).toBeDefined();
+    const again = await cli(['uninstall', '--kubeconfig', kc]);
+    expect(again.stdout).toContain('nothing to uninstall');
   });
 });

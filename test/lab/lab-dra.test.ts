@@ -13,7 +13,7 @@ import type { KubeApi } from '../../src/kube/api.js';
 import type { HostInterface } from '../../src/lib/crds/types.gen.js';
 import type { ResourceSlice } from '../../src/lib/dra/types.js';
 import { R } from '../../src/lib/k8s/resources.js';
-import { labHostDir } from '../../src/lab/agents.js';
+import { labKubeletDir } from '../../src/lab/agents.js';
 import { loadProtos, pluginSockets } from '../../src/agent/dra/plugin.js';
 import { repoRoot, runCliAsync } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
@@ -35,7 +35,7 @@ describe.skipIf(!ready)(`lab DRA${ready ? '' : ` (skipped: ${why})`}`, () => {
     expect(up.code, up.stderr).toBe(0);
     kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
     kube = await connect({ kubeconfig });
-    const inst = await cli(['install', '--wait', '--timeout', '90s']);
+    const inst = await cli(['install', '--dra', '--wait', '--timeout', '90s']);
     expect(inst.code, inst.stderr).toBe(0);
     const applied = await cli(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '120s']);
     expect(applied.code, applied.stderr).toBe(0);
@@ -83,7 +83,7 @@ describe.skipIf(!ready)(`lab DRA${ready ? '' : ` (skipped: ${why})`}`, () => {
     const { grpc, regPackage } = await loadProtos();
     const Reg = (regPackage.pluginregistration as GrpcJs.GrpcObject).Registration as GrpcJs.ServiceClientConstructor;
     for (const host of hosts) {
-      const sockets = pluginSockets(join(labHostDir(join(dir, 'lab'), host), 'kubelet'), 'multinic.fms.io');
+      const sockets = pluginSockets(labKubeletDir(join(dir, 'lab'), host), 'multinic.fms.io');
       const client = new Reg(`unix://${sockets.registrationSocket}`, grpc.credentials.createInsecure());
       const info = await new Promise<{ name: string; endpoint: string; supported_versions: string[] }>((resolve, reject) =>
         (client as unknown as { GetInfo: (r: unknown, cb: (e: Error | null, r: unknown) => void) => void }).GetInfo({}, (e, r) => (e ? reject(e) : resolve(r as never))),

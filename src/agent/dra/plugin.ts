@@ -2,7 +2,8 @@
 // <kubelet-dir>/plugins_registry/<driver>-reg.sock and the DRA v1 service (NodePrepareResources /
 // NodeUnprepareResources) on <kubelet-dir>/plugins/<driver>/dra.sock, both gRPC over unix sockets
 // as the kubelet expects (https://kubernetes.io/docs/concepts/scheduling-eviction/dynamic-resource-allocation/).
-// Protos: deploy/proto/*.proto, written from the published kubelet APIs.
+// Protos: deploy/proto/*.proto, written from the published kubelet APIs, embedded as
+// protos.gen.ts (scripts/gen-dra-protos.mjs) so a bundled agent needs no file beside it.
 //
 // Contract: Prepare reads the claim from the API (the kubelet passes only namespace/name/uid),
 // records its NICs on this node and the pods it is reserved for in the durable PreparedClaims
@@ -11,16 +12,13 @@
 // claim succeeds or fails on its own (its `error` field), as the kubelet retries only failed ones.
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type * as GrpcJs from '@grpc/grpc-js';
 import { claimedNics, reservedPods, type PreparedClaim } from '../../lib/dra/claim.js';
 import { DRIVER, type ResourceClaim } from '../../lib/dra/types.js';
 import { R } from '../../lib/k8s/resources.js';
 import type { KubeApi } from '../../kube/api.js';
 import type { PreparedClaims } from './prepared.js';
-
-/** Where the .proto files are, from src/agent/dra/ and dist/agent/dra/ alike. */
-export const PROTO_DIR = fileURLToPath(new URL('../../../deploy/proto/', import.meta.url));
+import { DRA_V1_PROTO, PLUGIN_REGISTRATION_V1_PROTO } from './protos.gen.js';
 
 /** The gRPC service name the kubelet looks for in supported_versions (k8s.io/kubelet/pkg/apis/dra/v1). */
 export const DRA_SERVICE_V1 = 'v1.DRAPlugin';
@@ -55,13 +53,14 @@ export const pluginSockets = (kubeletDir: string, driver: string): { registratio
 interface WireClaim { namespace: string; uid: string; name: string }
 interface WireDevice { request_names: string[]; pool_name: string; device_name: string; cdi_device_ids: string[] }
 
-/** Loads both protos (keepCase: wire names as in the .proto files). */
+/** Loads both protos from their embedded descriptors (wire names as in the .proto files). */
 export async function loadProtos(): Promise<{ grpc: typeof GrpcJs; dra: GrpcJs.ServiceDefinition; registration: GrpcJs.ServiceDefinition; draPackage: GrpcJs.GrpcObject; regPackage: GrpcJs.GrpcObject }> {
   const grpc = await import('@grpc/grpc-js');
   const loader = await import('@grpc/proto-loader');
-  const opts = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
-  const draPackage = grpc.loadPackageDefinition(await loader.load(join(PROTO_DIR, 'dra-v1.proto'), opts));
-  const regPackage = grpc.loadPackageDefinition(await loader.load(join(PROTO_DIR, 'pluginregistration-v1.proto'), opts));
+  const opts = { longs: String, enums: String, defaults: true, oneofs: true };
+  type Descriptor = Parameters<typeof loader.fromJSON>[0];
+  const draPackage = grpc.loadPackageDefinition(loader.fromJSON(DRA_V1_PROTO as Descriptor, opts));
+  const regPackage = grpc.loadPackageDefinition(loader.fromJSON(PLUGIN_REGISTRATION_V1_PROTO as Descriptor, opts));
   const draSvc = (draPackage.k8s as GrpcJs.GrpcObject).io as GrpcJs.GrpcObject;
   const v1 = ((((draSvc.kubelet as GrpcJs.GrpcObject).pkg as GrpcJs.GrpcObject).apis as GrpcJs.GrpcObject).dra as GrpcJs.GrpcObject).v1 as GrpcJs.GrpcObject;
   const dra = (v1.DRAPlugin as GrpcJs.ServiceClientConstructor).service;

@@ -107,6 +107,17 @@ export function networkDeviceClass(network: string): DraDeviceClass {
 }
 
 /**
+ * Whether a resource.k8s.io DeviceClass is one `apply` rendered: named `<network>.multinic.fms.io`
+ * with exactly that network's selector. A user's class of the same name with other selectors is not.
+ */
+export function isNetworkDeviceClass(o: { metadata?: { name?: string }; spec?: unknown }): boolean {
+  const name = o.metadata?.name ?? '';
+  if (!name.endsWith(`.${DRIVER}`)) return false;
+  const want = networkDeviceClass(name.slice(0, -DRIVER.length - 1));
+  return JSON.stringify(o.spec ?? {}) === JSON.stringify(want.spec);
+}
+
+/**
  * The MultiNicNetworks a NIC of `node` serves: a network whose CIDR gave this host a block on the
  * NIC; or, while the network has no CIDR entry for it (single-NIC IPAM, not claimed yet), one whose
  * masterNets are empty or contain the NIC's network.

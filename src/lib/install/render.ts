@@ -96,6 +96,10 @@ export interface InstallOptions {
   imagePullSecrets?: string[];
   /** CPU limit of the agent (default none: a CNI agent throttled mid-ADD makes pods wait). */
   cpuLimit?: string;
+  /** Run the agent with --dra: ResourceSlices and the kubelet DRA plugin (docs/dra.md; default false). */
+  dra?: boolean;
+  /** The kubelet's root dir on the hosts (default DEFAULT_KUBELET_DIR); only with dra. */
+  kubeletDir?: string;
 }
 
 /** Options with every default applied and every value checked. */
@@ -120,7 +124,12 @@ export interface ResolvedInstallOptions {
   priorityClassName: string;
   imagePullSecrets: string[];
   cpuLimit?: string;
+  dra: boolean;
+  kubeletDir: string;
 }
+
+/** The kubelet's --root-dir unless the distribution moved it (k0s, microk8s, RKE). */
+export const DEFAULT_KUBELET_DIR = '/var/lib/kubelet';
 
 /**
  * A hostPath the agent pod mounts, and why. The DaemonSet mounts exactly these (a test holds it to
@@ -138,7 +147,7 @@ export interface HostMount {
   why: string;
 }
 
-export function hostMounts(cniBinDir: string): HostMount[] {
+export function hostMounts(cniBinDir: string, dra?: { kubeletDir: string }): HostMount[] {
   return [
     { name: 'run-multinic', hostPath: '/run/multinic', mountPath: '/run/multinic', readOnly: false, type: 'DirectoryOrCreate', why: 'the agent socket the CNI plugin calls' },
     { name: 'state', hostPath: '/var/lib/multinic', mountPath: '/var/lib/multinic', readOnly: false, type: 'DirectoryOrCreate', why: 'the IPAM journal (survives agent restarts)' },
@@ -150,6 +159,14 @@ export function hostMounts(cniBinDir: string): HostMount[] {
     // CNI_NETNS is a bind mount created after the agent started, so it needs HostToContainer
     // propagation to be visible inside the agent (CHECK and GC open it by path).
     { name: 'netns', hostPath: '/run/netns', mountPath: '/run/netns', readOnly: true, type: 'DirectoryOrCreate', propagation: 'HostToContainer', why: 'pod network namespaces by path (CNI_NETNS)' },
+    // DRA: the kubelet dials the socket path the plugin reports in GetInfo as a host path, so both
+    // dirs are mounted at their host paths (not under /host).
+    ...(dra
+      ? [
+          { name: 'kubelet-plugins', hostPath: `${dra.kubeletDir}/plugins`, mountPath: `${dra.kubeletDir}/plugins`, readOnly: false, type: 'DirectoryOrCreate' as const, why: 'the DRA plugin socket the kubelet calls (plugins/multinic.fms.io/dra.sock)' },
+          { name: 'kubelet-plugins-registry', hostPath: `${dra.kubeletDir}/plugins_registry`, mountPath: `${dra.kubeletDir}/plugins_registry`, readOnly: false, type: 'DirectoryOrCreate' as const, why: 'the registration socket the kubelet plugin watcher finds (multinic.fms.io-reg.sock)' },
+        ]
+      : []),
   ];
 }
 
@@ -213,6 +230,13 @@ export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOpti
   if (req > lim) {
     throw new UserError(`--memory-request ${memoryRequest} is above --memory-limit ${memoryLimit}`, { hint: 'the API server rejects a request above its limit; raise the limit or lower the request' });
   }
+  if (opts.kubeletDir !== undefined && !opts.dra) {
+    throw new UserError('--kubelet-dir is only used with --dra', { hint: 'add --dra to run the kubelet DRA plugin, or drop --kubelet-dir' });
+  }
+  const kubeletDir = opts.kubeletDir ?? DEFAULT_KUBELET_DIR;
+  if (!kubeletDir.startsWith('/') || kubeletDir.split('/').includes('..') || /[\s"'$`\\]/.test(kubeletDir) || kubeletDir.length > 64) {
+    throw new UserError(`--kubelet-dir "${kubeletDir}" must be an absolute host path without "..", spaces or quotes, at most 64 characters`, { hint: `the kubelet's --root-dir, e.g. ${DEFAULT_KUBELET_DIR} (unix socket paths under it are limited to 107 bytes)` });
+  }
   const metricsPort = opts.metricsPort ?? DEFAULT_METRICS_PORT;
   if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) {
     throw new UserError(`--metrics-port "${String(opts.metricsPort)}" is not a port from 1 to 65535`, { hint: `the agent listens there on every host address (host network) for /metrics, /healthz and /readyz; default ${DEFAULT_METRICS_PORT}` });
@@ -258,6 +282,8 @@ export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOpti
     priorityClassName,
     imagePullSecrets,
     ...(opts.cpuLimit !== undefined ? { cpuLimit: opts.cpuLimit } : {}),
+    dra: opts.dra ?? false,
+    kubeletDir: kubeletDir.length > 1 ? kubeletDir.replace(/\/+$/, '') : kubeletDir,
   };
 }
 
@@ -378,6 +404,19 @@ export const AGENT_CLUSTER_RULES: PolicyRule[] = [
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
 ];
 
+/**
+ * With --dra (docs/dra.md), exactly the calls the agent makes: its node's ResourceSlice (get, create,
+ * replace; never list or delete: the Node owns it, so it goes with the node, and uninstall removes
+ * the rest), the claims the kubelet asks it to prepare (get) and their KEP-4817 device status
+ * (replace of the status subresource). RBAC cannot narrow these to the agent's node; the
+ * DeviceClasses are written by `apply` with the user's credentials, never by the agent.
+ */
+export const AGENT_DRA_RULES: PolicyRule[] = [
+  { apiGroups: ['resource.k8s.io'], resources: ['resourceslices'], verbs: ['get', 'create', 'update'] },
+  { apiGroups: ['resource.k8s.io'], resources: ['resourceclaims'], verbs: ['get'] },
+  { apiGroups: ['resource.k8s.io'], resources: ['resourceclaims/status'], verbs: ['update'] },
+];
+
 /** Leader election, only in the agent's own namespace: read the Lease, create it once, renew or take it (update). */
 export const AGENT_NAMESPACE_RULES: PolicyRule[] = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
@@ -422,7 +461,7 @@ export function renderInstall(input: InstallOptions): KubeObject[] {
       metadata: { ...meta(o.namespace, false, NAMESPACE_POD_SECURITY), annotations: { 'multinic.fms.io/pod-security-reason': NAMESPACE_POD_SECURITY_REASON } },
     },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(AGENT_NAME, true, AGENT_SELECTOR) },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(AGENT_NAME, false, AGENT_SELECTOR), rules: structuredClone(AGENT_CLUSTER_RULES) },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: meta(AGENT_NAME, false, AGENT_SELECTOR), rules: structuredClone([...AGENT_CLUSTER_RULES, ...(o.dra ? AGENT_DRA_RULES : [])]) },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
@@ -458,7 +497,7 @@ export function renderInstall(input: InstallOptions): KubeObject[] {
 export const AGENT_NODE_OPTIONS = '--max-semi-space-size=2';
 
 /** The agent container's arguments to IMAGE_AGENT_PATH (`run`, then the flags of `kubectl multinic agent`). */
-export function agentArgs(metricsPort: number = DEFAULT_METRICS_PORT): string[] {
+export function agentArgs(metricsPort: number = DEFAULT_METRICS_PORT, dra?: { kubeletDir: string }): string[] {
   return [
     'run',
     '--kube',
@@ -469,11 +508,13 @@ export function agentArgs(metricsPort: number = DEFAULT_METRICS_PORT): string[] 
     '--checkpoint', '/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint',
     '--cni-bin-dir', '/host/cni-bin',
     '--metrics-addr', `:${metricsPort}`,
+    ...(dra ? ['--dra', '--kubelet-dir', dra.kubeletDir] : []),
   ];
 }
 
 function renderDaemonSet(o: ResolvedInstallOptions, metadata: KubeObject['metadata']): KubeObject {
-  const mounts = hostMounts(o.cniBinDir);
+  const dra = o.dra ? { kubeletDir: o.kubeletDir } : undefined;
+  const mounts = hostMounts(o.cniBinDir, dra);
   const volumeMount = (m: HostMount, readOnly = m.readOnly) => ({
     name: m.name,
     mountPath: m.mountPath,
@@ -532,7 +573,7 @@ function renderDaemonSet(o: ResolvedInstallOptions, metadata: KubeObject['metada
               name: 'agent',
               image: o.image,
               command: [IMAGE_AGENT_PATH],
-              args: agentArgs(o.metricsPort),
+              args: agentArgs(o.metricsPort, dra),
               // Host network: the port is the node's. Probes (src/agent/metrics.ts): liveness = the
               // process answers; readiness = the CNI socket serves and routes were reconciled, so a
               // rollout (maxUnavailable 1) waits for each new agent before taking the next node's.

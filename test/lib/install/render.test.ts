@@ -320,12 +320,60 @@ describe('renderInstall', () => {
     ['pull secret name', { imagePullSecrets: ['a/b'] }, /--image-pull-secret "a\/b" is not a Secret name/],
     ['node selector value', { nodeSelector: { 'nvidia.com/gpu.present': 'yes please' } }, /"yes please" is not a label value/],
     ['node selector key', { nodeSelector: { '-bad': 'x' } }, /"-bad" is not a label key/],
+    ['kubelet dir without dra', { kubeletDir: '/var/lib/kubelet' }, /--kubelet-dir is only used with --dra/],
+    ['relative kubelet dir', { dra: true, kubeletDir: 'var/lib/kubelet' }, /--kubelet-dir "var\/lib\/kubelet" must be an absolute host path/],
+    ['kubelet dir with ..', { dra: true, kubeletDir: '/var/../etc' }, /--kubelet-dir "\/var\/..\/etc"/],
+    ['kubelet dir with a quote', { dra: true, kubeletDir: "/var/lib/kube'let" }, /without "..", spaces or quotes/],
+    ['kubelet dir too long for a socket path', { dra: true, kubeletDir: `/${'k'.repeat(70)}` }, /at most 64 characters/],
   ])('rejects a bad %s with a UserError naming the flag', (_name, opts, message) => {
     const run = () => renderInstall({ version, ...opts });
     expect(run).toThrow(UserError);
     expect(run).toThrow(message);
   });
 });
+
+describe('renderInstall --dra', () => {
+  const dra = renderInstall({ version, dra: true });
+
+  it('mounts the kubelet plugin dirs at their host paths, writable, and runs the agent with --dra', () => {
+    const spec = podSpec(dra);
+    const vols = Object.fromEntries(spec.volumes.map((v) => [v.name, v.hostPath?.path]));
+    expect(vols['kubelet-plugins']).toBe('/var/lib/kubelet/plugins');
+    expect(vols['kubelet-plugins-registry']).toBe('/var/lib/kubelet/plugins_registry');
+    const agent = spec.containers[0]!;
+    const mounts = Object.fromEntries(agent.volumeMounts.map((v) => [v.name, v]));
+    // The kubelet dials the socket path GetInfo reports as a host path: same path inside and out.
+    expect(mounts['kubelet-plugins']).toEqual({ name: 'kubelet-plugins', mountPath: '/var/lib/kubelet/plugins' });
+    expect(mounts['kubelet-plugins-registry']).toEqual({ name: 'kubelet-plugins-registry', mountPath: '/var/lib/kubelet/plugins_registry' });
+    expect(agent.args?.slice(-3)).toEqual(['--dra', '--kubelet-dir', '/var/lib/kubelet']);
+    expect(Object.keys(mountsOfInit(spec))).toEqual(['cni-bin']);
+    expect(hostMounts('/opt/cni/bin', { kubeletDir: '/var/lib/kubelet' }).map((m) => m.hostPath).sort()).toEqual(spec.volumes.filter((v) => v.hostPath).map((v) => v.hostPath!.path).sort());
+  });
+
+  it('follows --kubelet-dir (trailing slash dropped) for mounts and the agent flag', () => {
+    const spec = podSpec(renderInstall({ version, dra: true, kubeletDir: '/var/lib/k0s/kubelet/' }));
+    expect(spec.volumes.find((v) => v.name === 'kubelet-plugins')?.hostPath?.path).toBe('/var/lib/k0s/kubelet/plugins');
+    expect(spec.containers[0]!.volumeMounts.find((v) => v.name === 'kubelet-plugins-registry')?.mountPath).toBe('/var/lib/k0s/kubelet/plugins_registry');
+    expect(spec.containers[0]!.args?.slice(-2)).toEqual(['--kubelet-dir', '/var/lib/k0s/kubelet']);
+  });
+
+  it('grants exactly the DRA calls the agent makes on top of the base role, and nothing without --dra', () => {
+    const base = tuples(rulesOf(find(renderInstall({ version }), 'ClusterRole')));
+    const withDra = tuples(rulesOf(find(dra, 'ClusterRole')));
+    expect(withDra.filter((t) => !base.includes(t))).toEqual([
+      'resource.k8s.io/resourceclaims/status:update',
+      'resource.k8s.io/resourceclaims:get',
+      'resource.k8s.io/resourceslices:create',
+      'resource.k8s.io/resourceslices:get',
+      'resource.k8s.io/resourceslices:update',
+    ]);
+    expect(base.some((t) => t.startsWith('resource.k8s.io/'))).toBe(false);
+    expect(podSpec(renderInstall({ version })).volumes.map((v) => v.name)).not.toContain('kubelet-plugins');
+    expect(podSpec(renderInstall({ version })).containers[0]!.args).not.toContain('--dra');
+  });
+});
+
+const mountsOfInit = (spec: PodSpec) => Object.fromEntries(spec.initContainers[0]!.volumeMounts.map((v) => [v.name, v]));
 
 describe('parseToleration', () => {
   it.each([
