@@ -5,7 +5,9 @@
 // writes the `network-status` annotation exactly as Multus v4.0.2 does (one merged entry per
 // attachment, see networkStatusFromResult), phase and conditions, runs the pod's command inside
 // the namespace, feeds its output to pods/log, and on deletion kills it, runs CNI DEL and removes
-// the namespace. Minimal by design: no images, volumes, probes or restarts.
+// the namespace. Minimal by design: no images, volumes, probes or restarts. A pod with
+// ResourceClaims has them prepared first (NodePrepareResources through the host's DRA plugins,
+// src/lab/dra.ts) and unprepared after its CNI DEL, as the kubelet does.
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { CommandError, run, start } from '../host/exec.js';
@@ -21,6 +23,7 @@ import {
   parseNetworksAnnotation,
 } from '../lib/multus.js';
 import type { KubeApi, WatchEvent } from '../kube/api.js';
+import type { DraPod, PreparedRef } from './dra.js';
 
 export interface PodObject extends KubeObject {
   spec?: { nodeName?: string; containers?: Array<{ name: string; command?: string[]; args?: string[] }>; restartPolicy?: string };
@@ -39,6 +42,8 @@ export interface RunnerOptions {
   /** Appends container output to the pod's log (served through pods/log). */
   appendLog: (namespace: string, name: string, chunk: string) => void;
   log?: (line: string) => void;
+  /** The kubelet's DRA calls (src/lab/dra.ts LabDra); without it claims are not prepared. */
+  dra?: { prepare(host: string, pod: DraPod): Promise<PreparedRef[]>; unprepare(host: string, refs: readonly PreparedRef[]): Promise<void> };
 }
 
 interface Attachment {
@@ -55,6 +60,8 @@ interface RunningPod {
   netns: string;
   containerID: string;
   attachments: Attachment[];
+  /** Claims prepared for the pod (unprepared after its CNI DEL). */
+  prepared: PreparedRef[];
   child?: ChildProcess;
   deleted: boolean;
   ready: Promise<void>;
@@ -128,6 +135,7 @@ export class LabNodeRunner {
       netns: `${this.o.topology.prefix}-p${uid.replace(/-/g, '').slice(0, 10)}`,
       containerID,
       attachments: [],
+      prepared: [],
       deleted: false,
       ready: Promise.resolve(),
     };
@@ -137,6 +145,17 @@ export class LabNodeRunner {
 
   private async bringUp(rp: RunningPod, pod: PodObject): Promise<void> {
     const hostNs = this.hostNetns.get(rp.host)!;
+    if (this.o.dra && (pod as DraPod).spec?.resourceClaims?.length) {
+      try {
+        rp.prepared = await this.o.dra.prepare(rp.host, pod as DraPod);
+      } catch (e) {
+        // The kubelet keeps such a pod Pending (it retries); the lab says why once.
+        const msg = (e as Error).message;
+        await this.event(rp, 'Warning', 'FailedPrepareDynamicResources', msg);
+        await this.patchStatus(rp, { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'FailedPrepareDynamicResources', message: msg }] });
+        return;
+      }
+    }
     await run('ip', ['netns', 'add', rp.netns]);
     await run('ip', ['-n', rp.netns, 'link', 'set', 'lo', 'up']);
     const statuses: NetworkStatusEntry[] = [];
@@ -217,6 +236,8 @@ export class LabNodeRunner {
     const hostNs = this.hostNetns.get(rp.host)!;
     await this.cleanupNetworks(rp, hostNs);
     await run('ip', ['netns', 'del', rp.netns]).catch(() => undefined);
+    if (rp.prepared.length) await this.o.dra?.unprepare(rp.host, rp.prepared).catch((e) => this.log(`runner: unprepare for ${rp.namespace}/${rp.name}: ${(e as Error).message}`));
+    rp.prepared = [];
     this.pods.delete(rp.uid);
     // Graceful deletion: the kubelet confirms with a zero-grace delete once the sandbox is gone.
     if (finalize) await this.o.kube.delete(R.Pod, rp.name, rp.namespace).catch(() => undefined);

@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import { connect } from '../kube/client.js';
 import { R } from '../lib/k8s/resources.js';
 import type { LabTopology } from '../lib/lab/topology.js';
-import { LabAgents, ensureHostCniDir, labAgentSocket, labHostCniDir } from './agents.js';
+import { LabAgents, ensureHostCniDir, labAgentSocket, labHostCniDir, labKubeletDir } from './agents.js';
+import { LabDra } from './dra.js';
 import { startApiServer } from './apiserver/server.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { agentArgv, cliArgv, type LabState, labStatePath } from './lab.js';
@@ -50,8 +51,12 @@ export async function serveLab(dir: string): Promise<void> {
   const cniPath = labCniPath();
   for (const h of topology.hosts) ensureHostCniDir(dir, h.name, cniPath);
   const cniPathFor = (host: string) => [labHostCniDir(dir, host)];
+  // DRA's scheduler, claim controller and kubelet parts, and a fake GPU driver (src/lab/dra.ts).
+  const dra = new LabDra({ kube, topology, kubeletDir: (host) => labKubeletDir(dir, host), log });
+  await dra.start();
   const runner = new LabNodeRunner({
     kube,
+    dra,
     topology,
     cniPath,
     cniPathFor,
@@ -87,6 +92,7 @@ export async function serveLab(dir: string): Promise<void> {
     process.once('SIGINT', stop);
   });
   log('stopping: tearing down pods and agents');
+  dra.stop();
   await runner.stop().catch((e) => log(`runner stop: ${(e as Error).message}`));
   await agents.stop().catch((e) => log(`agents stop: ${(e as Error).message}`));
   await server.close();
