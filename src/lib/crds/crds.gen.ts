@@ -775,6 +775,16 @@ export const CRDS = [
                                   }
                                 }
                               },
+                              "missingRouteCount": {
+                                "description": "How many desired routes are missing; missingRoutes lists the first 100 (our addition, so a node of a 4,096-host network stays small).",
+                                "type": "integer",
+                                "minimum": 0
+                              },
+                              "foreignRouteCount": {
+                                "description": "How many routes are foreign; foreignRoutes lists the first 100.",
+                                "type": "integer",
+                                "minimum": 0
+                              },
                               "rulePresent": {
                                 "type": "boolean"
                               },

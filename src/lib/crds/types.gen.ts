@@ -194,6 +194,10 @@ export interface HostInterfaceStatusDiagnosticsNetworks {
   desiredRoutes: number;
   missingRoutes: Array<HostInterfaceStatusDiagnosticsNetworksMissingRoutes>;
   foreignRoutes: Array<HostInterfaceStatusDiagnosticsNetworksForeignRoutes>;
+  /** How many desired routes are missing; missingRoutes lists the first 100 (our addition, so a node of a 4,096-host network stays small). */
+  missingRouteCount?: number;
+  /** How many routes are foreign; foreignRoutes lists the first 100. */
+  foreignRouteCount?: number;
   rulePresent: boolean;
   shims?: Array<HostInterfaceStatusDiagnosticsNetworksShims>;
 }

@@ -35,7 +35,7 @@ function routesVerdict(d: NodeDiagnostics): Verdict {
   for (const n of d.networks) {
     if (n.missingRoutes.length) {
       reason = 'RoutesMissing';
-      problems.push(`${n.network}: ${n.missingRoutes.length}/${n.desiredRoutes} route(s) missing in table ${n.table || '(none)'}, e.g. ${n.missingRoutes[0]!.dst}${n.missingRoutes[0]!.via ? ` via ${n.missingRoutes[0]!.via}` : ''}${n.missingRoutes[0]!.dev ? ` dev ${n.missingRoutes[0]!.dev}` : ''}`);
+      problems.push(`${n.network}: ${n.missingRouteCount ?? n.missingRoutes.length}/${n.desiredRoutes} route(s) missing in table ${n.table || '(none)'}, e.g. ${n.missingRoutes[0]!.dst}${n.missingRoutes[0]!.via ? ` via ${n.missingRoutes[0]!.via}` : ''}${n.missingRoutes[0]!.dev ? ` dev ${n.missingRoutes[0]!.dev}` : ''}`);
     }
     if (!n.rulePresent) {
       if (reason === 'RoutesInstalled') reason = 'RuleMissing';
@@ -225,7 +225,7 @@ export function networkProblemsOnHost(d: Pick<NodeDiagnostics, 'networks' | 'nic
   const net = (d.networks ?? []).find((x) => x.network === network);
   if (net) {
     const m = net.missingRoutes ?? [];
-    if (m.length) out.push(`kernel lacks ${m.length} of ${net.desiredRoutes} route(s) in table ${net.table || '(none)'} (e.g. ${m[0]!.dst}${m[0]!.via ? ` via ${m[0]!.via}` : ''}${m[0]!.dev ? ` dev ${m[0]!.dev}` : ''})`);
+    if (m.length) out.push(`kernel lacks ${net.missingRouteCount ?? m.length} of ${net.desiredRoutes} route(s) in table ${net.table || '(none)'} (e.g. ${m[0]!.dst}${m[0]!.via ? ` via ${m[0]!.via}` : ''}${m[0]!.dev ? ` dev ${m[0]!.dev}` : ''})`);
     if (net.rulePresent === false) out.push(`kernel lacks the policy rule for table ${net.table || '(none)'}`);
     for (const s of net.shims ?? []) if (!s.link || !s.up || !s.hasGateway) out.push(`macvlan shim on ${s.nic} is ${!s.link ? 'missing (no parent NIC)' : !s.up ? 'down or missing' : `without its gateway ${s.gateway}`}`);
   }

@@ -250,19 +250,31 @@ export function compareNetworkRoutes(
   const parsedSubnet = cidr.spec.config.subnet ? tryParseCidr(cidr.spec.config.subnet, { strict: false }) : undefined;
   const subnet = parsedSubnet ? formatCidr(parsedSubnet) : '';
   if (id === undefined) {
-    return { network: name, table: '', desiredRoutes: want.length, missingRoutes: want.map(routeEntry), foreignRoutes: [], rulePresent: !subnet };
+    return { network: name, table: '', desiredRoutes: want.length, ...listed('missing', want.map(routeEntry)), foreignRoutes: [], rulePresent: !subnet };
   }
   const mine = actualRoutes.filter((r) => routeTable(r, tableIds) === id && (r.type === undefined || r.type === 'unicast'));
   const have = mine.map((r) => ({ dst: normDst(r.dst), via: r.gateway, dev: r.dev }));
-  const same = (a: { dst: string; via?: string; dev?: string }, b: { dst: string; via?: string; dev?: string }) => a.dst === b.dst && a.via === b.via && a.dev === b.dev;
-  const missingRoutes = want.filter((w) => !have.some((h) => same(h, w))).map(routeEntry);
-  const foreignRoutes = have.filter((h) => !want.some((w) => same(h, w))).map((h) => routeEntry({ dst: h.dst, ...(h.via ? { via: h.via } : {}), ...(h.dev ? { dev: h.dev } : {}) }));
+  // Keyed sets: a 4,096-host network wants ~32,000 routes; comparing every pair would be 10^9 steps.
+  const key = (r: { dst: string; via?: string; dev?: string }): string => `${r.dst} ${r.via ?? ''} ${r.dev ?? ''}`;
+  const haveKeys = new Set(have.map(key));
+  const wantKeys = new Set(want.map(key));
+  const missingRoutes = want.filter((w) => !haveKeys.has(key(w))).map(routeEntry);
+  const foreignRoutes = have.filter((h) => !wantKeys.has(key(h))).map((h) => routeEntry({ dst: h.dst, ...(h.via ? { via: h.via } : {}), ...(h.dev ? { dev: h.dev } : {}) }));
   const rulePresent = !subnet || rules.some((r) => {
     if (ruleTableId(r, tableIds) !== id || r.src === undefined || r.src === 'all') return false;
     return normDst(r.srclen !== undefined ? `${r.src}/${r.srclen}` : r.src) === subnet;
   });
   const sortR = (l: RouteEntry[]) => l.sort((a, b) => byStr(a.dst, b.dst) || byStr(a.via ?? '', b.via ?? ''));
-  return { network: name, table: String(id), desiredRoutes: want.length, missingRoutes: sortR(missingRoutes), foreignRoutes: sortR(foreignRoutes), rulePresent };
+  return { network: name, table: String(id), desiredRoutes: want.length, ...listed('missing', sortR(missingRoutes)), ...listed('foreign', sortR(foreignRoutes)), rulePresent };
+}
+
+/** Routes listed per kind in a node's diagnostics; past it only the count (HostInterfaces stay far under etcd's limit). */
+export const MAX_LISTED_ROUTES = 100;
+
+function listed<K extends 'missing' | 'foreign'>(kind: K, routes: RouteEntry[]): K extends 'missing' ? { missingRoutes: RouteEntry[]; missingRouteCount?: number } : { foreignRoutes: RouteEntry[]; foreignRouteCount?: number } {
+  const list = routes.slice(0, MAX_LISTED_ROUTES);
+  const count = routes.length > MAX_LISTED_ROUTES ? { [`${kind}RouteCount`]: routes.length } : {};
+  return { [`${kind}Routes`]: list, ...count } as never;
 }
 
 const globalAddrs = (l: IpAddrLink | undefined) =>

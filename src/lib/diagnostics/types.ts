@@ -53,10 +53,14 @@ export interface NetworkRouteDiagnostics {
   vlanMode: string;
   /** Routes the agent wants in the table and rules it wants, from the CIDR. */
   desiredRoutes: number;
-  /** Desired routes the kernel does not have. */
+  /** Desired routes the kernel does not have (the first MAX_LISTED_ROUTES; missingRouteCount says how many). */
   missingRoutes: RouteEntry[];
-  /** Routes in the table that the agent does not want (left from an old CIDR, or added by hand). */
+  /** How many desired routes are missing, when more than listed. */
+  missingRouteCount?: number;
+  /** Routes in the table that the agent does not want (left from an old CIDR, or added by hand); the first MAX_LISTED_ROUTES. */
   foreignRoutes: RouteEntry[];
+  /** How many routes are foreign, when more than listed. */
+  foreignRouteCount?: number;
   /** `from <subnet> lookup <table>` present. */
   rulePresent: boolean;
   /** The macvlan L3 shim (when vlanMode l3 on macvlan): link name, up, holding its gateway. */

@@ -36,6 +36,10 @@ export const nodeRoutes: Check = {
             ),
           );
         }
+        const unlisted = (n.missingRouteCount ?? n.missingRoutes.length) - n.missingRoutes.length;
+        if (unlisted > 0) {
+          out.push(finding(this, where, `${unlisted} more route(s) of network ${n.network} are missing on ${node} (diagnostics list the first ${n.missingRoutes.length})`, 'the routes above, at scale: most often the policy table itself is gone or a NIC is down', `the agent restores them; ip route show table ${n.table || n.network} on ${node}; ${AGENT_LOG(node)}`));
+        }
         for (const r of n.foreignRoutes) {
           out.push(finding(this, { ...where, ...(r.dev ? { nic: r.dev } : {}) }, `route ${routeText(r, n.table)} on ${node} is not in the plan`, 'left from an old CIDR, or added by hand: traffic to it may go the wrong way', `ip route del ${r.dst} table ${n.table} on ${node} (if nobody needs it)`, 'warn'));
         }
