@@ -13,6 +13,7 @@ import { AGENT_NAME } from '../lib/install/render.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { MULTINIC_GROUP, R } from '../lib/k8s/resources.js';
 import type { ClusterSnapshot } from '../lib/status.js';
+import { DRIVER, type ResourceClaim, type ResourceSlice } from '../lib/dra/types.js';
 
 /** Fails with an actionable error when our CRDs are not installed. */
 export async function requireInstalled(kube: KubeApi): Promise<void> {
@@ -111,7 +112,7 @@ export async function probeAgents(kube: KubeApi, his: HostInterface[], timeoutMs
 /** Everything doctor, ipam check and ipam show look at, after the on-demand probe. */
 export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions): Promise<DoctorSnapshot> {
   const first = await kube.list<HostInterface>(R.HostInterface);
-  const [probed, base, crds, nads, namespaces, pods, events] = await Promise.all([
+  const [probed, base, crds, nads, namespaces, pods, events, draClaims, draSlices] = await Promise.all([
     probeAgents(kube, first.items, o.probeTimeoutMs, o.node),
     gatherBase(kube),
     kube.list(R.CustomResourceDefinition),
@@ -119,8 +120,13 @@ export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions
     kube.list(R.Namespace),
     kube.list(R.Pod),
     o.target ? kube.list(R.Event, { namespace: o.target.namespace, fieldSelector: `involvedObject.name=${o.target.name}` }) : Promise.resolve({ items: [] as KubeObject[], resourceVersion: '' }),
+    // DRA (docs/dra.md): a cluster without resource.k8s.io/v1 has none.
+    kube.list<ResourceClaim>(R.ResourceClaim).catch(emptyOnNotFound<ResourceClaim>),
+    kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` }).catch(emptyOnNotFound<ResourceSlice>),
   ]);
   return {
+    draClaims: draClaims.items,
+    draSlices: draSlices.items,
     ...base,
     hostInterfaces: probed.hostInterfaces,
     now: new Date().toISOString(),

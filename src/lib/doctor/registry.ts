@@ -5,7 +5,7 @@
 import { agentDaemonSet, agentDiagnostics, agentVersion, crdsInstalled, multusInstalled } from './checks/cluster.js';
 import { ipamDuplicate, ipamLeaked, ipamMirror, ipamUnallocated } from './checks/ipam.js';
 import { networkHostFit, networkNads, networkOverlap, networkPoolUse, networkStatus } from './checks/network.js';
-import { nodeBinaries, nodeJournal, nodeLinks, nodeRepairs, nodeRoutes, nodeSysctls, podNetns } from './checks/node.js';
+import { nodeBinaries, nodeClaims, nodeJournal, nodeLinks, nodeRepairs, nodeRoutes, nodeSysctls, podNetns } from './checks/node.js';
 import { podAnnotation, podAttachments, podEvents, podNetwork } from './checks/pod.js';
 import type { Check } from './types.js';
 
@@ -21,6 +21,7 @@ export const CHECKS: readonly Check[] = [
   nodeLinks,
   nodeBinaries,
   nodeJournal,
+  nodeClaims,
   podNetns,
   networkNads,
   networkStatus,

@@ -4,6 +4,7 @@
 import type { KubeObject } from '../k8s/meta.js';
 import type { NamespaceFact } from '../cluster/nad.js';
 import type { ClusterSnapshot } from '../status.js';
+import type { ResourceClaim, ResourceSlice } from '../dra/types.js';
 
 export type Severity = 'fail' | 'warn' | 'info';
 
@@ -53,6 +54,9 @@ export interface DoctorSnapshot extends ClusterSnapshot {
   events: KubeObject[];
   /** Probes made; a node with none was not asked (outside --node, or --timeout 0). */
   probes: ProbeOutcome[];
+  /** resource.k8s.io/v1 ResourceClaims and our driver's ResourceSlices (absent or empty: the cluster serves no DRA). */
+  draClaims?: ResourceClaim[];
+  draSlices?: ResourceSlice[];
   /** `doctor pod NS/NAME`: the pod looked at. */
   target?: { namespace: string; name: string };
 }

@@ -12,7 +12,31 @@ type Row = { name: string; break: (s: DoctorSnapshot) => void; expect: Expect[];
 
 const pool = (s: DoctorSnapshot, host: string, nic = 'eth1'): IPPool => s.ippools.find((p) => p.spec.hostName === host && p.spec.interfaceName === nic)!;
 
+/** host2's slice (eth1, eth2) and a claim holding `devices` on host2 for pod default/trainer. */
+const claimed = (s: DoctorSnapshot, devices: string[]): void => {
+  s.draSlices = [{ apiVersion: 'resource.k8s.io/v1', kind: 'ResourceSlice', metadata: { name: 'host2-multinic.fms.io' }, spec: { driver: 'multinic.fms.io', nodeName: 'host2', pool: { name: 'host2', generation: 1, resourceSliceCount: 1 }, devices: ['eth1', 'eth2'].map((n) => ({ name: n, attributes: { interfaceName: { string: n }, state: { string: 'up' } } })) } }];
+  s.draClaims = [{ apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'trainer-nics-x1', namespace: 'default' }, spec: {}, status: { allocation: { devices: { results: devices.map((d) => ({ request: 'nics', driver: 'multinic.fms.io', pool: 'host2', device: d })) } }, reservedFor: [{ resource: 'pods', name: 'trainer', uid: 'u1' }] } }];
+};
+
 const ROWS: Row[] = [
+  // DRA: NICs held by claims
+  {
+    name: 'a claimed NIC set down',
+    break: (s) => {
+      claimed(s, ['eth1', 'eth2']);
+      Object.assign(diag(s, 'host2').nics[1]!, { adminUp: false, operState: 'down', carrier: false });
+    },
+    expect: [
+      { check: 'node-claims', severity: 'fail', where: { node: 'host2', nic: 'eth2', pod: 'default/trainer' }, seen: 'NIC eth2 on host2, held by claim default/trainer-nics-x1 for pod default/trainer, is down', fix: 'ip link set eth2 up on host2' },
+      { check: 'node-links', where: { node: 'host2', nic: 'eth2' } },
+    ],
+  },
+  {
+    name: 'a claimed NIC gone from the slice',
+    break: (s) => claimed(s, ['eth1', 'eth9']),
+    expect: [{ check: 'node-claims', severity: 'fail', where: { node: 'host2', nic: 'eth9', pod: 'default/trainer' }, seen: "NIC eth9 on host2, held by claim default/trainer-nics-x1 for pod default/trainer, is no longer in the node's ResourceSlice", fix: /kubectl delete pod -n default trainer/ }],
+  },
+  { name: 'claimed NICs up: nothing to say', break: (s) => claimed(s, ['eth1', 'eth2']), expect: [] },
   // cluster
   { name: 'a CRD missing', break: (s) => (s.crds = s.crds.filter((c) => c.metadata?.name !== 'ippools.multinic.fms.io')), expect: [{ check: 'crds', severity: 'fail', seen: 'CRD ippools.multinic.fms.io is not installed' }] },
   {
@@ -171,7 +195,7 @@ describe('doctor checks', () => {
     expect(r.findings).toEqual([]);
     expect(r.healthy).toBe(true);
     expect(r.checks.every((c) => c.status === 'pass')).toBe(true);
-    expect(summaryLine(r)).toBe('doctor: OK: 2 nodes, 1 network, 21 checks; 0 failed, 0 warnings, 0 notes, 2/2 agents answered the probe');
+    expect(summaryLine(r)).toBe('doctor: OK: 2 nodes, 1 network, 22 checks; 0 failed, 0 warnings, 0 notes, 2/2 agents answered the probe');
   });
 
   it('the registry ids are unique and every check is exercised below', () => {
@@ -213,7 +237,7 @@ describe('doctor checks', () => {
     const boom = { id: 'boom', title: 'b', group: 'cluster' as const, severity: 'fail' as const, explain: '', run: () => { throw new Error('x'); } };
     const r = runDoctor(healthy(), { checks: [boom, ...CHECKS] });
     expect(r.findings).toEqual([expect.objectContaining({ check: 'boom', seen: 'check boom crashed: x' })]);
-    expect(r.checks).toHaveLength(22);
+    expect(r.checks).toHaveLength(23);
   });
 });
 

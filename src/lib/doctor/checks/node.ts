@@ -3,6 +3,7 @@
 // names it. Pure.
 import type { RouteEntry } from '../../diagnostics/types.js';
 import type { Check, Finding } from '../types.js';
+import { heldNics } from '../../dra/held.js';
 import { age, diagnosticsByNode, finding, names } from '../util.js';
 
 const routeText = (r: RouteEntry, table: string): string => `${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''} table ${table}`;
@@ -253,6 +254,30 @@ export const podNetns: Check = {
           ),
         );
       }
+    }
+    return out;
+  },
+};
+
+export const nodeClaims: Check = {
+  id: 'node-claims',
+  title: 'NICs held by DRA claims are there and up',
+  group: 'node',
+  severity: 'fail',
+  explain: 'Every NIC a ResourceClaim holds for a pod (allocated by the scheduler from the agents\' ResourceSlices, docs/dra.md) is still in its node\'s slice and up, by the agent\'s kernel view (else by the slice); a gone or down NIC leaves the pod without that interface or its traffic.',
+  run(s) {
+    const out: Finding[] = [];
+    const diags = new Map(diagnosticsByNode(s));
+    for (const h of heldNics(s.draClaims ?? [], s.draSlices ?? [])) {
+      const who = `held by claim ${h.claim} for ${names(h.pods.map((p) => `pod ${p}`))}`;
+      if (!h.interfaceName) {
+        out.push(finding(this, { node: h.node, nic: h.device, pod: h.pods[0] }, `NIC ${h.device} on ${h.node}, ${who}, is no longer in the node's ResourceSlice`, 'the NIC was removed or renamed after the claim was allocated (or the agent on the node stopped publishing it)', `ip link show on ${h.node}; delete the pod so its claim is allocated again: kubectl delete pod -n ${h.pods[0]!.split('/')[0]} ${h.pods[0]!.split('/')[1]}`));
+        continue;
+      }
+      const nic = diags.get(h.node)?.nics.find((n) => n.name === h.interfaceName);
+      const down = nic ? nic.operState === 'notpresent' ? 'not present in the kernel' : !nic.adminUp ? 'down' : !nic.carrier ? 'up without carrier' : undefined : h.state === 'down' ? 'down (ResourceSlice state)' : undefined;
+      if (!down) continue;
+      out.push(finding(this, { node: h.node, nic: h.interfaceName, pod: h.pods[0] }, `NIC ${h.interfaceName} on ${h.node}, ${who}, is ${down}`, nic && !nic.adminUp ? 'it was set down (ip link set down, or a network manager)' : 'no link or no device: cable, switch port, transceiver or driver', nic && !nic.adminUp ? `ip link set ${h.interfaceName} up on ${h.node}` : `check ${h.node}/${h.interfaceName} (ethtool ${h.interfaceName}); or delete the pod so its claim is allocated again`));
     }
     return out;
   },
