@@ -55,7 +55,8 @@ export function pod(name: string, node: string, uid = `uid-${name}`, extra: Reco
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', uid, annotations: { 'k8s.v1.cni.cncf.io/networks': 'net-a', ...extra } }, spec: { nodeName: node }, status: { phase: 'Running' } };
 }
 
-const node = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: {} }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
+// Kubelets label every node with its OS; the agent DaemonSet selects kubernetes.io/os=linux.
+const node = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'kubernetes.io/os': 'linux' } }, status: { conditions: [{ type: 'Ready', status: 'True' }] } });
 
 /** Diagnostics of a healthy host: routes and rule present, forwarding on, NICs up, binaries there, journal ok. */
 export function diagnostics(host: string, allocations: NodeDiagnostics['allocations']): NodeDiagnostics {
