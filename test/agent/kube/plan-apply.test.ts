@@ -92,4 +92,27 @@ describe('plan == apply', () => {
     expect(after).toEqual(byHost(planned.spec));
     expect(duplicateClaims(cidrOf(c, NET)!.spec)).toEqual([]);
   });
+
+  it('a network that does not fit: apply leaves out the host the plan left out, and that host claims nothing', async () => {
+    // hostBlock 1: two host blocks per interface, three hosts. The plan places hosts in name order.
+    for (const [i, n] of ['host-a', 'host-b', 'host-c'].entries()) await startHost(n, i);
+    const file = join(dir, 'net.yaml');
+    writeFileSync(file, stringify(seedNetwork({ ipam: JSON.stringify({ type: 'multi-nic-ipam', hostBlock: 1, interfaceBlock: 2, vlanMode: 'l3' }) })));
+
+    const plan = await runCliAsync(['plan', '-f', file, '-o', 'json', '--kubeconfig', kubeconfig]);
+    expect(plan.code, plan.stderr).toBe(1);
+    const left = [...plan.stderr.matchAll(/(host-[a-c])\/eth\d on [^ ]+ was not placed/g)].map((m) => m[1]);
+    expect(new Set(left).size, plan.stderr).toBe(1);
+    const planned = byHost((JSON.parse(plan.stdout) as CIDR).spec);
+    expect(Object.keys(planned)).toHaveLength(2);
+    expect(planned).not.toHaveProperty(left[0]!);
+
+    const apply = await runCliAsync(['apply', '-f', file, '--no-wait', '--kubeconfig', kubeconfig]);
+    expect(apply.code, apply.stderr).toBe(0);
+    await eventually(() => expect(byHost(cidrOf(c, NET)!.spec)).toEqual(planned));
+    // The left-out host keeps trying and finds no free index: nobody planned is moved.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(byHost(cidrOf(c, NET)!.spec)).toEqual(planned);
+    expect(byName.get(left[0]!)?.last.claims[NET]?.claimed ?? {}).toEqual({});
+  });
 });
