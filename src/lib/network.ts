@@ -96,6 +96,12 @@ export function parseNetworkManifests(docs: readonly ManifestDoc[]): NetworkMani
 }
 
 /**
+ * Longest MultiNicNetwork name whose CIDRClaim names (`<network>.i<k>.h<h>`, src/lib/cluster/claim-objects.ts)
+ * still fit a Kubernetes object name (253 characters).
+ */
+export const MAX_NETWORK_NAME = 253 - '.i999.h99999999'.length;
+
+/**
  * Validates a MultiNicNetwork document: schema, then the `ipam` JSON, then address rules that need
  * no inventory (see validateNetworkForInventory for the rest).
  */
@@ -108,6 +114,9 @@ export function validateNetwork(doc: ManifestDoc): ValidatedNetwork {
     throw new NetworkInputError(at, field, problem, hint);
   };
 
+  if (name.length > MAX_NETWORK_NAME) {
+    fail('metadata.name', `is ${name.length} characters; the agents' CIDRClaim names (<network>.i<k>.h<h>) need it to be at most ${MAX_NETWORK_NAME}`, `use a name of at most ${MAX_NETWORK_NAME} characters`);
+  }
   const ipam = parseIpam(resource.spec.ipam, fail);
   const spec = resource.spec;
   const subnetText = (spec.subnet ?? '').trim();

@@ -51,6 +51,8 @@ const bad: Bad[] = [
   { name: 'wrong apiVersion', doc: { ...networkDoc(), apiVersion: 'net.cogadvisor.io/v1' }, field: 'apiVersion', message: /must be multinic\.fms\.io\/v1/, hint: /apiVersion: multinic\.fms\.io\/v1/ },
   { name: 'missing name', doc: { ...networkDoc(), metadata: {} }, field: 'metadata.name', message: /Required/, hint: /metadata\.name/ },
   { name: 'invalid name', doc: { ...networkDoc(), metadata: { name: 'My_Net' } }, field: 'metadata.name', message: /not a valid Kubernetes name/, hint: /lower-case/ },
+  // A valid DNS subdomain (253) too long for the agents' claim names <network>.i<k>.h<h>.
+  { name: 'a name too long for its CIDRClaim names', doc: { ...networkDoc(), metadata: { name: `${'a'.repeat(62)}.${'b'.repeat(62)}.${'c'.repeat(62)}.${'d'.repeat(50)}` } }, field: 'metadata.name', message: /is 239 characters; .* at most 238/, hint: /at most 238/ },
 ];
 
 describe('validateNetwork: bad input', () => {

@@ -19,8 +19,6 @@ export const CLAIM_HOST_LABEL = 'multinic.fms.io/host';
 export const CLAIMS_ANNOTATION = 'multinic.fms.io/host-entries';
 export const CLAIMS_ANNOTATION_VALUE = 'cidrclaims';
 
-/** Longest network name whose claim names still fit a Kubernetes object name (253). */
-export const MAX_CLAIMED_NETWORK_NAME = 253 - '.i999.h99999999'.length;
 
 /** `<network>.i<interface index>`: network names are DNS subdomains, so this one is too. */
 export const interfaceClaimName = (network: string, interfaceIndex: number): string => `${network}.i${interfaceIndex}`;
