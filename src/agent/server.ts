@@ -15,6 +15,12 @@ import type { CniVerb } from './metrics.js';
  * stay within 32 MiB.
  */
 export const MAX_BODY_BYTES = 64 << 10;
+/**
+ * Largest GC body: a runtime lists every valid attachment of the network on the node (about 85 bytes
+ * each), so 64 KiB would refuse a node past ~750 attachments. 2 MiB holds ~24,000. GC bodies are read
+ * one at a time, so the socket's worst case is 32 MiB of other bodies plus one GC body.
+ */
+export const MAX_GC_BODY_BYTES = 2 << 20;
 /** An over-limit body is read and dropped up to this much so the 413 reaches the client (not a reset). */
 const MAX_DISCARD = 16 << 20;
 export const DEFAULT_MAX_CONNECTIONS = 512;
@@ -37,6 +43,8 @@ export interface AgentServerOptions {
   maxConnections?: number;
   /** Largest request body (bytes; default MAX_BODY_BYTES, 64 KiB); larger ones get 413. */
   maxBodyBytes?: number;
+  /** Largest GC request body (bytes; default MAX_GC_BODY_BYTES, 2 MiB, never below maxBodyBytes). */
+  maxGcBodyBytes?: number;
   /**
    * Told of every answered CNI request (allocate, release, lookup, gc): the wire code ('OK' or the
    * AgentError code) and the seconds from arrival to answer. Metrics (src/agent/metrics.ts); must be cheap.
@@ -76,6 +84,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   const requestTimeout = opts.requestTimeoutMs ?? 10_000;
   const headersTimeout = Math.min(requestTimeout, opts.headersTimeoutMs ?? 5_000);
   const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+  const maxGcBody = Math.max(maxBody, opts.maxGcBodyBytes ?? MAX_GC_BODY_BYTES);
   const server: Server = createServer(
     {
       requestTimeout,
@@ -106,6 +115,7 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
     dropTimer.unref();
   });
 
+  let gcTurn: Promise<void> = Promise.resolve();
   async function gc(body: unknown): Promise<unknown> {
     const out = await core.gc(body);
     if (out.released > 0) opts.log?.({ level: 'info', msg: 'CNI GC released addresses', network: (body as { network?: unknown }).network, released: out.released });
@@ -125,12 +135,25 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       else if (path === '/v1/allocate' || path === '/v1/release' || path === '/v1/lookup' || path === '/v1/gc') {
         verb = path.slice(4) as CniVerb;
         if (req.method !== 'POST') throw Object.assign(new AgentError('InvalidRequest', `${path} takes POST, not ${req.method}`), { httpStatus: 405 });
-        const body = await readJson(req, maxBody);
-        out =
-          path === '/v1/allocate' ? await core.allocate(body)
-          : path === '/v1/release' ? await core.release(body)
-          : path === '/v1/lookup' ? await core.lookup(body)
-          : await gc(body);
+        if (path === '/v1/gc') {
+          // One GC body is read and handled at a time (others wait, their bytes left in the socket):
+          // bodies held stay within the connection budget plus one MAX_GC_BODY_BYTES.
+          const prev = gcTurn;
+          let done!: () => void;
+          gcTurn = new Promise<void>((r) => (done = r));
+          try {
+            await prev;
+            out = await gc(await readJson(req, maxGcBody));
+          } finally {
+            done();
+          }
+        } else {
+          const body = await readJson(req, maxBody);
+          out =
+            path === '/v1/allocate' ? await core.allocate(body)
+            : path === '/v1/release' ? await core.release(body)
+            : await core.lookup(body);
+        }
       } else throw new AgentError('NotFound', `no such endpoint: ${req.method} ${path} (the agent serves /v1/allocate, /v1/release, /v1/lookup, /v1/gc, /v1/healthz, /v1/state)`);
       send(res, 200, out);
     } catch (e) {

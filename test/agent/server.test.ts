@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentCore } from '../../src/agent/core.js';
-import { DEFAULT_MAX_CONNECTIONS, MAX_BODY_BYTES, startAgentServer, type AgentServer } from '../../src/agent/server.js';
+import { DEFAULT_MAX_CONNECTIONS, MAX_BODY_BYTES, MAX_GC_BODY_BYTES, startAgentServer, type AgentServer } from '../../src/agent/server.js';
 import { FakeIpam } from '../fakes/ipam.js';
 import { StaticState, testCidr, testNetwork } from './helpers/network.js';
 import { call } from './helpers/http.js';
@@ -213,14 +213,19 @@ describe('agent socket hardening', () => {
     };
     const addBytes = Buffer.byteLength(JSON.stringify(add));
     expect(addBytes).toBeLessThan(2048);
-    // A GC keeps every valid attachment the runtime lists: 600 of them (a node at 250 pods, 2 each, and more).
-    const gc = { apiVersion: 'v1', network: 'mnet', keep: Array.from({ length: 600 }, (_, i) => ({ containerID: `${long(58, 'e')}${String(i).padStart(6, '0')}`, ifName: 'net1' })) };
+    // A GC keeps every valid attachment the runtime lists: 20,000 of them (far past any node's pods)
+    // fit the GC cap, which is larger than the other requests' (a node past ~750 attachments would not fit 64 KiB).
+    const gc = { apiVersion: 'v1', network: 'mnet', keep: Array.from({ length: 20_000 }, (_, i) => ({ containerID: `${long(58, 'e')}${String(i).padStart(6, '0')}`, ifName: 'net1' })) };
     const gcBytes = Buffer.byteLength(JSON.stringify(gc));
-    expect(gcBytes).toBeLessThan(MAX_BODY_BYTES);
+    expect(gcBytes).toBeGreaterThan(MAX_BODY_BYTES);
+    expect(gcBytes).toBeLessThan(MAX_GC_BODY_BYTES);
     expect((await call(sock, 'POST', '/v1/allocate', add)).status).not.toBe(413);
     expect((await call(sock, 'POST', '/v1/gc', gc)).status).toBe(200);
-    const over = await call(sock, 'POST', '/v1/gc', { ...gc, pad: 'x'.repeat(MAX_BODY_BYTES - gcBytes) });
-    expect(over).toMatchObject({ status: 413, body: { code: 'InvalidRequest', message: `request body larger than ${MAX_BODY_BYTES} bytes` } });
+    const over = await call(sock, 'POST', '/v1/gc', { ...gc, pad: 'x'.repeat(MAX_GC_BODY_BYTES - gcBytes) });
+    expect(over).toMatchObject({ status: 413, body: { code: 'InvalidRequest', message: `request body larger than ${MAX_GC_BODY_BYTES} bytes` } });
+    // The other requests keep the small cap.
+    const bigAdd = await call(sock, 'POST', '/v1/allocate', { ...add, pad: 'x'.repeat(MAX_BODY_BYTES) });
+    expect(bigAdd).toMatchObject({ status: 413, body: { message: `request body larger than ${MAX_BODY_BYTES} bytes` } });
     expect(MAX_BODY_BYTES * DEFAULT_MAX_CONNECTIONS).toBeLessThanOrEqual(32 << 20);
   });
 
