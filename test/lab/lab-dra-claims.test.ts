@@ -138,6 +138,24 @@ describe.skipIf(!ready)(`lab DRA claims${ready ? '' : ` (skipped: ${why})`}`, ()
     }
   }, 150_000);
 
+  it("doctor's node-claims names a claimed NIC set down, with its claim and pod", async () => {
+    execFileSync('ip', ['-n', `${prefix}-${HOST}`, 'link', 'set', 'eth3', 'down']);
+    try {
+      const finding = await eventually(async () => {
+        const r = await cli(['doctor', '-o', 'json', '--timeout', '20s'], 120_000);
+        const rep = JSON.parse(r.stdout) as { findings: Array<{ check: string; where: { node?: string; nic?: string; pod?: string }; seen: string; fix: string }> };
+        const f = rep.findings.find((x) => x.check === 'node-claims');
+        expect(f, r.stdout).toBeDefined();
+        return f!;
+      }, 90_000, 1000);
+      expect(finding.where).toEqual({ node: HOST, nic: 'eth3', pod: 'default/claim-a' });
+      expect(finding.seen).toBe(`NIC eth3 on ${HOST}, held by claim default/${firstClaim.metadata.name} for pod default/claim-a, is down`);
+      expect(finding.fix).toBe(`ip link set eth3 up on ${HOST}`);
+    } finally {
+      execFileSync('ip', ['-n', `${prefix}-${HOST}`, 'link', 'set', 'eth3', 'up']);
+    }
+  }, 200_000);
+
   it('a claim that cannot be satisfied leaves the pod Pending, unbound, with the reason', async () => {
     await kube.create(R.Pod, pod('claim-b', 'two-nics'));
     await kube.create(R.Pod, pod('claim-gpu', 'gpu-and-nic'));
