@@ -3,7 +3,7 @@
 // to probe its node now (the on-demand probe of design §3.5).
 import { randomBytes } from 'node:crypto';
 import type { KubeApi } from '../kube/api.js';
-import { isNotFound } from '../kube/api.js';
+import { ApiError, isNotFound } from '../kube/api.js';
 import type { HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
 import { listCidrViews } from './cidr-view.js';
 import { PROBE_REQUEST_ANNOTATION } from '../lib/diagnostics/types.js';
@@ -75,6 +75,23 @@ const emptyOnNotFound = <T>(e: unknown): { items: T[]; resourceVersion: string }
   throw e;
 };
 
+/**
+ * DRA lists: a cluster without resource.k8s.io/v1 has none (404); a user who may not list them (403)
+ * gets doctor without the DRA checks, told why, instead of no doctor at all.
+ */
+const draList = async <T>(list: Promise<{ items: T[] }>, what: string, unreadable: string[]): Promise<T[]> => {
+  try {
+    return (await list).items;
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    if (e instanceof ApiError && e.code === 403) {
+      unreadable.push(`${what}: ${e.message}`);
+      return [];
+    }
+    throw e;
+  }
+};
+
 const nonceOf = (hi: HostInterface): string | undefined => (hi.status as { diagnostics?: { nonce?: unknown } } | undefined)?.diagnostics?.nonce as string | undefined;
 
 /**
@@ -112,6 +129,7 @@ export async function probeAgents(kube: KubeApi, his: HostInterface[], timeoutMs
 /** Everything doctor, ipam check and ipam show look at, after the on-demand probe. */
 export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions): Promise<DoctorSnapshot> {
   const first = await kube.list<HostInterface>(R.HostInterface);
+  const draUnreadable: string[] = [];
   const [probed, base, crds, nads, namespaces, pods, events, draClaims, draSlices] = await Promise.all([
     probeAgents(kube, first.items, o.probeTimeoutMs, o.node),
     gatherBase(kube),
@@ -120,13 +138,14 @@ export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions
     kube.list(R.Namespace),
     kube.list(R.Pod),
     o.target ? kube.list(R.Event, { namespace: o.target.namespace, fieldSelector: `involvedObject.name=${o.target.name}` }) : Promise.resolve({ items: [] as KubeObject[], resourceVersion: '' }),
-    // DRA (docs/dra.md): a cluster without resource.k8s.io/v1 has none.
-    kube.list<ResourceClaim>(R.ResourceClaim).catch(emptyOnNotFound<ResourceClaim>),
-    kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` }).catch(emptyOnNotFound<ResourceSlice>),
+    // DRA (docs/dra.md).
+    draList(kube.list<ResourceClaim>(R.ResourceClaim), 'resourceclaims', draUnreadable),
+    draList(kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` }), 'resourceslices', draUnreadable),
   ]);
   return {
-    draClaims: draClaims.items,
-    draSlices: draSlices.items,
+    draClaims,
+    draSlices,
+    ...(draUnreadable.length > 0 ? { draUnreadable } : {}),
     ...base,
     hostInterfaces: probed.hostInterfaces,
     now: new Date().toISOString(),

@@ -57,6 +57,8 @@ export interface DoctorSnapshot extends ClusterSnapshot {
   /** resource.k8s.io/v1 ResourceClaims and our driver's ResourceSlices (absent or empty: the cluster serves no DRA). */
   draClaims?: ResourceClaim[];
   draSlices?: ResourceSlice[];
+  /** DRA lists the API refused to this user (403), each with the API's message: node-claims could not look. */
+  draUnreadable?: string[];
   /** `doctor pod NS/NAME`: the pod looked at. */
   target?: { namespace: string; name: string };
 }

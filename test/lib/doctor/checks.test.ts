@@ -37,6 +37,11 @@ const ROWS: Row[] = [
     expect: [{ check: 'node-claims', severity: 'fail', where: { node: 'host2', nic: 'eth9', pod: 'default/trainer' }, seen: "NIC eth9 on host2, held by claim default/trainer-nics-x1 for pod default/trainer, is no longer in the node's ResourceSlice", fix: /kubectl delete pod -n default trainer/ }],
   },
   { name: 'claimed NICs up: nothing to say', break: (s) => claimed(s, ['eth1', 'eth2']), expect: [] },
+  {
+    name: 'DRA claims the user may not list: a warning, not a failed doctor',
+    break: (s) => (s.draUnreadable = ['resourceclaims: resourceclaims.resource.k8s.io is forbidden: User "dev" cannot list resource "resourceclaims"']),
+    expect: [{ check: 'node-claims', severity: 'warn', seen: /^cannot list resourceclaims: .*forbidden/, fix: /kubectl auth can-i list resourceclaims\.resource\.k8s\.io/ }],
+  },
   // cluster
   { name: 'a CRD missing', break: (s) => (s.crds = s.crds.filter((c) => c.metadata?.name !== 'ippools.multinic.fms.io')), expect: [{ check: 'crds', severity: 'fail', seen: 'CRD ippools.multinic.fms.io is not installed' }] },
   {

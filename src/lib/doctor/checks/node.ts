@@ -267,6 +267,9 @@ export const nodeClaims: Check = {
   explain: 'Every NIC a ResourceClaim holds for a pod (allocated by the scheduler from the agents\' ResourceSlices, docs/dra.md) is still in its node\'s slice and up, by the agent\'s kernel view (else by the slice); a gone or down NIC leaves the pod without that interface or its traffic.',
   run(s) {
     const out: Finding[] = [];
+    for (const why of s.draUnreadable ?? []) {
+      out.push(finding(this, {}, `cannot list ${why}`, 'your user may not read DRA objects, so NICs held by ResourceClaims were not checked', `kubectl auth can-i list ${why.split(':')[0]}.resource.k8s.io; run doctor as a user who may (read-only access is enough)`, 'warn'));
+    }
     const diags = new Map(diagnosticsByNode(s));
     for (const h of heldNics(s.draClaims ?? [], s.draSlices ?? [])) {
       const who = `held by claim ${h.claim} for ${names(h.pods.map((p) => `pod ${p}`))}`;
