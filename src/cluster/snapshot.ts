@@ -38,7 +38,8 @@ export async function gatherSnapshot(kube: KubeApi): Promise<ClusterSnapshot> {
 }
 
 async function gatherBase(kube: KubeApi): Promise<ClusterSnapshot & { allDaemonSets: KubeObject[] }> {
-  const [networks, cidrs, ippools, hostInterfaces, nodes, daemonSets] = await Promise.all([
+  const draUnreadable: string[] = [];
+  const [networks, cidrs, ippools, hostInterfaces, nodes, daemonSets, draClaims, draSlices] = await Promise.all([
     kube.list<MultiNicNetwork>(R.MultiNicNetwork),
     listCidrViews(kube),
     kube.list<IPPool>(R.IPPool),
@@ -48,8 +49,14 @@ async function gatherBase(kube: KubeApi): Promise<ClusterSnapshot & { allDaemonS
       if (isNotFound(e)) return { items: [], resourceVersion: '' };
       throw e;
     }),
+    // DRA (docs/dra.md).
+    draList(kube.list<ResourceClaim>(R.ResourceClaim), 'resourceclaims', draUnreadable),
+    draList(kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` }), 'resourceslices', draUnreadable),
   ]);
   return {
+    draClaims,
+    draSlices,
+    ...(draUnreadable.length > 0 ? { draUnreadable } : {}),
     networks: networks.items,
     cidrs,
     ippools: ippools.items,
@@ -129,8 +136,7 @@ export async function probeAgents(kube: KubeApi, his: HostInterface[], timeoutMs
 /** Everything doctor, ipam check and ipam show look at, after the on-demand probe. */
 export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions): Promise<DoctorSnapshot> {
   const first = await kube.list<HostInterface>(R.HostInterface);
-  const draUnreadable: string[] = [];
-  const [probed, base, crds, nads, namespaces, pods, events, draClaims, draSlices] = await Promise.all([
+  const [probed, base, crds, nads, namespaces, pods, events] = await Promise.all([
     probeAgents(kube, first.items, o.probeTimeoutMs, o.node),
     gatherBase(kube),
     kube.list(R.CustomResourceDefinition),
@@ -138,14 +144,8 @@ export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions
     kube.list(R.Namespace),
     kube.list(R.Pod),
     o.target ? kube.list(R.Event, { namespace: o.target.namespace, fieldSelector: `involvedObject.name=${o.target.name}` }) : Promise.resolve({ items: [] as KubeObject[], resourceVersion: '' }),
-    // DRA (docs/dra.md).
-    draList(kube.list<ResourceClaim>(R.ResourceClaim), 'resourceclaims', draUnreadable),
-    draList(kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` }), 'resourceslices', draUnreadable),
   ]);
   return {
-    draClaims,
-    draSlices,
-    ...(draUnreadable.length > 0 ? { draUnreadable } : {}),
     ...base,
     hostInterfaces: probed.hostInterfaces,
     now: new Date().toISOString(),

@@ -172,9 +172,11 @@ status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
     }
     if (r.networks.length === 0) out.push('', 'no MultiNicNetworks (kubectl multinic apply -f NETWORK.yaml)');
     out.push('');
+    // DRA: a CLAIMED BY column as soon as a ResourceClaim holds a NIC (docs/dra.md).
+    const claims = r.nodes.some((n) => n.nics.some((x) => x.claim));
     out.push(
       renderTable(
-        [{ header: 'NODE' }, { header: 'READY' }, { header: 'AGENT' }, { header: 'NIC' }, { header: 'NETWORK' }, { header: 'VENDOR:PRODUCT' }, { header: 'NUMA' }, { header: 'SPEED' }, ...(wide ? [{ header: 'PCI' }, { header: 'MTU' }, { header: 'STATE' }] : [])],
+        [{ header: 'NODE' }, { header: 'READY' }, { header: 'AGENT' }, { header: 'NIC' }, { header: 'NETWORK' }, { header: 'VENDOR:PRODUCT' }, { header: 'NUMA' }, { header: 'SPEED' }, ...(wide ? [{ header: 'PCI' }, { header: 'MTU' }, { header: 'STATE' }] : []), ...(claims ? [{ header: 'CLAIMED BY' }] : [])],
         r.nodes.flatMap((node) => {
           const nics = node.nics.length ? node.nics : [undefined];
           return nics.map((nic, i) => [
@@ -187,6 +189,7 @@ status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
             nic?.numaNode === undefined || nic.numaNode < 0 ? '-' : String(nic.numaNode),
             nic?.speed ? `${nic.speed / 1000}G` : '-',
             ...(wide ? [nic?.pciAddress ?? '-', nic?.mtu ? String(nic.mtu) : '-', nic?.state ?? '-'] : []),
+            ...(claims ? [nic?.claim ? `${(nic.claimedBy ?? []).join(',') || '-'} (claim ${nic.claim})` : '-'] : []),
           ]);
         }),
         { color },

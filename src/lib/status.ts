@@ -2,6 +2,8 @@
 // a snapshot of the cluster's objects. Pure: the snapshot is gathered at the edge.
 import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from './crds/types.gen.js';
 import type { KubeObject } from './k8s/meta.js';
+import { heldNics } from './dra/held.js';
+import type { ResourceClaim, ResourceSlice } from './dra/types.js';
 import { listPools } from './plan/index.js';
 import { containsCidr, tryParseCidr } from './net/ip.js';
 import { MULTI_NIC_IPAM, ipamConfigOf } from './network.js';
@@ -23,6 +25,11 @@ export interface ClusterSnapshot {
   nodes: KubeObject[];
   /** Agent DaemonSets (usually one). */
   daemonSets: KubeObject[];
+  /** resource.k8s.io/v1 ResourceClaims and our driver's ResourceSlices (absent or empty: the cluster serves no DRA). */
+  draClaims?: ResourceClaim[];
+  draSlices?: ResourceSlice[];
+  /** DRA lists the API refused to this user (403), each with the API's message: claims could not be shown or checked. */
+  draUnreadable?: string[];
 }
 
 export interface NicStatus {
@@ -78,6 +85,9 @@ export interface NodeNic {
   speed?: number;
   mtu?: number;
   state?: string;
+  /** DRA: the ResourceClaim (namespace/name) holding this NIC and the pods it is reserved for. */
+  claim?: string;
+  claimedBy?: string[];
 }
 
 export interface NodeStatus {
@@ -108,6 +118,8 @@ function ipamOf(net: MultiNicNetwork): { type: string; vlanMode: string } {
   return { type: c?.type ?? '', vlanMode: c?.vlanMode ?? '' };
 }
 
+const claimOf = (h: { claim: string; pods: string[] } | undefined): { claim?: string; claimedBy?: string[] } => (h ? { claim: h.claim, claimedBy: h.pods } : {});
+
 const byName = <T extends { metadata: { name?: string } }>(a: T, b: T): number => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
 
 /** Builds the report; `only` restricts it to one network (unknown → empty networks list). */
@@ -120,6 +132,7 @@ export function buildStatusReport(s: ClusterSnapshot, only?: string): StatusRepo
     ready: dsStatus.numberReady ?? 0,
   };
   const hifs = new Map(s.hostInterfaces.map((h) => [h.metadata.name ?? h.spec.hostName, h]));
+  const held = new Map(heldNics(s.draClaims ?? [], s.draSlices ?? []).filter((h) => h.interfaceName).map((h) => [`${h.node}/${h.interfaceName}`, h]));
   const nodes: NodeStatus[] = s.nodes
     .map((n) => {
       const name = n.metadata?.name ?? '';
@@ -139,6 +152,7 @@ export function buildStatusReport(s: ClusterSnapshot, only?: string): StatusRepo
           speed: i.speed,
           mtu: i.mtu,
           state: i.state,
+          ...claimOf(held.get(`${name}/${i.interfaceName}`)),
         })),
       };
     })

@@ -250,6 +250,38 @@ describe('status', () => {
       await bare.close();
     }
   });
+
+  it('names the ResourceClaim and pod holding a NIC (DRA), in -o json and a CLAIMED BY column', async () => {
+    server.store.create({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name: 'host1' }, spec: { hostName: 'host1', interfaces: [{ interfaceName: 'eth1', netAddress: '10.0.1.0/24', hostIP: '10.0.1.1' }, { interfaceName: 'eth2', netAddress: '10.0.2.0/24', hostIP: '10.0.2.1' }] } } as unknown as KubeObject);
+    server.store.create({
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceSlice', metadata: { name: 'host1-multinic.fms.io' },
+      spec: { driver: 'multinic.fms.io', nodeName: 'host1', pool: { name: 'host1', generation: 1, resourceSliceCount: 1 }, devices: [{ name: 'eth1', attributes: { interfaceName: { string: 'eth1' } } }, { name: 'eth2', attributes: { interfaceName: { string: 'eth2' } } }] },
+    } as unknown as KubeObject);
+    // A claim as the scheduler leaves it: created, then allocated and reserved through its status.
+    const claim = server.store.create({
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'trainer-nics', namespace: 'default' },
+      spec: { devices: { requests: [{ name: 'nics', exactly: { deviceClassName: 'multi-nic-sample.multinic.fms.io', count: 1 } }] } },
+    } as unknown as KubeObject);
+    server.store.updateStatus({
+      ...claim,
+      status: { allocation: { devices: { results: [{ request: 'nics', driver: 'multinic.fms.io', pool: 'host1', device: 'eth2' }] } }, reservedFor: [{ resource: 'pods', name: 'trainer-0', uid: 'u-trainer-0' }] },
+    });
+    try {
+      const json = await cli(['status', '-o', 'json']);
+      const report = JSON.parse(json.stdout) as { nodes: Array<{ name: string; nics: Array<{ name: string; claim?: string; claimedBy?: string[] }> }> };
+      const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas/statusreport.json'), 'utf8')) as JsonSchema;
+      expect(validateSchema(schema, report)).toEqual([]);
+      expect(report.nodes.find((n) => n.name === 'host1')?.nics).toMatchObject([{ name: 'eth1' }, { name: 'eth2', claim: 'default/trainer-nics', claimedBy: ['default/trainer-0'] }]);
+      expect(report.nodes.find((n) => n.name === 'host1')?.nics[0]).not.toHaveProperty('claim');
+      const table = await cli(['status']);
+      expect(table.stdout).toMatch(/CLAIMED BY/);
+      expect(table.stdout).toMatch(/eth2 .*default\/trainer-0 \(claim default\/trainer-nics\)/);
+    } finally {
+      server.store.delete('resource.k8s.io/v1', 'ResourceClaim', 'trainer-nics', 'default');
+      server.store.delete('resource.k8s.io/v1', 'ResourceSlice', 'host1-multinic.fms.io');
+      server.store.delete('multinic.fms.io/v1', 'HostInterface', 'host1');
+    }
+  });
 });
 
 function closedPort(): Promise<number> {

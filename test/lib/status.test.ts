@@ -48,6 +48,23 @@ describe('buildStatusReport', () => {
   });
 });
 
+describe('buildStatusReport with DRA claims', () => {
+  it('a NIC a ResourceClaim holds names the claim and its pods; other NICs, claims of other drivers and unreserved claims say nothing', () => {
+    const s = snapshot([], ['10.0.1.0/24', '10.0.2.0/24']);
+    s.draSlices = [{ apiVersion: 'resource.k8s.io/v1', kind: 'ResourceSlice', metadata: { name: 'h1-multinic.fms.io' }, spec: { driver: 'multinic.fms.io', nodeName: 'h1', pool: { name: 'h1', generation: 1, resourceSliceCount: 1 }, devices: [{ name: 'eth1', attributes: { interfaceName: { string: 'eth1' } } }, { name: 'eth2', attributes: { interfaceName: { string: 'eth2' } } }] } }] as never;
+    const claim = (name: string, driver: string, device: string, pods: string[]) => ({
+      apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name, namespace: 'ml' }, spec: {},
+      status: { allocation: { devices: { results: [{ request: 'nics', driver, pool: 'h1', device }] } }, reservedFor: pods.map((p) => ({ resource: 'pods', name: p, uid: p })) },
+    });
+    s.draClaims = [claim('trainer-nics', 'multinic.fms.io', 'eth2', ['trainer-0']), claim('gpu', 'gpu.example.com', 'eth1', ['trainer-0']), claim('idle', 'multinic.fms.io', 'eth1', [])] as never;
+    const r = buildStatusReport(s);
+    expect(r.nodes[0]?.nics.map((n) => [n.name, n.claim, n.claimedBy])).toEqual([
+      ['eth1', undefined, undefined],
+      ['eth2', 'ml/trainer-nics', ['ml/trainer-0']],
+    ]);
+  });
+});
+
 describe('capacity: one definition (poolCapacity) in status, plan and the IPPool status', () => {
   it('a macvlan L3 /24 offers 253 everywhere: the shim gateway is reserved', async () => {
     const { healthy } = await import('./doctor/fixtures.js');

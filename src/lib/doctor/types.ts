@@ -54,11 +54,6 @@ export interface DoctorSnapshot extends ClusterSnapshot {
   events: KubeObject[];
   /** Probes made; a node with none was not asked (outside --node, or --timeout 0). */
   probes: ProbeOutcome[];
-  /** resource.k8s.io/v1 ResourceClaims and our driver's ResourceSlices (absent or empty: the cluster serves no DRA). */
-  draClaims?: ResourceClaim[];
-  draSlices?: ResourceSlice[];
-  /** DRA lists the API refused to this user (403), each with the API's message: node-claims could not look. */
-  draUnreadable?: string[];
   /** `doctor pod NS/NAME`: the pod looked at. */
   target?: { namespace: string; name: string };
 }
