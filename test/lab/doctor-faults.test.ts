@@ -19,6 +19,7 @@ import type { KubeApi } from '../../src/kube/api.js';
 import type { DoctorReport, Finding } from '../../src/lib/doctor/types.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { R } from '../../src/lib/k8s/resources.js';
+import { listCidrViews } from '../../src/cluster/cidr-view.js';
 import { repoRoot, runCliAsync } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { hasCniPlugins, privileged } from '../helpers/privileged.js';
@@ -106,7 +107,8 @@ describe.skipIf(!ready)(`doctor faults in the lab${ready ? '' : ` (skipped: ${wh
       expect(f).toMatchObject({ severity: 'fail', where: { node: 'host2', nic: 'eth2' }, seen: 'NIC eth2 on host2 is down (operstate down); it carries multi-nic-sample', fix: 'ip link set eth2 up on host2' });
       const hi = (await kube.get(R.HostInterface, 'host2')) as KubeObject & { spec: { interfaces: Array<{ interfaceName: string; state?: string }> } };
       expect(hi.spec.interfaces.map((i) => [i.interfaceName, i.state])).toEqual([['eth1', 'up'], ['eth2', 'down']]);
-      const cidr = (await kube.get(R.CIDR, 'multi-nic-sample')) as KubeObject & { spec: { cidr: Array<{ hosts: Array<{ hostName: string; interfaceName: string }> }> } };
+      // Host entries live in CIDRClaims: read the view readers assemble (docs/scale.md).
+      const cidr = (await listCidrViews(kube)).find((c) => c.metadata.name === 'multi-nic-sample')!;
       expect(cidr.spec.cidr.flatMap((e) => e.hosts).filter((h) => h.hostName === 'host2').map((h) => h.interfaceName).sort()).toEqual(['eth1', 'eth2']);
       const st = await cli(['status', '-o', 'json']);
       expect(st.code).toBe(1);

@@ -12,6 +12,7 @@ import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { R } from '../../src/lib/k8s/resources.js';
+import { listCidrViews } from '../../src/cluster/cidr-view.js';
 import { readNetworkStatus } from '../../src/lib/multus.js';
 import { repoRoot, runCliAsync } from '../helpers/cli.js';
 import { hasCniPlugins, hasIperf3, privileged } from '../helpers/privileged.js';
@@ -128,7 +129,8 @@ describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, ()
   it('fails exactly the host pair and NIC whose host route is shadowed (both directions: replies need it too), with a hint', async () => {
     // host1's route to host2's pod block on the second NIC network. Indexes follow the agents'
     // claim order, so read host2's block and address from the CIDR rather than assuming them.
-    const cidr = await kube.get<KubeObject & { spec: { cidr: Array<{ interfaceIndex: number; hosts: Array<{ hostName: string; hostIP: string; podCIDR: string }> }> } }>(R.CIDR, 'multi-nic-sample');
+    // Host entries live in CIDRClaims: read the view readers assemble (docs/scale.md).
+    const cidr = (await listCidrViews(kube)).find((c) => c.metadata.name === 'multi-nic-sample');
     const h2 = cidr?.spec.cidr.find((e) => e.interfaceIndex === 1)?.hosts.find((h) => h.hostName === 'host2');
     expect(h2).toBeDefined();
     const table = ip(['-n', `${prefix}-host1`, 'route', 'show', 'table', 'all', h2!.podCIDR]).trim();
