@@ -72,12 +72,14 @@ runtime_for() {
   local arch=$1
   if [ "$runtime" = node ]; then
     local a=$([ "$arch" = amd64 ] && echo x64 || echo arm64)
-    fetch "node-linux-$a@$node_major" bin/node "build/cache/node$node_major-linux-$a"
-    echo "build/cache/node$node_major-linux-$a/node"
+    # Its own cache dir: scripts/node24.sh keeps build/cache/node24-linux-x64/bin/node, another layout,
+    # and whichever ran first left the other "not Node 24" in a fresh clone.
+    fetch "node-linux-$a@$node_major" bin/node "build/cache/dist-node$node_major-linux-$a"
+    echo "build/cache/dist-node$node_major-linux-$a/node"
   else
     local a=$([ "$arch" = amd64 ] && echo x64 || echo aarch64)
-    fetch "@oven/bun-linux-$a@$bun_version" bin/bun "build/cache/bun$bun_version-linux-$a"
-    echo "build/cache/bun$bun_version-linux-$a/bun"
+    fetch "@oven/bun-linux-$a@$bun_version" bin/bun "build/cache/dist-bun$bun_version-linux-$a"
+    echo "build/cache/dist-bun$bun_version-linux-$a/bun"
   fi
 }
 

@@ -13,7 +13,8 @@ import { NetnsLab } from '../helpers/netns.js';
 import { run, start } from '../../../src/host/exec.js';
 import { startApiServer, writeKubeconfig, type ApiServer } from '../../../src/lab/apiserver/index.js';
 import { CRDS } from '../../../src/lib/crds/crds.gen.js';
-import type { CIDR, HostInterface, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
+import type { CIDR, CIDRClaim, HostInterface, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
+import { cidrViews } from '../../../src/lib/cluster/claim-objects.js';
 import { AGENT_NS, bundleKubeAgent, eventually, seedNetwork } from './helpers.js';
 
 const BR = 'mnGbr';
@@ -96,8 +97,10 @@ describe.skipIf(!privileged.ok)(`agent --kube end to end in network namespaces $
     await eventually(() => {
       for (const h of hosts) expect(get<HostInterface>('HostInterface', h)?.spec.interfaces.map((i) => i.interfaceName)).toEqual(['eth1', 'eth2']);
     }, 30_000);
-    await eventually(() => expect(get<CIDR>('CIDR', 'multi-nic-sample')?.spec.cidr.map((e) => e.hosts.length)).toEqual([2, 2]), 20_000);
-    const cidr = get<CIDR>('CIDR', 'multi-nic-sample')!;
+    // Host entries live in CIDRClaims: the view readers assemble from them (docs/scale.md).
+    const view = (): CIDR | undefined => cidrViews(server.store.list('multinic.fms.io/v1', 'CIDR') as unknown as CIDR[], server.store.list('multinic.fms.io/v1', 'CIDRClaim') as unknown as CIDRClaim[]).find((c) => c.metadata.name === 'multi-nic-sample');
+    await eventually(() => expect(view()?.spec.cidr.map((e) => e.hosts.length)).toEqual([2, 2]), 20_000);
+    const cidr = view()!;
     const idx = Object.fromEntries(cidr.spec.cidr[0]!.hosts.map((h) => [h.hostName, h.hostIndex]));
     expect(Object.values(idx).sort()).toEqual([0, 1]);
     for (const e of cidr.spec.cidr) {
@@ -136,7 +139,7 @@ describe.skipIf(!privileged.ok)(`agent --kube end to end in network namespaces $
       expect(hi?.status?.lastSeen && Date.parse(hi.status.lastSeen)).toBeGreaterThan(Date.now() - 15_000);
     }, 30_000);
     await eventually(() => expect(get<MultiNicNetwork>('MultiNicNetwork', 'multi-nic-sample')?.status?.routeStatus).toBe('Success'), 30_000);
-    const after = get<CIDR>('CIDR', 'multi-nic-sample')!;
+    const after = view()!;
     expect(Object.fromEntries(after.spec.cidr[0]!.hosts.map((h) => [h.hostName, h.hostIndex]))).toEqual(idx);
     expect(after.spec).toEqual(cidr.spec);
   }, 120_000);
