@@ -4,7 +4,6 @@
 import type { KubeObject } from '../k8s/meta.js';
 import type { NamespaceFact } from '../cluster/nad.js';
 import type { ClusterSnapshot } from '../status.js';
-import type { ResourceClaim, ResourceSlice } from '../dra/types.js';
 
 export type Severity = 'fail' | 'warn' | 'info';
 
