@@ -32,12 +32,16 @@ export function isAgentDaemonSet(ds: { [k: string]: unknown }): boolean {
 }
 
 /** Lists everything `status` and `apply --wait` look at. */
-export async function gatherSnapshot(kube: KubeApi): Promise<ClusterSnapshot> {
-  const { allDaemonSets: _all, ...snap } = await gatherBase(kube);
+/**
+ * What status and the TUI show. `dra` also lists every ResourceClaim and our ResourceSlices (status
+ * names the claim holding each NIC); apply's wait loop and the watch feed re-gather often and leave them out.
+ */
+export async function gatherSnapshot(kube: KubeApi, o: { dra?: boolean } = {}): Promise<ClusterSnapshot> {
+  const { allDaemonSets: _all, ...snap } = await gatherBase(kube, o.dra ?? false);
   return snap;
 }
 
-async function gatherBase(kube: KubeApi): Promise<ClusterSnapshot & { allDaemonSets: KubeObject[] }> {
+async function gatherBase(kube: KubeApi, dra: boolean): Promise<ClusterSnapshot & { allDaemonSets: KubeObject[] }> {
   const draUnreadable: string[] = [];
   const [networks, cidrs, ippools, hostInterfaces, nodes, daemonSets, draClaims, draSlices] = await Promise.all([
     kube.list<MultiNicNetwork>(R.MultiNicNetwork),
@@ -50,12 +54,11 @@ async function gatherBase(kube: KubeApi): Promise<ClusterSnapshot & { allDaemonS
       throw e;
     }),
     // DRA (docs/dra.md).
-    draList(kube.list<ResourceClaim>(R.ResourceClaim), 'resourceclaims', draUnreadable),
-    draList(kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` }), 'resourceslices', draUnreadable),
+    dra ? draList(kube.list<ResourceClaim>(R.ResourceClaim), 'resourceclaims', draUnreadable) : [],
+    dra ? draList(kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` }), 'resourceslices', draUnreadable) : [],
   ]);
   return {
-    draClaims,
-    draSlices,
+    ...(dra ? { draClaims, draSlices } : {}),
     ...(draUnreadable.length > 0 ? { draUnreadable } : {}),
     networks: networks.items,
     cidrs,
@@ -138,7 +141,7 @@ export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions
   const first = await kube.list<HostInterface>(R.HostInterface);
   const [probed, base, crds, nads, namespaces, pods, events] = await Promise.all([
     probeAgents(kube, first.items, o.probeTimeoutMs, o.node),
-    gatherBase(kube),
+    gatherBase(kube, true),
     kube.list(R.CustomResourceDefinition),
     kube.list(R.NetworkAttachmentDefinition).catch(emptyOnNotFound<KubeObject>),
     kube.list(R.Namespace),

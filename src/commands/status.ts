@@ -42,7 +42,7 @@ status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
     if (this.flags.watch) return this.watch(kube);
     const once = async (): Promise<{ snap: ClusterSnapshot; report: StatusReport }> => {
       await requireInstalled(kube);
-      const snap = await gatherSnapshot(kube);
+      const snap = await gatherSnapshot(kube, { dra: true });
       if (this.args.network && !snap.networks.some((n) => n.metadata.name === this.args.network)) {
         throw new UserError(`MultiNicNetwork "${this.args.network}" not found`, {
           hint: `networks in the cluster: ${snap.networks.map((n) => n.metadata.name).join(', ') || '(none; create one with kubectl multinic apply -f NETWORK.yaml)'}`,
