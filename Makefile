@@ -22,6 +22,7 @@ build: $(NPM_STAMP)
 	node scripts/gen-crd-types.mjs --check
 	npx tsc -p tsconfig.build.json
 	node scripts/manifest.mjs
+	node scripts/build-help-bundle.mjs
 	node scripts/gen-troubleshooting.mjs --check
 	node scripts/gen-manifests.mjs --check
 

@@ -12,7 +12,7 @@ const impure = [
 const edges = ['agent', 'cni', 'commands', 'ui', 'lab', 'cli', 'host', 'kube', 'cluster', 'check'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'build/**', '**/*.gen.ts', 'oclif.manifest.json'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'build/**', '**/*.gen.ts', 'oclif.manifest.json', 'bench/**/.build-*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

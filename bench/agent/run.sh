@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Agent RSS and socket throughput (needs root: a throwaway namespace), the agent as deployed (dist/:
-# build first; Node 24 via scripts/node24.sh; --kube against the API stand-in). Bundles the bench
+# build first; Node 24 via scripts/node24.sh; --kube against the API stand-in, in-cluster over TLS unless
+# --kubeconfig; needs openssl and unshare). Bundles the bench
 # (and, for --launch bundle --file, the agent from src):
-#   bash bench/agent/run.sh [pods] [rounds] [concurrency[,concurrency...]] [--node PATH] [--launch bin|cli|bundle] [--file]
+#   bash bench/agent/run.sh [pods] [rounds] [concurrency[,concurrency...]] [--node PATH] [--launch bin|cli|bundle] [--file | --kubeconfig]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$(mktemp -d)"

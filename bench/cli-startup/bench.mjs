@@ -1,17 +1,21 @@
-// Start-up of the CLI as a user runs it (issue 14 goal: `--help` and `version` within 2x `node -e 0`):
+// Start-up of the CLI as a user runs it (issue 14 goal: `--help` and `version` within 2x `node -e 0`,
+// cold and warm; both are served by the fast path of src/cli/fast-help.ts, which does not load oclif):
 // `bin/kubectl-multinic --help`, `version --client` (no API) and `plan --help`, each in a fresh process,
 // against the runtime's own start-up (`node -e 0`, the baseline), side by side, interleaved (order
-// rotated per round), same machine, same moment. Each CLI command runs twice per round: with V8's
-// compile cache (what bin/kubectl-multinic enables) and with NODE_DISABLE_COMPILE_CACHE=1 (before).
+// rotated per round), same machine, same moment. Each CLI command runs twice per round: as shipped
+// (V8's compile cache and the start-up cache, both filled by the warm-up run: what every run after
+// the first gets) and with both off (NODE_DISABLE_COMPILE_CACHE=1 MULTINIC_STARTUP_CACHE=0: a first
+// run, or the CLI before them). Both caches live in a temporary directory of this bench.
 // Per variant: wall median, CPU (user+sys, mean) and peak RSS per exec (each sample is 5 execs in a
 // row under one /usr/bin/time); ratios to node -e 0; goal, figure and verdict.
 //
 //   node bench/cli-startup/bench.mjs [--runs 10] [--node PATH]   (needs `make build`: runs dist/)
 // The runtime defaults to Node 24 (scripts/node24.sh). Prints a JSON report (also build/bench/cli-startup.json).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { interleaved, startupStats, timedBatch } from '../lib/startup.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -23,8 +27,8 @@ const node = opt('node', '') || execFileSync('bash', ['scripts/node24.sh'], { en
 if (!existsSync('dist/commands/version.js') || !existsSync('oclif.manifest.json')) throw new Error('cli-startup: build first (npx tsc -p tsconfig.build.json && node scripts/manifest.mjs)');
 mkdirSync('build/bench', { recursive: true });
 const cacheDir = join(tmpdir(), `mn-cli-startup-cache-${process.pid}`);
-const off = { NODE_DISABLE_COMPILE_CACHE: '1' };
-const on = { NODE_COMPILE_CACHE: cacheDir };
+const off = { NODE_DISABLE_COMPILE_CACHE: '1', MULTINIC_STARTUP_CACHE: '0' };
+const on = { NODE_COMPILE_CACHE: join(cacheDir, 'v8'), XDG_CACHE_HOME: cacheDir };
 const variants = {
   node: { argv: ['-e', '0'], env: {} },
   help: { argv: ['bin/kubectl-multinic', '--help'], env: on },
@@ -36,33 +40,12 @@ const variants = {
 };
 const BATCH = 5;
 const tf = join('build/bench', 'cli-startup.time');
-const once = (v) => {
-  const loop = `i=0; while [ $i -lt ${BATCH} ]; do "$@" > /dev/null || exit 1; i=$((i+1)); done`;
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', '-o', tf, '/bin/sh', '-c', loop, 'sh', node, ...v.argv], { env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', ...v.env }, encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6 / BATCH;
-  if (r.status !== 0) throw new Error(`${v.argv.join(' ')} failed: ${r.status} ${r.stderr}`);
-  const [u, s, m] = readFileSync(tf, 'utf8').trim().split('\n').at(-1).split(/\s+/).map(Number);
-  return { ms, cpuMs: ((u + s) * 1000) / BATCH, rssKiB: m };
-};
+const loop = `i=0; while [ $i -lt ${BATCH} ]; do "$@" > /dev/null || exit 1; i=$((i+1)); done`;
+const once = (name) => timedBatch({ timeFile: tf, loop, batch: BATCH, argv: [node, ...variants[name].argv], env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', ...variants[name].env } });
 const names = Object.keys(variants);
-const samples = Object.fromEntries(names.map((k) => [k, []]));
-for (const v of Object.values(variants)) once(v); // warm-up: page cache, and the compile cache filled
-const load = [loadavg()];
-for (let i = 0; i < runs; i++) {
-  for (let k = 0; k < names.length; k++) {
-    const name = names[(k + i) % names.length];
-    samples[name].push(once(variants[name]));
-  }
-}
-load.push(loadavg());
-const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
-const stat = (xs) => ({
-  wallMedianMs: +q(xs.map((x) => x.ms), 0.5).toFixed(1),
-  cpuMeanMs: +(xs.reduce((n, x) => n + x.cpuMs, 0) / xs.length).toFixed(1),
-  peakRssMiB: +(q(xs.map((x) => x.rssKiB), 0.5) / 1024).toFixed(1),
-});
-const stats = Object.fromEntries(names.map((k) => [k, stat(samples[k])]));
+// The warm-up also fills both caches.
+const { samples, loadAverage } = interleaved(names, runs, once);
+const stats = Object.fromEntries(names.map((k) => [k, startupStats(samples[k])]));
 const ratio = (a, b, f) => +(stats[a][f] / stats[b][f]).toFixed(2);
 const report = {
   apiVersion: 'multinic.fms.io/v1',
@@ -72,10 +55,11 @@ const report = {
   runs,
   execsPerSample: BATCH,
   cores: cpus().length,
-  loadAverage: { start: load[0].map((x) => +x.toFixed(1)), end: load[1].map((x) => +x.toFixed(1)) },
+  loadAverage,
   variants: Object.fromEntries(names.map((k) => [k, { command: `node ${variants[k].argv.join(' ')}`, env: variants[k].env, ...stats[k], wallVsNode: ratio(k, 'node', 'wallMedianMs'), cpuVsNode: ratio(k, 'node', 'cpuMeanMs') }])),
   cacheVsNoCache: { help: ratio('help', 'helpNoCache', 'wallMedianMs'), version: ratio('version', 'versionNoCache', 'wallMedianMs'), planHelp: ratio('planHelp', 'planHelpNoCache', 'wallMedianMs') },
-  goals: ['help', 'version'].map((k) => ({ figure: `variants.${k}.wallVsNode`, goal: 2, value: ratio(k, 'node', 'wallMedianMs'), verdict: ratio(k, 'node', 'wallMedianMs') <= 2 ? 'met' : 'not met' })),
+  // Cold (both caches off: a first run) as well as warm: the goal is a start-up, not a cache hit.
+  goals: ['help', 'helpNoCache', 'version', 'versionNoCache'].map((k) => ({ figure: `variants.${k}.wallVsNode`, goal: 2, value: ratio(k, 'node', 'wallMedianMs'), verdict: ratio(k, 'node', 'wallMedianMs') <= 2 ? 'met' : 'not met' })),
 };
 const text = `${JSON.stringify(report, null, 2)}\n`;
 writeFileSync('build/bench/cli-startup.json', text);

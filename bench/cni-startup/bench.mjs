@@ -12,10 +12,11 @@
 //
 //   node bench/cni-startup/bench.mjs [--runs 20] [--entry src/cni/main.ts] [--variants a,b,...]
 // Prints a JSON report (also written to build/bench/cni-startup.json).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
+import { interleaved, startupStats, timedBatch } from '../lib/startup.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -53,34 +54,11 @@ const variants = Object.fromEntries(Object.entries(all).filter(([k]) => !want ||
 const BATCH = 10;
 const loop = `i=0; while [ $i -lt ${BATCH} ]; do /usr/bin/env -i CNI_COMMAND=VERSION "$@" < /dev/null > /dev/null || exit 1; i=$((i+1)); done`;
 const tf = join(dir, 'time.out');
-const once = (v) => {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(time, ['-f', '%U %S %M', '-o', tf, '/bin/sh', '-c', loop, 'sh', ...v.argv], { env: {}, input: '', encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6 / BATCH;
-  if (r.status !== 0) throw new Error(`${v.argv.join(' ')} failed: ${r.status} ${r.stderr}`);
-  const [u, s, m] = readFileSync(tf, 'utf8').trim().split('\n').at(-1).split(/\s+/).map(Number);
-  return { ms, cpuMs: ((u + s) * 1000) / BATCH, rssKiB: m };
-};
+const once = (name) => timedBatch({ time, timeFile: tf, loop, batch: BATCH, argv: variants[name].argv, env: {}, input: '' });
 const names = Object.keys(variants);
-const samples = Object.fromEntries(names.map((k) => [k, []]));
-for (const v of Object.values(variants)) once(v); // first run pays page-in; report steady state
-const load = [loadavg()];
-for (let i = 0; i < runs; i++) {
-  for (let k = 0; k < names.length; k++) {
-    const name = names[(k + i) % names.length];
-    samples[name].push(once(variants[name]));
-  }
-}
-load.push(loadavg());
-
-const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
-const stat = (xs) => ({
-  wallMedianMs: +q(xs.map((x) => x.ms), 0.5).toFixed(1),
-  wallP90Ms: +q(xs.map((x) => x.ms), 0.9).toFixed(1),
-  cpuMeanMs: +(xs.reduce((n, x) => n + x.cpuMs, 0) / xs.length).toFixed(2),
-  peakRssMiB: +(q(xs.map((x) => x.rssKiB), 0.5) / 1024).toFixed(1),
-});
-const stats = Object.fromEntries(names.map((k) => [k, stat(samples[k])]));
+// The warm-up pays page-in; the figures are the steady state.
+const { samples, loadAverage } = interleaved(names, runs, once);
+const stats = Object.fromEntries(names.map((k) => [k, startupStats(samples[k], { p90: true, cpuDigits: 2 })]));
 const base = stats['floor-macvlan'];
 const report = {
   apiVersion: 'multinic.fms.io/v1',
@@ -90,7 +68,7 @@ const report = {
   entry,
   runs,
   cores: cpus().length,
-  loadAverage: { start: load[0].map((x) => +x.toFixed(1)), end: load[1].map((x) => +x.toFixed(1)) },
+  loadAverage,
   variants: Object.fromEntries(
     names.map((k) => [
       k,

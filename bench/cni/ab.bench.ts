@@ -7,9 +7,9 @@
 //   bash bench/cni/run.sh ab --a build/cni/multi-nic --b /tmp/multi-nic-bun [--runs 15] [--agent real|fake]
 // Needs root, /usr/lib/cni and both executables. Prints a JSON report (also build/bench/cni-ab.json).
 import { cpus, loadavg } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BenchHost, cniDir, must, quantile as q, sh } from './host.js';
+import { BenchHost, cniDir, must, quantile as q, sh, timedIn, type TimedSample } from './host.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -25,17 +25,12 @@ const tag = `mnab${process.pid % 1000}`;
 const bed = new BenchHost(tag, agentKind);
 const { dir, HOST } = bed;
 
-interface Sample { wallMs: number; cpuMs: number; rssKiB: number }
+type Sample = TimedSample;
 type Variant = 'a' | 'b' | 'baseline';
 const variants: Variant[] = ['a', 'b', 'baseline'];
 
-/** `/usr/bin/time sh -c script` in the host netns: user+sys and peak RSS of the whole process tree. */
-async function timed(script: string, e: NodeJS.ProcessEnv, input?: string): Promise<Sample> {
-  const f = join(dir, 'time');
-  const r = await sh('ip', ['netns', 'exec', HOST, '/usr/bin/time', '-f', '%U %S %M', '-o', f, 'sh', '-c', script], { env: e, ...(input === undefined ? {} : { input }) });
-  if (r.code !== 0) throw new Error(`${script}: ${r.stdout} ${r.stderr}`);
-  const [u, sy, m] = readFileSync(f, 'utf8').trim().split('\n').at(-1)!.split(/\s+/).map(Number);
-  return { wallMs: r.ms, cpuMs: ((u ?? 0) + (sy ?? 0)) * 1000, rssKiB: m ?? 0 };
+async function timed(script: string, e: NodeJS.ProcessEnv): Promise<Sample> {
+  return timedIn(HOST, dir, script, e);
 }
 
 const baselineDel = () => [1, 2, 3, 4].map((k) => `CNI_IFNAME=net${k} ${cniDir}/macvlan < ${dir}/net${k}.json > /dev/null`).join(' && ');
@@ -92,7 +87,7 @@ try {
 }
 
 const med = (xs: Sample[], f: keyof Sample) => q(xs.map((x) => x[f]), 0.5);
-// time(1) counts CPU in 10 ms ticks: the mean over the runs resolves what a median of ticks cannot.
+// CPU: the mean over the runs (a per-run CPU figure has 1 ms resolution; the mean keeps outliers in).
 const mean = (xs: Sample[], f: keyof Sample) => xs.reduce((n, x) => n + x[f], 0) / xs.length;
 const stat = (xs: Sample[]) => ({ wallMedianMs: +med(xs, 'wallMs').toFixed(1), wallP90Ms: +q(xs.map((x) => x.wallMs), 0.9).toFixed(1), cpuMeanMs: +mean(xs, 'cpuMs').toFixed(1), peakRssMedianMiB: +(med(xs, 'rssKiB') / 1024).toFixed(1) });
 const ratio = (op: 'add' | 'del' | 'version', x: Variant, y: Variant, f: keyof Sample) => {

@@ -11,9 +11,9 @@
 //   bash bench/cni/run.sh [add-4nic] [--runs 20] [--plugin build/cni/multi-nic] [--agent real|fake]
 // Needs root, /usr/lib/cni and the built plugin. Prints a JSON report (also build/bench/cni-add-4nic.json).
 import { cpus, loadavg } from 'node:os';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { BenchHost, must, quantile as q, sh } from './host.js';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BenchHost, must, quantile as q, sh, timedIn } from './host.js';
 import { verdict } from '../lib/deployed.js';
 
 const args = process.argv.slice(2);
@@ -33,17 +33,10 @@ const env = bed.env.bind(bed);
 
 interface Sample { wallMs: number; cpuMs: number }
 
-/**
- * Runs `script` as `/usr/bin/time sh -c script`: every variant pays the same one wrapper, and
- * time(1) reports user+sys of the whole process tree (the plugins and their IPAM children), a
- * figure the other tenants of this shared machine cannot inflate the way they inflate wall time.
- */
+/** `sh -c script` in the host netns: wall, and user+sys of the whole process tree (host.ts timedIn). */
 async function timed(script: string, e: NodeJS.ProcessEnv): Promise<Sample> {
-  const cpuFile = join(dir, 'cpu');
-  const r = await sh('ip', ['netns', 'exec', HOST, '/usr/bin/time', '-f', '%U %S', '-o', cpuFile, 'sh', '-c', script], { env: e });
-  if (r.code !== 0) throw new Error(`${script}: ${r.stdout} ${r.stderr}`);
-  const [u, sy] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number);
-  return { wallMs: r.ms, cpuMs: ((u ?? 0) + (sy ?? 0)) * 1000 };
+  const r = await timedIn(HOST, dir, script, e);
+  return { wallMs: r.wallMs, cpuMs: r.cpuMs };
 }
 
 async function oursOnce(i: number, sequential: boolean): Promise<{ add: Sample; del: Sample }> {
@@ -102,7 +95,7 @@ try {
   await bed.down();
 }
 
-// time(1) counts CPU in 10 ms ticks: the mean over the runs resolves what a median of ticks cannot.
+// CPU: the mean over the runs (a per-run CPU figure has 1 ms resolution; the mean keeps outliers in).
 const stat = (xs: Sample[]) => {
   const wall = xs.map((x) => x.wallMs);
   return { wallMedianMs: +q(wall, 0.5).toFixed(1), wallP90Ms: +q(wall, 0.9).toFixed(1), wallMinMs: +Math.min(...wall).toFixed(1), cpuMeanMs: +(xs.reduce((n, x) => n + x.cpuMs, 0) / xs.length).toFixed(1) };

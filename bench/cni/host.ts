@@ -4,7 +4,7 @@
 // compared (one 4-NIC multi-nic network; four macvlan + host-local single-NIC networks, what the same
 // pod costs without us) and the helpers to run plugins there. Used by add-4nic and concurrent.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeAgent } from '../../test/fakes/agent-server.js';
@@ -54,6 +54,32 @@ export async function waitFor(what: string, ms: number, ok: () => Promise<boolea
 
 /** Median and other quantiles of a sample (nearest rank). */
 export const quantile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] as number;
+
+export interface TimedSample {
+  wallMs: number;
+  /** user + sys of the whole process tree, in milliseconds (1 ms resolution). */
+  cpuMs: number;
+  /** Peak RSS of the largest process in the tree, KiB. */
+  rssKiB: number;
+}
+
+/**
+ * Runs `sh -c script` in netns `netns` under bash's `time` keyword inside `/usr/bin/time -f %M`:
+ * CPU is the children's rusage (user + sys of the plugins and everything they exec) printed to the
+ * millisecond (`TIMEFORMAT=%3U %3S`; time(1)'s %U/%S print whole 10 ms steps, which made a
+ * one-process VERSION read 0), peak RSS is time(1)'s %M. Every variant pays the same wrappers.
+ */
+export async function timedIn(netns: string, dir: string, script: string, env: NodeJS.ProcessEnv): Promise<TimedSample> {
+  const cpuFile = join(dir, 'cpu');
+  const rssFile = join(dir, 'rss');
+  const inner = 'exec 3>&2; TIMEFORMAT="%3U %3S"; { time sh -c "$1" 2>&3; } 2>"$2"';
+  const r = await sh('ip', ['netns', 'exec', netns, '/usr/bin/time', '-f', '%M', '-o', rssFile, 'bash', '-c', inner, 'bash', script, cpuFile], { env });
+  if (r.code !== 0) throw new Error(`${script}: ${r.stdout} ${r.stderr}`);
+  const [u, sy] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number);
+  if (!Number.isFinite(u) || !Number.isFinite(sy)) throw new Error(`${script}: no CPU figure in ${readFileSync(cpuFile, 'utf8')}`);
+  const rss = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1));
+  return { wallMs: r.ms, cpuMs: ((u as number) + (sy as number)) * 1000, rssKiB: Number.isFinite(rss) ? rss : 0 };
+}
 
 export class BenchHost {
   readonly dir: string;

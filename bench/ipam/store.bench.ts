@@ -1,6 +1,6 @@
 // Durable allocations per second through the IPAM store, against a baseline run side by side in the
 // same directory: a plain loop of fdatasync'd appends of a record-sized buffer (the cost of one
-// durable write on this disk). Figures are ratios to that baseline (design §4 Bench); rounds
+// durable write on this disk). Figures are ratios to that baseline (docs/design.md §4 Bench); rounds
 // alternate baseline and store so a noisy neighbour hits both. Run: bash bench/ipam/run.sh [N] [rounds]
 import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';

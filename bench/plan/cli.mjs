@@ -4,7 +4,9 @@
 // in a fresh process, interleaved with a baseline in the same run: `node` reading and JSON.parse-ing
 // the same inventory and writing the same size of output (the floor any Node CLI pays for this
 // input). Prints wall, CPU (user+sys of the child) and peak RSS, the ratios, the goal and a verdict.
-// Usage: node bench/plan/cli.mjs [--runs N] [--hosts N]   (needs `make build`: runs dist/)
+// Usage: node bench/plan/cli.mjs [--runs N] [--hosts N] [--against DIR]   (needs `make build`: runs dist/)
+// --against DIR: also runs DIR/bin/kubectl-multinic (another built checkout, e.g. main's) in the
+// same rounds, and prints this checkout's figures against it.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -16,6 +18,7 @@ const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(k) ? Number(args[args.indexOf(k) + 1]) : d);
 const runs = opt('--runs', 5);
 const hosts = opt('--hosts', 4096);
+const against = args.includes('--against') ? args[args.indexOf('--against') + 1] : undefined;
 
 const FAMILIES = {
   ipv4: {
@@ -57,14 +60,18 @@ try {
     writeFileSync(net, `apiVersion: multinic.fms.io/v1\nkind: MultiNicNetwork\nmetadata:\n  name: bench\nspec:\n  subnet: "${f.subnet}"\n  ipam: '{"type":"multi-nic-ipam","interfaceBlock":3,"hostBlock":12,"vlanMode":"l3"}'\n  plugin:\n    cniVersion: "0.3.0"\n    type: ipvlan\n`);
     const cli = [process.execPath, '--require', probe, join(repo, 'bin/kubectl-multinic'), 'plan', '-f', net, '--inventory', inv, '-o', 'json'];
     const floor = [process.execPath, '--require', probe, base, inv];
+    const other = against && [process.execPath, '--require', probe, join(against, 'bin/kubectl-multinic'), ...cli.slice(4)];
     const a = [];
     const b = [];
+    const o = [];
     for (let r = 0; r < runs; r++) {
       b.push(measure(floor));
       a.push(measure(cli));
+      if (other) o.push(measure(other));
     }
     const pick = (xs, k) => med(xs.map((x) => x[k]));
-    rows.push({ family, cli: { wall: pick(a, 'wall'), cpu: pick(a, 'cpu'), rss: pick(a, 'rss') }, base: { wall: pick(b, 'wall'), cpu: pick(b, 'cpu'), rss: pick(b, 'rss') } });
+    const fig = (xs) => ({ wall: pick(xs, 'wall'), cpu: pick(xs, 'cpu'), rss: pick(xs, 'rss') });
+    rows.push({ family, cli: fig(a), base: fig(b), ...(other ? { other: fig(o) } : {}) });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
@@ -75,5 +82,6 @@ console.log('baseline = node reading + JSON.parse of the same inventory and writ
 console.log('family  cli wall ms  cli CPU ms  cli RSS MB  base wall ms  base CPU ms  base RSS MB  wall x  CPU x  goal (wall <= 500 ms, RSS <= 150 MB)  verdict');
 for (const r of rows) {
   const ok = r.cli.wall <= 500 && r.cli.rss <= 150;
+  if (r.other) console.log(`${r.family}: against ${against}: wall ${r.other.wall.toFixed(0)} ms, CPU ${r.other.cpu.toFixed(0)} ms, RSS ${r.other.rss.toFixed(0)} MB; this checkout / that one: wall ${(r.cli.wall / r.other.wall).toFixed(2)}x, CPU ${(r.cli.cpu / r.other.cpu).toFixed(2)}x, RSS ${(r.cli.rss / r.other.rss).toFixed(2)}x`);
   console.log([r.family.padEnd(6), r.cli.wall.toFixed(0).padStart(11), r.cli.cpu.toFixed(0).padStart(11), r.cli.rss.toFixed(0).padStart(11), r.base.wall.toFixed(0).padStart(13), r.base.cpu.toFixed(0).padStart(12), r.base.rss.toFixed(0).padStart(12), (r.cli.wall / r.base.wall).toFixed(2).padStart(7), (r.cli.cpu / r.base.cpu).toFixed(2).padStart(6), ''.padStart(37), ok ? 'met' : 'NOT met'].join(' '));
 }

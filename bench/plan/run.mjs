@@ -31,6 +31,7 @@ async function child(family, hosts) {
   const { validateNetwork, validateNetworkForInventory } = await import('../../dist/lib/network.js');
   const { planNetwork } = await import('../../dist/lib/plan/index.js');
   const { checkPool } = await import('../../dist/lib/pool-check.js');
+  const { nicsOf } = await import('../../dist/lib/inventory.js');
   const f = FAMILIES[family];
   const inventory = [];
   for (let i = 0; i < hosts; i++) {
@@ -63,10 +64,12 @@ async function child(family, hosts) {
     const [b] = timeIt(() => structuredClone(inventory));
     const [j] = timeIt(() => JSON.parse(text));
     parses.push(j);
+    // As the plan command does: the NICs parsed once, shared by validation, planner and checks.
     const [p, res] = timeIt(() => {
-      validateNetworkForInventory(network, inventory);
-      const out = planNetwork({ network, inventory });
-      checkPool(network, inventory);
+      const nics = nicsOf(inventory, network.family);
+      validateNetworkForInventory(network, inventory, nics);
+      const out = planNetwork({ network, inventory, nics });
+      checkPool(network, inventory, nics);
       return out;
     });
     first ??= res;
@@ -95,7 +98,7 @@ function main() {
   }
   load.push(loadavg());
   const fmt = (n, d = 1) => n.toFixed(d);
-  console.log(`planner scaling on node ${process.version}, CPU ms, median of ${runs} runs per size (plan = validate against inventory + planNetwork + checkPool; replan = planNetwork with the previous CIDR; baseline = structuredClone of the inventory; JSON.parse = of the inventory's text); load ${load.map((l) => l.map((x) => x.toFixed(1)).join(' ')).join(' -> ')}`);
+  console.log(`planner scaling on node ${process.version}, CPU ms, median of ${runs} runs per size (plan = nicsOf + validate against inventory + planNetwork + checkPool, as the plan command runs them; replan = planNetwork with the previous CIDR; baseline = structuredClone of the inventory; JSON.parse = of the inventory's text); load ${load.map((l) => l.map((x) => x.toFixed(1)).join(' ')).join(' -> ')}`);
   console.log('family  hosts  pools   plan ms  x/doubling  replan ms  x/doubling  baseline ms  plan/baseline  JSON.parse ms  plan/parse  peak RSS MB');
   let prev;
   for (const r of rows) {

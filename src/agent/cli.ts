@@ -9,34 +9,39 @@ import { runAgent, stderrLog, type AgentOptions } from './main.js';
 
 export const AGENT_USAGE = `usage: agent --node NAME (--state-file FILE | --kube [--kubeconfig PATH] [--context NAME] [--namespace NS]) [--gc-grace SECONDS]
              --data-dir DIR [--socket PATH] [--sysfs-root DIR] [--rt-tables PATH] [--enable-forwarding] [--checkpoint PATH] [--topology-xml PATH] [--resync SECONDS]
-             [--max-connections N] [--cni-bin-dir DIR[:DIR...]] [--probe-interval SECONDS] [--self-check-interval SECONDS]
-             [--metrics-addr [HOST]:PORT (default ${DEFAULT_METRICS_ADDR}; '' = off)] [--dra [--kubelet-dir DIR (default /var/lib/kubelet)]]`;
+             [--max-connections N] [--cni-bin-dir DIR[:DIR...]] [--probe-interval SECONDS] [--self-check-interval SECONDS] [--health-interval SECONDS (default 60; 0 = off)]
+             [--metrics-addr [HOST]:PORT (default ${DEFAULT_METRICS_ADDR}; '' = off)] [--dra [--kubelet-dir DIR (default /var/lib/kubelet)] [--dra-sysfs-root DIR (default --sysfs-root)]]`;
+
+/** The standalone entry's options; `kubectl multinic agent` declares the same flags (test/commands/agent-flags.test.ts). */
+export const AGENT_ARG_OPTIONS = {
+  node: { type: 'string' },
+  socket: { type: 'string' },
+  'state-file': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'sysfs-root': { type: 'string' },
+  'rt-tables': { type: 'string' },
+  'enable-forwarding': { type: 'boolean' },
+  checkpoint: { type: 'string' },
+  'topology-xml': { type: 'string' },
+  kube: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  'gc-grace': { type: 'string' },
+  resync: { type: 'string' },
+  'max-connections': { type: 'string' },
+  'cni-bin-dir': { type: 'string' },
+  'probe-interval': { type: 'string' },
+  'self-check-interval': { type: 'string' },
+  'health-interval': { type: 'string' },
+  'metrics-addr': { type: 'string' },
+  dra: { type: 'boolean' },
+  'kubelet-dir': { type: 'string' },
+  'dra-sysfs-root': { type: 'string' },
+} as const;
 
 /** The agent's flags as given (by argv, or by `kubectl multinic agent`'s own flag parser), before any check. */
-export interface AgentFlags {
-  node?: string;
-  socket?: string;
-  'state-file'?: string;
-  'data-dir'?: string;
-  'sysfs-root'?: string;
-  'rt-tables'?: string;
-  'enable-forwarding'?: boolean;
-  checkpoint?: string;
-  'topology-xml'?: string;
-  kube?: boolean;
-  kubeconfig?: string;
-  context?: string;
-  namespace?: string;
-  'gc-grace'?: string;
-  resync?: string;
-  'max-connections'?: string;
-  'cni-bin-dir'?: string;
-  'probe-interval'?: string;
-  'self-check-interval'?: string;
-  'metrics-addr'?: string;
-  dra?: boolean;
-  'kubelet-dir'?: string;
-}
+export type AgentFlags = { [K in keyof typeof AGENT_ARG_OPTIONS]?: (typeof AGENT_ARG_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 /** Parses agent argv (the standalone entry, src/agent/bin.ts) into AgentOptions via agentOptions. */
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentOptions {
@@ -44,30 +49,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: {
-        node: { type: 'string' },
-        socket: { type: 'string' },
-        'state-file': { type: 'string' },
-        'data-dir': { type: 'string' },
-        'sysfs-root': { type: 'string' },
-        'rt-tables': { type: 'string' },
-        'enable-forwarding': { type: 'boolean' },
-        checkpoint: { type: 'string' },
-        'topology-xml': { type: 'string' },
-        kube: { type: 'boolean' },
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        namespace: { type: 'string', short: 'n' },
-        'gc-grace': { type: 'string' },
-        resync: { type: 'string' },
-        'max-connections': { type: 'string' },
-        'cni-bin-dir': { type: 'string' },
-        'probe-interval': { type: 'string' },
-        'self-check-interval': { type: 'string' },
-        'metrics-addr': { type: 'string' },
-        dra: { type: 'boolean' },
-        'kubelet-dir': { type: 'string' },
-      },
+      options: AGENT_ARG_OPTIONS,
       strict: true,
     }));
   } catch (e) {
@@ -123,6 +105,12 @@ export function agentOptions(values: AgentFlags, env: NodeJS.ProcessEnv = proces
     if (!/^\d+(\.\d+)?$/.test(selfCheck) || Number(selfCheck) < 1) throw new UserError(`--self-check-interval must be a number of seconds >= 1, got "${selfCheck}"`, { hint: AGENT_USAGE });
     opts.selfCheckIntervalMs = Number(selfCheck) * 1000;
   }
+  // The continuous per-NIC health check (docs/metrics.md#continuous-health): every 60 s unless told.
+  const healthEvery = (values['health-interval'] as string | undefined) ?? '60';
+  {
+    if (!/^\d+(\.\d+)?$/.test(healthEvery) || (Number(healthEvery) > 0 && Number(healthEvery) < 5)) throw new UserError(`--health-interval must be 0 (off) or a number of seconds >= 5, got "${healthEvery}"`, { hint: AGENT_USAGE });
+    opts.healthIntervalMs = Number(healthEvery) * 1000;
+  }
   // Metrics, /healthz and /readyz (docs/metrics.md): on by default, off with an empty value.
   const metricsAddr = parseListenAddress((values['metrics-addr'] as string | undefined) ?? DEFAULT_METRICS_ADDR);
   if (metricsAddr) opts.metricsAddr = metricsAddr;
@@ -135,11 +123,14 @@ export function agentOptions(values: AgentFlags, env: NodeJS.ProcessEnv = proces
     opts.cniBinDirs = dirs;
   }
   if (values['kubelet-dir'] !== undefined && !values.dra) throw new UserError('--kubelet-dir is only used with --dra', { hint: AGENT_USAGE });
+  if (values['dra-sysfs-root'] !== undefined && !values.dra) throw new UserError('--dra-sysfs-root is only used with --dra', { hint: AGENT_USAGE });
   if (values.dra) {
     if (!kube) throw new UserError('--dra needs --kube: ResourceSlices and claims live in the Kubernetes API', { hint: AGENT_USAGE });
     const dir = values['kubelet-dir'] as string | undefined;
     if (dir !== undefined && (!dir.startsWith('/') || dir.split('/').includes('..'))) throw new UserError(`--kubelet-dir must be an absolute directory without "..", got "${dir}"`, { hint: 'e.g. --kubelet-dir /var/lib/kubelet (the kubelet --root-dir)' });
-    opts.dra = dir ? { kubeletDir: dir } : {};
+    const sysfs = values['dra-sysfs-root'] as string | undefined;
+    if (sysfs !== undefined && (!sysfs.startsWith('/') || sysfs.split('/').includes('..'))) throw new UserError(`--dra-sysfs-root must be an absolute directory without "..", got "${sysfs}"`, { hint: 'it is where the PCIe root and RDMA facts of the ResourceSlice are read (class/net/IFNAME/device); default --sysfs-root' });
+    opts.dra = { ...(dir ? { kubeletDir: dir } : {}), ...(sysfs ? { sysfsRoot: sysfs } : {}) };
   }
   if (values['sysfs-root']) opts.sysfsRoot = values['sysfs-root'] as string;
   if (values['rt-tables']) opts.rtTablesPath = values['rt-tables'] as string;

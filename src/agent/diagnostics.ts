@@ -7,6 +7,7 @@ import { nodeConditions, type NodeCondition } from '../lib/diagnostics/condition
 import type { NodeDiagnostics } from '../lib/diagnostics/types.js';
 import { canonical } from '../lib/cluster/claim.js';
 import type { NodeProber } from './probe.js';
+import type { HealthReport } from '../lib/diagnostics/health.js';
 
 /** Where diagnostics are published (the HostInterface status in --kube mode). */
 export interface DiagnosticsSink {
@@ -21,6 +22,8 @@ export interface DiagnosticsSink {
 export interface DiagnosticsLoopOptions {
   prober: NodeProber;
   sink?: DiagnosticsSink;
+  /** The newest continuous health round (src/agent/health.ts), published inside the diagnostics. */
+  health?: () => HealthReport | undefined;
   /** Periodic probe (default 30 s). */
   intervalMs?: number;
   /** Delay of a kicked probe, collapsing bursts (default 100 ms). */
@@ -33,7 +36,9 @@ export interface DiagnosticsLoopOptions {
 /** Equal but for when the kernel was read and which request it answers: what decides a kicked write. */
 export function sameDiagnostics(a: NodeDiagnostics | undefined, b: NodeDiagnostics): boolean {
   if (!a) return false;
-  return canonical({ ...a, observedAt: '', nonce: '' }) === canonical({ ...b, observedAt: '', nonce: '' });
+  // A health round that found the same is no change either (its time and duration aside).
+  const strip = (d: NodeDiagnostics) => ({ ...d, observedAt: '', nonce: '', ...(d.health ? { health: { ...d.health, observedAt: '', durationMs: 0 } } : {}) });
+  return canonical(strip(a)) === canonical(strip(b));
 }
 
 export class DiagnosticsLoop {
@@ -91,6 +96,8 @@ export class DiagnosticsLoop {
       const carried = nonce ?? this.answered;
       try {
         d = await this.o.prober.probe({ fresh: true, ...(carried ? { nonce: carried } : {}) });
+        const health = this.o.health?.();
+        if (health) d = { ...d, health };
       } catch (e) {
         this.o.log?.({ level: 'error', msg: 'node probe failed', error: (e as Error).message });
         return undefined;

@@ -45,16 +45,29 @@ export async function discoverNics(opts: DiscoverOptions = {}): Promise<Discover
 }
 
 /**
- * Calls `onEvent` (debounced) whenever `ip monitor link address` reports a change, and every
- * `intervalMs` regardless (monitor lines can be lost if the process is restarted). Returns stop().
+ * Calls `onEvent` (debounced by `debounceMs`, but at least once every `maxWaitMs` while events keep
+ * coming) whenever `ip monitor link address` reports a change, and every `intervalMs` regardless
+ * (monitor lines can be lost if the process is restarted). Returns stop().
  */
-export function watchNics(onEvent: () => void, opts: { netns?: NetnsRef; debounceMs?: number; intervalMs?: number } = {}): () => void {
+export function watchNics(onEvent: () => void, opts: { netns?: NetnsRef; debounceMs?: number; maxWaitMs?: number; intervalMs?: number } = {}): () => void {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  // Debounced, with a bound: a burst of events is one re-scan, and a steady stream of them (a
+  // flapping link, a busy host) still gets one at least every maxWaitMs instead of starving.
+  const debounceMs = opts.debounceMs ?? 200;
+  const maxWaitMs = Math.max(debounceMs, opts.maxWaitMs ?? 1000);
+  let firstPending: number | undefined;
+  const run = () => {
+    timer = undefined;
+    firstPending = undefined;
+    onEvent();
+  };
   const fire = () => {
     if (stopped) return;
+    const now = Date.now();
+    firstPending ??= now;
     clearTimeout(timer);
-    timer = setTimeout(onEvent, opts.debounceMs ?? 200);
+    timer = setTimeout(run, Math.max(0, Math.min(debounceMs, firstPending + maxWaitMs - now)));
   };
   let child: ChildProcess | undefined;
   const spawnMonitor = () => {

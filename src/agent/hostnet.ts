@@ -1,4 +1,4 @@
-// The HostNetwork port (style §4): the links, addresses, routes, rules and sysctls the agent reads
+// The HostNetwork port (docs/conventions.md §4): the links, addresses, routes, rules and sysctls the agent reads
 // and changes on its host. `IpHostNetwork` is the real adapter over iproute2 (src/host/exec.ts);
 // test/fakes/hostnet.ts is the in-memory fake for unit tests of the reconcilers.
 import { readFile, writeFile } from 'node:fs/promises';

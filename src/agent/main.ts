@@ -1,11 +1,11 @@
 // The node agent: discovery → routes and shims → socket server, kept in sync with the state source
-// and the host's links. `runAgent` builds the real adapters (style §4: only entry points do) unless
+// and the host's links. `runAgent` builds the real adapters (docs/conventions.md §4: only entry points do) unless
 // the caller injects them, and returns a handle whose stop() shuts everything down.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Allocation, Ipam, PoolSpec } from '../lib/ipam/types.js';
 import { DEFAULT_AGENT_SOCKET, type AllocatedNic } from '../lib/agent/protocol.js';
-import { nicsChanged, type DiscoveredNic } from '../lib/agent/discovery.js';
+import { nicChanges, nicsChanged, type DiscoveredNic } from '../lib/agent/discovery.js';
 import { AgentCore } from './core.js';
 import { openIpamStore } from './ipam/store.js';
 import { discoverNics, watchNics } from './discovery.js';
@@ -27,6 +27,10 @@ import { compilePool } from '../lib/ipam/allocator.js';
 import { NodeReconciler, type ReconcileReport } from './reconcile.js';
 import { podNetnsDenied } from '../lib/agent/capabilities.js';
 import { SelfCheck } from './selfcheck.js';
+import { HealthChecker } from './health.js';
+import { healthConditions, healthNetnsName, healthNetnsPid, type HealthReport } from '../lib/diagnostics/health.js';
+import { DEFAULT_METRICS_PORT } from '../lib/agent/listen.js';
+import { run } from '../host/exec.js';
 
 export interface AgentOptions {
   nodeName: string;
@@ -47,7 +51,8 @@ export interface AgentOptions {
   /** `--kube`: the state comes from the Kubernetes API and the agent publishes, claims and mirrors there. */
   kube?: KubeModeOptions;
   /** `--dra` (with kube): ResourceSlice publishing and the kubelet DRA plugin (docs/dra.md). */
-  dra?: { kubeletDir?: string };
+  /** `sysfsRoot`: where the DRA-only facts (PCIe root, RDMA) are read; default the agent's sysfsRoot (the lab points it at a tree placing its veths on PCIe roots). */
+  dra?: { kubeletDir?: string; sysfsRoot?: string };
   /** Follow `ip monitor` and the state file (default true). */
   watch?: boolean;
   /** Full re-scan and reconcile period (default 60 s). */
@@ -72,6 +77,13 @@ export interface AgentOptions {
   podNetnsAccess?: boolean;
   /** Period of the continuous self-check (default 10 s; `--self-check-interval`). */
   selfCheckIntervalMs?: number;
+  /**
+   * Period of the continuous per-NIC health check (src/agent/health.ts); undefined or 0 = off (the
+   * agent's `--health-interval` defaults to 60 s, src/agent/cli.ts).
+   */
+  healthIntervalMs?: number;
+  /** The health check's scratch namespace (default: healthNetnsName of the agent's own netns). */
+  healthNetns?: string;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -133,9 +145,13 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     log({ level: 'info', msg: 'discovered NICs', nics: nics.map((n) => `${n.interfaceName}=${n.hostIP}`), ...(lending.outstanding().length ? { lent: lending.outstanding().map((n) => n.interfaceName) } : {}) });
     // What the host owns: the NICs in its namespace plus those lent to pods (HostInterface keeps them,
     // so the host keeps their blocks). Routes and shims use only the NICs present (`nics`).
+    // A lent NIC is reported as it was lent even while discovery still sees it in the host namespace
+    // (an ADD moving it, or a pod gone and the NIC back before reclaim): its state there is a transient
+    // (down, no speed while it moves), not a change of what the host owns.
     const owned = (): DiscoveredNic[] => {
-      const out = [...nics];
-      for (const n of [...lending.outstanding(), ...downNics]) if (!out.some((d) => d.interfaceName === n.interfaceName)) out.push(n);
+      const lent = lending.outstanding();
+      const out = [...lent];
+      for (const n of [...nics, ...downNics]) if (!out.some((d) => d.interfaceName === n.interfaceName)) out.push(n);
       return out.sort((a, b) => (a.interfaceName < b.interfaceName ? -1 : a.interfaceName > b.interfaceName ? 1 : 0));
     };
     let published = owned();
@@ -165,6 +181,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     const routes = new RouteReconciler({ hostNet, rtTablesPath: opts.rtTablesPath, ownershipPath: join(opts.dataDir, 'route-tables.json') });
     const reconciler = new NodeReconciler({ nodeName: opts.nodeName, state: st, core, hostNet, routes, ipam, enableForwarding: opts.enableForwarding, log });
 
+    const health = await startHealth(opts, { core, st, ipam, nics: () => nics, lending, netnsDenied, log });
     const prober = new NodeProber({
       hostName: opts.nodeName,
       agentVersion: AGENT_VERSION,
@@ -181,6 +198,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     });
     const diagnostics = new DiagnosticsLoop({
       prober,
+      ...(health ? { health: () => health.last() } : {}),
       ...(kube ? { sink: kube.diagnosticsSink() } : {}),
       intervalMs: opts.probeIntervalMs ?? 30_000,
       onProbe: () => void podNetns.flush(new Set(ipam.list().map((a) => a.containerID))),
@@ -203,7 +221,12 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       diagnostics.kick();
       return report;
     };
+    // Once stop() has begun no pass starts: the state sources are closing, and a pass over a state
+    // that emptied as its informers stopped would remove every route and shim of the node
+    // (a restart keeps them for the next agent: docs/install.md#upgrades).
+    let stopped = false;
     const reconcile = (): Promise<ReconcileReport> => {
+      if (stopped && last) return Promise.resolve(last);
       const next = chain.then(reconcileNow);
       chain = next.catch(() => undefined);
       return next;
@@ -217,10 +240,11 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       downNics = found.filter(isDown);
       const now = owned();
       // A NIC leaving for a pod (lent) changes what is present (routes, shims), not what the host owns.
-      const changed = nicsChanged(published, now);
+      const changes = nicChanges(published, now);
+      const changed = changes.length > 0;
       published = now;
       if (changed) void kube?.setNics(now);
-      if (changed) log({ level: 'info', msg: 'NICs changed', nics: now.map((n) => `${n.interfaceName}=${n.hostIP}`) });
+      if (changed) log({ level: 'info', msg: 'NICs changed', changes: changes.slice(0, 20), nics: now.map((n) => `${n.interfaceName}=${n.hostIP}`) });
       return changed || present;
     };
 
@@ -269,6 +293,26 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     }
     await reconcile();
     diagnostics.start();
+    if (health) {
+      const kk2 = kube;
+      let prevStatus = new Map<string, string>();
+      health.onReport((r) => {
+        mx?.health(r);
+        diagnostics.kick();
+        // An Event when a health condition changes (not on the first round: the condition says it).
+        const now = healthConditions(r, undefined, r.observedAt);
+        for (const c of now) {
+          const was = prevStatus.get(c.type);
+          if (was !== undefined && was !== c.status && kk2) {
+            kk2.events.record({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', name: opts.nodeName }, c.status === 'False' ? 'NICHealthDegraded' : 'NICHealthRestored', `${c.type} ${c.status}: ${c.message ?? ''}`, c.status === 'False' ? 'Warning' : 'Normal');
+          }
+          if (was !== undefined && was !== c.status) log({ level: c.status === 'False' ? 'warn' : 'info', msg: 'NIC health changed', condition: c.type, status: c.status, message: c.message });
+        }
+        prevStatus = new Map(now.map((c) => [c.type, c.status]));
+      });
+      await health.checker.start();
+      cleanups.push(() => health.checker.stop());
+    }
     releases?.start();
 
     if (watch) {
@@ -298,7 +342,11 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       diagnostics,
       ...(metricsServer ? { metricsAddress: metricsServer.address } : {}),
       status,
+      // Graceful (SIGTERM): no new reconcile pass, the running one finishes, then the socket stops
+      // accepting and answers its in-flight requests (server.close), the IPAM closes, the IPPool
+      // mirror flushes and the leader lease is handed over. Routes, rules, shims and the journal stay.
       stop: () => (stopping ??= (async () => {
+        stopped = true;
         await chain;
         await undo();
         log({ level: 'info', msg: 'agent stopped' });
@@ -343,7 +391,7 @@ async function openStateSource(
     // Loaded only in --kube mode: @kubernetes/client-node alone costs ~45 MB of RSS (measured:
     // 85 vs 40 MB for the bundled agent), which the file-state agent must not pay.
     const { startKubeMode } = await import('./kube/index.js');
-    const kubeOpts = opts.dra ? { ...opts.kube, tuning: { ...opts.kube.tuning, dra: { ...(opts.sysfsRoot ? { sysfsRoot: opts.sysfsRoot } : {}) } } } : opts.kube;
+    const kubeOpts = opts.dra ? { ...opts.kube, tuning: { ...opts.kube.tuning, dra: { ...((opts.dra.sysfsRoot ?? opts.sysfsRoot) ? { sysfsRoot: opts.dra.sysfsRoot ?? opts.sysfsRoot } : {}) } } } : opts.kube;
     const kube = await startKubeMode({ ...kubeOpts, nodeName: opts.nodeName, podFacts, log });
     cleanups.push(() => kube.stop());
     if (!opts.dra) return { state: kube.state, kube };
@@ -435,4 +483,50 @@ function agentStatus(s: {
     diagnostics: s.diagnostics,
     process: { pid: process.pid, rssMiB: Math.round(process.memoryUsage.rss() / 1048576), heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 1048576) },
   };
+}
+
+/** The continuous health check (--health-interval), unless it is off; started by the caller. */
+async function startHealth(
+  opts: AgentOptions,
+  d: { core: AgentCore; st: AgentState; ipam: Ipam; nics: () => DiscoveredNic[]; lending: NicLending; netnsDenied: string | undefined; log: (e: Record<string, unknown>) => void },
+): Promise<{ checker: HealthChecker; last: () => HealthReport | undefined; onReport: (cb: (r: HealthReport) => void) => void } | undefined> {
+  const intervalMs = opts.healthIntervalMs ?? 0;
+  if (intervalMs <= 0) return undefined;
+  // The scratch namespace is named after the agent's own (`ip netns identify`: the lab's host
+  // namespaces have names, a real node's has none), so each agent sweeps only its own.
+  const own = opts.healthNetns ? undefined : (await run('ip', ['netns', 'identify', String(process.pid)]).catch(() => ({ stdout: '' }))).stdout.trim().split(/\s+/)[0];
+  let cb: ((r: HealthReport) => void) | undefined;
+  const checker = new HealthChecker({
+    nodeName: opts.nodeName,
+    networks: () => d.st.networks(),
+    core: d.core,
+    ipam: d.ipam,
+    nics: d.nics,
+    lentTo: (nic) => {
+      const l = d.lending.list().find((x) => x.releasedAt === undefined && x.nic.interfaceName === nic);
+      return l ? (l.pod ? `${l.pod.namespace}/${l.pod.name}` : `pod ${l.holder.podUID ?? l.holder.containerID}`) : undefined;
+    },
+    cniBinDirs: opts.cniBinDirs ?? [DEFAULT_CNI_BIN_DIR],
+    intervalMs,
+    port: opts.metricsAddr?.port || DEFAULT_METRICS_PORT,
+    netnsName: opts.healthNetns ?? healthNetnsName(own, process.pid),
+    staleNetns: (name) => {
+      const pid = healthNetnsPid(name, own);
+      return pid !== undefined && pid !== process.pid && !processAlive(pid);
+    },
+    ...(d.netnsDenied ? { netnsDenied: d.netnsDenied } : {}),
+    onReport: (r) => cb?.(r),
+    log: d.log,
+  });
+  return { checker, last: () => checker.last(), onReport: (f) => void (cb = f) };
+}
+
+/** Whether process `pid` exists (EPERM: it does, owned by someone else). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { ListenAddress } from '../lib/agent/listen.js';
 import type { DiscoveredNic } from '../lib/agent/discovery.js';
+import type { HealthReport } from '../lib/diagnostics/health.js';
 
 /** The CNI verbs of the agent socket (src/agent/server.ts) that are counted. */
 export type CniVerb = 'allocate' | 'release' | 'lookup' | 'gc';
@@ -80,6 +81,9 @@ export class AgentMetrics {
   private readonly durations = new Map<CniVerb, { observe(v: number): void }>();
   private readonly reconcileRuns: Counter<'result'>;
   private readonly reconcileChanges: Counter<'kind'>;
+  private healthReport: HealthReport | undefined;
+  private readonly healthRounds: Counter<never>;
+  private readonly healthDuration: Histogram<never>;
 
   /** `kube`: register the --kube-only metrics (leader, API, watches); without it they are absent, not 0. */
   constructor(opts: { version: string; node: string; kube?: boolean }) {
@@ -167,6 +171,43 @@ export class AgentMetrics {
         for (const c of src().selfCheck?.() ?? []) this.set({ check: c.check }, c.ok ? 1 : 0);
       },
     });
+    // The continuous per-NIC health check (src/agent/health.ts): absent until its first round, and when it is off.
+    const health = () => this.healthReport;
+    new Gauge({
+      name: 'multinic_nic_allocatable',
+      help: 'Whether the newest health round created and deleted a test attachment on the NIC through its network\'s real delegate (1) or a step failed (0); absent when the NIC was not tested (lent to a pod, host-device, no CAP_SYS_ADMIN).',
+      labelNames: ['nic'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const n of health()?.nics ?? []) {
+          const tested = n.allocability.filter((a) => a.outcome !== 'skipped');
+          if (tested.length) this.set({ nic: n.nic }, tested.every((a) => a.outcome === 'ok') ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'multinic_nic_peers_reachable',
+      help: 'Other hosts on the NIC\'s network that answered over this NIC in the newest health round.',
+      labelNames: ['nic'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const n of health()?.nics ?? []) if (n.peers > 0) this.set({ nic: n.nic }, n.reachable);
+      },
+    });
+    new Gauge({
+      name: 'multinic_nic_peers_unreachable',
+      help: 'Other hosts on the NIC\'s network that did not answer over this NIC in the newest health round (peers not probed within the round\'s time budget are not counted).',
+      labelNames: ['nic'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const n of health()?.nics ?? []) if (n.peers > 0) this.set({ nic: n.nic }, n.unreachableCount);
+      },
+    });
+    this.healthRounds = new Counter({ name: 'multinic_health_rounds_total', help: 'Continuous health rounds run (--health-interval).', registers: [r] });
+    this.healthDuration = new Histogram({ name: 'multinic_health_round_duration_seconds', help: 'Time one continuous health round took (test attachments and peer probes).', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60], registers: [r] });
     mirrorCounter(r, 'multinic_ipam_journal_compactions_total', 'IPAM journal compactions (snapshot written, journal emptied) since the agent started.', [], () => {
       const j = this.sources.journal?.();
       return j ? [[{}, j.compactions]] : [];
@@ -234,6 +275,13 @@ export class AgentMetrics {
     }
     c.inc();
     this.durations.get(verb)?.observe(seconds);
+  }
+
+  /** One continuous health round finished (src/agent/health.ts). */
+  health(r: HealthReport): void {
+    this.healthReport = r;
+    this.healthRounds.inc();
+    this.healthDuration.observe(r.durationMs / 1000);
   }
 
   reconciled(o: ReconcileOutcome): void {

@@ -32,6 +32,7 @@ import {
 import type { NodeDiagnostics, RepairRecord } from '../lib/diagnostics/types.js';
 import { CommandError, ipJson, run, type NetnsRef } from '../host/exec.js';
 import { netnsState } from './lending.js';
+import { isHealthHolder } from '../lib/diagnostics/health.js';
 
 export const DEFAULT_CNI_BIN_DIR = '/opt/cni/bin';
 
@@ -113,7 +114,8 @@ export class NodeProber {
     const observedAt = new Date().toISOString();
     const discovered = this.o.discovered();
     const lent = this.o.lent?.() ?? {};
-    const allocations = this.o.ipam.list();
+    // The health check's test address (src/agent/health.ts) lives for one attachment; it is no pod's.
+    const allocations = this.o.ipam.list().filter((a) => !isHealthHolder(a));
     const linksRead = soft('links (ip -json -d addr show)', ipJson<IpAddrLink>(['-d', 'addr', 'show'], this.o.netns), []);
     // The sysctls are per NIC, and which NICs to report depends on the links' addresses.
     const sysctlsRead = linksRead.then((l) => this.readSysctls(sysctlsToRead(nicsToProbe(networks, this.o.hostName, discovered, Object.keys(lent), l))));

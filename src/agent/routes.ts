@@ -1,4 +1,4 @@
-// Host L3 routes of every network on this host (design §3.2): one policy table per network, the rule
+// Host L3 routes of every network on this host (docs/design.md §3.2): one policy table per network, the rule
 // `from <subnet> lookup <table>`, and the entries of src/lib/routes.ts routesForHost. Reconciles to
 // the desired set in one `ip -batch`; idempotent (a converged host gets zero operations); touches
 // only tables it owns (recorded in the data dir), so foreign routes, rules and rt_tables lines stay.

@@ -2,7 +2,7 @@
 // TCP listener. Versioned paths; every non-2xx answer is an AgentErrorBody. A stale socket file (no
 // one listening) is removed at start; a live one is an error, never stolen.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AgentError, type AgentCore } from './core.js';
@@ -59,6 +59,51 @@ export interface AgentServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/**
+ * Per-connection deadlines: the headers within `headersMs` and the whole request within `requestMs`,
+ * counted from the connection (then from the end of the previous answer on a kept-alive one). When a
+ * deadline passes, the verdict waits for setImmediate, i.e. until the event loop has read what the
+ * socket holds: the server's own stall never counts against a client whose request was there in time;
+ * a client that is slow itself (silent, trickling) is still closed at its deadline.
+ */
+function requestDeadlines(headersMs: number, requestMs: number) {
+  type Conn = { req?: IncomingMessage; timers: NodeJS.Timeout[] };
+  const conns = new WeakMap<Socket, Conn>();
+  const arm = (socket: Socket, conn: Conn, ms: number, expired: () => boolean) => {
+    const t = setTimeout(() => setImmediate(() => expired() && socket.destroy()), ms);
+    t.unref();
+    conn.timers.push(t);
+  };
+  const clear = (conn: Conn) => {
+    for (const t of conn.timers.splice(0)) clearTimeout(t);
+  };
+  const awaitRequest = (socket: Socket, conn: Conn) => {
+    clear(conn);
+    conn.req = undefined;
+    arm(socket, conn, headersMs, () => conn.req === undefined && !socket.destroyed);
+    arm(socket, conn, requestMs, () => (conn.req === undefined || !conn.req.complete) && !socket.destroyed);
+  };
+  return {
+    connected(socket: Socket): void {
+      const conn: Conn = { timers: [] };
+      conns.set(socket, conn);
+      awaitRequest(socket, conn);
+      socket.once('close', () => clear(conn));
+    },
+    started(req: IncomingMessage, res: ServerResponse): void {
+      const socket = req.socket;
+      const conn = conns.get(socket);
+      if (!conn) return;
+      conn.req = req;
+      // The answer is ours to make: only the request's own deadline runs until it is complete.
+      req.once('end', () => clear(conn));
+      res.once('finish', () => {
+        if (!socket.destroyed) awaitRequest(socket, conn);
+      });
+    },
+  };
+}
+
 /** True when something accepts connections on the socket. */
 function listening(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -85,20 +130,24 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   const headersTimeout = Math.min(requestTimeout, opts.headersTimeoutMs ?? 5_000);
   const maxBody = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const maxGcBody = Math.max(maxBody, opts.maxGcBodyBytes ?? MAX_GC_BODY_BYTES);
+  // The header and request deadlines are ours (deadlines()), not Node's: Node's checker measures
+  // from the accept and runs before the loop reads what is waiting, so an agent stalled longer than a
+  // deadline (a loaded node, the UML guest) cut well-behaved clients whose whole request had been
+  // sitting in the socket (408, or a reset when it closed with the request unread).
   const server: Server = createServer(
     {
-      requestTimeout,
-      headersTimeout,
+      requestTimeout: 0,
+      headersTimeout: 0,
       keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
-      // Node checks the header and request deadlines only this often (default 30 s: a trickling
-      // client outlived a 5 s headers timeout by up to 25 s).
-      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersTimeout / 4))),
     },
     (req, res) => {
+      deadlines.started(req, res);
       const p = handle(req, res).finally(() => inflight.delete(p));
       inflight.add(p);
     },
   );
+  const deadlines = requestDeadlines(headersTimeout, requestTimeout);
+  server.on('connection', deadlines.connected);
   server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   // Connections over the cap are dropped by Node ('drop'); say so once per burst, not per connection.
   let dropped = 0;
@@ -189,6 +238,12 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
   return {
     socketPath,
     async close(graceMs = 5_000) {
+      // The path goes first, so a client that comes now finds no socket (the CNI waits for the next
+      // agent) instead of queueing; then one turn of the loop accepts what is already queued, since
+      // closing the listener with connections in its queue resets them (ECONNRESET) and a rolling
+      // upgrade's last requests would be lost. (libuv also unlinks the path when the listener closes.)
+      await unlink(socketPath).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 20));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
@@ -197,7 +252,6 @@ export async function startAgentServer(opts: AgentServerOptions): Promise<AgentS
       await closed;
       clearTimeout(timer);
       clearTimeout(dropTimer);
-      await unlink(socketPath).catch(() => undefined);
     },
   };
 }

@@ -1,4 +1,4 @@
-// macvlan L3 shims (design §4): for each host NIC carrying a macvlan + vlanMode l3 network, a
+// macvlan L3 shims (docs/design.md §4): for each host NIC carrying a macvlan + vlanMode l3 network, a
 // host-side macvlan sibling in bridge mode holding the gateway (first usable address of the host's
 // pod block) with the pod block's prefix. Needed because a macvlan child cannot reach its parent's
 // own addresses: the pods' gateway has to be a sibling on the same parent. Only links named
@@ -79,7 +79,7 @@ export function diffShims(links: HostLink[], want: Map<string, string[]>): ShimR
 }
 
 /**
- * Reconciles shims. A failure part-way through undoes the shims this call created (style §8) and
+ * Reconciles shims. A failure part-way through undoes the shims this call created (docs/conventions.md §8) and
  * rejects naming what was rolled back; existing shims are left for the next pass.
  */
 export async function reconcileShims(hostNet: HostNetwork, want: Map<string, string[]>): Promise<ShimReconcileResult> {

@@ -6,6 +6,7 @@ import { cidrViews } from '../lib/cluster/claim-objects.js';
 import { networkFromCidr, networkFromHostInterfaces } from '../lib/check/plan.js';
 import type { CheckNetwork } from '../lib/check/types.js';
 import { UserError } from '../lib/errors.js';
+import { deviceClassName } from '../lib/dra/slices.js';
 import { R } from '../lib/k8s/resources.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { ApiError, type KubeApi, isNotFound } from '../kube/api.js';
@@ -57,4 +58,26 @@ export async function hostsBySelector(api: KubeApi, selector: string): Promise<s
     throw e;
   }
   return nodes.items.map((n) => n.metadata?.name ?? '').filter(Boolean).sort();
+}
+
+/**
+ * --via claim: every network checked must have its DRA DeviceClass (`<network>.multinic.fms.io`,
+ * made by apply where resource.k8s.io/v1 is served). A usage error naming the missing ones otherwise.
+ */
+export async function requireDraClasses(api: KubeApi, networks: string[]): Promise<void> {
+  let have: Set<string>;
+  try {
+    have = new Set((await api.list(R.DraDeviceClass)).items.map((c) => c.metadata?.name ?? ''));
+  } catch (e) {
+    if (isNotFound(e)) {
+      throw new UserError(`--via claim needs DRA, but ${api.server} does not serve resource.k8s.io/v1 DeviceClasses`, { hint: 'use Kubernetes 1.34 or newer with kubectl multinic install --dra (docs/dra.md), or check with --via annotation' });
+    }
+    throw e;
+  }
+  const missing = networks.filter((n) => !have.has(deviceClassName(n)));
+  if (missing.length) {
+    throw new UserError(`--via claim: no DeviceClass ${missing.map((n) => `"${deviceClassName(n)}"`).join(', ')} for network${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, {
+      hint: 'kubectl multinic apply makes one per network where resource.k8s.io/v1 is served: apply the network again after install --dra (docs/dra.md), or check with --via annotation',
+    });
+  }
 }

@@ -2,11 +2,16 @@
 // (one per NIC, each pinned by `masters`), then all client pods at once so the pair's aggregate is
 // measured simultaneously; logs read back and judged by src/lib/check. Every pod this run created
 // is deleted when it ends — success, failure, an API error or an abort (Ctrl-C) — unless keepPods.
+// With --via claim each pod gets its NIC through a ResourceClaim made from a per-test template
+// (deleted with the pods; the claims go with their pods) and its address is read from the
+// claim's status.devices, which the agent writes after the ADD.
 import { randomBytes } from 'node:crypto';
 import { evaluateTest, retryable } from '../lib/check/evaluate.js';
 import { parseIperf3Client, parseIperf3Server } from '../lib/check/iperf3.js';
 import { nextRunnable } from '../lib/check/plan.js';
-import { POD_NIC, type Pod, type PodParams, RUN_LABEL, clientPod, hasNetworkStatus, podNetworkAddress, podProblem, serverPod } from '../lib/check/pods.js';
+import { POD_NIC, type Pod, type PodParams, RUN_LABEL, claimNetworkAddress, clientPod, hasNetworkStatus, nicClaimTemplate, podClaimName, podNetworkAddress, podProblem, serverPod } from '../lib/check/pods.js';
+import type { ResourceClaim } from '../lib/dra/types.js';
+import type { KubeObject } from '../lib/k8s/meta.js';
 import type { CheckGroup, CheckOptions, CheckPlan, CheckTest, PodObservation, TestObservation, TestResult } from '../lib/check/types.js';
 import { UserError } from '../lib/errors.js';
 import { R } from '../lib/k8s/resources.js';
@@ -97,6 +102,8 @@ const newRunId = (): string => randomBytes(4).toString('hex').slice(0, 6).replac
  */
 class CheckRun {
   readonly created = new Set<string>();
+  /** --via claim: the ResourceClaimTemplates this run created. */
+  readonly templates = new Set<string>();
   readonly results = new Map<string, TestResult>();
   /** An abort from outside, or a fatal API error in one group, stops them all. */
   readonly ctl = new AbortController();
@@ -114,7 +121,7 @@ class CheckRun {
     private readonly emit: (e: CheckEvent) => void,
   ) {
     this.numberOf = new Map(plan.tests.map((x, i) => [x.id, i]));
-    this.params = { runId, namespace: opts.namespace, image: opts.image, duration: opts.duration, parallel: opts.parallel };
+    this.params = { runId, namespace: opts.namespace, image: opts.image, duration: opts.duration, parallel: opts.parallel, via: opts.via ?? 'annotation' };
   }
 
   private get signal(): AbortSignal {
@@ -137,6 +144,39 @@ class CheckRun {
       throw e;
     }
     this.created.add(pod.metadata?.name ?? '');
+  }
+
+  /** --via claim: the template a test side's pods claim their NIC from. */
+  private async createTemplate(t: KubeObject): Promise<void> {
+    if (this.signal.aborted) throw new Aborted();
+    try {
+      await this.api.create(R.ResourceClaimTemplate, t);
+    } catch (e) {
+      if (isNotFound(e)) {
+        throw new UserError(`cannot create ResourceClaimTemplate ${this.opts.namespace}/${t.metadata?.name}: namespace "${this.opts.namespace}" not found or resource.k8s.io/v1 not served by ${this.api.server}`, {
+          hint: '--via claim needs DRA (Kubernetes 1.34+, kubectl multinic install --dra, docs/dra.md) and -n with a namespace that has the network; else use --via annotation',
+        });
+      }
+      throw e;
+    }
+    this.templates.add(t.metadata?.name ?? '');
+  }
+
+  private async removeTemplate(name: string): Promise<void> {
+    try {
+      await this.api.delete(R.ResourceClaimTemplate, name, this.opts.namespace);
+      this.templates.delete(name);
+    } catch {
+      /* the final sweep retries */
+    }
+  }
+
+  /** --via claim: the pod's address from its claim's status.devices, and the claim it was read from. */
+  private async claimAddress(pod: Pod): Promise<{ address?: string; interface?: string; claim?: string }> {
+    const name = podClaimName(pod);
+    if (!name) return {};
+    const claim = await this.api.get<ResourceClaim & KubeObject>(R.ResourceClaim, name, this.opts.namespace);
+    return { ...claimNetworkAddress(claim), claim: `${this.opts.namespace}/${name}` };
   }
 
   private async remove(name: string): Promise<void> {
@@ -165,10 +205,13 @@ class CheckRun {
       const pod = await this.api.get<Pod>(R.Pod, name, opts.namespace);
       if (!pod) return { name, started: false, message: 'the pod disappeared' };
       const phase = pod.status?.phase;
-      const running = phase === 'Running' || phase === 'Succeeded' || (phase === 'Failed' && hasNetworkStatus(pod));
-      if (running && (hasNetworkStatus(pod) || (runningSince !== undefined && Date.now() - runningSince > 10_000))) {
-        const a = podNetworkAddress(pod, opts.namespace, network);
-        return { name, phase, started: true, address: a?.address, interface: a?.interface };
+      const byClaim = this.params.via === 'claim' ? await this.claimAddress(pod) : undefined;
+      // The ADD is done once Multus wrote network-status, or (--via claim) the agent wrote the claim's device status.
+      const attached = byClaim ? !!byClaim.address : hasNetworkStatus(pod);
+      const running = phase === 'Running' || phase === 'Succeeded' || (phase === 'Failed' && attached);
+      if (running && (attached || (runningSince !== undefined && Date.now() - runningSince > 10_000))) {
+        const a = byClaim ?? podNetworkAddress(pod, opts.namespace, network);
+        return { name, phase, started: true, address: a?.address, interface: a?.interface, ...(byClaim?.claim ? { claim: byClaim.claim } : {}) };
       }
       if (running) runningSince ??= Date.now();
       if (phase === 'Failed') return { name, phase, started: false, message: podProblem(pod) ?? 'the pod failed' };
@@ -216,6 +259,7 @@ class CheckRun {
     const n = this.numberOf.get(test.id) ?? 0;
     for (let attempt = 1; attempt <= t.maxAttempts; attempt++) {
       obs.attempts = attempt;
+      if (attempt === 1 && this.params.via === 'claim') await this.createTemplate(nicClaimTemplate(test, n, 'client', this.params));
       const pod = clientPod(test, n, obs.server?.address ?? '', this.params, attempt, obs.server?.interface ?? POD_NIC);
       const name = pod.metadata?.name ?? '';
       await this.create(pod);
@@ -242,6 +286,7 @@ class CheckRun {
       runnable.map(async (test) => {
         const obs = observations.get(test.id) as TestObservation;
         const pod = serverPod(test, this.numberOf.get(test.id) ?? 0, this.params);
+        if (this.params.via === 'claim') await this.createTemplate(nicClaimTemplate(test, this.numberOf.get(test.id) ?? 0, 'server', this.params));
         await this.create(pod);
         obs.server = await this.waitStarted(pod.metadata?.name ?? '', test.network);
         if (obs.server.started && obs.server.address) serving.set(test.id, await this.waitListening(obs.server));
@@ -278,8 +323,10 @@ class CheckRun {
       }
       this.emit({ type: 'group-done', group: g });
       if (!opts.keepPods) {
-        const mine = [...this.created].filter((name) => g.tests.some((x) => name.startsWith(`mnchk-${this.runId}-${this.numberOf.get(x.id)}-`)));
-        await Promise.all(mine.map((name) => this.remove(name)));
+        const mine = (names: Iterable<string>) => [...names].filter((name) => g.tests.some((x) => name.startsWith(`mnchk-${this.runId}-${this.numberOf.get(x.id)}-`)));
+        await Promise.all(mine(this.created).map((name) => this.remove(name)));
+        // The pods' claims go with the pods (owned by them); their templates are ours to delete.
+        await Promise.all(mine(this.templates).map((name) => this.removeTemplate(name)));
       }
     }
   }
@@ -329,6 +376,7 @@ export async function runCheck(api: KubeApi, plan: CheckPlan, opts: CheckOptions
     ro.signal?.removeEventListener('abort', onOuterAbort);
   }
   const leftovers = opts.keepPods ? [...run.created].sort() : await sweep(api, opts.namespace, run.runId, run.created, t, emit);
+  if (!opts.keepPods && (opts.via === 'claim' || run.templates.size)) await sweepTemplates(api, opts.namespace, run.runId);
   if (run.fatal) throw run.fatal;
   return {
     runId: run.runId,
@@ -372,4 +420,10 @@ export async function sweep(api: KubeApi, namespace: string, runId: string, crea
   left.sort();
   emit({ type: 'cleanup-done', leftovers: left });
   return left;
+}
+
+/** --via claim: deletes the run's ResourceClaimTemplates (by its label, so a lost create answer is covered too). */
+export async function sweepTemplates(api: KubeApi, namespace: string, runId: string): Promise<void> {
+  const items = await api.list(R.ResourceClaimTemplate, { namespace, labelSelector: `${RUN_LABEL}=${runId}` }).then((l) => l.items, () => []);
+  await Promise.all(items.map((t) => api.delete(R.ResourceClaimTemplate, t.metadata?.name ?? '', namespace).catch(() => undefined)));
 }

@@ -1,7 +1,7 @@
 // The human summary of a CheckReport (stdout of `check` without -o json|yaml): one summary line,
 // then per network and NIC the matrix (Gbit/s where it passed, FAIL where it did not connect,
 // Gbit/s! where it connected but failed), the aggregate per host pair, and only the failures with
-// their hints (style §9).
+// their hints (docs/conventions.md §9).
 import { renderTable } from '../cli/table.js';
 import { nicMatrices } from '../lib/check/report.js';
 import type { CheckReport } from '../lib/check/types.js';

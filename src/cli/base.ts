@@ -1,5 +1,5 @@
 // The base of every command: kubectl's global flags, output format, colour, and the mapping of
-// errors to exit codes (design §3.4). Commands stay thin: parse → gather → lib → render.
+// errors to exit codes (docs/design.md §3.4). Commands stay thin: parse → gather → lib → render.
 import { Command, Errors, Flags, Interfaces } from '@oclif/core';
 import type { KubeApi } from '../kube/api.js';
 import { ExitCode, UserError } from '../lib/errors.js';

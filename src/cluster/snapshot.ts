@@ -1,9 +1,9 @@
 // Gathers a ClusterSnapshot (src/lib/status.ts) from the API: one list per resource, in parallel;
 // and the DoctorSnapshot (src/lib/doctor/types.ts) on top of it, after asking every agent in scope
-// to probe its node now (the on-demand probe of design §3.5).
+// to probe its node now (the on-demand probe of docs/design.md §3.5).
 import { randomBytes } from 'node:crypto';
 import type { KubeApi } from '../kube/api.js';
-import { ApiError, isNotFound } from '../kube/api.js';
+import { forbiddenMessage, isNotFound } from '../kube/api.js';
 import type { HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
 import { listCidrViews } from './cidr-view.js';
 import { PROBE_REQUEST_ANNOTATION } from '../lib/diagnostics/types.js';
@@ -31,7 +31,6 @@ export function isAgentDaemonSet(ds: { [k: string]: unknown }): boolean {
   return sel?.['app.kubernetes.io/name'] === AGENT_NAME;
 }
 
-/** Lists everything `status` and `apply --wait` look at. */
 /**
  * What status and the TUI show. `dra` also lists every ResourceClaim and our ResourceSlices (status
  * names the claim holding each NIC); apply's wait loop and the watch feed re-gather often and leave them out.
@@ -42,32 +41,41 @@ export async function gatherSnapshot(kube: KubeApi, o: { dra?: boolean } = {}): 
 }
 
 async function gatherBase(kube: KubeApi, dra: boolean): Promise<ClusterSnapshot & { allDaemonSets: KubeObject[] }> {
-  const draUnreadable: string[] = [];
-  const [networks, cidrs, ippools, hostInterfaces, nodes, daemonSets, draClaims, draSlices] = await Promise.all([
+  const [networks, cidrs, ippools, hostInterfaces, nodes, daemonSets, draState] = await Promise.all([
     kube.list<MultiNicNetwork>(R.MultiNicNetwork),
     listCidrViews(kube),
     kube.list<IPPool>(R.IPPool),
     kube.list<HostInterface>(R.HostInterface),
     kube.list(R.Node),
-    kube.list(R.DaemonSet).catch((e) => {
-      if (isNotFound(e)) return { items: [], resourceVersion: '' };
-      throw e;
-    }),
+    optionalList(kube.list(R.DaemonSet)),
     // DRA (docs/dra.md).
-    dra ? draList(kube.list<ResourceClaim>(R.ResourceClaim), 'resourceclaims', draUnreadable) : [],
-    dra ? draList(kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` }), 'resourceslices', draUnreadable) : [],
+    dra ? gatherDra(kube) : undefined,
   ]);
   return {
-    ...(dra ? { draClaims, draSlices } : {}),
-    ...(draUnreadable.length > 0 ? { draUnreadable } : {}),
+    ...(draState ? { draClaims: draState.draClaims, draSlices: draState.draSlices } : {}),
+    ...(draState?.draUnreadable ? { draUnreadable: draState.draUnreadable } : {}),
     networks: networks.items,
     cidrs,
     ippools: ippools.items,
     hostInterfaces: hostInterfaces.items,
     nodes: nodes.items,
-    daemonSets: daemonSets.items.filter(isAgentDaemonSet),
-    allDaemonSets: daemonSets.items,
+    daemonSets: daemonSets.filter(isAgentDaemonSet),
+    allDaemonSets: daemonSets,
   };
+}
+
+/**
+ * Every ResourceClaim and our driver's ResourceSlices (the claims' view of the NICs,
+ * src/lib/dra/held.ts): none on a cluster without resource.k8s.io/v1; a user who may not list them
+ * gets none, and `draUnreadable` says which the API refused and why.
+ */
+export async function gatherDra(kube: KubeApi): Promise<Required<Pick<ClusterSnapshot, 'draClaims' | 'draSlices'>> & Pick<ClusterSnapshot, 'draUnreadable'>> {
+  const draUnreadable: string[] = [];
+  const [draClaims, draSlices] = await Promise.all([
+    optionalList(kube.list<ResourceClaim>(R.ResourceClaim), (m) => draUnreadable.push(`resourceclaims: ${m}`)),
+    optionalList(kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.driver=${DRIVER}` }), (m) => draUnreadable.push(`resourceslices: ${m}`)),
+  ]);
+  return { draClaims, draSlices, ...(draUnreadable.length > 0 ? { draUnreadable } : {}) };
 }
 
 export interface DoctorGatherOptions {
@@ -80,27 +88,24 @@ export interface DoctorGatherOptions {
   probeTimeoutMs: number;
 }
 
-const emptyOnNotFound = <T>(e: unknown): { items: T[]; resourceVersion: string } => {
-  if (isNotFound(e)) return { items: [], resourceVersion: '' };
-  throw e;
-};
-
 /**
- * DRA lists: a cluster without resource.k8s.io/v1 has none (404); a user who may not list them (403)
- * gets doctor without the DRA checks, told why, instead of no doctor at all.
+ * The items of a list the cluster may not serve: none when its API is not there (404: no
+ * DaemonSets API, no Multus CRD, no resource.k8s.io/v1). With `forbidden`, a 403 is told to it and
+ * counts as none too; without, it is an error like any other.
  */
-const draList = async <T>(list: Promise<{ items: T[] }>, what: string, unreadable: string[]): Promise<T[]> => {
+async function optionalList<T>(list: Promise<{ items: T[] }>, forbidden?: (message: string) => void): Promise<T[]> {
   try {
     return (await list).items;
   } catch (e) {
     if (isNotFound(e)) return [];
-    if (e instanceof ApiError && e.code === 403) {
-      unreadable.push(`${what}: ${e.message}`);
+    const denied = forbiddenMessage(e);
+    if (forbidden && denied !== undefined) {
+      forbidden(denied);
       return [];
     }
     throw e;
   }
-};
+}
 
 const nonceOf = (hi: HostInterface): string | undefined => (hi.status as { diagnostics?: { nonce?: unknown } } | undefined)?.diagnostics?.nonce as string | undefined;
 
@@ -143,7 +148,7 @@ export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions
     probeAgents(kube, first.items, o.probeTimeoutMs, o.node),
     gatherBase(kube, true),
     kube.list(R.CustomResourceDefinition),
-    kube.list(R.NetworkAttachmentDefinition).catch(emptyOnNotFound<KubeObject>),
+    optionalList(kube.list(R.NetworkAttachmentDefinition)),
     kube.list(R.Namespace),
     kube.list(R.Pod),
     o.target ? kube.list(R.Event, { namespace: o.target.namespace, fieldSelector: `involvedObject.name=${o.target.name}` }) : Promise.resolve({ items: [] as KubeObject[], resourceVersion: '' }),
@@ -154,7 +159,7 @@ export async function gatherDoctorSnapshot(kube: KubeApi, o: DoctorGatherOptions
     now: new Date().toISOString(),
     cliVersion: o.cliVersion,
     crds: crds.items.filter((c) => (c.spec as { group?: string } | undefined)?.group === MULTINIC_GROUP),
-    nads: nads.items,
+    nads,
     namespaces: namespaces.items.map((n) => ({ name: n.metadata?.name ?? '', phase: (n.status as { phase?: string } | undefined)?.phase })),
     pods: pods.items,
     events: events.items.filter((e) => (e as { involvedObject?: { kind?: string } }).involvedObject?.kind === 'Pod'),

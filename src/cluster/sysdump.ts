@@ -11,6 +11,7 @@ import type { KubeObject } from '../lib/k8s/meta.js';
 import { R } from '../lib/k8s/resources.js';
 import { redactObject, redactText } from '../lib/sysdump/redact.js';
 import type { TarEntry } from '../lib/sysdump/tar.js';
+import { listAllClaims, listCidrViews } from './cidr-view.js';
 import { gatherDoctorSnapshot } from './snapshot.js';
 
 export interface SysdumpOptions {
@@ -113,7 +114,11 @@ export async function gatherSysdump(kube: KubeApi, o: SysdumpOptions): Promise<{
   const list = (r: (typeof R)[keyof typeof R], opts?: { namespace?: string }) => kube.list(r, opts).then((l) => l.items);
   const resources: Array<[string, () => Promise<unknown[]>]> = [
     ['multinicnetworks', async () => snap?.networks ?? list(R.MultiNicNetwork)],
-    ['cidrs', async () => snap?.cidrs ?? list(R.CIDR)],
+    // The CIDR objects as stored (a summary once claims hold the host entries), the CIDRClaims as
+    // stored, and the views every reader assembles from them (docs/scale.md).
+    ['cidrs', () => list(R.CIDR)],
+    ['cidrclaims', () => listAllClaims(kube)],
+    ['cidr-views', async () => snap?.cidrs ?? listCidrViews(kube)],
     ['ippools', async () => snap?.ippools ?? list(R.IPPool)],
     ['hostinterfaces', async () => snap?.hostInterfaces ?? list(R.HostInterface)],
     ['deviceclasses', () => list(R.DeviceClass)],

@@ -18,6 +18,11 @@ export class AgentUnavailableError extends Error {
   constructor(
     readonly socketPath: string,
     message: string,
+    /**
+     * The shape of an agent between two processes (a restart, a rolling upgrade): its socket is
+     * missing, refuses, resets or closed without answering. False for a timeout or a permission error.
+     */
+    readonly away = false,
   ) {
     super(message);
     this.name = 'AgentUnavailableError';
@@ -35,7 +40,7 @@ export class AgentRequestError extends Error {
   }
 }
 
-/** The calls the CNI makes (style §4: narrow, named by role, with a fake in test/fakes). */
+/** The calls the CNI makes (docs/conventions.md §4: narrow, named by role, with a fake in test/fakes). */
 export interface AgentClient {
   readonly socketPath: string;
   allocate(req: AllocateRequest): Promise<AllocateResponse>;
@@ -54,8 +59,11 @@ export interface AgentClientOptions {
 
 /** Maps a socket error to what the operator should check. */
 function unavailable(socketPath: string, err: NodeJS.ErrnoException): AgentUnavailableError {
-  if (err.code === 'ENOENT') return new AgentUnavailableError(socketPath, `agent socket ${socketPath} missing: is the multinic agent running on this node?`);
-  if (err.code === 'ECONNREFUSED') return new AgentUnavailableError(socketPath, `agent socket ${socketPath} refused the connection: the multinic agent is not listening (restarting?)`);
+  if (err.code === 'ENOENT') return new AgentUnavailableError(socketPath, `agent socket ${socketPath} missing: is the multinic agent running on this node?`, true);
+  if (err.code === 'ECONNREFUSED') return new AgentUnavailableError(socketPath, `agent socket ${socketPath} refused the connection: the multinic agent is not listening (restarting?)`, true);
+  // An agent that stops with our request unread (a rolling upgrade's old agent closing its socket,
+  // connections still queued or unanswered) resets them: away as much as a refused connection.
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return new AgentUnavailableError(socketPath, `agent socket ${socketPath} reset the connection before answering: is the multinic agent restarting?`, true);
   if (err.code === 'EACCES') return new AgentUnavailableError(socketPath, `agent socket ${socketPath}: permission denied (the plugin must run as root)`);
   return new AgentUnavailableError(socketPath, `agent socket ${socketPath}: ${err.message}`);
 }
@@ -158,7 +166,7 @@ function call<T>(socketPath: string, path: string, body: unknown, timeoutMs: num
         return;
       }
       if (r) answer(r);
-      else if (eof) finish(() => reject(new AgentUnavailableError(socketPath, `agent socket ${socketPath} closed the connection before answering ${path}: is the multinic agent restarting?`)));
+      else if (eof) finish(() => reject(new AgentUnavailableError(socketPath, `agent socket ${socketPath} closed the connection before answering ${path}: is the multinic agent restarting?`, true)));
     };
     sock.setTimeout(timeoutMs, () => {
       finish(() => reject(new AgentUnavailableError(socketPath, `agent socket ${socketPath} did not answer ${path} within ${timeoutMs} ms: is the multinic agent overloaded or stuck?`)));

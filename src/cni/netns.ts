@@ -1,4 +1,5 @@
-// Reading a pod netns back for CHECK and DEL through the namespace-entry helper (src/host/exec.ts).
+// Reading a pod netns back for CHECK and DEL, and deleting a pod link, through the namespace-entry
+// helper (src/host/exec.ts).
 import { existsSync } from 'node:fs';
 import { CommandError, ipJson, run } from '../host/exec.js';
 import type { NetnsState } from './plugin.js';
@@ -27,7 +28,6 @@ export async function readNetns(netns: string): Promise<NetnsState | undefined> 
     routes: [...routes4, ...routes6].map((r) => ({ dst: r.dst, ...(r.gateway ? { gw: r.gateway } : {}), ...(r.dev ? { dev: r.dev } : {}) })),
   };
 }
-
 
 /** Deletes `ifName` inside the netns at `netns`; idempotent (netns or link already gone is success). */
 export async function deleteLink(netns: string, ifName: string): Promise<void> {

@@ -57,7 +57,7 @@ export interface InvokeOptions {
   timeoutMs?: number;
 }
 
-/** The delegate-running port (style §4); tests substitute it to count or fail calls. */
+/** The delegate-running port (docs/conventions.md §4); tests substitute it to count or fail calls. */
 export type InvokePlugin = (type: string, config: Record<string, unknown>, opts: InvokeOptions) => Promise<unknown>;
 
 interface RunResult {

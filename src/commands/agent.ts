@@ -24,6 +24,11 @@ export default class AgentCommand extends BaseCommand<typeof AgentCommand> {
     'max-connections': Flags.string({ description: 'Open connections on the agent socket at most; more are closed (default 512).' }),
     dra: Flags.boolean({ description: 'DRA (--kube): publish NICs as a resource.k8s.io/v1 ResourceSlice and serve the kubelet DRA plugin. See docs/dra.md.' }),
     'kubelet-dir': Flags.string({ description: 'kubelet root dir for the DRA plugin sockets (--dra; default /var/lib/kubelet).' }),
+    'dra-sysfs-root': Flags.string({ description: 'sysfs root the ResourceSlice\'s PCIe root and RDMA facts are read from (--dra; default --sysfs-root).' }),
+    'cni-bin-dir': Flags.string({ description: 'Host CNI bin directories, colon-separated, where the diagnostics look for the plugins this node needs (default /opt/cni/bin).' }),
+    'probe-interval': Flags.string({ description: 'Seconds between node probes published as HostInterface diagnostics (default 30).' }),
+    'self-check-interval': Flags.string({ description: 'Seconds between self-checks of the socket and the journal, behind /readyz (default 10).' }),
+    'health-interval': Flags.string({ description: 'Seconds between continuous health rounds (allocability and reachability per NIC; default 60, 0 turns it off). See docs/metrics.md.' }),
     'metrics-addr': Flags.string({ description: "[HOST]:PORT for Prometheus /metrics, /healthz and /readyz (default :9417; '' turns it off). See docs/metrics.md." }),
   };
 

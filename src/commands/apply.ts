@@ -35,7 +35,8 @@ async function servesDra(kube: KubeApi): Promise<boolean> {
 export interface ApplyResult {
   apiVersion: 'multinic.fms.io/v1';
   kind: 'ApplyResult';
-  objects: Array<{ kind: string; name: string; action: 'created' | 'configured' | 'unchanged' }>;
+  /** apiVersion with kind names the type: DeviceClass is a kind of both multinic.fms.io and resource.k8s.io. */
+  objects: Array<{ apiVersion: string; kind: string; name: string; action: 'created' | 'configured' | 'unchanged' }>;
   /** Present when --wait ran. */
   status?: StatusReport;
   cidrs: CIDR[];
@@ -119,7 +120,7 @@ of a network's attach mode (plugin type, its mode, or vlanMode) while pods hold 
         const net = await kube.get<MultiNicNetwork>(R.MultiNicNetwork, name);
         if (net) await adoptPlannedCidr(kube, net);
       }
-      applied.push({ kind: o.obj.kind ?? '', name: o.obj.metadata?.name ?? '', action });
+      applied.push({ apiVersion: o.obj.apiVersion ?? '', kind: o.obj.kind ?? '', name: o.obj.metadata?.name ?? '', action });
       this.note(`${o.obj.kind?.toLowerCase()}.${o.ref.group}/${o.obj.metadata?.name} ${action}`);
     }
     const names = new Set(networks.map((n) => n.name));

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base.js';
 import { outputFlags } from '../cli/output.js';
-import { gatherNetworks, hostsBySelector } from '../check/gather.js';
+import { gatherNetworks, hostsBySelector, requireDraClasses } from '../check/gather.js';
 import { INTERRUPTED_EXIT, onInterrupt } from '../check/interrupt.js';
 import { Progress } from '../check/progress.js';
 import { runCheck } from '../check/run.js';
@@ -11,7 +11,7 @@ import { renderJunit } from '../lib/check/junit.js';
 import { planCheck, validateCheckOptions } from '../lib/check/plan.js';
 import { RUN_LABEL } from '../lib/check/pods.js';
 import { buildReport, reportExitCode } from '../lib/check/report.js';
-import type { CheckOptions, CheckReport, PairMode } from '../lib/check/types.js';
+import type { AttachVia, CheckOptions, CheckReport, PairMode } from '../lib/check/types.js';
 import { UserError } from '../lib/errors.js';
 import { defaultImage } from '../lib/install/render.js';
 
@@ -33,12 +33,15 @@ export default class CheckCommand extends BaseCommand<typeof CheckCommand> {
 
 Each result is compared with what is expected: --expect-gbps, else the link speed the HostInterface reports for PCI NICs (virtual NICs such as veth report a nominal speed and are not judged on bandwidth), minus --tolerance. Failures name the host pair, the NIC, the likely cause (no route, no address, wrong interface used, ...) and a hint.
 
+With --via claim (DRA, install --dra, docs/dra.md) each pod gets the NIC under test through a ResourceClaim of the network's DeviceClass (<network>.multinic.fms.io, one device whose interfaceName is that NIC) instead of cni-args, is placed on its host by node affinity so the scheduler allocates the claim there, and its address is read from the claim's status.devices (KEP-4817), which the agent writes after the ADD: the kubelet's Prepare, the agent's claimed-NIC attach and the claim status are then on the tested path. The run's ResourceClaimTemplates are deleted with its pods; the claims go with their pods.
+
 Pods run in -n NAMESPACE (the network's NetworkAttachmentDefinition must exist there) and are always deleted at the end, on failure and on Ctrl-C, unless --keep-pods. Exit 0 when every test passes, 1 when any fails, 2 on bad input, 3 when the cluster cannot be reached.`;
   static override examples = [
     '<%= config.bin %> check',
     '<%= config.bin %> check --network multi-nic-sample --pairs ring --duration 10 --parallel 4',
     '<%= config.bin %> check --nodes gpu-1,gpu-2 --expect-gbps 100 --tolerance 0.1 --junit-file check.xml',
     "<%= config.bin %> check --test '*/nic0' -o json",
+    '<%= config.bin %> check --via claim --network multi-nic-sample',
     '<%= config.bin %> check --image registry.local/tools/iperf3:3.16 --port-base 30000',
   ];
   static override flags = {
@@ -55,6 +58,7 @@ Pods run in -n NAMESPACE (the network's NetworkAttachmentDefinition must exist t
     image: Flags.string({ description: 'Image with iperf3 >= 3.10 (default: the agent image, already on every node).' }),
     'port-base': Flags.integer({ description: 'First iperf3 server port; each server on a host gets its own.', default: 5201 }),
     'junit-file': Flags.string({ description: 'Also write the results as JUnit XML to this file (for CI).' }),
+    via: Flags.option({ description: 'How the pods get the NIC: the Multus annotation (cni-args masters), or a DRA ResourceClaim (install --dra).', options: ['annotation', 'claim'] as const, default: 'annotation' as const })(),
     'keep-pods': Flags.boolean({ description: 'Leave the check pods for inspection.', default: false }),
     ...outputFlags({ wide: true }),
   };
@@ -76,11 +80,13 @@ Pods run in -n NAMESPACE (the network's NetworkAttachmentDefinition must exist t
       portBase: f['port-base'],
       namespace: f.namespace ?? '',
       keepPods: f['keep-pods'],
+      via: f.via as AttachVia,
     });
     const api = await this.kube();
     await api.version();
     opts.namespace ||= api.namespace;
     const networks = await gatherNetworks(api, opts.networks);
+    if (opts.via === 'claim') await requireDraClasses(api, networks.map((n) => n.name));
     const selected = opts.nodeSelector ? await hostsBySelector(api, opts.nodeSelector) : undefined;
     const plan = planCheck(networks, opts, selected);
 

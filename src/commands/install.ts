@@ -15,6 +15,8 @@ import { AGENT_NAME, DEFAULT_CNI_BIN_DIR, DEFAULT_KUBELET_DIR, DEFAULT_NAMESPACE
 
 /** One object install handled. */
 export interface InstalledObject {
+  /** With kind it names the type (group/version, v1 for the core group). */
+  apiVersion: string;
   kind: string;
   name: string;
   namespace?: string;
@@ -85,6 +87,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
     'pod-monitor': Flags.boolean({ description: 'Also apply a Prometheus Operator PodMonitor scraping the agents (needs the monitoring.coreos.com CRDs).', default: false }),
     'service-monitor': Flags.boolean({ description: 'Also apply a headless Service over the agents\' metrics port and a Prometheus Operator ServiceMonitor on it.', default: false }),
     'prometheus-rule': Flags.boolean({ description: 'Also apply a Prometheus Operator PrometheusRule with the agents\' alerts (docs/metrics.md).', default: false }),
+    'health-interval': Flags.integer({ description: 'Seconds between the agents\' per-NIC health rounds: a test attachment through the real delegate on every NIC (needs --pod-netns-access) and a probe of every peer over it; 0 turns it off (default: the agent\'s, 60; docs/metrics.md#continuous-health).' }),
     dra: Flags.boolean({ description: 'Run the agents with DRA: NICs as ResourceSlices and the kubelet DRA plugin (Kubernetes 1.34+; docs/dra.md).', default: false }),
     'kubelet-dir': Flags.string({ description: `With --dra: the kubelet's root dir on the hosts (default ${DEFAULT_KUBELET_DIR}).` }),
     wait: Flags.boolean({ description: 'Wait until every scheduled agent pod is ready.', default: false }),
@@ -116,6 +119,7 @@ The CNI bin dir is taken from --cni-bin-dir, else from the cnibin volume of the 
       prometheusRule: f['prometheus-rule'],
       dra: f.dra,
       ...(f['kubelet-dir'] !== undefined ? { kubeletDir: f['kubelet-dir'] } : {}),
+      ...(f['health-interval'] !== undefined ? { healthInterval: f['health-interval'] } : {}),
     };
     // Validate every flag before touching a cluster: bad input never leaves a half-done install.
     renderInstall({ ...opts, cniBinDir: f['cni-bin-dir'] });
@@ -243,7 +247,7 @@ async function applyOne(api: KubeApi, desired: KubeObject, dryRun: boolean): Pro
 }
 
 function entry(o: KubeObject, action: ApplyAction): InstalledObject {
-  return { kind: o.kind ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}), action };
+  return { apiVersion: o.apiVersion ?? '', kind: o.kind ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}), action };
 }
 
 function imageOf(objects: KubeObject[]): string {

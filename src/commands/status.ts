@@ -6,7 +6,7 @@ import { formatCount, planTable } from '../cli/views/plan.js';
 import { gatherSnapshot, requireInstalled } from '../cluster/snapshot.js';
 import { ExitCode, UserError } from '../lib/errors.js';
 import { listPools } from '../lib/plan/index.js';
-import { type ClusterSnapshot, type StatusReport, buildStatusReport } from '../lib/status.js';
+import { type ClusterSnapshot, type ReportPools, type StatusReport, buildStatusReport } from '../lib/status.js';
 import { parseDuration } from '../kube/client.js';
 import { waitFor } from '../cli/wait.js';
 import type { KubeApi } from '../kube/api.js';
@@ -19,7 +19,9 @@ waits for readiness first, for CI).
 -w/--watch keeps it on screen as the cluster changes, from API watches (no polling): the table is
 redrawn in place on a terminal (printed again after a blank line otherwise); with -o json, yaml or
 jsonpath one document per change (yaml documents separated by ---), with -o name the networks whose
-status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
+status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0). Where the cluster serves
+DRA (resource.k8s.io/v1) it also watches ResourceClaims and ResourceSlices, so a NIC a claim
+takes or gives back shows at once (CLAIMED BY); a user who may not list them is told once.`;
   static override examples = [
     '<%= config.bin %> status',
     '<%= config.bin %> status multi-nic-sample -o wide',
@@ -40,7 +42,7 @@ status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
     const timeoutMs = parseDuration(this.flags.timeout, '--timeout');
     const kube = await this.kube();
     if (this.flags.watch) return this.watch(kube);
-    const once = async (): Promise<{ snap: ClusterSnapshot; report: StatusReport }> => {
+    const once = async (): Promise<{ snap: ClusterSnapshot; report: StatusReport; pools: ReportPools }> => {
       await requireInstalled(kube);
       const snap = await gatherSnapshot(kube, { dra: true });
       if (this.args.network && !snap.networks.some((n) => n.metadata.name === this.args.network)) {
@@ -48,10 +50,11 @@ status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
           hint: `networks in the cluster: ${snap.networks.map((n) => n.metadata.name).join(', ') || '(none; create one with kubectl multinic apply -f NETWORK.yaml)'}`,
         });
       }
-      return { snap, report: buildStatusReport(snap, this.args.network) };
+      const pools: ReportPools = new Map();
+      return { snap, report: buildStatusReport(snap, this.args.network, pools), pools };
     };
     // --wait waits through a briefly unreachable API; without it, one look.
-    const { snap, report } = this.flags.wait
+    const { snap, report, pools } = this.flags.wait
       ? (await waitFor({
           poll: once,
           settled: (v) => v.report.ready,
@@ -61,9 +64,10 @@ status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
           note: (t) => this.note(t),
         })).value
       : await once();
+    for (const why of snap.draUnreadable ?? []) this.note(`warning: cannot list ${why}: NICs held by ResourceClaims are not shown`);
     await this.emit({
       data: report,
-      human: (wide) => this.human(report, snap, wide),
+      human: (wide) => this.human(report, snap, wide, pools),
       names: () => report.networks.map((n) => objectName({ apiVersion: 'multinic.fms.io/v1', kind: 'MultiNicNetwork', metadata: { name: n.name } })),
     });
     if (!report.ready) {
@@ -109,10 +113,11 @@ status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
         if (this.args.network && !snap.networks.some((n) => n.metadata.name === this.args.network)) {
           throw new UserError(`MultiNicNetwork "${this.args.network}" not found`, { hint: `networks in the cluster: ${snap.networks.map((n) => n.metadata.name).join(', ') || '(none)'}` });
         }
-        const r = buildStatusReport(snap, this.args.network);
+        const pools: ReportPools = new Map();
+        const r = buildStatusReport(snap, this.args.network, pools);
         report = r;
         if (output.format === 'human') {
-          const text = this.human(r, snap, output.wide).replace(/\n?$/, '\n');
+          const text = this.human(r, snap, output.wide, pools).replace(/\n?$/, '\n');
           if (text === last) return;
           last = text;
           // On a terminal: redraw in place (cursor home, clear screen); elsewhere one rendering after another.
@@ -143,7 +148,7 @@ status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
     });
   }
 
-  private human(r: StatusReport, snap: ClusterSnapshot, wide: boolean): string {
+  private human(r: StatusReport, snap: ClusterSnapshot, wide: boolean, reported: ReportPools): string {
     const color = useColor(process.stdout, this.flags['no-color'], process.env);
     const out: string[] = [];
     out.push(
@@ -159,7 +164,8 @@ status changed, as kubectl get -w prints them. Ctrl-C ends it (exit 0).`;
       if (cidr) {
         const hostReady = new Map(n.hosts.map((h) => [h.hostName, h]));
         const used = new Map(n.hosts.flatMap((h) => h.nics.map((x) => [x.pool, x.used] as const)));
-        const pools = listPools(cidr);
+        const known = reported.get(n.name);
+        const pools = known?.cidr === cidr ? known.pools : listPools(cidr);
         out.push(
           planTable({ name: n.name, cidr, pools, unplaced: [], warnings: [] }, wide, color, (pool, base) => {
             const h = hostReady.get(pool.hostName);

@@ -6,14 +6,17 @@ import { ExitCode, UserError, wrapError } from '../lib/errors.js';
 import { ApiError, type KubeApi } from '../kube/api.js';
 import { parseDuration } from '../kube/client.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
-import { R, refFor, type ResourceRef } from '../lib/k8s/resources.js';
+import { MULTINIC_GROUP, R, refFor, type ResourceRef } from '../lib/k8s/resources.js';
 import { displayName, isOurs, uninstallOrder } from '../lib/install/apply.js';
 import { NAD_CRD_NAME } from '../lib/install/nad-crd.js';
 import { DEFAULT_NAMESPACE, GENERATED_LABEL, renderInstall } from '../lib/install/render.js';
 import { isNetworkDeviceClass } from '../lib/dra/slices.js';
 import { DRIVER } from '../lib/dra/types.js';
 
+/** One removed object, named as the API names it: apiVersion (its group) and kind, so a DeviceClass of
+ * multinic.fms.io and one of resource.k8s.io are told apart as every other kind is. */
 export interface RemovedObject {
+  apiVersion: string;
   kind: string;
   name: string;
   namespace?: string;
@@ -117,8 +120,8 @@ DRA (install --dra, docs/dra.md): the resource.k8s.io DeviceClasses apply made f
   /** Asks on a terminal; refuses (exit 2) without one. Declining changes nothing and exits 1. */
   private async confirm(networks: KubeObject[]): Promise<void> {
     const counts = new Map<string, number>();
-    for (const o of networks) counts.set(o.kind ?? '', (counts.get(o.kind ?? '') ?? 0) + 1);
-    const parts = [...counts].map(([k, n]) => `${n} ${k}${n === 1 ? '' : 's'}`);
+    for (const o of networks) counts.set(countLabel(o), (counts.get(countLabel(o)) ?? 0) + 1);
+    const parts = [...counts].map(([k, n]) => `${n} ${n === 1 ? k : plural(k)}`);
     const summary = parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0]!;
     if (!process.stdin.isTTY || !process.stderr.isTTY) {
       throw new UserError(`uninstall would delete ${summary}, but cannot ask for confirmation: stdin is not a terminal`, {
@@ -177,6 +180,22 @@ DRA (install --dra, docs/dra.md): the resource.k8s.io DeviceClasses apply made f
   }
 }
 
+/**
+ * What the prompt counts an object as: its kind, and the API group when that is not ours or the
+ * core one, so our DeviceClasses (multinic.fms.io, PCI IDs) and apply's DRA DeviceClasses
+ * (resource.k8s.io) are counted apart.
+ */
+function countLabel(o: KubeObject): string {
+  const group = (o.apiVersion ?? '').includes('/') ? (o.apiVersion ?? '').split('/')[0]! : '';
+  return group && group !== MULTINIC_GROUP && group !== 'k8s.cni.cncf.io' ? `${o.kind ?? ''} (${group})` : (o.kind ?? '');
+}
+
+/** "1 DeviceClass" / "2 DeviceClasses", "2 DeviceClasses (resource.k8s.io)". */
+function plural(label: string): string {
+  const [kind = '', ...group] = label.split(' ');
+  return [`${kind}${kind.endsWith('s') ? 'es' : 's'}`, ...group].join(' ');
+}
+
 function refOf(o: KubeObject): ResourceRef {
   const r = refFor(o.apiVersion, o.kind);
   if (!r) throw new Error(`no resource mapping for ${o.apiVersion} ${o.kind}`);
@@ -184,7 +203,7 @@ function refOf(o: KubeObject): ResourceRef {
 }
 
 function removed(o: KubeObject): RemovedObject {
-  return { kind: o.kind ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) };
+  return { apiVersion: o.apiVersion ?? '', kind: o.kind ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) };
 }
 
 /** The ResourceSlices of our DRA driver (the field selector is the API's; the filter is to be sure). */

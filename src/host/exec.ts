@@ -1,4 +1,4 @@
-// The one way this codebase runs host commands and enters network namespaces (style §11).
+// The one way this codebase runs host commands and enters network namespaces (docs/conventions.md §11).
 // Node cannot setns() safely in-process (the libuv thread pool shares the namespace), so namespace
 // entry is always a child process: `ip -n NAME` for named namespaces, `nsenter --net=PATH` for paths
 // such as CNI_NETNS. Uses node:child_process rather than execa: execa's import costs ~150 ms

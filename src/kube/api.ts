@@ -1,7 +1,8 @@
-// KubeApi: the only Kubernetes calls the product makes (style §4). Real adapter in ./client.ts,
+// KubeApi: the only Kubernetes calls the product makes (docs/conventions.md §4). Real adapter in ./client.ts,
 // built at entry points only; tests run it against the API stand-in (src/lab/apiserver).
 import type { KubeObject, ObjectMeta } from '../lib/k8s/meta.js';
 import type { ResourceRef } from '../lib/k8s/resources.js';
+import { ClusterUnreachableError } from '../lib/errors.js';
 
 /** Any object with metadata: generated CRD types and KubeObject both fit. */
 export interface KObject {
@@ -43,6 +44,16 @@ export interface WatchHandle {
 }
 
 /** A Kubernetes API error with its `Status` reason (NotFound, Conflict, AlreadyExists, Invalid, Gone...). */
+/**
+ * The API's message when `e` is a 403 (RBAC denied this request): the real client reports it as a
+ * ClusterUnreachableError (exit 3), an adapter may as an ApiError. Undefined for anything else.
+ */
+export function forbiddenMessage(e: unknown): string | undefined {
+  if (e instanceof ApiError && e.code === 403) return e.message;
+  if (e instanceof ClusterUnreachableError && e.httpStatus === 403) return e.apiMessage ?? e.message;
+  return undefined;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly code: number,

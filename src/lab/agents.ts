@@ -1,8 +1,10 @@
 // Plays the DaemonSet controller + kubelet for the multinic agent in the lab: when an agent
 // DaemonSet exists, one real agent process runs inside every lab host's network namespace (so it
-// discovers that host's NICs and owns its routes, as on a node), and the DaemonSet's status reports
-// how many answer on their socket. Removing the DaemonSet stops them. The agents run with --dra
-// when the DaemonSet's agent does (install --dra), and are restarted when that changes.
+// discovers that host's NICs and owns its routes, as on a node), and the DaemonSet's status
+// (desired, updated, ready, available, observedGeneration) says how many run the current pod
+// template and answer /readyz, so `kubectl rollout status` works against the stand-in. A template
+// change rolls the agents host by host within maxUnavailable; removing the DaemonSet stops them.
+// The agents run with --dra when the DaemonSet's agent does (install --dra).
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
@@ -13,6 +15,8 @@ import type { LabTopology } from '../lib/lab/topology.js';
 import type { KubeApi } from '../kube/api.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
 import { isAgentDaemonSet } from '../cluster/snapshot.js';
+import { labPcieRoots, labPcieTree } from './dra.js';
+import { type HostAgentState, daemonSetStatus, rolloutStep, templateRevision, updateStrategyOf } from '../lib/lab/rollout.js';
 
 export interface LabAgentsOptions {
   kube: KubeApi;
@@ -61,15 +65,57 @@ export function ensureHostCniDir(dir: string, host: string, cniPath: readonly st
   return out;
 }
 
+interface AgentProc {
+  child: ChildProcess;
+  /** Template revision it was started from. */
+  revision: string;
+}
+
+/** What the lab takes from the DaemonSet's pod template (the rest only counts for its revision). */
+interface TemplateConfig {
+  revision: string;
+  dra: boolean;
+  metricsPort: number;
+  /** spec.template.spec.terminationGracePeriodSeconds (default 30, as the kubelet). */
+  graceMs: number;
+}
+
+/** The agent container's --metrics-addr port (":N" or "HOST:N"), default 9417; a bad value is an error naming it. */
+function templateConfig(ds: KubeObject): TemplateConfig {
+  const template = (ds.spec as { template?: { spec?: { terminationGracePeriodSeconds?: unknown; containers?: Array<{ name?: string; args?: string[] }> } } } | undefined)?.template;
+  const containers = template?.spec?.containers ?? [];
+  const args = (containers.find((c) => c.name === 'agent') ?? containers[0])?.args ?? [];
+  let metricsPort = 9417;
+  const i = args.indexOf('--metrics-addr');
+  if (i >= 0) {
+    const m = /^(?:[^:]*|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(args[i + 1] ?? '');
+    const port = Number(m?.[1]);
+    if (!m || port < 1 || port > 65535) throw new Error(`DaemonSet ${ds.metadata?.namespace}/${ds.metadata?.name}: agent --metrics-addr ${JSON.stringify(args[i + 1] ?? '')} is not [HOST]:PORT; the lab reads each agent's /readyz there`);
+    metricsPort = port;
+  }
+  const g = template?.spec?.terminationGracePeriodSeconds;
+  const graceMs = typeof g === 'number' && Number.isInteger(g) && g >= 0 ? Math.min(g, 300) * 1000 : 30_000;
+  return { revision: templateRevision(template), dra: daemonSetRunsDra(ds), metricsPort, graceMs };
+}
+
+/**
+ * Plays the DaemonSet controller and the kubelet for the agent DaemonSet (see the file comment).
+ * A change of the pod template (image, args, env, anything under spec.template) rolls the agents
+ * as a RollingUpdate does: one host's agent is stopped (SIGTERM, SIGKILL after the template's
+ * grace period) and the new one started, and the next host's only once that one answers /readyz
+ * and fewer than maxUnavailable agents are unavailable (src/lib/lab/rollout.ts). The lab runs this
+ * checkout's agent whatever the image says; the template's env is not passed to it.
+ */
 export class LabAgents {
-  private readonly procs = new Map<string, ChildProcess>();
+  private readonly procs = new Map<string, AgentProc>();
   /** Crash-loop backoff per host, as the kubelet does: 1 s doubling to 30 s. */
   private readonly backoff = new Map<string, { failures: number; notBefore: number }>();
   private ds?: { name: string; namespace: string };
-  /** Whether the running agents were started with --dra. */
-  private dra = false;
+  private cfg?: TemplateConfig;
   private stopped = false;
   private timer?: NodeJS.Timeout;
+  /** Agent restarts made by rollouts, in order (host, from, to revision): `lab status` and tests read it. */
+  readonly rollouts: Array<{ host: string; from: string; to: string; at: string }> = [];
 
   constructor(private readonly o: LabAgentsOptions) {}
 
@@ -87,43 +133,67 @@ export class LabAgents {
     void tick();
   }
 
+  private running(host: string): AgentProc | undefined {
+    const p = this.procs.get(host);
+    return p && p.child.exitCode === null && p.child.signalCode === null ? p : undefined;
+  }
+
   private async reconcile(): Promise<void> {
     const list = await this.o.kube.list(R.DaemonSet, {});
     const ds = list.items.find((d) => isAgentDaemonSet(d) && !d.metadata?.deletionTimestamp);
     if (!ds) {
-      if (this.procs.size) this.stopAgents();
+      if (this.procs.size) await this.stopProcs([...this.procs.keys()]);
       this.ds = undefined;
       return;
     }
     this.ds = { name: ds.metadata!.name!, namespace: ds.metadata!.namespace! };
-    const dra = daemonSetRunsDra(ds);
-    if (dra !== this.dra) {
-      // A rollout: the old agents go before the new ones bind the same sockets.
-      if (this.procs.size) await this.stopProcs();
-      this.dra = dra;
+    const cfg = templateConfig(ds);
+    this.cfg = cfg;
+    const hosts = this.o.topology.hosts;
+    const strategy = updateStrategyOf(ds.spec, hosts.length);
+    const states = async (): Promise<HostAgentState[]> =>
+      Promise.all(
+        hosts.map(async (h) => {
+          const p = this.running(h.name);
+          return { host: h.name, ...(p ? { revision: p.revision } : {}), ready: p ? await ready(h.mgmtIp, cfg.metricsPort) : false };
+        }),
+      );
+    // Outdated agents go first (their host comes back at the new revision just below).
+    const replace = rolloutStep(await states(), cfg.revision, strategy);
+    if (replace.length) {
+      for (const host of replace) {
+        const from = this.procs.get(host)?.revision ?? '';
+        this.o.log?.(`agents: rolling ${host} from revision ${from} to ${cfg.revision} (maxUnavailable ${strategy.maxUnavailable})`);
+        this.rollouts.push({ host, from, to: cfg.revision, at: new Date().toISOString() });
+      }
+      await this.stopProcs(replace, cfg.graceMs);
+      for (const host of replace) this.backoff.delete(host);
     }
-    for (const h of this.o.topology.hosts) {
-      const p = this.procs.get(h.name);
-      if (p && p.exitCode === null && p.signalCode === null) continue;
+    for (const h of hosts) {
+      if (this.running(h.name)) continue;
       const b = this.backoff.get(h.name) ?? { failures: 0, notBefore: 0 };
       if (Date.now() < b.notBefore) continue;
-      if (p) b.failures += 1;
+      if (this.procs.has(h.name)) b.failures += 1;
       b.notBefore = Date.now() + Math.min(30_000, 1000 * 2 ** b.failures);
       this.backoff.set(h.name, b);
-      this.startAgent(h.name, h.netns, this.ds.namespace);
+      this.startAgent(h.name, h.netns, this.ds.namespace, cfg);
     }
-    const ready = (await Promise.all(this.o.topology.hosts.map((h) => healthy(labAgentSocket(this.o.dir, h.name))))).filter(Boolean).length;
-    const n = this.o.topology.hosts.length;
-    const status = { desiredNumberScheduled: n, currentNumberScheduled: n, updatedNumberScheduled: n, numberReady: ready, numberAvailable: ready, numberMisscheduled: 0, observedGeneration: ds.metadata?.generation ?? 1 };
+    const status = daemonSetStatus(await states(), cfg.revision, ds.metadata?.generation ?? 1);
     const cur = (ds.status ?? {}) as Record<string, unknown>;
-    if (cur.numberReady !== ready || cur.desiredNumberScheduled !== n || cur.observedGeneration !== status.observedGeneration) {
+    if (Object.entries(status).some(([k, v]) => cur[k] !== v)) {
       await this.o.kube.patch(R.DaemonSet, this.ds.name, { status }, { namespace: this.ds.namespace, subresource: 'status' });
     }
   }
 
-  private startAgent(host: string, netns: string, namespace: string): void {
+  private startAgent(host: string, netns: string, namespace: string, cfg: TemplateConfig): void {
     const hostDir = labHostDir(this.o.dir, host);
     mkdirSync(hostDir, { recursive: true });
+    // MULTINIC_LAB_PCIE_ROOTS=1: the DRA facts of this host's NICs from a tree placing them on PCIe roots (src/lab/dra.ts).
+    const pcie = cfg.dra && labPcieRoots();
+    if (pcie) {
+      const h = this.o.topology.hosts.findIndex((x) => x.name === host);
+      labPcieTree(join(hostDir, 'dra-sysfs'), h, this.o.topology.hosts[h]?.nics.map((n) => n.name) ?? []);
+    }
     const args = [
       'netns', 'exec', netns, ...this.o.agent,
       '--kube', '--kubeconfig', this.o.kubeconfig, '--namespace', namespace,
@@ -131,36 +201,42 @@ export class LabAgents {
       '--socket', labAgentSocket(this.o.dir, host),
       '--data-dir', join(hostDir, 'data'),
       '--rt-tables', join(hostDir, 'rt_tables'),
+      // Probes: each host is its own network namespace, so every agent has the port to itself.
+      '--metrics-addr', `:${cfg.metricsPort}`,
       // DRA (docs/dra.md): each host publishes its ResourceSlice; the kubelet plugin sockets live in
       // the host's own dir (the lab's kubelet stand-in, src/lab/dra.ts, dials them there).
-      ...(this.dra ? ['--dra', '--kubelet-dir', labKubeletDir(this.o.dir, host)] : []),
+      ...(cfg.dra ? ['--dra', '--kubelet-dir', labKubeletDir(this.o.dir, host)] : []),
+      ...(pcie ? ['--dra-sysfs-root', join(hostDir, 'dra-sysfs')] : []),
       ...((this.o.cniPathFor?.(host) ?? this.o.cniPath)?.length ? ['--cni-bin-dir', (this.o.cniPathFor?.(host) ?? this.o.cniPath ?? []).join(':')] : []),
       // Tests that break a route on purpose stretch the agents' re-assert timer (seconds).
       ...(process.env.MULTINIC_LAB_RESYNC ? ['--resync', process.env.MULTINIC_LAB_RESYNC] : []),
+      // The continuous per-NIC health check (a node's default: every 60 s) is off in the lab unless
+      // MULTINIC_LAB_HEALTH_INTERVAL (seconds) asks for it (test/lab/lab-health.test.ts).
+      '--health-interval', process.env.MULTINIC_LAB_HEALTH_INTERVAL ?? '0',
     ];
     const child = start('ip', args, { env: { ...process.env, MULTINIC_LAB: '1' } });
     const out = createWriteStream(join(hostDir, 'agent.log'), { flags: 'a' });
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     child.on('exit', (code, sig) => this.o.log?.(`agent ${host} exited (${code ?? sig})`));
-    this.procs.set(host, child);
+    this.procs.set(host, { child, revision: cfg.revision });
+    this.o.log?.(`agent ${host} started at revision ${cfg.revision} (pid ${child.pid ?? '?'})`);
   }
 
-  private stopAgents(): void {
-    for (const p of this.procs.values()) p.kill('SIGTERM');
-    this.procs.clear();
-  }
-
-  /** Stops reconciling and the agents (SIGTERM, then SIGKILL after 3 s). */
+  /** Stops reconciling and the agents (SIGTERM, then SIGKILL after the template's grace period). */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.stopProcs();
+    await this.stopProcs([...this.procs.keys()], this.cfg?.graceMs);
   }
 
-  private async stopProcs(): Promise<void> {
-    const procs = [...this.procs.values()];
-    for (const p of procs) p.kill('SIGTERM');
+  /** SIGTERM to the hosts' agents, SIGKILL to those still running after `graceMs` (default 3 s). */
+  private async stopProcs(hosts: readonly string[], graceMs = 3000): Promise<void> {
+    const procs = hosts.flatMap((h) => {
+      const p = this.procs.get(h);
+      this.procs.delete(h);
+      return p ? [p.child] : [];
+    });
     await Promise.all(
       procs.map(
         (p) =>
@@ -168,23 +244,22 @@ export class LabAgents {
             if (p.exitCode !== null || p.signalCode !== null) return resolve();
             const t = setTimeout(() => {
               p.kill('SIGKILL');
-              resolve();
-            }, 3000);
+            }, graceMs);
             p.on('exit', () => {
               clearTimeout(t);
               resolve();
             });
+            p.kill('SIGTERM');
           }),
       ),
     );
-    this.procs.clear();
   }
 }
 
-/** GET /v1/healthz on an agent socket. */
-export function healthy(socketPath: string): Promise<boolean> {
+/** GET /readyz on an agent's probe listener (what the DaemonSet's readinessProbe asks). */
+export function ready(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ socketPath, path: '/v1/healthz', timeout: 1000 }, (res) => {
+    const req = http.get({ host, port, path: '/readyz', timeout: 1000 }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });

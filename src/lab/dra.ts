@@ -9,17 +9,28 @@
 //   can satisfy all of them (src/lib/dra/allocate.ts: DeviceClass and request CEL selectors in a
 //   subset, count or All, matchAttribute), status.allocation and reservedFor written, then the pod
 //   is bound; otherwise it stays Pending with PodScheduled=False, reason Unschedulable, the
-//   per-host reasons in the message, and a FailedScheduling Event.
+//   per-host reasons in the message, and a FailedScheduling Event. The hosts it tries are narrowed
+//   by the pod's required node affinity on `metadata.name` (matchFields, In) and a nodeSelector on
+//   `kubernetes.io/hostname` (the lab's hosts are named by it), the forms that pin a pod to a node.
 // - kubelet: before the CNI, NodePrepareResources over the host's registered DRA plugins (found
 //   as the kubelet's plugin watcher finds them: GetInfo on every socket in plugins_registry); after
 //   the CNI DEL, NodeUnprepareResources.
 // - a fake GPU driver (gpu.example.com): a ResourceSlice per host with GPUs on PCIe roots and its
 //   DeviceClass, and no kubelet plugin (a claim that gets one of its GPUs fails at Prepare, as on a
 //   node without that driver).
+// - with MULTINIC_LAB_PCIE_ROOTS=1 (lab up's environment): the lab's veth NICs placed on those
+//   PCIe roots too, through a sysfs-shaped tree per host that the agents read the DRA facts from
+//   (--dra-sysfs-root; labPcieTree), and four GPUs per host, two per root, so a claim aligning
+//   GPUs and NICs on one root can be satisfied in the lab (docs/dra.md); the fake GPU driver then
+//   has a kubelet plugin on each host (the agent's plugin code under the driver name
+//   gpu.example.com, its devices the host's GPUs, its record under the host's kubelet dir), so
+//   such a claim is prepared and the pod runs.
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as GrpcJs from '@grpc/grpc-js';
-import { loadProtos } from '../agent/dra/plugin.js';
+import { loadProtos, startDraPlugin, type DraPlugin } from '../agent/dra/plugin.js';
+import { PreparedClaims } from '../agent/dra/prepared.js';
 import { allocateClaim, deviceKey } from '../lib/dra/allocate.js';
 import type { DraDeviceClass, ResourceClaim, ResourceClaimTemplate, ResourceSlice } from '../lib/dra/types.js';
 import type { KubeObject } from '../lib/k8s/meta.js';
@@ -31,7 +42,12 @@ export const FAKE_GPU_DRIVER = 'gpu.example.com';
 export const POD_CLAIM_NAME_ANNOTATION = 'resource.kubernetes.io/pod-claim-name';
 
 export interface DraPod extends KubeObject {
-  spec?: { nodeName?: string; resourceClaims?: Array<{ name: string; resourceClaimName?: string; resourceClaimTemplateName?: string }> };
+  spec?: {
+    nodeName?: string;
+    nodeSelector?: Record<string, string>;
+    affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: Array<{ matchFields?: Array<{ key: string; operator: string; values?: string[] }> }> } } };
+    resourceClaims?: Array<{ name: string; resourceClaimName?: string; resourceClaimTemplateName?: string }>;
+  };
   status?: { phase?: string; resourceClaimStatuses?: Array<{ name: string; resourceClaimName?: string }>; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
 }
 
@@ -55,12 +71,37 @@ export interface LabDraOptions {
 }
 
 /** The fake GPU driver's PCIe root for GPU g of host index h: two roots per host. */
-export const fakeGpuRoot = (h: number, g: number): string => `pci0000:${(0x3a + h * 0x40 + (g % 2) * 0x20).toString(16).padStart(2, '0')}`;
+export const fakeGpuRoot = (h: number, g: number): string => `pci0000:${((0x3a + h * 0x40 + (g % 2) * 0x20) % 0x100).toString(16).padStart(2, '0')}`;
+
+/** MULTINIC_LAB_PCIE_ROOTS=1: the lab's NICs sit on the fake GPUs' PCIe roots (labPcieTree), four GPUs per host. */
+export const labPcieRoots = (env: NodeJS.ProcessEnv = process.env): boolean => env.MULTINIC_LAB_PCIE_ROOTS === '1';
+
+/** The PCIe root of the i-th NIC (0-based, topology order) of host index h: the roots alternate, eth1 on the first. */
+export const labNicRoot = (h: number, i: number): string => fakeGpuRoot(h, i);
+
+/**
+ * Writes (afresh) a sysfs-shaped tree under `root` for host index `h`: `class/net/<nic>/device`
+ * linking to `devices/<root>/<bdf>` as the kernel links a PCI NIC, so the agent's DRA facts
+ * (src/agent/dra/slices.ts readDraFacts) read the root of labNicRoot. Only the agent's
+ * --dra-sysfs-root points here: discovery, speed and link state still come from the real veths.
+ */
+export function labPcieTree(root: string, h: number, nics: readonly string[]): void {
+  rmSync(root, { recursive: true, force: true });
+  nics.forEach((nic, i) => {
+    const pci = labNicRoot(h, i);
+    const bus = pci.slice(-2);
+    const dev = join('devices', pci, `0000:${bus}:${(i + 1).toString(16).padStart(2, '0')}.0`);
+    mkdirSync(join(root, dev), { recursive: true });
+    mkdirSync(join(root, 'class', 'net', nic), { recursive: true });
+    symlinkSync(join('..', '..', '..', dev), join(root, 'class', 'net', nic, 'device'));
+  });
+}
 
 export class LabDra {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private readonly told = new Map<string, string>();
+  private readonly gpuPlugins: DraPlugin[] = [];
   private readonly log: (line: string) => void;
 
   constructor(private readonly o: LabDraOptions) {
@@ -69,6 +110,7 @@ export class LabDra {
 
   async start(): Promise<void> {
     await this.publishFakeGpus().catch((e) => this.log(`dra: fake GPU slices: ${(e as Error).message}`));
+    if (labPcieRoots() && (this.o.gpusPerHost ?? 4) > 0) await this.startGpuPlugins().catch((e) => this.log(`dra: fake GPU plugins: ${(e as Error).message}`));
     const tick = async () => {
       if (this.stopped) return;
       try {
@@ -84,10 +126,21 @@ export class LabDra {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    for (const p of this.gpuPlugins.splice(0)) void p.stop().catch(() => undefined);
+  }
+
+  /** MULTINIC_LAB_PCIE_ROOTS=1: a kubelet plugin of the fake GPU driver on every host; Prepare takes the claim's GPUs of that host. */
+  private async startGpuPlugins(): Promise<void> {
+    for (const host of this.o.topology.hosts) {
+      const kubeletDir = this.o.kubeletDir(host.name);
+      const prepared = await PreparedClaims.open(join(kubeletDir, `${FAKE_GPU_DRIVER}-prepared.json`));
+      const gpus = new Set(Array.from({ length: this.o.gpusPerHost ?? 4 }, (_, g) => `gpu${g}`));
+      this.gpuPlugins.push(await startDraPlugin({ api: this.o.kube, nodeName: host.name, kubeletDir, prepared, driver: FAKE_GPU_DRIVER, nicOf: (d) => (gpus.has(d) ? d : undefined) }));
+    }
   }
 
   private async publishFakeGpus(): Promise<void> {
-    const n = this.o.gpusPerHost ?? 2;
+    const n = this.o.gpusPerHost ?? (labPcieRoots() ? 4 : 2);
     if (n <= 0) return;
     if (!(await this.o.kube.get(R.DraDeviceClass, FAKE_GPU_DRIVER))) {
       await this.o.kube.create(R.DraDeviceClass, { apiVersion: 'resource.k8s.io/v1', kind: 'DeviceClass', metadata: { name: FAKE_GPU_DRIVER }, spec: { selectors: [{ cel: { expression: `device.driver == "${FAKE_GPU_DRIVER}"` } }] } } as KubeObject);
@@ -171,7 +224,9 @@ export class LabDra {
     const inUse = new Set(all.filter((c) => !mine.has(c.metadata.uid)).flatMap((c) => (c.status?.allocation?.devices?.results ?? []).map(deviceKey)));
     // A claim already allocated (shared) pins the node.
     const pinned = got.claims.map((c) => nodeOfAllocation(c)).find(Boolean);
-    const nodes = pinned ? [pinned] : this.o.topology.hosts.map((h) => h.name);
+    const allowed = this.o.topology.hosts.map((h) => h.name).filter((h) => nodeAllowed(pod, h));
+    const nodes = pinned ? [pinned].filter((h) => allowed.includes(h)) : allowed;
+    if (!nodes.length) return this.unschedulable(pod, `0/${this.o.topology.hosts.length} nodes are available: ${this.o.topology.hosts.length} node(s) didn't match Pod's node affinity/selector${pinned ? ` (its claim is allocated on ${pinned})` : ''}`);
     const reasons: string[] = [];
     for (const node of nodes) {
       const taken = new Set(inUse);
@@ -300,6 +355,22 @@ export class LabDra {
       client.close();
     }
   }
+}
+
+/**
+ * Whether the pod may run on lab host `node`: its nodeSelector's `kubernetes.io/hostname` (other
+ * labels are not known in the lab: they fail) and its required node affinity's terms (ORed), of
+ * which the lab knows `matchFields` on `metadata.name` with In / NotIn; any other term fails.
+ */
+export function nodeAllowed(pod: DraPod, node: string): boolean {
+  for (const [k, v] of Object.entries(pod.spec?.nodeSelector ?? {})) if (k !== 'kubernetes.io/hostname' || v !== node) return false;
+  const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  if (!terms?.length) return true;
+  return terms.some((t) => {
+    const fields = t.matchFields ?? [];
+    if (!fields.length || Object.keys(t).some((k) => k !== 'matchFields')) return false;
+    return fields.every((f) => f.key === 'metadata.name' && ((f.operator === 'In' && !!f.values?.includes(node)) || (f.operator === 'NotIn' && !f.values?.includes(node))));
+  });
 }
 
 function nodeOfAllocation(c: ResourceClaim): string | undefined {

@@ -152,7 +152,25 @@ export interface LabStatusResult {
   server?: string;
   controlPlane: 'ready' | 'down' | 'absent';
   hosts: Array<{ name: string; netns: string; present: boolean; nics: string[] }>;
+  /** The agent DaemonSet's rollout as `kubectl rollout status` reports it (absent: not installed or no control plane). */
+  agents?: { daemonSet: string; done: boolean; message: string; desired: number; updated: number; ready: number };
   strayNamespaces: string[];
+}
+
+/** The agent DaemonSet's rollout read from the lab's API (the status the lab's DaemonSet player writes). */
+async function agentRollout(kubeconfig: string): Promise<LabStatusResult['agents']> {
+  const [{ connect }, { R }, { isAgentDaemonSet }, { rolloutMessage }] = await Promise.all([
+    import('../kube/client.js'),
+    import('../lib/k8s/resources.js'),
+    import('../cluster/snapshot.js'),
+    import('../lib/lab/rollout.js'),
+  ]);
+  const kube = await connect({ kubeconfig });
+  const ds = (await kube.list(R.DaemonSet, {})).items.find((d) => isAgentDaemonSet(d) && !d.metadata?.deletionTimestamp);
+  if (!ds) return undefined;
+  const st = (ds.status ?? {}) as { desiredNumberScheduled?: number; updatedNumberScheduled?: number; numberReady?: number };
+  const r = rolloutMessage(ds as never);
+  return { daemonSet: `${ds.metadata?.namespace ?? ''}/${ds.metadata?.name ?? ''}`, done: r.done, message: r.message, desired: st.desiredNumberScheduled ?? 0, updated: st.updatedNumberScheduled ?? 0, ready: st.numberReady ?? 0 };
 }
 
 export async function labStatus(o: { prefix: string; dir: string }): Promise<LabStatusResult> {
@@ -161,6 +179,7 @@ export async function labStatus(o: { prefix: string; dir: string }): Promise<Lab
   const hosts = (st?.topology.hosts ?? []).map((h) => ({ name: h.name, netns: h.netns, present: namespaces.includes(h.netns), nics: h.nics.map((n) => `${n.name} ${n.ipv4}/${n.prefixLen}`) }));
   const known = new Set([...(st?.topology.hosts.map((h) => h.netns) ?? []), st?.topology.fabricNetns]);
   const controlPlane = st ? ((await ready(st.server)) ? 'ready' : 'down') : 'absent';
+  const agents = st && controlPlane === 'ready' ? await agentRollout(st.kubeconfig).catch(() => undefined) : undefined;
   return {
     apiVersion: 'multinic.fms.io/v1',
     kind: 'LabStatus',
@@ -170,6 +189,8 @@ export async function labStatus(o: { prefix: string; dir: string }): Promise<Lab
     ...(st ? { kubeconfig: st.kubeconfig, server: st.server } : {}),
     controlPlane,
     hosts,
-    strayNamespaces: namespaces.filter((n) => !known.has(n) && !n.startsWith(`${o.prefix}-p`)),
+    ...(agents ? { agents } : {}),
+    // Pod namespaces, and the agents' health-check scratch namespaces (<host netns>-health-<pid>), are not strays.
+    strayNamespaces: namespaces.filter((n) => !known.has(n) && !n.startsWith(`${o.prefix}-p`) && !/-health-\d+$/.test(n)),
   };
 }

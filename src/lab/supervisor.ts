@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { connect } from '../kube/client.js';
 import { R } from '../lib/k8s/resources.js';
+import type { KubeApi } from '../kube/api.js';
 import type { LabTopology } from '../lib/lab/topology.js';
 import { LabAgents, ensureHostCniDir, labAgentSocket, labHostCniDir, labKubeletDir } from './agents.js';
 import { LabDra } from './dra.js';
@@ -19,20 +20,15 @@ export function labCniPath(): string[] {
   return [join(root, 'build', 'cni'), join(root, 'bin'), '/usr/lib/cni', '/opt/cni/bin'].filter((d) => existsSync(d));
 }
 
-export async function serveLab(dir: string): Promise<void> {
-  const topology = JSON.parse(readFileSync(join(dir, 'topology.json'), 'utf8')) as LabTopology;
-  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-  const server = await startApiServer({ host: topology.mgmtGateway, port: 0 });
-  const kubeconfig = join(dir, 'kubeconfig');
-  await writeKubeconfig(kubeconfig, server.url);
-  const kube = await connect({ kubeconfig });
+/** Creates the namespaces a cluster starts with and a Ready Node per lab host (idempotent). */
+export async function registerLabNodes(kube: KubeApi, topology: LabTopology): Promise<void> {
   for (const ns of ['default', 'kube-system', 'kube-public']) {
     if (!(await kube.get(R.Namespace, ns))) await kube.create(R.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   }
   const now = new Date().toISOString();
   for (const h of topology.hosts) {
     if (await kube.get(R.Node, h.name)) continue;
-    const node = await kube.create(R.Node, {
+    await kube.create(R.Node, {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: h.name, labels: { 'kubernetes.io/hostname': h.name, 'kubernetes.io/os': 'linux', 'multinic.fms.io/lab': topology.prefix } },
@@ -45,8 +41,18 @@ export async function serveLab(dir: string): Promise<void> {
         nodeInfo: { kubeletVersion: 'lab', operatingSystem: 'linux', architecture: process.arch, containerRuntimeVersion: 'lab://netns' },
       },
     }, { subresource: 'status' });
-    void node;
   }
+}
+
+export async function serveLab(dir: string): Promise<void> {
+  const topology = JSON.parse(readFileSync(join(dir, 'topology.json'), 'utf8')) as LabTopology;
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const server = await startApiServer({ host: topology.mgmtGateway, port: 0 });
+  const kubeconfig = join(dir, 'kubeconfig');
+  await writeKubeconfig(kubeconfig, server.url);
+  const kube = await connect({ kubeconfig });
+  const now = new Date().toISOString();
+  await registerLabNodes(kube, topology);
   // Each host its own CNI bin dir (as each node has its /opt/cni/bin), so a test can break one host.
   const cniPath = labCniPath();
   for (const h of topology.hosts) ensureHostCniDir(dir, h.name, cniPath);

@@ -1,4 +1,4 @@
-// The two kinds of user-facing error (style §7) and the process exit codes (design §3.4).
+// The two kinds of user-facing error (docs/conventions.md §7) and the process exit codes (docs/design.md §3.4).
 
 /** Exit codes of every `kubectl multinic` command. */
 export const ExitCode = {
@@ -31,9 +31,14 @@ export class UserError extends Error {
 
 /** The cluster could not be reached or refused our credentials (exit 3). */
 export class ClusterUnreachableError extends UserError {
-  constructor(message: string, opts: { hint?: string } = {}) {
-    super(message, { ...opts, exitCode: ExitCode.Cluster });
+  /** The HTTP status of a refusal (401, 403), with the API's own message, when the API answered. */
+  readonly httpStatus: number | undefined;
+  readonly apiMessage: string | undefined;
+  constructor(message: string, opts: { hint?: string; httpStatus?: number; apiMessage?: string } = {}) {
+    super(message, { ...(opts.hint === undefined ? {} : { hint: opts.hint }), exitCode: ExitCode.Cluster });
     this.name = 'ClusterUnreachableError';
+    this.httpStatus = opts.httpStatus;
+    this.apiMessage = opts.apiMessage;
   }
 }
 

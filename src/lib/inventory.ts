@@ -13,6 +13,10 @@ export interface Nic {
   interfaceName: string;
   /** The NIC's network (normalised: host bits cleared). */
   net: Cidr;
+  /** `formatCidr(net)`, formatted once per distinct network text. */
+  key: string;
+  /** The host's ordinal among the distinct host names, in inventory order (array index for per-host state). */
+  host: number;
   /** The NIC's address text as the inventory gives it ('' when missing). */
   hostIP: string;
   mtu: number | undefined;
@@ -27,6 +31,8 @@ export interface Nic {
 export function parseInventory(docs: readonly ManifestDoc[]): HostInterface[] {
   const hosts: HostInterface[] = [];
   const seen = new Map<string, string>();
+  // Thousands of NICs share a few network texts: each distinct valid one is parsed once.
+  const nets = new Map<string, Cidr>();
   for (const doc of flattenLists(docs)) {
     const hi = checkObject(doc, 'HostInterface') as unknown as HostInterface;
     const at = `${doc.source} (HostInterface "${hi.metadata.name ?? ''}")`;
@@ -34,21 +40,23 @@ export function parseInventory(docs: readonly ManifestDoc[]): HostInterface[] {
     if (prev) throw new NetworkInputError(at, 'spec.hostName', `host "${hi.spec.hostName}" is already described by ${prev}`, 'keep one HostInterface per host');
     seen.set(hi.spec.hostName, doc.source);
     hi.spec.interfaces.forEach((ifc, i) => {
-      checkAddress(at, `spec.interfaces[${i}]`, ifc.netAddress, ifc.hostIP, 4);
-      checkAddress(at, `spec.interfaces[${i}]`, ifc.netAddressV6, ifc.hostIPv6, 6);
+      checkAddress(at, i, ifc.netAddress, ifc.hostIP, 4, nets);
+      checkAddress(at, i, ifc.netAddressV6, ifc.hostIPv6, 6, nets);
     });
     hosts.push(hi);
   }
   return hosts;
 }
 
-function checkAddress(at: string, field: string, net: string | undefined, ip: string | undefined, family: Family): void {
+function checkAddress(at: string, i: number, net: string | undefined, ip: string | undefined, family: Family, nets: Map<string, Cidr>): void {
   const netKey = family === 4 ? 'netAddress' : 'netAddressV6';
   const ipKey = family === 4 ? 'hostIP' : 'hostIPv6';
+  const field = `spec.interfaces[${i}]`;
   let c: Cidr | undefined;
   if (net) {
     try {
-      c = parseCidr(net);
+      c = nets.get(net);
+      if (!c) nets.set(net, (c = parseCidr(net)));
     } catch (e) {
       throw new NetworkInputError(at, `${field}.${netKey}`, (e as Error).message, 'write the NIC network with host bits zero, e.g. 10.0.1.0/24');
     }
@@ -74,8 +82,11 @@ function checkAddress(at: string, field: string, net: string | undefined, ip: st
 export function nicsOf(hosts: readonly HostInterface[], family: Family): Nic[] {
   const out: Nic[] = [];
   // Thousands of NICs share a few network texts: parse each distinct one once (Cidr is immutable).
-  const nets = new Map<string, Cidr | undefined>();
+  const nets = new Map<string, { net: Cidr; key: string } | undefined>();
+  const hostNo = new Map<string, number>();
   for (const h of hosts) {
+    let no = hostNo.get(h.spec.hostName);
+    if (no === undefined) hostNo.set(h.spec.hostName, (no = hostNo.size));
     for (const ifc of h.spec.interfaces) {
       let netText = ifc.netAddress;
       let ip = ifc.hostIP;
@@ -84,13 +95,18 @@ export function nicsOf(hosts: readonly HostInterface[], family: Family): Nic[] {
         ip = ifc.hostIPv6;
       }
       if (!netText) continue;
-      let net = nets.get(netText);
-      if (net === undefined && !nets.has(netText)) nets.set(netText, (net = tryParseCidr(netText, { strict: false })));
-      if (!net || net.family !== family) continue;
+      let parsed = nets.get(netText);
+      if (parsed === undefined && !nets.has(netText)) {
+        const net = tryParseCidr(netText, { strict: false });
+        nets.set(netText, (parsed = net && { net, key: formatCidr(net) }));
+      }
+      if (!parsed || parsed.net.family !== family) continue;
       out.push({
         hostName: h.spec.hostName,
         interfaceName: ifc.interfaceName,
-        net,
+        net: parsed.net,
+        key: parsed.key,
+        host: no,
         hostIP: ip ?? '',
         mtu: ifc.mtu,
         speed: ifc.speed ? ifc.speed : undefined,

@@ -64,25 +64,33 @@ function parseJsonDocument(text: string): unknown {
   return countWrittenKeys(text, i) === countKeys(value) ? value : undefined;
 }
 
-/** Strings followed by `:` in valid JSON text (its keys), from `from`. */
-function countWrittenKeys(text: string, from: number): number {
+/**
+ * Strings followed by `:` in valid JSON text (its keys), from `from`. Jumps from quote to quote with
+ * indexOf (a character loop in JavaScript cost 80 ms of a 4,096 x 8 inventory's 10 MB): in valid
+ * JSON every quote outside a string opens one, and a quote inside one is escaped, i.e. preceded by
+ * an odd number of backslashes.
+ */
+export function countWrittenKeys(text: string, from = 0): number {
   let n = 0;
   const len = text.length;
-  for (let i = from; i < len; i++) {
-    if (text.charCodeAt(i) !== 34) continue; // "
-    for (i++; i < len; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 92) i++; // \ escapes the next character
-      else if (c === 34) break;
+  let i = text.indexOf('"', from);
+  while (i >= 0) {
+    let end = text.indexOf('"', i + 1);
+    for (;;) {
+      if (end < 0) return n;
+      let b = 0;
+      while (text.charCodeAt(end - 1 - b) === 92) b++; // \
+      if (b % 2 === 0) break;
+      end = text.indexOf('"', end + 1);
     }
-    let j = i + 1;
+    let j = end + 1;
     while (j < len) {
       const c = text.charCodeAt(j);
       if (c !== 32 && c !== 10 && c !== 13 && c !== 9) break;
       j++;
     }
     if (text.charCodeAt(j) === 58) n++; // :
-    i = j - 1;
+    i = text.indexOf('"', j);
   }
   return n;
 }

@@ -17,7 +17,7 @@ import {
   type Family,
 } from './net/ip.js';
 import { interfaceIndexCapacity } from './net/blocks.js';
-import { nicsOf } from './inventory.js';
+import { nicsOf, type Nic } from './inventory.js';
 import { checkObject, NetworkInputError } from './objects.js';
 
 /** The error every network input check throws (defined with the generic object checks). */
@@ -187,17 +187,19 @@ export function validateNetwork(doc: ManifestDoc): ValidatedNetwork {
  * (empty masterNets) every discovered NIC network needs an interface block; host-subnet mode needs
  * pod bits in every NIC network. Throws NetworkInputError (exit 2).
  */
-export function validateNetworkForInventory(net: ValidatedNetwork, hosts: readonly HostInterface[]): void {
+export function validateNetworkForInventory(net: ValidatedNetwork, hosts: readonly HostInterface[], nics: readonly Nic[] = nicsOf(hosts, net.family)): void {
   if (net.ipam.type !== MULTI_NIC_IPAM) return;
   const at = `${net.source} (MultiNicNetwork "${net.name}")`;
-  const nics = nicsOf(hosts, net.family);
   const distinct = new Map<string, Cidr>();
-  for (const n of nics) distinct.set(formatCidr(n.net), n.net);
+  for (const n of nics) distinct.set(n.key, n.net);
   if (net.subnet) {
-    for (const n of nics) {
-      if (overlaps(net.subnet, n.net)) {
-        throw new NetworkInputError(at, 'spec.subnet', `${formatCidr(net.subnet)} overlaps NIC network ${formatCidr(n.net)} of ${n.hostName}/${n.interfaceName}`, 'pick a pod subnet that no host NIC network uses (pods and hosts would shadow each other)');
-      }
+    const subnet = net.subnet;
+    // Thousands of NICs share a few networks: decide each network once; the first NIC on an
+    // overlapping one is named.
+    const bad = new Set([...distinct].filter(([, c]) => overlaps(subnet, c)).map(([k]) => k));
+    const n = bad.size > 0 ? nics.find((x) => bad.has(x.key)) : undefined;
+    if (n) {
+      throw new NetworkInputError(at, 'spec.subnet', `${formatCidr(subnet)} overlaps NIC network ${n.key} of ${n.hostName}/${n.interfaceName}`, 'pick a pod subnet that no host NIC network uses (pods and hosts would shadow each other)');
     }
     if (net.masterNets.length === 0) {
       const cap = interfaceIndexCapacity(net.subnet, net.ipam.interfaceBlock, net.excludes, distinct.size);
@@ -242,28 +244,43 @@ function parseExclude(text: unknown, field: string, fail: Fail): Cidr {
 
 const isVlanMode = (v: unknown): v is VlanMode => (VLAN_MODES as readonly unknown[]).includes(v);
 
+/** How to fix a network in the cluster whose spec.ipam a reader cannot use. */
+const clusterIpamFix = (network: string): string => `fix spec.ipam in the network's manifest and re-apply it (kubectl multinic apply -f FILE checks it first), or kubectl edit multinicnetwork ${network}`;
+
 /**
- * Parses the spec.ipam of a MultiNicNetwork read from the cluster (the agent, status, doctor): the
- * same keys, defaults and vlanMode list as validateNetwork, read leniently (see ipamValue). Throws an
- * Error naming the network and the field.
+ * Decodes the spec.ipam of a MultiNicNetwork read from the cluster (the agent, status, doctor,
+ * the NAD renderer): the JSON object as given (`raw`, for whoever passes it on unchanged) and its
+ * typed config, with the same keys, defaults and vlanMode list as validateNetwork, read leniently
+ * (see ipamValue). The one place a cluster reader parses spec.ipam. Throws an Error naming the
+ * network, the field, what is wrong and how to fix it.
  */
-export function parseIpamConfig(network: string, text: string): IpamConfig {
+export function decodeIpam(network: string, text: string): { raw: Record<string, unknown>; config: IpamConfig } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new Error(`MultiNicNetwork "${network}": spec.ipam is not JSON: ${(e as Error).message}`, { cause: e });
+    throw new Error(`MultiNicNetwork "${network}": spec.ipam is not valid JSON (${(e as Error).message}): ${clusterIpamFix(network)}`, { cause: e });
   }
-  return ipamValue(
+  const config = ipamValue(
     raw,
     (field, problem) => {
-      throw new Error(`MultiNicNetwork "${network}": ${field} ${problem}`);
+      throw new Error(`MultiNicNetwork "${network}": ${field} ${problem}: ${clusterIpamFix(network)}`);
     },
     false,
   );
+  return { raw: raw as Record<string, unknown>, config };
 }
 
-/** parseIpamConfig for readers that show what they can: undefined when spec.ipam does not parse. */
+/** decodeIpam's typed config. Throws as decodeIpam does. */
+export function parseIpamConfig(network: string, text: string): IpamConfig {
+  return decodeIpam(network, text).config;
+}
+
+/**
+ * parseIpamConfig for readers that show what they can: undefined when spec.ipam does not parse
+ * (not JSON, not an object, an unknown vlanMode). Such a network is named, with the parser's
+ * message, by the leader's NAD render (the network's configStatus) and the agents' reports.
+ */
 export function ipamConfigOf(net: MultiNicNetwork): IpamConfig | undefined {
   try {
     return parseIpamConfig(net.metadata.name ?? '', net.spec.ipam);
@@ -334,12 +351,7 @@ function ipamValue(raw: unknown, fail: Fail, strict = true): IpamConfig {
  * reports that elsewhere).
  */
 export function ruleSubnet(net: MultiNicNetwork): Cidr | undefined {
-  let type: unknown;
-  try {
-    type = (JSON.parse(net.spec.ipam) as { type?: unknown } | null)?.type;
-  } catch {
-    return undefined;
-  }
+  const type = ipamConfigOf(net)?.type;
   const text = (net.spec.subnet ?? '').trim();
   if (type !== MULTI_NIC_IPAM || text === '') return undefined;
   try {
@@ -446,14 +458,9 @@ function byCreation(a: MultiNicNetwork, b: MultiNicNetwork): number {
  * address the host's shim holds), while running pods keep the links they were given.
  */
 export function attachMode(net: MultiNicNetwork): string {
-  let vlanMode: unknown;
-  try {
-    vlanMode = (JSON.parse(net.spec.ipam) as { vlanMode?: unknown } | null)?.vlanMode;
-  } catch {
-    vlanMode = undefined;
-  }
+  const vlanMode = ipamConfigOf(net)?.vlanMode;
   const mode = (net.spec.plugin.args as Record<string, unknown> | undefined)?.mode;
-  return [net.spec.plugin.type, typeof mode === 'string' && mode ? `mode ${mode}` : '', typeof vlanMode === 'string' && vlanMode ? `vlanMode ${vlanMode}` : ''].filter(Boolean).join(' ');
+  return [net.spec.plugin.type, typeof mode === 'string' && mode ? `mode ${mode}` : '', vlanMode ? `vlanMode ${vlanMode}` : ''].filter(Boolean).join(' ');
 }
 
 /**

@@ -1,4 +1,4 @@
-// Host L3 routes of a network (design §3.2): on each host, one policy table named after the network
+// Host L3 routes of a network (docs/design.md §3.2): on each host, one policy table named after the network
 // with a rule `from <subnet> lookup <table>`, and per NIC network a route to every other host's pod
 // block via that host's NIC address on the matching local NIC. Pure; `plan --routes` prints it and
 // the agent installs it.

@@ -4,10 +4,11 @@ import type { CIDR, HostInterface, IPPool, MultiNicNetwork } from './crds/types.
 import type { KubeObject } from './k8s/meta.js';
 import { heldNics } from './dra/held.js';
 import type { ResourceClaim, ResourceSlice } from './dra/types.js';
-import { listPools } from './plan/index.js';
+import { listPools, type PlannedPool } from './plan/index.js';
 import { containsCidr, tryParseCidr } from './net/ip.js';
 import { MULTI_NIC_IPAM, ipamConfigOf } from './network.js';
-import { terminalFailure } from './cluster/status.js';
+import { cidrFingerprint } from './cluster/claim.js';
+import { hostReadiness, terminalFailure } from './cluster/status.js';
 import { networkProblemsOnHost } from './diagnostics/conditions.js';
 
 /** True when network `inner` lies inside `outer` (both CIDR text; unparsable → false). */
@@ -122,8 +123,15 @@ const claimOf = (h: { claim: string; pods: string[] } | undefined): { claim?: st
 
 const byName = <T extends { metadata: { name?: string } }>(a: T, b: T): number => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
 
-/** Builds the report; `only` restricts it to one network (unknown → empty networks list). */
-export function buildStatusReport(s: ClusterSnapshot, only?: string): StatusReport {
+/** A network's pools as the report read them, from that CIDR view (buildStatusReport's `poolsOut`). */
+export type ReportPools = Map<string, { cidr: CIDR; pools: PlannedPool[] }>;
+
+/**
+ * Builds the report; `only` restricts it to one network (unknown → empty networks list). `poolsOut`
+ * receives each reported network's pools with the CIDR view they came from, so the status table
+ * does not list 32,768 pools a second time at 4,096 x 8.
+ */
+export function buildStatusReport(s: ClusterSnapshot, only?: string, poolsOut?: ReportPools): StatusReport {
   const ds = s.daemonSets[0];
   const dsStatus = (ds?.status ?? {}) as { desiredNumberScheduled?: number; numberReady?: number };
   const agents = {
@@ -162,16 +170,17 @@ export function buildStatusReport(s: ClusterSnapshot, only?: string): StatusRepo
   const networks = [...s.networks]
     .sort(byName)
     .filter((n) => !only || n.metadata.name === only)
-    .map((net) => networkReport(net, cidrs.get(net.metadata.name ?? ''), pools, nodes, hifs));
+    .map((net) => networkReport(net, cidrs.get(net.metadata.name ?? ''), pools, nodes, hifs, poolsOut));
   const problems = networks.some((n) => !n.ready) || (agents.daemonSet !== undefined && agents.ready < agents.desired) || (!only && agents.daemonSet === undefined);
   return { apiVersion: 'multinic.fms.io/v1', kind: 'StatusReport', ready: !problems, agents, nodes, networks };
 }
 
-function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<string, IPPool>, nodes: NodeStatus[], hifs: Map<string, HostInterface>): NetworkStatusReport {
+function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<string, IPPool>, nodes: NodeStatus[], hifs: Map<string, HostInterface>, poolsOut?: ReportPools): NetworkStatusReport {
   const name = net.metadata.name ?? '';
   const st = net.status ?? {};
   const problems: string[] = [];
   const hostReady = new Map((st.hosts ?? []).map((h) => [h.hostName, h]));
+  const fp = cidr ? cidrFingerprint(cidr.spec) : '';
   const hosts = new Map<string, NetworkHostStatus>();
   const ipam = ipamOf(net);
   // A single-NIC IPAM network has no CIDR: the agents only select NICs on masterNets, and each NIC's
@@ -187,12 +196,16 @@ function networkReport(net: MultiNicNetwork, cidr: CIDR | undefined, pools: Map<
     // (A network refused for its subnet has no CIDR by design: its configStatus message says why.)
     problems.push('no CIDR yet: no agent has claimed blocks (are the agents running? kubectl multinic status)');
   }
-  for (const p of cidr ? listPools(cidr) : []) {
+  const planned = cidr ? listPools(cidr) : [];
+  if (cidr) poolsOut?.set(name, { cidr, pools: planned });
+  for (const p of planned) {
     const ippool = pools.get(p.name);
     let h = hosts.get(p.hostName);
     if (!h) {
-      const r = hostReady.get(p.hostName);
-      h = { hostName: p.hostName, ready: r?.ready ?? false, ...(r?.routes !== undefined ? { routes: r.routes } : {}), ...(r?.message ? { message: r.message } : {}), nics: [] };
+      // The status lists only hosts that are not ready (a status of an earlier release lists every
+      // host); an unlisted host is judged from its own route report, as the leader judges it.
+      const r = hostReady.get(p.hostName) ?? hostReadiness(p.hostName, hifs.get(p.hostName), name, fp);
+      h = { hostName: p.hostName, ready: r.ready, ...(r.routes !== undefined ? { routes: r.routes } : {}), ...(r.message ? { message: r.message } : {}), nics: [] };
       hosts.set(p.hostName, h);
     }
     h.nics.push({

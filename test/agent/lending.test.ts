@@ -143,11 +143,19 @@ describe('NicLending', () => {
 });
 
 describe('AgentCore with host-device: NICs are lent', () => {
-  const setup = async (extra: { gcGraceMs?: number } = {}) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mn-lendcore-'));
-    const net = testNetwork({ name: 'mnet' });
+  /**
+   * An AgentCore with NIC lending over two host-device NICs: `mnet` on multi-nic-ipam, or with
+   * `singleNic` the network `hl` whose IPAM (host-local) is passed through to each selected NIC.
+   */
+  const setup = async ({ singleNic = false, ...extra }: { gcGraceMs?: number; singleNic?: boolean } = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), singleNic ? 'mn-lendhl-' : 'mn-lendcore-'));
+    const net = testNetwork(singleNic ? { name: 'hl', vlanMode: '' } : { name: 'mnet' });
     net.spec.plugin = { cniVersion: '1.0.0', type: 'host-device' };
-    const state = new StaticState([{ network: net, cidr: testCidr(['h1']) }], {});
+    if (singleNic) {
+      net.spec.ipam = JSON.stringify({ type: 'host-local' });
+      net.spec.multiNICIPAM = false;
+    }
+    const state = new StaticState([singleNic ? { network: net } : { network: net, cidr: testCidr(['h1']) }], {});
     const hostNet = new FakeHostNetwork();
     const lending = await NicLending.open({ path: join(dir, 'lent.json'), hostNet, fsync: false });
     const ipam = new FakeIpam();
@@ -184,15 +192,8 @@ describe('AgentCore with host-device: NICs are lent', () => {
   });
 
   it('single-NIC IPAM (host-local passed through) with host-device: the selected NICs are lent too', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mn-lendhl-'));
+    const { core, hostNet, lending, cleanup } = await setup({ singleNic: true });
     try {
-      const net = testNetwork({ name: 'hl', vlanMode: '' });
-      net.spec.ipam = JSON.stringify({ type: 'host-local' });
-      net.spec.multiNICIPAM = false;
-      net.spec.plugin = { cniVersion: '1.0.0', type: 'host-device' };
-      const hostNet = new FakeHostNetwork();
-      const lending = await NicLending.open({ path: join(dir, 'lent.json'), hostNet, fsync: false });
-      const core = new AgentCore({ hostName: 'h1', state: new StaticState([{ network: net }], {}), ipam: new FakeIpam(), nics: () => [nic('eth1', 1), nic('eth2', 2)], lending });
       const a = await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c1'), args: { nics: 1 } });
       expect(a.nics.map((n) => n.master)).toEqual(['eth1']);
       const b = await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c2'), args: { nics: 1 } });
@@ -203,7 +204,7 @@ describe('AgentCore with host-device: NICs are lent', () => {
       expect(lending.list().map((l) => l.nic.interfaceName)).toEqual(['eth2']);
       expect(hostNet.links_[0]).toMatchObject({ name: 'eth1', up: true, addresses: ['10.0.1.1/24'] });
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
     }
   });
 
@@ -226,15 +227,8 @@ describe('AgentCore with host-device: NICs are lent', () => {
   });
 
   it('CNI GC gives back the NICs of the single-NIC IPAM selections it drops', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mn-lendgc-'));
+    const { core, lending, cleanup } = await setup({ singleNic: true, gcGraceMs: 0 });
     try {
-      const net = testNetwork({ name: 'hl', vlanMode: '' });
-      net.spec.ipam = JSON.stringify({ type: 'host-local' });
-      net.spec.multiNICIPAM = false;
-      net.spec.plugin = { cniVersion: '1.0.0', type: 'host-device' };
-      const hostNet = new FakeHostNetwork();
-      const lending = await NicLending.open({ path: join(dir, 'lent.json'), hostNet, fsync: false });
-      const core = new AgentCore({ hostName: 'h1', state: new StaticState([{ network: net }], {}), ipam: new FakeIpam(), nics: () => [nic('eth1', 1), nic('eth2', 2)], lending, gcGraceMs: 0 });
       await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c1'), args: { nics: 1 } });
       await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c2'), args: { nics: 1 } });
       expect(lending.outstanding().map((n) => n.interfaceName)).toEqual(['eth1', 'eth2']);
@@ -244,7 +238,7 @@ describe('AgentCore with host-device: NICs are lent', () => {
       // eth2 is free again: another pod gets it.
       expect((await core.allocate({ apiVersion: 'v1', network: 'hl', pod: pod('c3'), args: { nics: 1 } })).nics.map((n) => n.master)).toEqual(['eth2']);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      cleanup();
     }
   });
 

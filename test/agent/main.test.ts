@@ -79,6 +79,22 @@ describe('runAgent (fake host network and IPAM)', () => {
     expect(existsSync(sock)).toBe(false);
   });
 
+  it('stop() starts no reconcile pass once begun: a state that empties while the agent shuts down (informers closing) removes no route, rule or table', async () => {
+    agent = await start();
+    const rules = structuredClone(host.rules_);
+    const tables = readFileSync(join(dir, 'rt_tables'), 'utf8');
+    expect(rules.some((r) => r.table === '100')).toBe(true);
+    const stopping = agent.stop();
+    state.nets = [];
+    // As a route-watch or state event arriving during shutdown would.
+    const pass = agent.reconcile();
+    await stopping;
+    await pass;
+    agent = undefined;
+    expect(host.rules_).toEqual(rules);
+    expect(readFileSync(join(dir, 'rt_tables'), 'utf8')).toBe(tables);
+  });
+
   it('a state file that does not exist fails start-up with nothing left behind', async () => {
     await expect(runAgent({ nodeName: 'h1', socketPath: join(dir, 'b.sock'), dataDir: join(dir, 'd2'), stateFile: join(dir, 'none.yaml'), ipam: new FakeIpam(), hostNet: host, watch: false, log: () => undefined })).rejects.toThrow(/cannot read the agent state file/);
     expect(existsSync(join(dir, 'b.sock'))).toBe(false);

@@ -87,6 +87,17 @@ describe('agent socket server', () => {
     expect((await inflight).status).toBe(200);
     expect(existsSync(sock)).toBe(false);
   });
+
+  it('close() answers connections already queued on the socket instead of resetting them (a rolling upgrade\'s last requests)', async () => {
+    // Connected (in the listen queue) but not yet accepted when close() starts, as requests reaching
+    // an agent that is told to stop. Closing the listener at once resets them (ECONNRESET).
+    const queued = Array.from({ length: 8 }, () => call(sock, 'GET', '/v1/healthz').then((r) => r.status, (e: NodeJS.ErrnoException) => e.code ?? e.message));
+    const closing = server!.close();
+    server = undefined;
+    expect(await Promise.all(queued)).toEqual(Array(8).fill(200));
+    await closing;
+    expect(existsSync(sock)).toBe(false);
+  });
 });
 
 describe('agent socket start-up', () => {
@@ -175,6 +186,22 @@ describe('agent socket hardening', () => {
     expect(trickling.some((s) => s.received.includes('200 OK'))).toBe(false);
     // The server still serves.
     expect((await call(sock, 'GET', '/v1/healthz')).status).toBe(200);
+  });
+
+  it('a stall of the agent longer than the deadlines does not cost a client whose request was there in time', async () => {
+    await start({ headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    const s = await open();
+    await new Promise((r) => setTimeout(r, 50)); // the server has accepted it
+    s.write('GET /v1/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    // The whole process stalls (a loaded node, a long GC) for 1.5 s with the request unread: Node's own
+    // checker judged the deadlines before reading it and answered 408 (or reset the connection).
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      /* stall */
+    }
+    await eventually(() => expect(s.closedAt).toBeDefined(), 3000);
+    expect(s.received).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(s.received).toContain('"status":"ok"');
   });
 
   it('closes an idle keep-alive connection after its timeout', async () => {

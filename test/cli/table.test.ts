@@ -17,6 +17,13 @@ describe('renderTable', () => {
     expect(visibleWidth('\u001b[31mred\u001b[39m')).toBe(3);
     expect(renderTable([{ header: 'A' }, { header: 'B' }], [['\u001b[31mred\u001b[39m', 'x'], ['abcd', 'y']])).toBe('A      B\n\u001b[31mred\u001b[39m    x\nabcd   y\n');
   });
+  it('counts a character outside the BMP once, with and without escapes; plain text by its length', () => {
+    expect(visibleWidth('h\u{1F600}st')).toBe(4);
+    expect(visibleWidth('\u001b[1m\u{1F600}\u001b[22m')).toBe(1);
+    expect(visibleWidth('node-0001 10.0.0.0/24 (254)')).toBe(27);
+    expect(visibleWidth('n\u00e9\u4e2d')).toBe(3);
+    expect(renderTable([{ header: 'A' }, { header: 'B' }], [['\u{1F600}', 'x'], ['ab', 'y']])).toBe('A    B\n\u{1F600}    x\nab   y\n');
+  });
 });
 
 describe('useColor', () => {

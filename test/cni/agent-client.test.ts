@@ -124,6 +124,23 @@ describe('agent client', () => {
     expect(await c.lookup(key)).toEqual(big);
   });
 
+  it('an agent that stops with the request unread (the connection reset) is away, as between two agents of a rolling upgrade', async () => {
+    const p = join(dir, 'reset.sock');
+    // Never reads: destroying the socket with the request in its queue resets the client's end.
+    await listen(createNetServer({ pauseOnConnect: true }, (sock) => void setTimeout(() => sock.destroy(), 20)), p);
+    const err = await createAgentClient({ socketPath: p }).lookup(key).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AgentUnavailableError);
+    expect((err as AgentUnavailableError).away).toBe(true);
+    expect((err as Error).message).toBe(`agent socket ${p} reset the connection before answering: is the multinic agent restarting?`);
+    // A timeout stays not away: an agent that is there but stuck is not waited for.
+    const silent = join(dir, 'silent2.sock');
+    const held: Socket[] = [];
+    await listen(createNetServer((sock) => void held.push(sock)), silent);
+    const slow = await createAgentClient({ socketPath: silent, timeoutMs: 100 }).lookup(key).catch((e: unknown) => e);
+    expect((slow as AgentUnavailableError).away).toBe(false);
+    for (const sock of held) sock.destroy();
+  });
+
   it('a connection closed before the answer, or an answer that is not HTTP, says so', async () => {
     const closing = join(dir, 'closing.sock');
     await listen(createNetServer((sock) => sock.resume().end()), closing);

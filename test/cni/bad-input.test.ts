@@ -105,6 +105,7 @@ const rows: Row[] = [
   { name: 'CHECK without prevResult', command: 'CHECK', code: 7, msg: /prevResult is required for CHECK/ },
   { name: 'STATUS on cniVersion 1.0.0', command: 'STATUS', code: 1, msg: /config version "1.0.0" does not allow STATUS/ },
   { name: 'STATUS with the agent down', command: 'STATUS', stdin: conf({ cniVersion: '1.1.0' }), env: { MULTINIC_AGENT_SOCKET: '/run/mncni-absent/agent.sock' }, code: 50, msg: /plugin not available: agent socket \/run\/mncni-absent\/agent.sock missing/ },
+  { name: 'DEL with MULTINIC_AGENT_WAIT_MS not a number of milliseconds', command: 'DEL', env: { MULTINIC_AGENT_WAIT_MS: 'soon' }, code: 4, msg: /MULTINIC_AGENT_WAIT_MS "soon" is not a number of milliseconds from 0 to 600000/ },
   { name: 'GC with malformed valid-attachments', command: 'GC', stdin: conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'a' }] }), code: 7, msg: /valid-attachments\[0\] must be/ },
 ];
 

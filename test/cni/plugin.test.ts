@@ -1,7 +1,7 @@
 // The plugin's verbs in-process (dispatch + createHandlers) against the fake agent on a real unix
 // socket, with a recording delegate runner: the orchestration contracts (reverse-order undo, which
 // NIC is named, what DEL keeps when a delegate fails, GC, STATUS) without the kernel.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -40,11 +40,11 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     const fail = failOn(c);
     if (fail) throw new DelegateError(type, 999, fail);
     if (opts.command !== 'ADD') return undefined;
-    const ipam = config['ipam'] as { addresses: Array<{ address: string; gateway?: string }> };
-    return { cniVersion: config['cniVersion'], interfaces: [{ name: opts.ifName, mac: '02:00:00:00:00:01', sandbox: opts.netns }], ips: ipam.addresses.map((a) => ({ ...a, interface: 0 })), routes: [] };
+    const ipam = config['ipam'] as { addresses: Array<{ address: string; gateway?: string }> } | undefined;
+    return { cniVersion: config['cniVersion'], interfaces: [{ name: opts.ifName, mac: '02:00:00:00:00:01', sandbox: opts.netns }], ips: (ipam?.addresses ?? []).map((a) => ({ ...a, interface: 0 })), routes: [] };
   };
 
-  async function run(command: string, stdin: unknown, parallel = true, env: Record<string, string> = {}) {
+  async function run(command: string, stdin: unknown, parallel = true, env: Record<string, string> = {}, agentWaitMs?: number) {
     let out = '';
     const code = await dispatch(
       {
@@ -61,6 +61,7 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
         deleteLink: async (_n, ifName) => void linksDeleted.push(ifName),
         log: (m) => logs.push(m),
         parallel,
+        ...(agentWaitMs !== undefined ? { agentWaitMs: () => agentWaitMs } : {}),
       }),
     );
     return { code, out, json: out ? (JSON.parse(out) as Record<string, unknown>) : undefined };
@@ -273,6 +274,64 @@ describe('multi-nic verbs (in-process, fake agent, recording delegates)', () => 
     } finally {
       agent.overrideFor.clear();
     }
+  });
+
+  it('DEL waits for an agent that is away (its socket missing, as between two agents of a rolling upgrade) and releases through it once it is back', async () => {
+    expect((await run('ADD', nadConfig())).code).toBe(0);
+    expect(agent.holdings()).toHaveLength(3);
+    // The node's socket path: absent now, the agent's socket appears there 600 ms later.
+    const away = join(dir, 'away.sock');
+    const back = setTimeout(() => symlinkSync(agent.socketPath, away), 600);
+    try {
+      const started = Date.now();
+      const r = await run('DEL', nadConfig(), true, { MULTINIC_AGENT_SOCKET: away }, 5_000);
+      expect([r.code, r.out]).toEqual([0, '']);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+      expect(logs.filter((l) => l.includes('waiting up to'))).toHaveLength(1);
+      // Released by the agent, and its DELs went through the delegates with the agent's record (masters).
+      expect(agent.holdings()).toEqual([]);
+      expect(calls.filter((c) => c.command === 'DEL').map((c) => c.config['master']).sort()).toEqual(['eth1', 'eth2', 'eth3']);
+    } finally {
+      clearTimeout(back);
+      rmSync(away, { force: true });
+    }
+  });
+
+  it('DEL waits for the agent at the release too, for the whole wait, however long the delegates took after the lookup', async () => {
+    expect((await run('ADD', nadConfig())).code).toBe(0);
+    expect(agent.holdings()).toHaveLength(3);
+    const node = join(dir, 'node.sock');
+    symlinkSync(agent.socketPath, node);
+    let back: NodeJS.Timeout | undefined;
+    // The lookup finds the agent; while the delegates run (500 ms in all, longer than the 400 ms
+    // wait) it goes away, and it is back 300 ms after the release first finds it away.
+    delayOf = (c) => (c.command === 'DEL' ? 170 : 0);
+    const gone = setTimeout(() => {
+      rmSync(node, { force: true });
+      back = setTimeout(() => symlinkSync(agent.socketPath, node), 700);
+    }, 100);
+    try {
+      const r = await run('DEL', nadConfig(), false, { MULTINIC_AGENT_SOCKET: node }, 400);
+      expect([r.code, r.out]).toEqual([0, '']);
+      expect(calls.filter((c) => c.command === 'DEL')).toHaveLength(3);
+      expect(logs.filter((l) => l.includes('waiting up to'))).toHaveLength(1);
+      expect(agent.holdings()).toEqual([]);
+    } finally {
+      clearTimeout(gone);
+      clearTimeout(back);
+      rmSync(node, { force: true });
+    }
+  });
+
+  it('DEL gives up waiting for an agent that stays away and goes on without it (links by name, addresses left to the agent)', async () => {
+    expect((await run('ADD', nadConfig())).code).toBe(0);
+    netns = { links: [{ ifname: 'lo', addrs: [] }, { ifname: 'net1-0', addrs: [] }, { ifname: 'net1-1', addrs: [] }, { ifname: 'net1-2', addrs: [] }], routes: [] };
+    const started = Date.now();
+    const r = await run('DEL', nadConfig(), true, { MULTINIC_AGENT_SOCKET: join(dir, 'gone.sock') }, 400);
+    expect([r.code, r.out]).toEqual([0, '']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(linksDeleted).toEqual(['net1-2', 'net1-1', 'net1-0']);
+    expect(agent.holdings()).toHaveLength(3);
   });
 
   it('DEL with no record and no prevResult removes the links found in the netns', async () => {

@@ -189,6 +189,56 @@ describe('plan without --inventory reads the cluster', () => {
     }
   });
 
+  it('names the NICs DRA ResourceClaims hold per host (CLAIMED BY, the held-nics annotation of -o json); offline it says nothing of claims', async () => {
+    const inv = parse(readFileSync(join(repoRoot, 'examples/hosts.yaml'), 'utf8')) as { items: KubeObject[] };
+    for (const h of inv.items) server.store.create(h);
+    try {
+      const devices = [{ name: 'eth1', attributes: { interfaceName: { string: 'eth1' } } }, { name: 'eth2', attributes: { interfaceName: { string: 'eth2' } } }];
+      for (const n of ['host1', 'host2']) {
+        server.store.create({ apiVersion: 'resource.k8s.io/v1', kind: 'ResourceSlice', metadata: { name: `${n}-multinic.fms.io` }, spec: { driver: 'multinic.fms.io', nodeName: n, pool: { name: n, generation: 1, resourceSliceCount: 1 }, devices } } as unknown as KubeObject);
+      }
+      // Allocated and reserved as the scheduler leaves them: one claim with both NICs of host2, one
+      // with eth1 of host1; a third allocated but reserved for no pod holds nothing yet.
+      const claim = (name: string, results: Array<[string, string]>, pods: string[]) => {
+        const c = server.store.create({ apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name, namespace: 'default' }, spec: { devices: { requests: [{ name: 'nics', exactly: { deviceClassName: 'multi-nic-sample.multinic.fms.io', count: results.length } }] } } } as unknown as KubeObject);
+        server.store.updateStatus({ ...c, status: { allocation: { devices: { results: results.map(([pool, device]) => ({ request: 'nics', driver: 'multinic.fms.io', pool, device })) } }, reservedFor: pods.map((p) => ({ resource: 'pods', name: p, uid: `u-${p}` })) } });
+      };
+      claim('two-nics', [['host2', 'eth2'], ['host2', 'eth1']], ['trainer-1']);
+      claim('one-nic', [['host1', 'eth1']], ['trainer-0']);
+      claim('unreserved', [['host1', 'eth2']], []);
+      const table = await cli(['plan', '-f', seed]);
+      expect(table.code, table.stderr).toBe(0);
+      expect(table.stdout).toMatch(/^HOST +#0 10\.0\.1\.0\/24 +#1 10\.0\.2\.0\/24 +CLAIMED BY$/m);
+      expect(table.stdout).toMatch(/^host1 .* eth1: default\/trainer-0 \(claim default\/one-nic\)$/m);
+      expect(table.stdout).toMatch(/^host2 .* eth1,eth2: default\/trainer-1 \(claim default\/two-nics\)$/m);
+
+      const json = await cli(['plan', '-f', seed, '-o', 'json']);
+      expect(json.code, json.stderr).toBe(0);
+      const doc = JSON.parse(json.stdout) as { metadata: { annotations?: Record<string, string> } };
+      const planSchema = JSON.parse(readFileSync(join(repoRoot, 'schemas/planresult.json'), 'utf8')) as JsonSchema & { $defs: { heldNics: JsonSchema } };
+      expect(validateSchema(planSchema, doc)).toEqual([]);
+      const held = JSON.parse(doc.metadata.annotations?.['multinic.fms.io/held-nics'] ?? 'null') as unknown;
+      expect(validateSchema(planSchema.$defs.heldNics, held)).toEqual([]);
+      expect(held).toEqual([
+        { claim: 'default/one-nic', host: 'host1', nic: 'eth1', pods: ['default/trainer-0'] },
+        { claim: 'default/two-nics', host: 'host2', nic: 'eth1', pods: ['default/trainer-1'] },
+        { claim: 'default/two-nics', host: 'host2', nic: 'eth2', pods: ['default/trainer-1'] },
+      ]);
+      // The schema's form can fail: a held NIC without pods.
+      expect(validateSchema(planSchema.$defs.heldNics, [{ claim: 'default/x', host: 'h', nic: 'eth1', pods: [] }]).map((e) => e.field)).toEqual(['<root>[0].pods']);
+
+      // Offline (an inventory file) plan reads no cluster, so it says nothing about claims.
+      const offline = await cli(['plan', '-f', seed, '--inventory', join(repoRoot, 'examples/hosts.yaml'), '-o', 'json']);
+      expect(offline.code, offline.stderr).toBe(0);
+      expect((JSON.parse(offline.stdout) as { metadata: { annotations?: unknown } }).metadata.annotations).toBeUndefined();
+      expect((await cli(['plan', '-f', seed, '--inventory', join(repoRoot, 'examples/hosts.yaml')])).stdout).not.toMatch(/CLAIMED BY/);
+    } finally {
+      for (const c of server.store.list('resource.k8s.io/v1', 'ResourceClaim', 'default')) server.store.delete('resource.k8s.io/v1', 'ResourceClaim', c.metadata?.name ?? '', 'default');
+      for (const c of server.store.list('resource.k8s.io/v1', 'ResourceSlice')) server.store.delete('resource.k8s.io/v1', 'ResourceSlice', c.metadata?.name ?? '');
+      for (const h of inv.items) server.store.delete('multinic.fms.io/v1', 'HostInterface', h.metadata?.name ?? '');
+    }
+  });
+
   it('without a kubeconfig exits 3 and says where it looked', async () => {
     const r = await runCliAsync(['plan', '-f', seed], { env: { KUBECONFIG: join(dir, 'missing-kubeconfig') } });
     expect(r.code).toBe(3);

@@ -54,6 +54,9 @@ describe('command results against schemas/', () => {
     expect(validateSchema(schema('installresult.json'), JSON.parse(JSON.stringify(result)))).toEqual([]);
     expect(result.objects.length).toBeGreaterThan(3);
     expect(new Set(result.objects.map((o) => o.action))).toEqual(new Set(['create']));
+    // apiVersion with kind names each object's type (DeviceClass is a kind in two groups).
+    expect(result.objects.find((o) => o.kind === 'DaemonSet')).toMatchObject({ apiVersion: 'apps/v1', kind: 'DaemonSet' });
+    expect(result.objects.find((o) => o.kind === 'Namespace')).toMatchObject({ apiVersion: 'v1', kind: 'Namespace' });
     const again = await run<InstallResult>(InstallCommand, []);
     expect(validateSchema(schema('installresult.json'), JSON.parse(JSON.stringify(again.result)))).toEqual([]);
     expect(new Set(again.result.objects.map((o) => o.action))).toEqual(new Set(['unchanged']));
@@ -67,8 +70,8 @@ describe('command results against schemas/', () => {
     expect(validateSchema(schema('applyresult.json'), result)).toEqual([]);
     // The stand-in serves resource.k8s.io/v1, so apply also makes the network's DRA DeviceClass.
     expect(result.objects).toEqual([
-      { kind: 'MultiNicNetwork', name: 'multi-nic-sample', action: 'created' },
-      { kind: 'DeviceClass', name: 'multi-nic-sample.multinic.fms.io', action: 'created' },
+      { apiVersion: 'multinic.fms.io/v1', kind: 'MultiNicNetwork', name: 'multi-nic-sample', action: 'created' },
+      { apiVersion: 'resource.k8s.io/v1', kind: 'DeviceClass', name: 'multi-nic-sample.multinic.fms.io', action: 'created' },
     ]);
     expect(result.cidrs).toHaveLength(1);
     const { $id: _id, title: _t, ...cidr } = schema('cidr.json') as JsonSchema & { $id?: string; title?: string };
@@ -76,15 +79,23 @@ describe('command results against schemas/', () => {
   });
 
   it('uninstall --yes returns an UninstallResult valid against schemas/uninstallresult.json', async () => {
+    // A DeviceClass of ours (PCI IDs) beside the DRA DeviceClass apply made: the same kind in two groups.
+    server.store.create({ apiVersion: 'multinic.fms.io/v1', kind: 'DeviceClass', metadata: { name: 'highspeed' }, spec: { ids: [{ vendor: '15b3', products: ['1019'] }] } });
     const { result } = await run<UninstallResult>(UninstallCommand, ['--yes']);
     expect(validateSchema(schema('uninstallresult.json'), JSON.parse(JSON.stringify(result)))).toEqual([]);
     expect(result.networks.map((o) => `${o.kind}/${o.name}`)).toContain('MultiNicNetwork/multi-nic-sample');
     expect(result.installed.map((o) => o.kind)).toContain('DaemonSet');
+    // Every entry names its type as the API does, apiVersion and kind, so the two DeviceClasses are told apart.
+    const typed = (list: UninstallResult['networks']) => list.map((o) => `${o.apiVersion} ${o.kind}/${o.name}`);
+    expect(typed(result.networks)).toEqual(expect.arrayContaining(['multinic.fms.io/v1 MultiNicNetwork/multi-nic-sample', 'multinic.fms.io/v1 DeviceClass/highspeed', 'resource.k8s.io/v1 DeviceClass/multi-nic-sample.multinic.fms.io']));
+    expect(typed(result.installed)).toEqual(expect.arrayContaining(['apps/v1 DaemonSet/multinic-agent', 'v1 Namespace/multinic-system']));
+    for (const o of [...result.networks, ...result.installed, ...result.resourceSlices]) expect(o.apiVersion, `${o.kind}/${o.name}`).toMatch(/^([a-z0-9.-]+\/)?v[0-9a-z]+$/);
   });
 
   it('the schemas can fail: a wrong action and a missing field are named', () => {
-    expect(validateSchema(schema('installresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'InstallResult', namespace: 'n', image: 'i', cniBinDir: { path: '/opt/cni/bin', source: 'default' }, dryRun: 'none', objects: [{ kind: 'DaemonSet', name: 'a', action: 'replaced' }] }).map((e) => e.field)).toEqual(['objects[0].action']);
+    expect(validateSchema(schema('installresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'InstallResult', namespace: 'n', image: 'i', cniBinDir: { path: '/opt/cni/bin', source: 'default' }, dryRun: 'none', objects: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'a', action: 'replaced' }] }).map((e) => e.field)).toEqual(['objects[0].action']);
     expect(validateSchema(schema('uninstallresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'UninstallResult', namespace: 'n', networks: [], resourceSlices: [] }).map((e) => e.field)).toEqual(['installed']);
-    expect(validateSchema(schema('applyresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'ApplyResult', objects: [{ kind: 'MultiNicNetwork', name: 'a', action: 'deleted' }], cidrs: [] }).map((e) => e.field)).toEqual(['objects[0].action']);
+    expect(validateSchema(schema('uninstallresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'UninstallResult', namespace: 'n', networks: [{ kind: 'DeviceClass', name: 'a' }], installed: [], resourceSlices: [] }).map((e) => e.field)).toEqual(['networks[0].apiVersion']);
+    expect(validateSchema(schema('applyresult.json'), { apiVersion: 'multinic.fms.io/v1', kind: 'ApplyResult', objects: [{ apiVersion: 'multinic.fms.io/v1', kind: 'MultiNicNetwork', name: 'a', action: 'deleted' }], cidrs: [] }).map((e) => e.field)).toEqual(['objects[0].action']);
   });
 });

@@ -21,8 +21,14 @@ let server: ApiServer;
 let proxy: Server;
 let dir: string;
 let kubeconfig: string;
-/** Requests through the proxy: list (GET without watch=) and watch. */
+/** Requests through the proxy: list (GET without watch=) and watch; `dra`: those to resource.k8s.io. */
 const seen = { lists: 0, watches: 0 };
+const dra = { lists: 0, watches: 0 };
+/**
+ * How the proxy answers resource.k8s.io: as the stand-in does (served), as a cluster without DRA
+ * (404 for the group), or as RBAC that denies this user (403), with kube-apiserver's Status bodies.
+ */
+let draMode: 'served' | 'absent' | 'forbidden' = 'served';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kc-watch-'));
@@ -30,8 +36,16 @@ beforeAll(async () => {
   const upstream = new URL(server.url);
   proxy = createServer((req, res) => {
     if (req.method === 'GET' && /\/(apis|api)\//.test(req.url ?? '')) {
-      if (/[?&]watch=(1|true)/.test(req.url ?? '')) seen.watches++;
-      else seen.lists++;
+      const count = (c: { lists: number; watches: number }) => (/[?&]watch=(1|true)/.test(req.url ?? '') ? c.watches++ : c.lists++);
+      count(seen);
+      if (req.url?.startsWith('/apis/resource.k8s.io/')) {
+        count(dra);
+        const resource = /^\/apis\/resource\.k8s\.io\/v1\/([a-z]+)/.exec(req.url)?.[1] ?? '';
+        if (draMode === 'absent') return void res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', code: 404 }));
+        if (draMode === 'forbidden') {
+          return void res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `${resource}.resource.k8s.io is forbidden: User "dev" cannot list resource "${resource}" in API group "resource.k8s.io" at the cluster scope`, reason: 'Forbidden', details: { group: 'resource.k8s.io', kind: resource }, code: 403 }));
+        }
+      }
     }
     const up = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
@@ -163,6 +177,78 @@ describe('status -w', () => {
       expect(await exit).toBe(0);
     } finally {
       child.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('DRA: a claim allocated and reserved, then released, shows and goes within 2 s, by watch (no list again)', async () => {
+    const before = { ...dra };
+    const w = watchCli(['-o', 'json']);
+    const claimOf = (r: StatusReport | undefined, nic: string) => (r?.nodes.find((n) => n.name === 'host1')?.nics.find((x) => x.name === nic) as { claim?: string; claimedBy?: string[] } | undefined);
+    try {
+      await eventually(() => expect(docs(w.out()).length).toBeGreaterThanOrEqual(1), 20_000, 50);
+      await eventually(() => expect(dra.watches - before.watches).toBe(2), 5000, 20); // ResourceClaims and our ResourceSlices
+      const idle = seen.lists;
+      server.store.create({
+        apiVersion: 'resource.k8s.io/v1', kind: 'ResourceSlice', metadata: { name: 'host1-multinic.fms.io' },
+        spec: { driver: 'multinic.fms.io', nodeName: 'host1', pool: { name: 'host1', generation: 1, resourceSliceCount: 1 }, devices: [{ name: 'eth1', attributes: { interfaceName: { string: 'eth1' } } }, { name: 'eth2', attributes: { interfaceName: { string: 'eth2' } } }] },
+      } as unknown as KubeObject);
+      const claim = server.store.create({
+        apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'trainer-nics', namespace: 'default' },
+        spec: { devices: { requests: [{ name: 'nics', exactly: { deviceClassName: 'multi-nic-sample.multinic.fms.io', count: 1 } }] } },
+      } as unknown as KubeObject);
+      const t0 = Date.now();
+      server.store.updateStatus({ ...claim, status: { allocation: { devices: { results: [{ request: 'nics', driver: 'multinic.fms.io', pool: 'host1', device: 'eth2' }] } }, reservedFor: [{ resource: 'pods', name: 'trainer-0', uid: 'u-trainer-0' }] } });
+      await eventually(() => expect(claimOf(docs(w.out()).at(-1), 'eth2')).toMatchObject({ claim: 'default/trainer-nics', claimedBy: ['default/trainer-0'] }), 2000, 20);
+      const shownMs = Date.now() - t0;
+      expect(claimOf(docs(w.out()).at(-1), 'eth1')?.claim).toBeUndefined();
+      server.store.delete('resource.k8s.io/v1', 'ResourceClaim', 'trainer-nics', 'default');
+      await eventually(() => expect(claimOf(docs(w.out()).at(-1), 'eth2')?.claim).toBeUndefined(), 2000, 20);
+      expect(seen.lists).toBe(idle);
+      process.stderr.write(`status -w: a claim's allocation shown after ${shownMs} ms\n`);
+      w.child.kill('SIGINT');
+      expect(await w.exit).toBe(0);
+      expect(w.err()).toBe('');
+    } finally {
+      w.child.kill('SIGKILL');
+      if (server.store.get('resource.k8s.io/v1', 'ResourceSlice', 'host1-multinic.fms.io')) server.store.delete('resource.k8s.io/v1', 'ResourceSlice', 'host1-multinic.fms.io');
+    }
+  }, 60_000);
+
+  it.each([
+    ['absent', 'a cluster without resource.k8s.io/v1 (404): nothing watched there, nothing said'],
+    ['forbidden', 'a user who may not list ResourceClaims or ResourceSlices (403): said once each, the rest goes on'],
+  ] as const)('DRA %s: %s', async (mode, _what) => {
+    draMode = mode;
+    const before = { ...dra };
+    const w = watchCli(['-o', 'json']);
+    try {
+      await eventually(() => expect(docs(w.out()).length).toBeGreaterThanOrEqual(1), 20_000, 50);
+      expect(dra.watches).toBe(before.watches);
+      expect(dra.lists - before.lists).toBe(2); // one look at each
+      // Not fatal: a HostInterface change still shows.
+      const hi = server.store.get('multinic.fms.io/v1', 'HostInterface', 'host1') as KubeObject & { spec: { interfaces: Array<{ interfaceName: string; mtu?: number }> } };
+      const mtu1 = mode === 'absent' ? 1600 : 1700;
+      server.store.patch('multinic.fms.io/v1', 'HostInterface', 'host1', '', 'merge', { spec: { interfaces: hi.spec.interfaces.map((i) => (i.interfaceName === 'eth1' ? { ...i, mtu: mtu1 } : i)) } });
+      await eventually(() => expect(mtu(docs(w.out()).at(-1), 'host1', 'eth1')).toBe(mtu1), 2000, 20);
+      w.child.kill('SIGINT');
+      expect(await w.exit).toBe(0);
+      // status without -w reads the claims once, through the real client, with the same outcome (not exit 3).
+      const once = await runCliAsync(['status', '-o', 'json', '--kubeconfig', kubeconfig]);
+      expect(once.code, once.stderr).toBe(1); // the agents are missing, the DRA lists are not fatal
+      expect(once.stderr.split('\n').filter((l) => l.includes('resource.k8s.io'))).toEqual(
+        mode === 'absent' ? [] : ['resourceclaims', 'resourceslices'].map((r) => `warning: cannot list ${r}: ${r}.resource.k8s.io is forbidden: User "dev" cannot list resource "${r}" in API group "resource.k8s.io" at the cluster scope: NICs held by ResourceClaims are not shown`),
+      );
+      const lines = w.err().split('\n').filter(Boolean);
+      if (mode === 'absent') expect(lines).toEqual([]);
+      else {
+        expect(lines).toEqual([
+          'warning: watch: resourceclaims: resourceclaims.resource.k8s.io is forbidden: User "dev" cannot list resource "resourceclaims" in API group "resource.k8s.io" at the cluster scope (NICs held by ResourceClaims are not shown)',
+          'warning: watch: resourceslices: resourceslices.resource.k8s.io is forbidden: User "dev" cannot list resource "resourceslices" in API group "resource.k8s.io" at the cluster scope (NICs held by ResourceClaims are not shown)',
+        ]);
+      }
+    } finally {
+      draMode = 'served';
+      w.child.kill('SIGKILL');
     }
   }, 60_000);
 

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeKubeconfig } from '../../src/lab/kubeconfig.js';
 import type { SysdumpManifest } from '../../src/cluster/sysdump.js';
 import { runCliAsync } from '../helpers/cli.js';
+import { CLAIMS_ANNOTATION, CLAIMS_ANNOTATION_VALUE, claimsFromCidr, cidrSummarySpec } from '../../src/lib/cluster/claim-objects.js';
+import type { CIDRSpec } from '../../src/lib/crds/types.gen.js';
 import { AGENT_NS, createNode, testCluster, type TestCluster } from '../agent/kube/helpers.js';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJlLXNlY3JldA';
@@ -34,6 +36,10 @@ describe('sysdump on the API stand-in', () => {
     kubeconfig = join(dir, 'kubeconfig');
     await writeKubeconfig(kubeconfig, c.server.url);
     const s = c.server.store;
+    // A network whose host entries are CIDRClaims: the CIDR object is the summary, the view has the host.
+    const spec: CIDRSpec = { config: { name: 'sd', type: 'macvlan', subnet: '192.168.0.0/16', masterNets: ['10.0.1.0/24'], hostBlock: 6, interfaceBlock: 2, vlanMode: 'l3' }, cidr: [{ netAddress: '10.0.1.0/24', interfaceIndex: 0, vlanCIDR: '192.168.0.0/18', hosts: [{ hostName: 'n1', hostIndex: 0, interfaceName: 'eth1', hostIP: '10.0.1.1', podCIDR: '192.168.0.0/24' }] }] };
+    s.create({ apiVersion: 'multinic.fms.io/v1', kind: 'CIDR', metadata: { name: 'sd', annotations: { [CLAIMS_ANNOTATION]: CLAIMS_ANNOTATION_VALUE } }, spec: cidrSummarySpec(spec) } as never);
+    for (const claim of claimsFromCidr('sd', spec)) s.create(claim as never);
     s.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'multinic-agent-abcde', namespace: AGENT_NS, labels: { 'app.kubernetes.io/name': 'multinic-agent' } }, spec: { nodeName: 'n1', containers: [{ name: 'agent', image: 'x' }] } } as never);
     c.server.store.appendPodLog(AGENT_NS, 'multinic-agent-abcde', `{"level":"info","msg":"discovered NICs"}\n{"level":"warn","msg":"API call","authorization":"Bearer ${TOKEN}"}\n{"level":"warn","msg":"retrying with Bearer ${TOKEN.slice(0, 30)}"}\n`);
     s.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'train', namespace: 'default', annotations: { 'k8s.v1.cni.cncf.io/networks': 'multi-nic-sample', 'k8s.v1.cni.cncf.io/network-status': '[{"name":"default/multi-nic-sample","interface":"net1-0","ips":["192.168.0.5"]}]' } }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'x', env: [{ name: 'API_TOKEN', value: TOKEN }] }] } } as never);
@@ -53,7 +59,7 @@ describe('sysdump on the API stand-in', () => {
     expect(statSync(out).mode & 0o777).toBe(0o600);
     const x = unpack(out);
     const files = walk(x).sort();
-    for (const f of ['sysdump.json', 'version.json', 'doctor.json', 'probes.json', 'pods/network-status.json', `logs/${AGENT_NS}/multinic-agent-abcde.log`, 'resources/multinicnetworks.json', 'resources/cidrs.json', 'resources/ippools.json', 'resources/hostinterfaces.json', 'resources/deviceclasses.json', 'resources/networkattachmentdefinitions.json', 'resources/customresourcedefinitions.json', 'resources/daemonsets.json', 'resources/nodes.json', 'resources/events.json']) {
+    for (const f of ['sysdump.json', 'version.json', 'doctor.json', 'probes.json', 'pods/network-status.json', `logs/${AGENT_NS}/multinic-agent-abcde.log`, 'resources/multinicnetworks.json', 'resources/cidrs.json', 'resources/cidrclaims.json', 'resources/cidr-views.json', 'resources/ippools.json', 'resources/hostinterfaces.json', 'resources/deviceclasses.json', 'resources/networkattachmentdefinitions.json', 'resources/customresourcedefinitions.json', 'resources/daemonsets.json', 'resources/nodes.json', 'resources/events.json']) {
       expect(files).toContain(f);
     }
     const manifest = JSON.parse(readFileSync(join(x, 'sysdump.json'), 'utf8')) as SysdumpManifest;
@@ -61,6 +67,10 @@ describe('sysdump on the API stand-in', () => {
     expect(manifest.files.map((f) => f.name).sort()).toEqual(files.filter((f) => f !== 'sysdump.json').sort());
     expect(JSON.parse(readFileSync(join(x, 'doctor.json'), 'utf8'))).toMatchObject({ apiVersion: 'multinic.fms.io/v1', kind: 'DoctorReport' });
     expect(JSON.parse(readFileSync(join(x, 'pods/network-status.json'), 'utf8'))).toEqual([{ pod: 'default/train', uid: expect.any(String), node: 'n1', phase: 'Pending', networks: 'multi-nic-sample', networkStatus: '[{"name":"default/multi-nic-sample","interface":"net1-0","ips":["192.168.0.5"]}]' }]);
+    const items = (f: string) => (JSON.parse(readFileSync(join(x, `resources/${f}.json`), 'utf8')) as { items: Array<{ metadata: { name: string }; spec: CIDRSpec & { hostName?: string } }> }).items;
+    expect(items('cidrs').find((o) => o.metadata.name === 'sd')?.spec.cidr[0]?.hosts).toEqual([]);
+    expect(items('cidrclaims').map((o) => [o.metadata.name, o.spec.hostName])).toEqual([['sd.i0', undefined], ['sd.i0.h0', 'n1']]);
+    expect(items('cidr-views').find((o) => o.metadata.name === 'sd')?.spec.cidr[0]?.hosts.map((h) => h.hostName)).toEqual(['n1']);
     const log = readFileSync(join(x, `logs/${AGENT_NS}/multinic-agent-abcde.log`), 'utf8');
     expect(log).toContain('discovered NICs');
     expect(log).toContain('"authorization":[REDACTED]');

@@ -266,6 +266,8 @@ describe('uninstall after install --dra', () => {
     server.store.create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'h1' } });
     // What apply and the agents made, next to a GPU driver's and a user's look-alike.
     server.store.create(networkDeviceClass('multi-nic-sample') as unknown as KubeObject);
+    server.store.create(networkDeviceClass('multi-nic-old') as unknown as KubeObject);
+    server.store.create({ apiVersion: 'multinic.fms.io/v1', kind: 'DeviceClass', metadata: { name: 'highspeed' }, spec: { ids: [{ vendor: '15b3', products: ['1019'] }] } });
     server.store.create({ apiVersion: 'resource.k8s.io/v1', kind: 'DeviceClass', metadata: { name: 'fast.multinic.fms.io' }, spec: { selectors: [{ cel: { expression: 'device.driver == "multinic.fms.io" && device.attributes["multinic.fms.io"].speed >= 100000' } }] } } as KubeObject);
     server.store.create({ apiVersion: 'resource.k8s.io/v1', kind: 'DeviceClass', metadata: { name: 'gpu.example.com' }, spec: { selectors: [{ cel: { expression: 'device.driver == "gpu.example.com"' } }] } } as KubeObject);
     server.store.create(slice('h1-multinic.fms.io', 'multinic.fms.io'));
@@ -273,6 +275,14 @@ describe('uninstall after install --dra', () => {
   }, 180_000);
   afterAll(async () => {
     await server?.close();
+  });
+
+  it("the prompt counts our DeviceClasses and apply's DRA DeviceClasses apart, and only those it removes", async () => {
+    const r = await cli(['uninstall', '--kubeconfig', kc]);
+    expect(r.code).toBe(2);
+    // Not counted: fast.multinic.fms.io (another selector) and gpu.example.com, which stay.
+    expect(r.stderr).toContain('uninstall would delete 1 MultiNicNetwork, 1 DeviceClass and 2 DeviceClasses (resource.k8s.io), but cannot ask for confirmation');
+    expect(server.store.get('resource.k8s.io/v1', 'DeviceClass', 'multi-nic-old.multinic.fms.io')).toBeDefined();
   });
 
   it("removes apply's DeviceClasses with the networks and the agents' ResourceSlices after their ClusterRole; leaves others' DRA objects", async () => {
@@ -287,6 +297,7 @@ describe('uninstall after install --dra', () => {
     expect(at('deviceclass.resource.k8s.io/multi-nic-sample.multinic.fms.io deleted')).toBeLessThan(at('daemonset.apps/multinic-agent -n multinic-system deleted'));
     expect(at('resourceslice.resource.k8s.io/h1-multinic.fms.io deleted')).toBeGreaterThan(at('clusterrole.rbac.authorization.k8s.io/multinic-agent deleted'));
     expect(server.store.get('resource.k8s.io/v1', 'DeviceClass', 'multi-nic-sample.multinic.fms.io')).toBeUndefined();
+    expect(server.store.get('resource.k8s.io/v1', 'DeviceClass', 'multi-nic-old.multinic.fms.io')).toBeUndefined();
     expect(server.store.get('resource.k8s.io/v1', 'ResourceSlice', 'h1-multinic.fms.io')).toBeUndefined();
     expect(server.store.get('resource.k8s.io/v1', 'DeviceClass', 'fast.multinic.fms.io')).toBeDefined();
     expect(server.store.get('resource.k8s.io/v1', 'DeviceClass', 'gpu.example.com')).toBeDefined();

@@ -1,4 +1,4 @@
-// In-memory Ipam for unit tests of the agent server and the CNI path (style §4): the same pure
+// In-memory Ipam for unit tests of the agent server and the CNI path (docs/conventions.md §4): the same pure
 // allocator and state as the durable store, no disk. Extra knobs let tests inject failures and
 // inspect calls; a failed call changes nothing, like the real store.
 import { IpamState, type AllocationConflict, type PoolSyncReport, type ReleaseSelector } from '../../src/lib/ipam/state.js';

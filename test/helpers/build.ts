@@ -1,4 +1,4 @@
-// vitest globalSetup: builds dist/ and oclif.manifest.json once before any test file runs, when
+// vitest globalSetup: builds dist/ (with the help bundle) and oclif.manifest.json once before any test file runs, when
 // they are older than src/ (make test builds first, so this is usually a no-op). Test files must
 // not build themselves: parallel builds race on dist/.
 import { spawnSync } from 'node:child_process';
@@ -15,9 +15,11 @@ function newest(path: string): number {
 
 export default function setup(): void {
   const manifest = join(root, 'oclif.manifest.json');
-  if (existsSync(manifest) && existsSync(join(root, 'dist')) && statSync(manifest).mtimeMs >= newest(join(root, 'src'))) return;
+  if (existsSync(manifest) && existsSync(join(root, 'dist', 'cli', 'oclif-help.cjs')) && statSync(manifest).mtimeMs >= newest(join(root, 'src'))) return;
   const tsc = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' });
   if (tsc.status !== 0) process.stderr.write(`tsc reported errors (output still emitted):\n${tsc.stdout}`);
   const m = spawnSync('node', ['scripts/manifest.mjs'], { cwd: root, encoding: 'utf8' });
   if (m.status !== 0) throw new Error(`oclif manifest failed: ${m.stderr}`);
+  const h = spawnSync('node', ['scripts/build-help-bundle.mjs'], { cwd: root, encoding: 'utf8' });
+  if (h.status !== 0) throw new Error(`help bundle failed: ${h.stderr}`);
 }

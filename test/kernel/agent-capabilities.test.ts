@@ -137,7 +137,7 @@ describe.skipIf(reason !== '')(`agent capabilities, measured ${reason}`, () => {
     let log = '';
     const child = spawn(
       'ip',
-      ['netns', 'exec', host, 'setpriv', ...withCaps(caps, [process.execPath, agentJs, 'run', '--node', 'h1', '--socket', sock, '--state-file', state, '--data-dir', join(dir, `${tag}-data`), '--rt-tables', join(dir, `${tag}-rt_tables`), '--enable-forwarding', '--probe-interval', '1'])],
+      ['netns', 'exec', host, 'setpriv', ...withCaps(caps, [process.execPath, agentJs, 'run', '--health-interval', '0', '--node', 'h1', '--socket', sock, '--state-file', state, '--data-dir', join(dir, `${tag}-data`), '--rt-tables', join(dir, `${tag}-rt_tables`), '--enable-forwarding', '--probe-interval', '1'])],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     children.push(child);

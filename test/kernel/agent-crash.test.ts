@@ -23,7 +23,7 @@ describe.skipIf(!privileged.ok)(`agent kill -9 during an allocation burst ${priv
   const req = (n: number) => ({ apiVersion: 'v1', network: 'mnet', pod: { namespace: 'crash', name: `p${n}`, uid: `crash-${n}`, containerID: `c${n}`, ifName: 'net1' } });
 
   const startAgent = async (): Promise<ChildProcess> => {
-    const c = spawn('ip', ['netns', 'exec', host, process.execPath, agentJs, 'run', '--node', 'h1', '--socket', sock(), '--state-file', join(dir, 'state.yaml'), '--data-dir', join(dir, 'data'), '--rt-tables', join(dir, 'rt_tables')], { stdio: 'ignore' });
+    const c = spawn('ip', ['netns', 'exec', host, process.execPath, agentJs, 'run', '--health-interval', '0', '--node', 'h1', '--socket', sock(), '--state-file', join(dir, 'state.yaml'), '--data-dir', join(dir, 'data'), '--rt-tables', join(dir, 'rt_tables')], { stdio: 'ignore' });
     const deadline = Date.now() + 20_000;
     while ((await call(sock(), 'GET', '/v1/healthz').catch(() => ({ status: 0 }) as Reply)).status !== 200) {
       if (Date.now() > deadline || c.exitCode !== null) throw new Error('agent did not start');

@@ -95,7 +95,7 @@ describe.skipIf(reason !== '')(`agent data path: 3 hosts × 2 NICs, macvlan L3 s
 
     for (const h of HOSTS) {
       logs[h] = '';
-      const child = spawn('ip', ['netns', 'exec', hostNs[h] as string, process.execPath, agentJs, 'run', '--node', h, '--socket', sock(h), '--state-file', statePath(), '--data-dir', join(dir, h), '--rt-tables', join(dir, `${h}-rt_tables`), '--enable-forwarding', ...(h === 'h2' ? ['--gc-grace', '0'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', hostNs[h] as string, process.execPath, agentJs, 'run', '--health-interval', '0', '--node', h, '--socket', sock(h), '--state-file', statePath(), '--data-dir', join(dir, h), '--rt-tables', join(dir, `${h}-rt_tables`), '--enable-forwarding', ...(h === 'h2' ? ['--gc-grace', '0'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr?.on('data', (c: Buffer) => (logs[h] += c.toString()));
       agents[h] = child;
     }

@@ -66,6 +66,26 @@ describe.skipIf(!privileged.ok)(`agent discovery in a netns ${privileged.reason}
     }
   });
 
+  it('watchNics re-scans during a steady stream of events (the debounce has a bound), not only after it', async () => {
+    let events = 0;
+    const stop = watchNics(() => events++, { netns: { name: host }, debounceMs: 300, maxWaitMs: 800, intervalMs: 3_600_000 });
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const before = events;
+      // An event every ~100 ms for ~3 s: a plain 300 ms debounce would wait for the end of the stream.
+      const end = Date.now() + 3000;
+      for (let i = 0; Date.now() < end; i++) {
+        await lab.ip(host, [`addr add 10.0.6.${(i % 200) + 1}/32 dev eth1`, `addr del 10.0.6.${(i % 200) + 1}/32 dev eth1`]);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const during = events - before;
+      expect(during).toBeGreaterThanOrEqual(2);
+      expect(during).toBeLessThanOrEqual(6); // still debounced: 30 bursts, a handful of re-scans
+    } finally {
+      stop();
+    }
+  });
+
   it('watchNics fires (debounced) on address and link events in the namespace', async () => {
     let events = 0;
     const stop = watchNics(() => events++, { netns: { name: host }, debounceMs: 300, intervalMs: 3_600_000 });

@@ -65,7 +65,7 @@ describe.skipIf(reason !== '')(`agent: a network changed into macvlan L3 while a
       await lab.ip(host, [`addr add 10.0.${n}.1/24 dev eth${n}`]);
     }
     writeState('l2');
-    agent = spawn('ip', ['netns', 'exec', host, process.execPath, agentJs, 'run', '--node', 'h1', '--socket', sock(), '--state-file', statePath(), '--data-dir', join(dir, 'data'), '--rt-tables', join(dir, 'rt_tables'), '--resync', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    agent = spawn('ip', ['netns', 'exec', host, process.execPath, agentJs, 'run', '--health-interval', '0', '--node', 'h1', '--socket', sock(), '--state-file', statePath(), '--data-dir', join(dir, 'data'), '--rt-tables', join(dir, 'rt_tables'), '--resync', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
     agent.stderr?.on('data', (c: Buffer) => (log += c.toString()));
     await eventually(async () => {
       if (agent?.exitCode !== null) throw new Error(`agent exited:\n${log}`);

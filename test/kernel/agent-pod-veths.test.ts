@@ -49,7 +49,7 @@ describe.skipIf(reason !== '')(`discovery ignores the primary network's pod veth
     await lab.veth(host, 'eth1', fab, 'up1');
     await lab.ip(host, ['addr add 10.0.1.5/24 dev eth1']);
     writeFileSync(join(dir, 'state.yaml'), '');
-    agent = spawn('ip', ['netns', 'exec', host, process.execPath, agentJs, 'run', '--node', 'h', '--socket', sock(), '--state-file', join(dir, 'state.yaml'), '--data-dir', join(dir, 'data'), '--rt-tables', join(dir, 'rt_tables')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    agent = spawn('ip', ['netns', 'exec', host, process.execPath, agentJs, 'run', '--health-interval', '0', '--node', 'h', '--socket', sock(), '--state-file', join(dir, 'state.yaml'), '--data-dir', join(dir, 'data'), '--rt-tables', join(dir, 'rt_tables')], { stdio: ['ignore', 'ignore', 'pipe'] });
     agent.stderr?.on('data', (c: Buffer) => (log += c.toString()));
     await until('the agent did not become ready', async () => Boolean(((await call(sock(), 'GET', '/v1/state')).body as { lastReconcile?: unknown }).lastReconcile));
     // The first scan may race eth1's carrier; wait until the agent settled on it.

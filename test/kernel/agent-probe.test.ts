@@ -173,7 +173,7 @@ describe.skipIf(!ready)(`agent repairs what someone else deleted, within a secon
     await lab.ip(host, ['addr add 10.0.1.1/24 dev eth1', 'addr add 10.0.2.1/24 dev eth2']);
     writeFileSync(join(dir, 'state.yaml'), stateYaml([testNetwork(), testCidr(['h1', 'h2', 'h3'])]));
     // The resync is an hour away: anything restored below was restored by the monitor.
-    child = spawn('ip', ['netns', 'exec', host, process.execPath, agentJs, 'run', '--node', 'h1', '--socket', sock(), '--state-file', join(dir, 'state.yaml'), '--data-dir', join(dir, 'data'), '--rt-tables', join(dir, 'rt_tables'), '--resync', '3600', '--cni-bin-dir', cniPluginsDir], { stdio: ['ignore', 'ignore', openSync(join(dir, 'agent.log'), 'w')] });
+    child = spawn('ip', ['netns', 'exec', host, process.execPath, agentJs, 'run', '--health-interval', '0', '--node', 'h1', '--socket', sock(), '--state-file', join(dir, 'state.yaml'), '--data-dir', join(dir, 'data'), '--rt-tables', join(dir, 'rt_tables'), '--resync', '3600', '--cni-bin-dir', cniPluginsDir], { stdio: ['ignore', 'ignore', openSync(join(dir, 'agent.log'), 'w')] });
     const deadline = Date.now() + 30_000;
     while ((await call(sock(), 'GET', '/v1/healthz').catch(() => ({ status: 0 }) as Reply)).status !== 200) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error('agent did not start');

@@ -238,7 +238,8 @@ describe.skipIf(reason !== '')(`multi-nic CNI in real namespaces ${reason}`, () 
   it('DEL with the agent socket missing still removes the links and succeeds', async () => {
     const id = cid();
     expect((await plugin('ADD', id, nadConfig())).code).toBe(0);
-    const del = await plugin('DEL', id, { ...nadConfig() }, { MULTINIC_AGENT_SOCKET: join(dir, 'absent.sock') });
+    // No wait for the agent to come back (MULTINIC_AGENT_WAIT_MS=0; by default DEL waits 10 s).
+    const del = await plugin('DEL', id, { ...nadConfig() }, { MULTINIC_AGENT_SOCKET: join(dir, 'absent.sock'), MULTINIC_AGENT_WAIT_MS: '0' });
     expect(del.code, del.stdout).toBe(0);
     expect(del.stderr).toContain('absent.sock missing: is the multinic agent running on this node?');
     expect(Object.keys((await readPod()).links)).toEqual(['lo']);

@@ -236,6 +236,14 @@ describe.skipIf(!ready)(`doctor in the lab${ready ? '' : ` (skipped: ${why})`}`,
     } finally {
       process.kill(pids[0]!, 'SIGCONT');
     }
+    // The tests after this one start from a ready DaemonSet again: the lab sees host2's agent answer
+    // /readyz only on its next pass, and a doctor run before that still says 2/3 (a CI run under load
+    // failed the next test on exactly that).
+    await eventually(async () => {
+      const r = await doctor(['--timeout', '1s']);
+      const ds = r.report.findings.find((f) => f.check === 'agent-daemonset');
+      if (ds) throw new Error(`DaemonSet not ready again yet: ${ds.seen}`);
+    }, 60_000, 500);
   }, 240_000);
 
   // These need agents that publish status.diagnostics; against older agents they skip, saying so.

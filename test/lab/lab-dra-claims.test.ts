@@ -6,31 +6,30 @@
 // few free NICs; NICs without the GPUs' PCIe root) leaves the pod Pending with the reason; deleting
 // the pod unprepares its claim and frees its NICs for the pod that waited.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
 import type { CIDR } from '../../src/lib/crds/types.gen.js';
-import type { ResourceClaim, ResourceSlice } from '../../src/lib/dra/types.js';
+import type { ResourceClaim } from '../../src/lib/dra/types.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { R } from '../../src/lib/k8s/resources.js';
 import { labHostDir } from '../../src/lab/agents.js';
 import type { DraPod } from '../../src/lab/dra.js';
-import { repoRoot, runCliAsync } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { installedLab, nodeSlice, type InstalledLab } from '../helpers/lab.js';
 import { hasCniPlugins, privileged } from '../helpers/privileged.js';
 
 const prefix = 'dr';
 const ready = privileged.ok && hasCniPlugins;
 const why = !privileged.ok ? privileged.reason : 'needs containernetworking-plugins in /usr/lib/cni';
 const HOST = 'host1';
+let lab: InstalledLab | undefined;
 let dir = '';
-let kubeconfig = '';
 let kube: KubeApi;
-const cli = (args: string[], timeoutMs = 180_000) => runCliAsync([...args, '--kubeconfig', kubeconfig], { timeoutMs });
+const cli = (args: string[], timeoutMs?: number) => lab!.cli(args, timeoutMs);
 
 const template = (name: string, devices: Record<string, unknown>): KubeObject => ({ apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaimTemplate', metadata: { name, namespace: 'default' }, spec: { spec: { devices } } } as KubeObject);
 const pod = (name: string, claimTemplate: string): KubeObject => ({
@@ -59,22 +58,19 @@ const prepared = (): string[] => {
 
 describe.skipIf(!ready)(`lab DRA claims${ready ? '' : ` (skipped: ${why})`}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'dr-claims-'));
-    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '1', '--nics', '3', '--dir', join(dir, 'lab'), '-o', 'json'], { timeoutMs: 120_000 });
-    expect(up.code, up.stderr).toBe(0);
-    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
-    kube = await connect({ kubeconfig });
-    const inst = await cli(['install', '--dra', '--wait', '--timeout', '90s']);
-    expect(inst.code, inst.stderr).toBe(0);
     // The lab network over all three NICs.
     const net = (await import('yaml')).parse(readFileSync(join(repoRoot, 'examples/lab-network.yaml'), 'utf8')) as KubeObject & { spec: { masterNets: string[] } };
     net.spec.masterNets = ['10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24'];
-    writeFileSync(join(dir, 'net.yaml'), stringify(net));
-    const applied = await cli(['apply', '-f', join(dir, 'net.yaml'), '--timeout', '120s']);
-    expect(applied.code, applied.stderr).toBe(0);
+    lab = await installedLab({
+      prefix, tmpPrefix: 'dr-claims-', hosts: 1, nics: 3, install: ['--dra'],
+      network: (d) => {
+        writeFileSync(join(d, 'net.yaml'), stringify(net));
+        return join(d, 'net.yaml');
+      },
+    });
+    ({ dir, kube } = lab);
     await eventually(async () => {
-      const s = (await kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.nodeName=${HOST},spec.driver=multinic.fms.io` })).items[0];
+      const s = await nodeSlice(kube, HOST);
       expect(s?.spec.devices?.map((d) => d.attributes?.networks?.string)).toEqual(['multi-nic-sample', 'multi-nic-sample', 'multi-nic-sample']);
     }, 60_000, 250);
     await kube.create(R.ResourceClaimTemplate, template('two-nics', {
@@ -90,10 +86,7 @@ describe.skipIf(!ready)(`lab DRA claims${ready ? '' : ` (skipped: ${why})`}`, ()
   }, 400_000);
 
   afterAll(async () => {
-    if (dir) {
-      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await lab?.down();
   }, 60_000);
 
   let firstClaim: ResourceClaim;

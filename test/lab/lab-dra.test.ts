@@ -3,49 +3,35 @@
 // lacks), the networks each NIC serves, and the DeviceClass apply renders; each host's kubelet
 // plugin answers a real gRPC GetInfo on its registration socket in the host's lab dir.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as GrpcJs from '@grpc/grpc-js';
-import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
 import type { HostInterface } from '../../src/lib/crds/types.gen.js';
 import type { ResourceSlice } from '../../src/lib/dra/types.js';
 import { R } from '../../src/lib/k8s/resources.js';
 import { labKubeletDir } from '../../src/lab/agents.js';
 import { loadProtos, pluginSockets } from '../../src/agent/dra/plugin.js';
-import { repoRoot, runCliAsync } from '../helpers/cli.js';
+import { repoRoot } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { installedLab, nodeSlice, type InstalledLab } from '../helpers/lab.js';
 import { hasCniPlugins, privileged } from '../helpers/privileged.js';
 
 const prefix = 'r1d';
 const ready = privileged.ok && hasCniPlugins;
 const why = !privileged.ok ? privileged.reason : 'needs containernetworking-plugins in /usr/lib/cni';
+let lab: InstalledLab | undefined;
 let dir = '';
-let kubeconfig = '';
 let kube: KubeApi;
-const cli = (args: string[], timeoutMs = 180_000) => runCliAsync([...args, '--kubeconfig', kubeconfig], { timeoutMs });
 
 describe.skipIf(!ready)(`lab DRA${ready ? '' : ` (skipped: ${why})`}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'r1-dra-'));
-    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '2', '--nics', '2', '--dir', join(dir, 'lab'), '-o', 'json'], { timeoutMs: 120_000 });
-    expect(up.code, up.stderr).toBe(0);
-    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
-    kube = await connect({ kubeconfig });
-    const inst = await cli(['install', '--dra', '--wait', '--timeout', '90s']);
-    expect(inst.code, inst.stderr).toBe(0);
-    const applied = await cli(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '120s']);
-    expect(applied.code, applied.stderr).toBe(0);
+    lab = await installedLab({ prefix, tmpPrefix: 'r1-dra-', hosts: 2, nics: 2, install: ['--dra'], network: () => join(repoRoot, 'examples/lab-network.yaml') });
+    ({ dir, kube } = lab);
   }, 400_000);
 
   afterAll(async () => {
-    if (dir) {
-      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await lab?.down();
   }, 60_000);
 
   it('publishes one slice per host with the veth NICs as the kernel reports them, and nothing invented', async () => {
@@ -54,7 +40,7 @@ describe.skipIf(!ready)(`lab DRA${ready ? '' : ` (skipped: ${why})`}`, () => {
     for (const h of hosts) {
       const node = h.metadata.name ?? '';
       const slice = await eventually(async () => {
-        const s = (await kube.list<ResourceSlice>(R.ResourceSlice, { fieldSelector: `spec.nodeName=${node},spec.driver=multinic.fms.io` })).items[0];
+        const s = await nodeSlice(kube, node);
         expect(s?.spec.devices?.map((d) => d.attributes?.networks?.string)).toEqual(h.spec.interfaces.map(() => 'multi-nic-sample'));
         return s as ResourceSlice;
       }, 30_000, 200);

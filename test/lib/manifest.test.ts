@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeObject, flattenLists, ManifestError, parseManifests } from '../../src/lib/manifest.js';
+import { countWrittenKeys, describeObject, flattenLists, ManifestError, parseManifests } from '../../src/lib/manifest.js';
 
 describe('parseManifests', () => {
   it.each([
@@ -10,6 +10,7 @@ describe('parseManifests', () => {
     ['comments only', '# nothing\n', []],
     ['JSON null', 'null', []],
     ['a JSON array, leading BOM and space', '\uFEFF \n[{"a": {"b": "x\\":"}}, 2]', [['f#1', [{ a: { b: 'x":' } }, 2]]]],
+    ['JSON with escaped quotes and backslashes, no key twice', '{"k\\"": "v\\\\", "w": "\\\\\\":\\\\", "x": ["\\\\"]}', [['f#1', { 'k"': 'v\\', w: '\\":\\', x: ['\\'] }]]],
     ['JSON followed by a YAML document', '{"a": 1}\n---\nb: 2\n', [['f#1', { a: 1 }], ['f#2', { b: 2 }]]],
   ])('%s', (_n, text, want) => {
     expect(parseManifests(text, 'f').map((d) => [d.source, d.value])).toEqual(want);
@@ -19,6 +20,7 @@ describe('parseManifests', () => {
     ['unterminated JSON', '{"a": 1', /f#1: not valid YAML or JSON/],
     ['duplicate keys', 'a: 1\na: 2\n', /f#1: .*line 2/],
     ['duplicate keys in JSON', '{\n"a": {"x": 1},\n"b": {"y": 2, "y": 3}\n}', /f#1: .*line 3/],
+    ['duplicate keys in JSON after escaped quotes and backslashes', '{"k\\"": "v\\\\", "w": "\\\\\\"\\\\", "w": 1}', /f#1: .*line 1/],
     ['error in the second document', 'a: 1\n---\n[1, 2\n', /f#2: not valid YAML/],
   ])('rejects %s naming document and line', (_n, text, msg) => {
     expect(() => parseManifests(text, 'f')).toThrow(ManifestError);
@@ -34,6 +36,16 @@ describe('flattenLists', () => {
 });
 
 describe('parseManifests JSON fast path', () => {
+  it.each([
+    ['plain', '{"a": 1, "b": {"c": [1, {"d": "e"}]}}', 4],
+    ['a value with a colon after its quote', '{"a": "x", "b": ["y" , "z"]}', 2],
+    ['escaped quotes and backslashes', '{"k\\"": "v\\\\", "w": "\\\\\\":\\\\", "x": ["\\\\"]}', 3],
+    ['whitespace before the colon', '{"a"\n\t :1, "b" \r\n: {"c"  :  2}}', 3],
+    ['keys only in strings', '["a\\": 1", "b"]', 0],
+  ])('counts the keys written in JSON text: %s', (_n, text, n) => {
+    expect(countWrittenKeys(text)).toBe(n);
+  });
+
   it('gives what the YAML parser gives for JSON text', async () => {
     const { parseAllDocuments } = await import('yaml');
     const texts = [

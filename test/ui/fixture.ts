@@ -169,3 +169,16 @@ export function doctorSnapshotOf(d: ClusterData): DoctorSnapshot {
     probes: [],
   };
 }
+
+/** `d` with a DRA ResourceClaim (allocated, reserved for `pod`) holding `nics` of `host`, and the host's slice. */
+export function withClaim(d: ClusterData, host: string, nics: string[], claim: string, pod: string): ClusterData {
+  const slice = { apiVersion: 'resource.k8s.io/v1', kind: 'ResourceSlice', metadata: { name: `${host}-multinic.fms.io` }, spec: { driver: 'multinic.fms.io', nodeName: host, pool: { name: host, generation: 1, resourceSliceCount: 1 }, devices: nics.map((n) => ({ name: n, attributes: { interfaceName: { string: n } } })) } };
+  const rc = {
+    apiVersion: 'resource.k8s.io/v1',
+    kind: 'ResourceClaim',
+    metadata: { name: claim, namespace: 'default' },
+    spec: { devices: { requests: [{ name: 'nics', exactly: { deviceClassName: 'multi-nic-sample.multinic.fms.io', count: nics.length } }] } },
+    status: { allocation: { devices: { results: nics.map((n) => ({ request: 'nics', driver: 'multinic.fms.io', pool: host, device: n })) } }, reservedFor: [{ resource: 'pods', name: pod, uid: `u-${pod}` }] },
+  };
+  return { ...d, snapshot: { ...d.snapshot, draClaims: [...(d.snapshot.draClaims ?? []), rc], draSlices: [...(d.snapshot.draSlices ?? []), slice] } as ClusterData['snapshot'] };
+}

@@ -12,7 +12,7 @@ import { App } from '../../src/ui/app.js';
 import { Screen } from '../../src/ui/screen.js';
 import { theme } from '../../src/ui/theme.js';
 import { eventually } from '../helpers/eventually.js';
-import { doctorSnapshotOf, emptyCluster, labData, withDiagnostics, withPod } from './fixture.js';
+import { doctorSnapshotOf, emptyCluster, labData, withClaim, withDiagnostics, withPod } from './fixture.js';
 
 const AT = Date.UTC(2026, 11, 2, 10, 0, 0);
 const state = (data: ClusterData | undefined, size = { columns: 100, rows: 30 }, ...ks: Key[]): UiState => {
@@ -130,6 +130,19 @@ describe('screens', () => {
       ' ✗ host2 eth1 15b3:1017 0 100G 9000 ✗ admin down Ready agent published 0.1.0',
       'eth2 15b3:1017 1 100G 9000 ✓ up',
     ].map((l) => l.replace(/^eth/, ' eth')));
+  });
+
+  it('nodes: a CLAIMED BY column names the pods and claim holding a NIC (DRA), only once a claim holds one', () => {
+    const keys = [t(':'), t('n'), t('o'), t('d'), enter];
+    expect(frame(state(labData({ hosts: 2, nics: 2 }), { columns: 140, rows: 30 }, ...keys))[1]).not.toMatch(/CLAIMED BY/);
+    const f = frame(state(withClaim(labData({ hosts: 2, nics: 2 }), 'host2', ['eth2'], 'trainer-0-nics-x7k2p', 'trainer-0'), { columns: 160, rows: 30 }, ...keys)).map((l) => l.trimEnd());
+    expect(f[1]).toMatch(/^ NODE\s+NIC\s+VENDOR:PROD\s+NUMA\s+SPEED\s+MTU\s+LINK\s+CLAIMED BY\s+AGENT/);
+    expect(f.slice(2, 6).map((l) => l.replace(/\s+/g, ' '))).toEqual([
+      '›✓ host1 eth1 15b3:1017 0 100G 9000 ✓ up - Ready agent published 0.1.0',
+      ' eth2 15b3:1017 1 100G 9000 ✓ up -',
+      ' ✓ host2 eth1 15b3:1017 0 100G 9000 ✓ up - Ready agent published 0.1.0',
+      ' eth2 15b3:1017 1 100G 9000 ✓ up default/trainer-0 (claim default/trainer-0-nics-x7k2p)',
+    ]);
   });
 
   it('pods: interfaces, addresses and host NIC', () => {

@@ -19,9 +19,13 @@ export class JournalCorruptError extends Error {
   ) {
     super(`IPAM state file ${file} is corrupt at byte ${offset}: ${reason}`);
     this.name = 'JournalCorruptError';
+    // Nothing rebuilds allocations from the IPPool resources: a restarted agent starts from an empty
+    // journal and rewrites this node's IPPools from it (the journal is the truth), so the hint says
+    // to save them first and to recreate the node's pods, whose addresses may be handed out again.
     this.hint =
-      `move ${file} aside and restart the agent; it then rebuilds allocations from the IPPool resources ` +
-      '(addresses held only in the damaged part may be handed out again: check with `kubectl multinic doctor`)';
+      `save this node's IPPools first (kubectl get ippools.multinic.fms.io -o yaml > ippools-backup.yaml: the restarted agent rewrites them), ` +
+      `then move ${file} aside and restart the agent; it starts with no allocations, so the addresses of the pods running on this node ` +
+      'may be handed out again: delete and recreate those pods (the backup\'s spec.allocations names them), then run kubectl multinic doctor';
   }
 }
 

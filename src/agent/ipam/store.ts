@@ -1,4 +1,4 @@
-// The node's durable IPAM (issue 4): the pure IpamState (src/lib/ipam/state.ts) plus an
+// The node's durable IPAM: the pure IpamState (src/lib/ipam/state.ts) plus an
 // append-only, checksummed journal and a snapshot in one directory:
 //   <dir>/journal    framed records (journal.ts), each one allocate or release batch
 //   <dir>/snapshot   one framed record: every allocation and cursor up to a sequence number

@@ -1,4 +1,4 @@
-// The agent on the Kubernetes API (issue 3): informers feeding KubeAgentState; the node loop that
+// The agent on the Kubernetes API: informers feeding KubeAgentState; the node loop that
 // publishes this node's HostInterface and claims its host indexes in every network by creating
 // CIDRClaims (docs/scale.md; the CIDR view assembles them); IPPool
 // mirroring; leak GC; and, while this agent holds the Lease, the cluster loop (NADs, status,
@@ -68,7 +68,7 @@ export interface KubeAgentOptions {
   /** Period of the "still unreachable" log during an API outage (default 60 s). */
   outageReportMs?: number;
   /** Publish this node's NICs as a resource.k8s.io/v1 ResourceSlice (docs/dra.md); sysfs root for the PCIe/RDMA facts. */
-  dra?: { sysfsRoot?: string };
+  dra?: { sysfsRoot?: string; /** How long the last-read slice is trusted before it is read again (src/agent/dra/slices.ts; default 5 min). */ revalidateMs?: number };
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -119,6 +119,9 @@ class Kicker {
   }
 }
 
+/** Informers only the leader runs (started when it starts leading, stopped when it stops). */
+const LEADER_INFORMERS = ['nodes', 'namespaces', 'nads'] as const;
+
 export class KubeAgent {
   readonly state: KubeAgentState;
   readonly events: EventRecorder;
@@ -130,6 +133,9 @@ export class KubeAgent {
     claims: Informer<K<CIDRClaim>>;
     deviceClasses: Informer<K<DeviceClass>>;
     hostInterfaces: Informer<K<HostInterface>>;
+    /** This node's own Node (fieldSelector metadata.name): what the node side needs. */
+    node: Informer<KubeObject>;
+    /** Leader only (LEADER_INFORMERS): every Node, every Namespace, our NADs. */
     nodes: Informer<KubeObject>;
     namespaces: Informer<KubeObject>;
     nads: Informer<KubeObject>;
@@ -144,6 +150,8 @@ export class KubeAgent {
   private readonly planErrors = new Map<string, string>();
   /** Per network, what the last complete claim was made from and gave (skips re-planning an unchanged network). */
   private readonly claimMemo = new Map<string, { key: string; claimed: Record<string, number> }>();
+  /** Networks whose claims this process has tried to write (the informer may lag those writes: claimByCreate reads our own from the API before a later round writes). */
+  private readonly claimAttempted = new Set<string>();
   /** Every network's CIDR view: the CIDR object plus its CIDRClaims (what routes, pools, status read). */
   readonly views: CidrViewCache;
   private reports: Record<string, RouteReport> = {};
@@ -177,17 +185,19 @@ export class KubeAgent {
         ),
     });
     const o = (this.o = { ...opts, api: trackApi(opts.api, this.outage) });
-    const mk = <T extends KubeObject>(ref: (typeof R)[keyof typeof R], extra: { labelSelector?: string; fieldSelector?: string } = {}) =>
-      new Informer<T>({ api: o.api, ref, log: this.log, backoffMs: o.informerBackoffMs, watchTimeoutSeconds: o.watchTimeoutSeconds, ...extra });
+    const mk = <T extends KubeObject>(ref: (typeof R)[keyof typeof R], extra: { labelSelector?: string; fieldSelector?: string } = {}) => this.informer<T>(ref, extra);
+    // What every agent watches: its own Node and pods, and what routes and claims need from the
+    // whole cluster (networks, CIDRs, every CIDRClaim: each host routes to every other host's
+    // block; every HostInterface: hosts that see the same hosts plan the same indexes). The
+    // leader's cluster-wide informers start only while it leads (docs/scale.md).
     this.informers = {
       networks: mk<K<MultiNicNetwork>>(R.MultiNicNetwork),
       cidrs: mk<K<CIDR>>(R.CIDR),
       claims: mk<K<CIDRClaim>>(R.CIDRClaim),
       deviceClasses: mk<K<DeviceClass>>(R.DeviceClass),
       hostInterfaces: mk<K<HostInterface>>(R.HostInterface),
-      nodes: mk(R.Node),
-      namespaces: mk(R.Namespace),
-      nads: mk(R.NetworkAttachmentDefinition, { labelSelector: `${GENERATED_LABEL}=true` }),
+      node: mk(R.Node, { fieldSelector: `metadata.name=${o.nodeName}` }),
+      ...this.leaderInformers(),
       pods: mk(R.Pod, { fieldSelector: `spec.nodeName=${o.nodeName}` }),
     };
     this.views = new CidrViewCache(this.informers.cidrs, this.informers.claims);
@@ -209,7 +219,7 @@ export class KubeAgent {
       }
     }, 100, this.log);
     this.nodeLoop = new Kicker('node loop', () => this.nodeRound(), 50, this.log);
-    if (o.dra) this.slices = new SlicePublisher({ api: o.api, nodeName: o.nodeName, sysfsRoot: o.dra.sysfsRoot, log: this.log });
+    if (o.dra) this.slices = new SlicePublisher({ api: o.api, nodeName: o.nodeName, sysfsRoot: o.dra.sysfsRoot, log: this.log, node: () => this.informers.node.get(o.nodeName), ...(o.dra.revalidateMs === undefined ? {} : { revalidateMs: o.dra.revalidateMs }) });
     this.elector = new LeaderElector({
       api: o.api,
       namespace: o.namespace,
@@ -217,8 +227,29 @@ export class KubeAgent {
       durationSeconds: o.leaseDurationSeconds,
       retryMs: o.leaseRetryMs,
       log: this.log,
-      onStartedLeading: () => this.clusterLoop.kick(),
+      onStartedLeading: () => {
+        if (this.stopped) return;
+        for (const k of LEADER_INFORMERS) this.informers[k].start();
+        this.clusterLoop.kick();
+      },
+      onStoppedLeading: () => {
+        // Informers do not restart: stop these and put fresh ones in place for the next term.
+        const old = LEADER_INFORMERS.map((k) => this.informers[k]);
+        Object.assign(this.informers, this.leaderInformers());
+        void Promise.all(old.map((i) => i.stop()));
+      },
     });
+  }
+
+  private informer<T extends KubeObject>(ref: (typeof R)[keyof typeof R], extra: { labelSelector?: string; fieldSelector?: string } = {}): Informer<T> {
+    return new Informer<T>({ api: this.o.api, ref, log: this.log, backoffMs: this.o.informerBackoffMs, watchTimeoutSeconds: this.o.watchTimeoutSeconds, ...extra });
+  }
+
+  /** The leader's cluster-wide informers, not started, each kicking the cluster loop on a change. */
+  private leaderInformers(): Pick<KubeAgent['informers'], (typeof LEADER_INFORMERS)[number]> {
+    const out = { nodes: this.informer(R.Node), namespaces: this.informer(R.Namespace), nads: this.informer(R.NetworkAttachmentDefinition, { labelSelector: `${GENERATED_LABEL}=true` }) };
+    for (const i of Object.values(out)) i.onChange(() => this.clusterLoop.kick());
+    return out;
   }
 
   /** The API client this agent uses (outage-tracked): the DRA plugin reads claims through it. */
@@ -228,7 +259,7 @@ export class KubeAgent {
 
   /** Starts the informers and waits for the state caches; the loops start once NICs are given. */
   async start(): Promise<void> {
-    for (const i of Object.values(this.informers)) (i as { start(): unknown }).start();
+    for (const [k, i] of Object.entries(this.informers)) if (!(LEADER_INFORMERS as readonly string[]).includes(k)) (i as { start(): unknown }).start();
     await this.state.synced();
     await this.informers.hostInterfaces.synced();
     const nodeKick = () => this.nodeLoop.kick();
@@ -246,11 +277,11 @@ export class KubeAgent {
       }
     });
     // Our Node appearing (a fresh node registering after its agent started) ends the wait at once.
-    this.informers.nodes.onChange((t, n) => {
+    this.informers.node.onChange((t, n) => {
       if (t !== 'DELETED' && n.metadata?.name === this.o.nodeName && this.nodeMissing) nodeKick();
     });
     const clusterKick = () => this.clusterLoop.kick();
-    for (const k of ['networks', 'cidrs', 'claims', 'hostInterfaces', 'nodes', 'namespaces', 'nads'] as const) this.informers[k].onChange(clusterKick);
+    for (const k of ['networks', 'cidrs', 'claims', 'hostInterfaces'] as const) this.informers[k].onChange(clusterKick);
     this.elector.start();
     this.every(this.o.clusterResyncMs ?? 10_000, () => this.clusterLoop.kick());
     this.every(this.o.nodeResyncMs ?? 30_000, () => this.nodeLoop.kick());
@@ -460,7 +491,10 @@ export class KubeAgent {
     if (memo && memo.key === key && !this.planErrors.has(name) && canonical(held) === canonical(memo.claimed) && ownStored === Object.keys(held).length) {
       return { network: name, claimed: held, wrote: false, attempts: 0, conflicts: 0, unplaced: [], cidr: view.cidr };
     }
+    const readBack = this.claimAttempted.has(name);
+    this.claimAttempted.add(name); // a failed round may have written (a 500 after the create)
     const out = await claimByCreate({
+      readBack,
       api: this.o.api,
       network: net,
       own,
@@ -518,7 +552,7 @@ export class KubeAgent {
 
   /** True when the Node named --node exists (cache first, then a GET; an API error counts as yes). */
   private async nodeExists(): Promise<boolean> {
-    let found = Boolean(this.informers.nodes.get(this.o.nodeName));
+    let found = Boolean(this.informers.node.get(this.o.nodeName));
     if (!found) {
       try {
         found = Boolean(await this.o.api.get(R.Node, this.o.nodeName));

@@ -4,7 +4,7 @@
 // another host took that index first: read it, add it to what we know and re-plan. Nothing is ever
 // replaced, so there is no compare-and-swap on a shared object and no object grows with the cluster.
 import { canonical, claimInventory } from '../../lib/cluster/claim.js';
-import { CLAIM_NETWORK_LABEL, cidrFromClaims, isLabelValue, claimsFromCidr, sameHolder, type CIDRClaim } from '../../lib/cluster/claim-objects.js';
+import { CLAIM_HOST_LABEL, CLAIM_NETWORK_LABEL, cidrFromClaims, interfaceClaimName, isLabelValue, claimsFromCidr, sameHolder, type CIDRClaim } from '../../lib/cluster/claim-objects.js';
 import type { CIDR, CIDRSpec, HostInterface, MultiNicNetwork } from '../../lib/crds/types.gen.js';
 import type { OwnerReference } from '../../lib/k8s/meta.js';
 import { R } from '../../lib/k8s/resources.js';
@@ -29,6 +29,12 @@ export interface ClaimByCreateOptions {
   /** ownerReferences of the claims we create (cidrOwnerRef of the network's CIDR). */
   owner?: readonly OwnerReference[];
   maxAttempts?: number;
+  /**
+   * This process wrote, or tried to write, the network's claims before, so `claims` may lag our own
+   * writes (the informer shows a create late, or a delete late): before the round's first write, our
+   * own claims are read from the API and the round plans from them.
+   */
+  readBack?: boolean;
 }
 
 export interface ClaimByCreateOutcome {
@@ -72,13 +78,41 @@ export async function claimByCreate(o: ClaimByCreateOptions): Promise<ClaimByCre
   const out: ClaimByCreateOutcome = { network: name, claimed: {}, writes: 0, updates: 0, deleted: 0, conflicts: 0, shared: 0, attempts: 0, unplaced: [], view: { config: o.config ?? planNetwork({ network: validated, inventory: [] }).cidr.spec.config, cidr: [] } };
   const config = out.view.config;
   const max = o.maxAttempts ?? 50;
+  // Read our own stored claims from the API once, before the first write (readBack). The informer
+  // lags our own writes: planning from it, a host that just created its claim on a NIC network may
+  // not see it and create a second index there, or may see a claim it just deleted and create none.
+  // Our host claims in `known` are replaced by what the API holds; true when that changed anything.
+  let fresh = !o.readBack;
+  const refresh = async (): Promise<boolean> => {
+    if (fresh) return false;
+    fresh = true;
+    const stored = new Map((await ownClaims(o.api, name, me)).map((c) => [c.metadata.name ?? '', c] as const));
+    let changed = false;
+    for (const [n, c] of [...known]) {
+      if (c.spec.hostName !== me || c.spec.hostIndex === undefined || !c.metadata.resourceVersion || stored.has(n)) continue;
+      known.delete(n);
+      changed = true;
+    }
+    for (const [n, c] of stored) {
+      if (known.get(n)?.metadata.resourceVersion === c.metadata.resourceVersion) continue;
+      known.set(n, c);
+      changed = true;
+      // A host claim counts only under its interface claim (cidrFromClaims): read that one too if the informer lacks it.
+      const iface = interfaceClaimName(name, c.spec.interfaceIndex);
+      if (known.get(iface)?.metadata.resourceVersion) continue;
+      const got = await o.api.get<K<CIDRClaim>>(R.CIDRClaim, iface);
+      if (got) known.set(iface, got);
+    }
+    return changed;
+  };
   while (out.attempts < max) {
     out.attempts++;
     const previous: CIDR = { apiVersion: 'multinic.fms.io/v1', kind: 'CIDR', metadata: { name }, spec: cidrFromClaims(name, config, [...known.values()]) };
     const holders = claimInventory(o.own, previous.spec);
     const listed = new Set(holders.map((h) => h.spec.hostName));
     const inventory = [...holders, ...o.hosts.filter((h) => !listed.has(h.spec.hostName))];
-    const plan = planNetwork({ network: validated, inventory, previous });
+    // Only our own entries: every host is still planned, so the indexes are the full plan's.
+    const plan = planNetwork({ network: validated, inventory, previous, only: me });
     const wanted = claimsFromCidr(name, plan.cidr.spec, me, o.owner ?? []);
     let replan = false;
     for (const want of wanted) {
@@ -90,12 +124,20 @@ export async function claimByCreate(o: ClaimByCreateOptions): Promise<ClaimByCre
         // Ours, but our NIC changed (a new address or name): rewrite our own object. The index is
         // held throughout; the compare-and-swap is on an object only this host writes.
         if (canonical(have.spec) === canonical(want.spec)) continue;
+        if (await refresh()) {
+          replan = true;
+          break;
+        }
         known.set(wantName, await o.api.replace<K<CIDRClaim>>(R.CIDRClaim, { ...(have as K<CIDRClaim>), spec: want.spec }));
         out.updates++;
         continue;
       }
       if (have?.metadata.resourceVersion && !sameHolder(have, want)) {
         replan = true; // the plan gave us an index a stored claim holds: only when what we know is inconsistent
+        break;
+      }
+      if (await refresh()) {
+        replan = true;
         break;
       }
       try {
@@ -119,8 +161,12 @@ export async function claimByCreate(o: ClaimByCreateOptions): Promise<ClaimByCre
     if (replan) continue;
     // Our stored host claims the plan no longer has (that NIC network left this host): free them.
     const keep = new Set(wanted.map((w) => w.metadata.name));
-    for (const [n, c] of [...known]) {
-      if (c.spec.hostName !== me || c.spec.hostIndex === undefined || keep.has(n) || !c.metadata.resourceVersion) continue;
+    // Only a caller that wrote (or tried to write) this network's claims before reads them back: a
+    // freshly synced informer already holds everything this host stored, so 4,096 agents' first
+    // rounds stay list-free, and a round that writes nothing lists nothing.
+    const stale = [...known].filter(([n, c]) => c.spec.hostName === me && c.spec.hostIndex !== undefined && !keep.has(n) && c.metadata.resourceVersion);
+    if (stale.length && (await refresh())) continue;
+    for (const [n] of stale) {
       try {
         await o.api.delete(R.CIDRClaim, n);
       } catch (e) {
@@ -135,6 +181,13 @@ export async function claimByCreate(o: ClaimByCreateOptions): Promise<ClaimByCre
     return out;
   }
   throw new ClaimByCreateError(name, `failed to claim host indexes of ${me} in network "${name}" after ${max} attempts (${out.conflicts} conflicts)`);
+}
+
+/** This host's stored claims of one network, from the API (both labels; names too long for a label filtered on the spec). */
+async function ownClaims(api: KubeApi, network: string, host: string): Promise<CIDRClaim[]> {
+  if (!isLabelValue(network) || !isLabelValue(host)) return (await listClaims(api, network)).filter((c) => c.spec.hostName === host);
+  const l = await api.list<K<CIDRClaim>>(R.CIDRClaim, { labelSelector: `${CLAIM_NETWORK_LABEL}=${network},${CLAIM_HOST_LABEL}=${host}` });
+  return l.items.filter((c) => c.spec.network === network && c.spec.hostName === host);
 }
 
 /**

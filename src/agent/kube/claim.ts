@@ -1,4 +1,4 @@
-// The agent's CIDR claim for one network (design §2): GET the CIDR, plan from it with our fresh
+// The agent's CIDR claim for one network (docs/design.md §2): GET the CIDR, plan from it with our fresh
 // HostInterface, merge only our own entries, and write with the CIDR's resourceVersion. A 409
 // (someone else wrote first) or AlreadyExists (someone created it first) re-reads and re-plans
 // after a jittered pause; our index therefore never collides with one the server already holds.

@@ -1,4 +1,4 @@
-// The cluster-wide work only the leader does (design §2): NADs in every target namespace, the
+// The cluster-wide work only the leader does (docs/design.md §2): NADs in every target namespace, the
 // networks' status, removal of departed nodes' claims (a node that is gone cannot remove itself),
 // the migration of legacy CIDR host entries to CIDRClaims and each CIDR's bounded summary
 // (docs/scale.md). Every write is idempotent and CAS-guarded, so a leader that loses its lease mid-round

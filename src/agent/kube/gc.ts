@@ -8,6 +8,7 @@ import type { KubeObject } from '../../lib/k8s/meta.js';
 import { R } from '../../lib/k8s/resources.js';
 import type { KubeApi } from '../../kube/api.js';
 import type { EventRecorder } from './events.js';
+import { isHealthHolder } from '../../lib/diagnostics/health.js';
 
 export interface LeakGcOptions {
   api: KubeApi;
@@ -60,6 +61,7 @@ export class LeakGc {
     if (!this.o.cacheReady()) return { suspects: 0, released: [], spared: 0 };
     const byKey = new Map<string, Allocation>();
     for (const a of this.o.ipam.list()) {
+      if (isHealthHolder(a)) continue; // the health check's test address: released by its round
       const p = this.o.cachedPod(a.namespace, a.podName);
       if (leakReason(a, p ? podFact(p) : undefined) !== undefined) byKey.set(heldKey(a), a);
     }

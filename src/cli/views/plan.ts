@@ -21,19 +21,21 @@ export function formatCount(n: bigint): string {
 
 /**
  * The hosts x NICs grid: one row per host, one column per NIC network, each cell the host's pod
- * block and its capacity; `cell` may decorate a cell (status adds pool use and route state).
+ * block and its capacity; `cell` may decorate a cell (status adds pool use and route state);
+ * `hostColumn` adds a last column with one cell per host (plan: the NICs claims hold).
  */
 export function planTable(
   p: PlannedNetwork,
   wide: boolean,
   color: boolean,
   cell?: (pool: PlannedPool, base: string) => string,
+  hostColumn?: { header: string; cell: (hostName: string) => string },
 ): string {
   const cfg = p.cidr.spec.config;
   const entries = p.cidr.spec.cidr;
   const head = `NETWORK ${p.name}: subnet ${cfg.subnet || '(host-subnet mode)'}, interfaceBlock ${cfg.interfaceBlock}, hostBlock ${cfg.hostBlock}, ${entries.length} NIC network(s), ${new Set(p.pools.map((x) => x.hostName)).size} host(s)\n`;
   if (entries.length === 0) return `${head}(no NIC networks)\n`;
-  const columns: Column[] = [{ header: 'HOST' }, ...entries.map((e) => ({ header: `#${e.interfaceIndex} ${e.netAddress}${wide ? ` -> ${e.vlanCIDR}` : ''}` }))];
+  const columns: Column[] = [{ header: 'HOST' }, ...entries.map((e) => ({ header: `#${e.interfaceIndex} ${e.netAddress}${wide ? ` -> ${e.vlanCIDR}` : ''}` })), ...(hostColumn ? [{ header: hostColumn.header }] : [])];
   const byHost = new Map<string, Map<number, PlannedPool>>();
   for (const pool of p.pools) {
     let m = byHost.get(pool.hostName);
@@ -49,6 +51,7 @@ export function planTable(
       const text = wide ? `${base} ${pool.interfaceName} ${pool.hostIP}` : base;
       return cell ? cell(pool, text) : text;
     }),
+    ...(hostColumn ? [hostColumn.cell(h)] : []),
   ]);
   return head + renderTable(columns, rows, { color });
 }

@@ -104,7 +104,7 @@ agent did not answer, 2 on bad input, 3 cluster unreachable.`;
       const { requestReleases } = await import('../../cluster/release.js');
       const byNode = new Map<string, typeof go>();
       for (const p of go) byNode.set(p.node, [...(byNode.get(p.node) ?? []), p]);
-      const answers = await requestReleases(kube, new Map([...byNode].map(([n, ps]) => [n, ps.map(({ network, pool, address, podUID, containerID, interface: ifc }) => ({ network, pool, address, podUID, containerID, interface: ifc }))])), { force: this.flags.force, timeoutMs });
+      const answers = await requestReleases(kube, new Map([...byNode].map(([n, ps]) => [n, ps.map(({ network, pool, address, podUID, containerID, interface: ifc }) => ({ network, pool, address, podUID, containerID, interface: ifc }))])), { force: this.flags.force, timeoutMs, note: (t) => this.note(t) });
       for (const p of go) {
         const mine = answers.filter((a) => a.node === p.node);
         const r = mine.flatMap((a) => a.answer?.results ?? []).find((x) => x.pool === p.pool && x.address === p.address && x.podUID === p.podUID && x.containerID === p.containerID && x.interface === p.interface);

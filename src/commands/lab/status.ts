@@ -5,7 +5,7 @@ import { DEFAULT_PREFIX, defaultLabDir, labStatus, type LabStatusResult } from '
 import { ExitCode } from '../../lib/errors.js';
 
 export default class LabStatusCommand extends BaseCommand<typeof LabStatusCommand> {
-  static override summary = 'Show whether a local lab is up, its hosts and its kubeconfig (exit 1 when it is not fully up).';
+  static override summary = 'Show whether a local lab is up, its hosts, its kubeconfig and the agent rollout (exit 1 when it is not fully up).';
   static override examples = ['<%= config.bin %> lab status', '<%= config.bin %> lab status -o json'];
   static override flags = {
     prefix: Flags.string({ description: 'Name prefix of the lab.', default: DEFAULT_PREFIX }),
@@ -27,6 +27,7 @@ function labStatusText(r: LabStatusResult): string {
   const out = [`lab "${r.prefix}": ${r.up ? 'up' : 'DEGRADED'} · control plane ${r.controlPlane}${r.server ? ` at ${r.server}` : ''}`];
   if (r.kubeconfig) out.push(`kubeconfig: ${r.kubeconfig}`);
   for (const h of r.hosts) out.push(`  ${h.name.padEnd(8)} ${h.present ? 'present' : 'MISSING'}  ${h.nics.join(', ')}`);
+  if (r.agents) out.push(`agents (${r.agents.daemonSet}): ${r.agents.message}`);
   if (r.strayNamespaces.length) out.push(`stray namespaces: ${r.strayNamespaces.join(', ')} (lab down removes them)`);
   return out.join('\n');
 }

@@ -30,6 +30,7 @@ import {
 } from './errors.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { apiVersionOf, Registry, storageKey, type ResourceType } from './registry.js';
+import { Traffic } from './traffic.js';
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { Store, type EventType } from './store.js';
 import { crdCauses, nameErrors, prune, schemaCauses } from './validation.js';
@@ -109,6 +110,8 @@ interface LogBuffer {
 export class Api {
   readonly registry = new Registry();
   readonly store: Store;
+  /** Read traffic over HTTP (server.ts counts it), for tests and benches. */
+  readonly traffic = new Traffic();
   private readonly logs = new Map<string, LogBuffer>();
   private sweepScheduled: NodeJS.Immediate | undefined;
   private closed = false;
@@ -136,17 +139,18 @@ export class Api {
    * Objects matching the selectors and the list's resourceVersion. With `limit`, one page and a
    * continue token that carries the first page's resourceVersion and the last key served: every
    * later page is read from that same snapshot (410 Expired once the history no longer reaches
-   * it), as etcd-backed lists are.
+   * it), as etcd-backed lists are. `shared`: the items share the stored objects' contents (not
+   * copies), for a caller that only serialises them and must not modify them.
    */
-  list(t: ResourceType, namespace: string | undefined, opts: ListOptions & PageOptions = {}): ListResult {
-    const match = this.matcher(t, opts);
+  list(t: ResourceType, namespace: string | undefined, opts: ListOptions & PageOptions & { shared?: boolean } = {}): ListResult {
+    const match = opts.labelSelector || opts.fieldSelector ? this.matcher(t, opts) : undefined;
     const ns = t.namespaced ? namespace || undefined : undefined;
     const limit = opts.limit ?? 0;
     if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit must be a non-negative integer (got "${String(opts.limit)}")`);
     let at = this.store.resourceVersion;
     let after: string | undefined;
     if (opts.continue) ({ rv: at, start: after } = decodeContinue(opts.continue));
-    const page = this.store.page(storageKey(t), { namespace: ns, match, at, ...(after === undefined ? {} : { after }), ...(limit > 0 ? { limit } : {}) });
+    const page = this.store.page(storageKey(t), { namespace: ns, match, at, ...(after === undefined ? {} : { after }), ...(limit > 0 ? { limit } : {}), copy: !opts.shared });
     const out: ListResult = { items: page.items.map((o) => this.present(t, o)), resourceVersion: String(at) };
     if (page.remaining > 0 && page.lastKey !== undefined) {
       out.continue = encodeContinue(at, page.lastKey);
@@ -213,7 +217,7 @@ export class Api {
     if (opts.dryRun) return this.present(t, obj);
     const stored = this.store.write(storageKey(t), 'ADDED', obj);
     if (storageKey(t) === CRD_KEY) this.registry.setCrd(stored);
-    if (meta.ownerReferences?.length) this.scheduleSweep();
+    if (this.ownersNeedSweep(meta.ownerReferences)) this.scheduleSweep();
     return this.present(t, stored);
   }
 
@@ -373,13 +377,13 @@ export class Api {
   }
 
   private requireLiveNamespace(t: ResourceType, ns: string, name: string): void {
-    const n = this.store.get(NS_TYPE_KEY, '', ns);
+    const n = this.store.peekOne(NS_TYPE_KEY, '', ns);
     if (!n) throw notFound({ group: '', plural: 'namespaces' }, ns);
     if (n.metadata?.deletionTimestamp) throw forbidden(res(t), name, `unable to create new content in namespace ${ns} because it is being terminated`);
   }
 
   private crdTerminating(crdName: string): boolean {
-    return Boolean(this.store.get(CRD_KEY, '', crdName)?.metadata?.deletionTimestamp);
+    return Boolean(this.store.peekOne(CRD_KEY, '', crdName)?.metadata?.deletionTimestamp);
   }
 
   private generateName(t: ResourceType, ns: string, prefix: string): string {
@@ -501,7 +505,7 @@ export class Api {
     if (meta.deletionTimestamp && !meta.finalizers?.length) return this.present(t, this.removeNow(t, result));
     const stored = this.store.write(storageKey(t), 'MODIFIED', result);
     if (storageKey(t) === CRD_KEY) this.registry.setCrd(stored);
-    if (meta.ownerReferences || om.ownerReferences || meta.deletionTimestamp) this.scheduleSweep();
+    if (meta.deletionTimestamp || !same(meta.ownerReferences ?? [], om.ownerReferences ?? []) || this.ownersNeedSweep(meta.ownerReferences)) this.scheduleSweep();
     return stored;
   }
 
@@ -559,12 +563,24 @@ export class Api {
 
   private dependentsOf(uid: string): Array<{ key: string; object: KubeObject }> {
     const out = [];
-    for (const e of this.store.peek()) if (e.object.metadata?.ownerReferences?.some((r) => r.uid === uid)) out.push({ key: e.key, object: structuredClone(e.object) });
+    for (const e of this.store.dependentsOf(uid)) out.push({ key: e.key, object: structuredClone(e.object) as KubeObject });
     return out;
   }
 
   private typeForKey(key: string): ResourceType | undefined {
     return this.registry.all().find((t) => storageKey(t) === key);
+  }
+
+  /**
+   * Whether an object with these owners needs the garbage collector: an owner gone or being
+   * deleted. A write whose owners are all alive needs no sweep (at 4,096 x 8, one sweep over every
+   * object per claim written was quadratic); deletes and deletion marks always sweep.
+   */
+  private ownersNeedSweep(refs: readonly OwnerReference[] | undefined): boolean {
+    return (refs ?? []).some((r) => {
+      const o = this.store.peekUid(r.uid);
+      return !o || o.metadata?.deletionTimestamp !== undefined;
+    });
   }
 
   /** Runs the controllers (GC, namespace, CRD cleanup) soon, once per burst of writes. */
@@ -587,12 +603,16 @@ export class Api {
    */
   private sweepOnce(): boolean {
     let changed = false;
-    const all = [...this.store.peek()];
-    const uids = new Set(all.map((e) => e.object.metadata?.uid));
+    // Only what the store's index says may need work: objects being deleted, objects whose owner
+    // is gone. The rest are skipped without being looked at.
+    const all = this.store.needsAttention();
+    const uids = { has: (uid: string | undefined) => uid !== undefined && this.store.hasUid(uid) };
     const alive = (key: string, o: Readonly<KubeObject>): KubeObject | undefined => this.store.get(key, o.metadata?.namespace ?? '', o.metadata?.name ?? '');
     for (const { key, object: snap } of all) {
+      // Anything this pass changes sets `changed`, and the next pass sees it.
+      const sm = snap.metadata;
+      if (!sm?.deletionTimestamp && (sm?.ownerReferences ?? []).every((r) => uids.has(r.uid))) continue;
       const t = this.typeForKey(key);
-      if (!snap.metadata?.ownerReferences?.length && !snap.metadata?.deletionTimestamp) continue;
       const object = alive(key, snap);
       if (!t || !object) continue;
       const meta = object.metadata ?? {};
@@ -629,7 +649,8 @@ export class Api {
         continue;
       }
       if (key === NS_TYPE_KEY) {
-        const contents = all.filter((e) => e.object.metadata?.namespace === meta.name && this.typeForKey(e.key)?.namespaced);
+        // A terminating namespace (rare): its contents are found by a scan.
+        const contents = [...this.store.peek()].filter((e) => e.object.metadata?.namespace === meta.name && this.typeForKey(e.key)?.namespaced);
         const remaining = contents.map((e) => ({ t: this.typeForKey(e.key), o: alive(e.key, e.object) })).filter((x) => x.o);
         for (const { t: ct, o } of remaining) if (ct && o && !o.metadata?.deletionTimestamp) this.deleteObject(ct, o, 'Background');
         if (remaining.length === 0) {

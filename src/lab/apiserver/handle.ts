@@ -4,6 +4,7 @@
 import type { KubeObject } from '../../lib/k8s/meta.js';
 import type { Api, DeleteOptions, ListOptions, PatchType, WriteOptions } from './api.js';
 import type { WriteStats } from './store.js';
+import type { ReadStats } from './traffic.js';
 
 export class StoreHandle {
   constructor(readonly api: Api) {}
@@ -75,6 +76,24 @@ export class StoreHandle {
   /** Zeroes the write counters (measure one phase). */
   resetWriteStats(): void {
     this.api.store.resetWriteStats();
+  }
+
+  /**
+   * What clients read over HTTP from one resource by its storage key: list requests (pages), items
+   * listed, watches opened (and those without a selector), watch events sent and their bytes.
+   */
+  readStats(key: string): ReadStats {
+    return this.api.traffic.get(key);
+  }
+
+  /** Read counters of every resource read, by storage key. */
+  allReadStats(): Record<string, ReadStats> {
+    return this.api.traffic.all();
+  }
+
+  /** Zeroes the read counters (measure one phase). */
+  resetReadStats(): void {
+    this.api.traffic.reset();
   }
 
   /** Drops the watch history: resuming any earlier resourceVersion now gets 410. */

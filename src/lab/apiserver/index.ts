@@ -1,4 +1,4 @@
-// The Kubernetes API stand-in (design §4): the lab's control plane and the tests' double for the
+// The Kubernetes API stand-in (docs/design.md §4): the lab's control plane and the tests' double for the
 // cluster. Start one with startApiServer(), point clients at it with writeKubeconfig():
 //
 //   const server = await startApiServer();            // http://127.0.0.1:<ephemeral>, seeded namespaces
@@ -10,10 +10,12 @@
 //
 // Layout: store.ts (objects, resourceVersion, history, watches), registry.ts (built-in and
 // CRD-defined types), api.ts (semantics and controllers), server.ts (HTTP routing, streaming),
-// patch.ts, selectors.ts, validation.ts, discovery.ts, openapi.ts, table.ts, protobuf.ts, faults.ts.
+// patch.ts, selectors.ts, traffic.ts (read counters), validation.ts, discovery.ts, openapi.ts, table.ts, protobuf.ts, faults.ts.
 export { startApiServer, INITIAL_NAMESPACES, type ApiServer, type ApiServerOptions } from './server.js';
 export { StoreHandle } from './handle.js';
 export { Faults, type Fault, type FaultMatch } from './faults.js';
 export { ApiError, type Status } from './errors.js';
+export type { ReadStats } from './traffic.js';
+export type { WriteStats } from './store.js';
 export type { DeleteOptions, ListOptions, PatchType, WriteOptions } from './api.js';
 export { kubeconfigYaml, writeKubeconfig, type LabKubeconfigOptions } from '../kubeconfig.js';

@@ -75,7 +75,7 @@ function builtin(s: BuiltinSpec): ResourceType {
   };
 }
 
-/** The built-ins (design §4): enough for the agent, the lab node runner, install and kubectl. */
+/** The built-ins (docs/design.md §4): enough for the agent, the lab node runner, install and kubectl. */
 export const BUILTINS: readonly ResourceType[] = [
   builtin({ group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], subresources: ['status'], selectableFields: ['status.phase'], columns: [{ name: 'Status', type: 'string', jsonPath: '.status.phase' }] }),
   builtin({ group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, shortNames: ['no'], subresources: ['status'], selectableFields: ['spec.unschedulable'] }),

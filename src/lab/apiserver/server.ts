@@ -12,7 +12,7 @@ import { ApiError, badRequest, bodyTooLarge, failure, methodNotAllowed, toStatus
 import { Faults } from './faults.js';
 import { decodeProtobuf, encodeProtobuf, PROTOBUF, ProtobufDecodeError, ProtobufEncodeError } from './protobuf.js';
 import { openApiV2, openApiV3GroupVersion, openApiV3Root } from './openapi.js';
-import { apiVersionOf, type ResourceType } from './registry.js';
+import { apiVersionOf, storageKey, type ResourceType } from './registry.js';
 import { StoreHandle } from './handle.js';
 import { toTable, type IncludeObject } from './table.js';
 
@@ -322,8 +322,9 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
         const limit = limitText === null || limitText === '' ? 0 : Number(limitText);
         // kube-apiserver ignores a negative limit; a non-number is a 400 from its query decoder.
         if (!Number.isInteger(limit)) throw badRequest(`limit must be an integer (got "${limitText ?? ''}")`);
-        const page = api.list(t, namespace, { labelSelector: q.get('labelSelector') ?? '', fieldSelector: q.get('fieldSelector') ?? '', limit: Math.max(0, limit), continue: q.get('continue') ?? '' });
+        const page = api.list(t, namespace, { labelSelector: q.get('labelSelector') ?? '', fieldSelector: q.get('fieldSelector') ?? '', limit: Math.max(0, limit), continue: q.get('continue') ?? '', shared: true });
         const { items, resourceVersion } = page;
+        api.traffic.list(storageKey(t), items.length, limit > 0);
         const metadata = { resourceVersion, ...(page.continue ? { continue: page.continue } : {}), ...(page.remainingItemCount === undefined ? {} : { remainingItemCount: page.remainingItemCount }) };
         if (table) return sendJson(res, 200, toTable(t, items, { ...table, headers: true, resourceVersion, ...(page.continue ? { continue: page.continue } : {}) }));
         return sendObject(req, res, 200, { kind: t.listKind, apiVersion: apiVersionOf(t), metadata, items } as KubeObject);
@@ -420,6 +421,7 @@ function tableOptions(req: IncomingMessage, q: URLSearchParams): { include: Incl
  */
 function serveWatch(ctx: Ctx, req: IncomingMessage, res: ServerResponse, t: ResourceType, namespace: string | undefined, opts: WatchOptions, q: URLSearchParams): void {
   const table = tableOptions(req, q);
+  const key = storageKey(t);
   let headers = true;
   let cancel: (() => void) | undefined;
   let ended = false;
@@ -439,7 +441,9 @@ function serveWatch(ctx: Ctx, req: IncomingMessage, res: ServerResponse, t: Reso
       payload = toTable(t, [object as KubeObject], { ...table, headers });
       headers = false;
     }
-    res.write(`${JSON.stringify({ type, object: payload })}\n`);
+    const line = `${JSON.stringify({ type, object: payload })}\n`;
+    if (type !== 'ERROR' && type !== 'BOOKMARK') ctx.api.traffic.event(key, Buffer.byteLength(line));
+    res.write(line);
   };
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
@@ -447,6 +451,7 @@ function serveWatch(ctx: Ctx, req: IncomingMessage, res: ServerResponse, t: Reso
   req.on('close', finish);
   res.on('close', finish);
   const initialEvents = q.get('sendInitialEvents') === 'true';
+  ctx.api.traffic.watch(key, Boolean(opts.labelSelector || opts.fieldSelector));
   try {
     cancel = ctx.api.watch(t, namespace, initialEvents ? { ...opts, resourceVersion: '' } : opts, (type, obj) => send(type, obj), finish);
   } catch (err) {

@@ -1,12 +1,12 @@
 // Per selected NIC: the pool an address comes from, the prefix it is configured with, and the
-// routes the pod gets (design §3.2). Pure.
+// routes the pod gets (docs/design.md §3.2). Pure.
 import type { CidrEntry, HostInterfaceInfo, MultiNicNetwork } from '../crds/types.gen.js';
 import type { PoolSpec } from '../ipam/types.js';
 import { containsCidr, formatIp, parseCidr, usableRange } from '../net/ip.js';
 import type { IpamConfig, VlanMode } from '../network.js';
 
 /**
- * True for macvlan on an L3 fabric (our "shim" mode, design §4): the host keeps a macvlan sibling
+ * True for macvlan on an L3 fabric (our "shim" mode, docs/design.md §4): the host keeps a macvlan sibling
  * holding the gateway because a macvlan child cannot reach its parent's own address.
  */
 export function usesShim(pluginType: string, vlanMode: VlanMode): boolean {

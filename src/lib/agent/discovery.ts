@@ -166,6 +166,33 @@ export function linkState(operstate: string | undefined): 'up' | 'down' | 'unkno
 
 /** True when two discoveries differ in anything HostInterface reports (order-insensitive). */
 export function nicsChanged(a: InterfaceInfo[], b: InterfaceInfo[]): boolean {
-  const key = (l: InterfaceInfo[]) => JSON.stringify([...l].map((n) => ({ ...n, ifindex: undefined })).sort((x, y) => (x.interfaceName < y.interfaceName ? -1 : 1)));
-  return key(a) !== key(b);
+  return nicChanges(a, b).length > 0;
+}
+
+/**
+ * What differs between two discoveries, one line per NIC and field, sorted: `+eth3` (appeared),
+ * `-eth3` (gone), `eth1 state unknown→up`. ifindex is not reported (a NIC keeps its identity by name).
+ */
+export function nicChanges(a: InterfaceInfo[], b: InterfaceInfo[]): string[] {
+  const byName = (l: InterfaceInfo[]) => new Map(l.map((n) => [n.interfaceName, n]));
+  const before = byName(a);
+  const after = byName(b);
+  const show = (v: unknown) => (v === undefined ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const out: string[] = [];
+  for (const [name, n] of after) {
+    const o = before.get(name);
+    if (!o) {
+      out.push(`+${name}`);
+      continue;
+    }
+    const fields = new Set([...Object.keys(o), ...Object.keys(n)]);
+    for (const f of [...fields].sort()) {
+      if (f === 'ifindex') continue;
+      const x = show((o as unknown as Record<string, unknown>)[f]);
+      const y = show((n as unknown as Record<string, unknown>)[f]);
+      if (x !== y) out.push(`${name} ${f} ${x}→${y}`);
+    }
+  }
+  for (const name of before.keys()) if (!after.has(name)) out.push(`-${name}`);
+  return out.sort();
 }

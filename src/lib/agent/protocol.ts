@@ -1,4 +1,4 @@
-// The agent's local API (design §2): HTTP+JSON over a unix socket, no TCP listener. The CNI plugin is
+// The agent's local API (docs/design.md §2): HTTP+JSON over a unix socket, no TCP listener. The CNI plugin is
 // its only client on the hot path; `doctor` and the lab read it too. Every path is versioned; a
 // request or response change that is not additive needs a new version prefix.
 

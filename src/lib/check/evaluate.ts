@@ -1,4 +1,4 @@
-// Judging one test: an explicit registry of small diagnoses (style §9), tried in order; the first
+// Judging one test: an explicit registry of small diagnoses (docs/conventions.md §9), tried in order; the first
 // that matches names the likely cause and a hint; none matching is a pass. Pure.
 import { containsAddr, formatIp, parseIp, tryParseCidr, usableRange } from '../net/ip.js';
 import { type Iperf3Outcome, type Iperf3ServerLog, parseIperf3Client, parseIperf3Server } from './iperf3.js';
@@ -285,8 +285,8 @@ export function evaluateTest(test: CheckTest, obs: TestObservation, opts: { tole
     network: test.network,
     nicIndex: test.nicIndex,
     netAddress: test.netAddress,
-    client: { host: test.clientHost, interface: test.clientNic?.interfaceName, pod: obs.client?.name, address: obs.client?.address },
-    server: { host: test.serverHost, interface: test.serverNic?.interfaceName, pod: obs.server?.name, address: obs.server?.address, port: test.port },
+    client: { host: test.clientHost, interface: test.clientNic?.interfaceName, pod: obs.client?.name, address: obs.client?.address, ...(obs.client?.claim ? { claim: obs.client.claim } : {}) },
+    server: { host: test.serverHost, interface: test.serverNic?.interfaceName, pod: obs.server?.name, address: obs.server?.address, ...(obs.server?.claim ? { claim: obs.server.claim } : {}), port: test.port },
     status: 'pass',
     summary: '',
     evidence: [],

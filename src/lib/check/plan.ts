@@ -4,6 +4,7 @@
 import type { CIDR, HostInterface, MultiNicNetwork } from '../crds/types.gen.js';
 import { UserError } from '../errors.js';
 import { compareCidr, tryParseCidr } from '../net/ip.js';
+import { ipamConfigOf } from '../network.js';
 import type { CheckGroup, CheckNetwork, CheckOptions, CheckPlan, CheckTest, Expectation, NicEndpoint, NicNetwork, PairMode } from './types.js';
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -31,7 +32,7 @@ export function networkFromCidr(name: string, cidr: CIDR, his: HostInterface[]):
 
 /**
  * A network's NIC layout from the HostInterfaces alone: NIC networks in `masterNets` order, or
- * every NIC network found sorted by address (design §3.2 index order).
+ * every NIC network found sorted by address (docs/design.md §3.2 index order).
  */
 export function networkFromHostInterfaces(net: MultiNicNetwork, his: HostInterface[]): CheckNetwork {
   const name = net.metadata.name ?? '';
@@ -56,12 +57,7 @@ export function networkFromHostInterfaces(net: MultiNicNetwork, his: HostInterfa
       )
       .sort((a, b) => byName(a.host, b.host)),
   }));
-  let vlanMode: unknown;
-  try {
-    vlanMode = (JSON.parse(net.spec.ipam) as { vlanMode?: unknown }).vlanMode;
-  } catch {
-    vlanMode = undefined;
-  }
+  const vlanMode = ipamConfigOf(net)?.vlanMode;
   const shimGateway = net.spec.plugin.type === 'macvlan' && (vlanMode === 'l3' || vlanMode === 'l3s');
   return { name, source: 'hostinterfaces', routeTable: name, shimGateway, nics };
 }
@@ -170,6 +166,21 @@ export function planCheck(networks: CheckNetwork[], opts: CheckOptions, selected
     throw new UserError(opts.test ? `--test "${opts.test}" matches no test` : 'no NIC to test on the selected networks', {
       hint: opts.test ? `test ids look like ${testId(networks[0]?.name ?? 'NETWORK', hosts[0] ?? 'A', hosts[1] ?? 'B', 0)}` : 'check the network has NICs (kubectl multinic status)',
     });
+  }
+  if (opts.via === 'claim' && opts.keepPods) {
+    // A claimed NIC is held by one claim at a time: kept pods would hold their host's NICs from every later group there.
+    const seen = new Map<string, string>();
+    for (const g of groups) {
+      for (const h of [g.clientHost, g.serverHost]) {
+        const other = seen.get(h);
+        if (other && other !== g.id) {
+          throw new UserError(`--keep-pods with --via claim: host pairs ${other} and ${g.id} share host ${h}, and the kept pods' claims would hold its NICs from the later pair`, {
+            hint: 'keep the pods of one host pair at a time (e.g. --nodes A,B --pairs star), or drop --keep-pods',
+          });
+        }
+        seen.set(h, g.id);
+      }
+    }
   }
   return { networks, hosts, groups, tests };
 }

@@ -63,6 +63,7 @@ export function buildReport(plan: CheckPlan, results: TestResult[], opts: CheckO
   if (opts.nodeSelector) spec.nodeSelector = opts.nodeSelector;
   if (opts.expectGbps !== undefined) spec.expectGbps = opts.expectGbps;
   if (opts.test) spec.test = opts.test;
+  spec.via = opts.via ?? 'annotation';
   return {
     apiVersion: 'multinic.fms.io/v1',
     kind: 'CheckReport',

@@ -28,19 +28,27 @@ export interface CheckNetwork {
   name: string;
   /** Where the NIC layout came from: the CIDR resource, or HostInterfaces (no CIDR yet / host-subnet mode). */
   source: 'cidr' | 'hostinterfaces';
-  /** Policy routing table holding the host routes (design §3.2); the network name. */
+  /** Policy routing table holding the host routes (docs/design.md §3.2); the network name. */
   routeTable: string;
   /** The network's subnet: the source of the policy rule that selects routeTable (absent in host-subnet mode). */
   subnet?: string;
   /**
    * macvlan in an L3 vlanMode: each host keeps a shim holding the first usable address of its pod
-   * block as the pods' gateway (design §4), so a pod must never hold that address.
+   * block as the pods' gateway (docs/design.md §4), so a pod must never hold that address.
    */
   shimGateway: boolean;
   nics: NicNetwork[];
 }
 
 export type PairMode = 'all' | 'ring' | 'star';
+
+/**
+ * How the check pods get the NIC under test: `annotation` pins it with the Multus annotation's
+ * cni-args masters; `claim` asks for it with a ResourceClaim of the network's DRA DeviceClass
+ * (docs/dra.md), so the kubelet's Prepare, the agent's claimed-NIC ADD and the KEP-4817 claim
+ * status are on the tested path, and the pod's address is read from the claim's status.devices.
+ */
+export type AttachVia = 'annotation' | 'claim';
 
 /** What the user asked for, validated (see validateCheckOptions). */
 export interface CheckOptions {
@@ -67,6 +75,8 @@ export interface CheckOptions {
   portBase: number;
   namespace: string;
   keepPods: boolean;
+  /** How the pods get their NIC (default annotation). */
+  via?: AttachVia;
 }
 
 export type Expectation = 'flag' | 'link-speed' | 'none';
@@ -113,8 +123,10 @@ export interface CheckPlan {
 export interface PodObservation {
   name: string;
   phase?: string;
-  /** The pod's address on the tested network, from its network-status annotation. */
+  /** The pod's address on the tested network, from its network-status annotation (or its claim's status with --via claim). */
   address?: string;
+  /** --via claim: the pod's ResourceClaim (namespace/name) the address was read from. */
+  claim?: string;
   /** The pod interface holding that address (e.g. net1-0). */
   interface?: string;
   /** The pod reached Running (or finished) with a network-status annotation. */
@@ -159,9 +171,11 @@ export interface TestEndpointResult {
   interface?: string;
   pod?: string;
   address?: string;
+  /** --via claim: the pod's ResourceClaim (namespace/name) that got it the NIC. */
+  claim?: string;
 }
 
-/** The outcome of one test (style §9 shape: status, summary, hint, evidence). */
+/** The outcome of one test (docs/conventions.md §9 shape: status, summary, hint, evidence). */
 export interface TestResult {
   id: string;
   network: string;
@@ -234,6 +248,7 @@ export interface CheckReport {
     image: string;
     portBase: number;
     namespace: string;
+    via?: AttachVia;
   };
   summary: {
     result: 'pass' | 'fail' | 'interrupted';

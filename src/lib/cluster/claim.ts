@@ -1,4 +1,4 @@
-// CIDR claims without a controller (design §2): every agent plans the whole network from the CIDR it
+// CIDR claims without a controller (docs/design.md §2): every agent plans the whole network from the CIDR it
 // just read, then writes back ONLY its own host entries with the CIDR's resourceVersion (compare-
 // and-swap). Other agents' entries are copied verbatim from what the server holds, so a claim never
 // moves anyone else's index; a stale read loses the CAS (409) and is re-planned. Pure.

@@ -13,7 +13,7 @@ export interface EventSubject {
 }
 
 /** Reasons we emit (CamelCase, as Kubernetes reasons are). */
-export type EventReason = 'CIDRClaimFailed' | 'PoolExhausted' | 'LeakReleased' | 'AddressReleased' | 'NADFailed' | 'HostRemoved' | 'CIDRMigrated' | 'LeaderElected' | 'RoutesFailed' | 'PublishFailed' | 'SubnetOverlap' | 'APIOutageEnded';
+export type EventReason = 'CIDRClaimFailed' | 'PoolExhausted' | 'LeakReleased' | 'AddressReleased' | 'NADFailed' | 'HostRemoved' | 'CIDRMigrated' | 'LeaderElected' | 'RoutesFailed' | 'PublishFailed' | 'SubnetOverlap' | 'APIOutageEnded' | 'NICHealthDegraded' | 'NICHealthRestored';
 
 /**
  * A Warning/Normal Event about `subject`, in `namespace` (cluster-scoped subjects: the agent's).

@@ -1,4 +1,4 @@
-// Leak GC decisions (issue 3): an allocation is a leak when the pod that holds it is gone (no pod by
+// Leak GC decisions: an allocation is a leak when the pod that holds it is gone (no pod by
 // that namespace/name, or one with another UID), terminated, or running with a Multus
 // network-status that no longer lists the address; it is released only after it has looked leaked
 // for a whole grace period AND a direct GET of the pod confirms it. Never for a Pending pod: its

@@ -1,4 +1,4 @@
-// IPPool resources mirrored from the agent's durable IPAM store (design §2: the journal is the
+// IPPool resources mirrored from the agent's durable IPAM store (docs/design.md §2: the journal is the
 // truth for allocations, the IPPool is its published copy for `status`, `kubectl get` and upstream
 // tools). Upstream shape plus our key fields (podUID, containerID, interface). Pure.
 import type { Allocation as PoolAllocation, IPPool } from '../crds/types.gen.js';

@@ -5,6 +5,7 @@
 import type { CIDRSpec, HostInterface, MultiNicNetwork } from '../crds/types.gen.js';
 import type { KubeObject } from '../k8s/meta.js';
 import { compareCidr, formatCidr, tryParseCidr, type Cidr } from '../net/ip.js';
+import { decodeIpam } from '../network.js';
 import { canonical } from './claim.js';
 
 export const NAD_API_VERSION = 'k8s.cni.cncf.io/v1';
@@ -57,12 +58,7 @@ export function pluginConfig(net: MultiNicNetwork): Record<string, unknown> {
  * the discovered NIC networks when it leaves it empty).
  */
 export function nadConfig(net: MultiNicNetwork, masterNets: readonly string[]): string {
-  let ipam: unknown;
-  try {
-    ipam = JSON.parse(net.spec.ipam);
-  } catch {
-    throw new Error(`MultiNicNetwork "${net.metadata.name ?? ''}": spec.ipam is not valid JSON`);
-  }
+  const ipam = decodeIpam(net.metadata.name ?? '', net.spec.ipam).raw;
   const dns = net.spec.plugin.dns ?? {};
   const conf: Record<string, unknown> = {
     cniVersion: NAD_CNI_VERSION,

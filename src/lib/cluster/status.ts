@@ -98,6 +98,25 @@ export interface StatusInput {
   now: Date;
 }
 
+/** At most this many not-ready hosts are listed in a network's status.hosts (notReadyHosts counts them all). */
+export const MAX_LISTED_HOSTS = 100;
+/** A listed host's message is cut to this many characters. */
+export const MAX_HOST_MESSAGE = 256;
+
+/**
+ * One host's readiness for a network: what its agent reported on its HostInterface for the CIDR
+ * whose cidrFingerprint() is `fp`. A not-ready host carries `routes` only when its agent reported a
+ * route install failure for the current CIDR. computeStatus judges every host with it, and the
+ * CLI judges the hosts the status does not list with it (src/lib/status.ts), so they agree.
+ */
+export function hostReadiness(hostName: string, hi: HostInterface | undefined, network: string, fp: string): HostReadiness {
+  const r = parseRouteReports(hi)[network];
+  if (!hi) return { hostName, ready: false, message: 'no HostInterface: agent not running on this node' };
+  if (!r || r.cidr !== fp) return { hostName, ready: false, message: r ? 'routes installed for an older CIDR; update pending' : 'routes not reported yet' };
+  if (!r.ok) return { hostName, ready: false, routes: r.routes, message: r.message ?? 'route install failed' };
+  return { hostName, ready: true, routes: r.routes };
+}
+
 const STATUS_MESSAGES = {
   Failed: 'some route cannot be applied, need attention',
   Unknown: 'some daemon cannot be connected',
@@ -105,7 +124,9 @@ const STATUS_MESSAGES = {
 } as const;
 
 /**
- * The status the network should have now. `previous` supplies lastTransitionTime of unchanged
+ * The status the network should have now. Hosts are counted (readyHosts, notReadyHosts) and only the
+ * not-ready ones listed, at most MAX_LISTED_HOSTS, so the object stays small at thousands of hosts
+ * (test/lib/cluster/object-size.test.ts). `previous` supplies lastTransitionTime of unchanged
  * conditions and lastSyncTime when nothing else changed, so an unchanged status is byte-identical
  * (the caller skips the write, like upstream NetStatusUpdated).
  */
@@ -128,21 +149,16 @@ export function computeStatus(input: StatusInput, previous: MultiNicNetworkStatu
   let failed = 0;
   let waiting = 0;
   for (const host of cidr ? cidrHosts(cidr) : []) {
-    const hi = his.get(host);
-    const r = parseRouteReports(hi)[name];
-    if (!hi) {
-      waiting++;
-      hosts.push({ hostName: host, ready: false, message: 'no HostInterface: agent not running on this node' });
-    } else if (!r || r.cidr !== fp) {
-      waiting++;
-      hosts.push({ hostName: host, ready: false, message: r ? 'routes installed for an older CIDR; update pending' : 'routes not reported yet' });
-    } else if (!r.ok) {
-      failed++;
-      hosts.push({ hostName: host, ready: false, routes: r.routes, message: r.message ?? 'route install failed' });
-    } else {
-      hosts.push({ hostName: host, ready: true, routes: r.routes });
-    }
+    const h = hostReadiness(host, his.get(host), name, fp);
+    if (!h.ready && h.routes !== undefined) failed++;
+    else if (!h.ready) waiting++;
+    hosts.push(h);
   }
+  const notReady = hosts.filter((h) => !h.ready);
+  // Route failures first (they need someone), then hosts still waiting; by name within each.
+  const listed = [...notReady.filter((h) => h.routes !== undefined), ...notReady.filter((h) => h.routes === undefined)]
+    .slice(0, MAX_LISTED_HOSTS)
+    .map((h) => (h.message && h.message.length > MAX_HOST_MESSAGE ? { ...h, message: `${h.message.slice(0, MAX_HOST_MESSAGE - 1)}…` } : h));
 
   let routeStatus: NonNullable<MultiNicNetworkStatus['routeStatus']>;
   let configStatus: NonNullable<MultiNicNetworkStatus['configStatus']>;
@@ -171,7 +187,7 @@ export function computeStatus(input: StatusInput, previous: MultiNicNetworkStatu
     const since = prev && prev.status === status ? prev.lastTransitionTime : input.now.toISOString();
     return { type, status, reason, message: msg, lastTransitionTime: since, observedGeneration: net.metadata.generation };
   };
-  const readyHosts = hosts.filter((h) => h.ready).length;
+  const readyHosts = hosts.length - notReady.length;
   const conditions: Condition[] = [
     cond(
       'ConfigReady',
@@ -201,7 +217,9 @@ export function computeStatus(input: StatusInput, previous: MultiNicNetworkStatu
     message,
     observedGeneration: net.metadata.generation,
     conditions,
-    hosts,
+    readyHosts,
+    notReadyHosts: notReady.length,
+    hosts: listed,
     lastSyncTime: previous?.lastSyncTime ?? input.now.toISOString(),
   };
   if (!previous || !sameStatus(previous, next)) next.lastSyncTime = input.now.toISOString();

@@ -65,9 +65,11 @@ export function checkAnswerPlugin(conf: NetConf, answer: Pick<AllocateResponse, 
  * The delegate config for one NIC. With multi-NIC IPAM the NIC's address, gateway and routes go in
  * as static IPAM; otherwise (`nic.address` empty) the network's own single-NIC IPAM is passed
  * through, as upstream does. The delegate runs in the network's cniVersion so its result needs no
- * conversion. `prevResult` is set for CHECK and DEL.
+ * conversion. `prevResult` is set for CHECK and DEL. With `noStaticIpam` a NIC with a multi-NIC
+ * IPAM address gets no `ipam` at all: the delegate only deletes the link (macvlan DEL; static's
+ * DEL does nothing, so a DEL without it is the same DEL with one exec less).
  */
-export function delegateConfig(conf: NetConf, nic: AllocatedNic, prevResult?: CniResult): Record<string, unknown> {
+export function delegateConfig(conf: NetConf, nic: AllocatedNic, prevResult?: CniResult, opts: { noStaticIpam?: boolean } = {}): Record<string, unknown> {
   const { type, cniVersion: _pluginVersion, ...pluginKeys } = conf.plugin;
   const out: Record<string, unknown> = { ...pluginKeys, cniVersion: conf.cniVersion, name: conf.name, type };
   if (nic.mtu !== undefined && out['mtu'] === undefined) out['mtu'] = nic.mtu;
@@ -89,7 +91,7 @@ export function delegateConfig(conf: NetConf, nic: AllocatedNic, prevResult?: Cn
   }
   if (nic.address === '') {
     out['ipam'] = conf.ipam;
-  } else {
+  } else if (!opts.noStaticIpam) {
     const addr: Record<string, string> = { address: nic.address };
     if (nic.gateway) addr['gateway'] = nic.gateway;
     out['ipam'] = { type: 'static', addresses: [addr], routes: nicRoutes(nic) };

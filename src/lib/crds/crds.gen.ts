@@ -574,7 +574,7 @@ export const CRDS = [
                       "format": "date-time"
                     },
                     "conditions": {
-                      "description": "Node health from the agent's diagnostics (our addition) - RoutesHealthy, NicsHealthy, CniInstalled, ForwardingReady, IpamHealthy, PodInterfacesHealthy and Ready.",
+                      "description": "Node health from the agent's diagnostics (our addition) - RoutesHealthy, NicsHealthy, CniInstalled, ForwardingReady, IpamHealthy, PodInterfacesHealthy and Ready; with the continuous health check also NICAllocatable and NICReachable (not part of Ready).",
                       "type": "array",
                       "items": {
                         "type": "object",
@@ -999,6 +999,7 @@ export const CRDS = [
                           }
                         },
                         "allocations": {
+                          "description": "Per allocation, does the pod's netns have it; every one not present first, then present ones, at most 500 (our addition).",
                           "type": "array",
                           "items": {
                             "type": "object",
@@ -1050,6 +1051,41 @@ export const CRDS = [
                             }
                           }
                         },
+                        "allocationCount": {
+                          "description": "How many allocations the node holds, when more than listed (our addition, so a node with hundreds of pods x 8 NICs stays small).",
+                          "type": "integer",
+                          "minimum": 0
+                        },
+                        "allocationStates": {
+                          "description": "With allocationCount, how many allocations are in each state, listed or not.",
+                          "type": "object",
+                          "properties": {
+                            "present": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "netns-gone": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "interface-missing": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "address-missing": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "route-missing": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "unknown": {
+                              "type": "integer",
+                              "minimum": 0
+                            }
+                          }
+                        },
                         "repairs": {
                           "type": "array",
                           "items": {
@@ -1091,6 +1127,104 @@ export const CRDS = [
                           "type": "array",
                           "items": {
                             "type": "string"
+                          }
+                        },
+                        "health": {
+                          "description": "The newest round of the continuous per-NIC health check (--health-interval; docs/metrics.md#continuous-health).",
+                          "type": "object",
+                          "required": [
+                            "observedAt",
+                            "durationMs",
+                            "intervalSeconds",
+                            "nics"
+                          ],
+                          "properties": {
+                            "observedAt": {
+                              "type": "string",
+                              "format": "date-time"
+                            },
+                            "durationMs": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "intervalSeconds": {
+                              "type": "integer",
+                              "minimum": 0
+                            },
+                            "errors": {
+                              "type": "array",
+                              "items": {
+                                "type": "string"
+                              }
+                            },
+                            "nics": {
+                              "type": "array",
+                              "items": {
+                                "type": "object",
+                                "required": [
+                                  "nic",
+                                  "allocability",
+                                  "peers",
+                                  "reachable",
+                                  "unreachable",
+                                  "unreachableCount"
+                                ],
+                                "properties": {
+                                  "nic": {
+                                    "type": "string"
+                                  },
+                                  "allocability": {
+                                    "type": "array",
+                                    "items": {
+                                      "type": "object",
+                                      "required": [
+                                        "network",
+                                        "outcome"
+                                      ],
+                                      "properties": {
+                                        "network": {
+                                          "type": "string"
+                                        },
+                                        "outcome": {
+                                          "type": "string",
+                                          "enum": [
+                                            "ok",
+                                            "failed",
+                                            "skipped"
+                                          ]
+                                        },
+                                        "message": {
+                                          "type": "string"
+                                        }
+                                      }
+                                    }
+                                  },
+                                  "peers": {
+                                    "type": "integer",
+                                    "minimum": 0
+                                  },
+                                  "reachable": {
+                                    "type": "integer",
+                                    "minimum": 0
+                                  },
+                                  "notProbed": {
+                                    "type": "integer",
+                                    "minimum": 0
+                                  },
+                                  "unreachable": {
+                                    "description": "Unreachable peers (`host address`), the first 10; unreachableCount says how many.",
+                                    "type": "array",
+                                    "items": {
+                                      "type": "string"
+                                    }
+                                  },
+                                  "unreachableCount": {
+                                    "type": "integer",
+                                    "minimum": 0
+                                  }
+                                }
+                              }
+                            }
                           }
                         }
                       }
@@ -1565,9 +1699,20 @@ export const CRDS = [
                         }
                       }
                     },
+                    "readyHosts": {
+                      "description": "Hosts of the CIDR that installed their routes for the current CIDR (our addition).",
+                      "type": "integer",
+                      "minimum": 0
+                    },
+                    "notReadyHosts": {
+                      "description": "Hosts of the CIDR that are not ready (our addition); hosts lists them, up to 100.",
+                      "type": "integer",
+                      "minimum": 0
+                    },
                     "hosts": {
-                      "description": "Per-host readiness (our addition).",
+                      "description": "The hosts that are not ready (our addition), route failures first, then by name, at most 100 (notReadyHosts counts them all), messages at most 256 characters. Ready hosts are only counted (readyHosts), so the status stays small at thousands of hosts.",
                       "type": "array",
+                      "maxItems": 100,
                       "items": {
                         "type": "object",
                         "required": [

@@ -261,12 +261,48 @@ export interface HostInterfaceStatusDiagnosticsAllocations {
   detail?: string;
 }
 
+/** With allocationCount, how many allocations are in each state, listed or not. */
+export interface HostInterfaceStatusDiagnosticsAllocationStates {
+  present?: number;
+  'netns-gone'?: number;
+  'interface-missing'?: number;
+  'address-missing'?: number;
+  'route-missing'?: number;
+  unknown?: number;
+}
+
 export interface HostInterfaceStatusDiagnosticsRepairs {
   at: string;
   network: string;
   kind: "route" | "rule" | "shim";
   what: string;
   count: number;
+}
+
+export interface HostInterfaceStatusDiagnosticsHealthNicsAllocability {
+  network: string;
+  outcome: "ok" | "failed" | "skipped";
+  message?: string;
+}
+
+export interface HostInterfaceStatusDiagnosticsHealthNics {
+  nic: string;
+  allocability: Array<HostInterfaceStatusDiagnosticsHealthNicsAllocability>;
+  peers: number;
+  reachable: number;
+  notProbed?: number;
+  /** Unreachable peers (`host address`), the first 10; unreachableCount says how many. */
+  unreachable: Array<string>;
+  unreachableCount: number;
+}
+
+/** The newest round of the continuous per-NIC health check (--health-interval; docs/metrics.md#continuous-health). */
+export interface HostInterfaceStatusDiagnosticsHealth {
+  observedAt: string;
+  durationMs: number;
+  intervalSeconds: number;
+  errors?: Array<string>;
+  nics: Array<HostInterfaceStatusDiagnosticsHealthNics>;
 }
 
 /** Kernel truth from this node, as its agent read it (our addition; src/lib/diagnostics/types.ts). */
@@ -281,16 +317,23 @@ export interface NodeDiagnosticsStatus {
   nics: Array<HostInterfaceStatusDiagnosticsNics>;
   binaries: Array<HostInterfaceStatusDiagnosticsBinaries>;
   journal: HostInterfaceStatusDiagnosticsJournal;
+  /** Per allocation, does the pod's netns have it; every one not present first, then present ones, at most 500 (our addition). */
   allocations: Array<HostInterfaceStatusDiagnosticsAllocations>;
+  /** How many allocations the node holds, when more than listed (our addition, so a node with hundreds of pods x 8 NICs stays small). */
+  allocationCount?: number;
+  /** With allocationCount, how many allocations are in each state, listed or not. */
+  allocationStates?: HostInterfaceStatusDiagnosticsAllocationStates;
   repairs: Array<HostInterfaceStatusDiagnosticsRepairs>;
   errors?: Array<string>;
+  /** The newest round of the continuous per-NIC health check (--health-interval; docs/metrics.md#continuous-health). */
+  health?: HostInterfaceStatusDiagnosticsHealth;
 }
 
 export interface HostInterfaceStatus {
   stat?: LinkStat;
   agentVersion?: string;
   lastSeen?: string;
-  /** Node health from the agent's diagnostics (our addition) - RoutesHealthy, NicsHealthy, CniInstalled, ForwardingReady, IpamHealthy, PodInterfacesHealthy and Ready. */
+  /** Node health from the agent's diagnostics (our addition) - RoutesHealthy, NicsHealthy, CniInstalled, ForwardingReady, IpamHealthy, PodInterfacesHealthy and Ready; with the continuous health check also NICAllocatable and NICReachable (not part of Ready). */
   conditions?: Array<NodeCondition>;
   /** The agent's answer to the last `kubectl multinic ipam release` request (annotation multinic.fms.io/release-request; our addition; src/lib/ipam/release.ts). */
   release?: HostInterfaceStatusRelease;
@@ -417,7 +460,11 @@ export interface MultiNicNetworkStatus {
   lastSyncTime?: string;
   observedGeneration?: number;
   conditions?: Array<Condition>;
-  /** Per-host readiness (our addition). */
+  /** Hosts of the CIDR that installed their routes for the current CIDR (our addition). */
+  readyHosts?: number;
+  /** Hosts of the CIDR that are not ready (our addition); hosts lists them, up to 100. */
+  notReadyHosts?: number;
+  /** The hosts that are not ready (our addition), route failures first, then by name, at most 100 (notReadyHosts counts them all), messages at most 256 characters. Ready hosts are only counted (readyHosts), so the status stays small at thousands of hosts. */
   hosts?: Array<HostReadiness>;
 }
 

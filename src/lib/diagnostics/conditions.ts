@@ -4,6 +4,7 @@
 import type { RouteOp } from '../agent/route-diff.js';
 import { normDst } from '../agent/route-diff.js';
 import type { NodeDiagnostics, RepairRecord } from './types.js';
+import { healthConditions } from './health.js';
 
 /** A HostInterface condition (same shape as the MultiNicNetwork ones). */
 export interface NodeCondition {
@@ -94,7 +95,9 @@ function ipamVerdict(d: NodeDiagnostics): Verdict {
 
 function podsVerdict(d: NodeDiagnostics): Verdict {
   const bad = d.allocations.filter((a) => a.state !== 'present' && a.state !== 'unknown');
-  if (bad.length === 0) return { ok: true, reason: 'PodInterfacesPresent', message: `${d.allocations.filter((a) => a.state === 'present').length} pod interface(s) checked` };
+  // Capped lists list every problem first; the counts then cover what is not listed.
+  const present = d.allocationStates?.present ?? d.allocations.filter((a) => a.state === 'present').length;
+  if (bad.length === 0) return { ok: true, reason: 'PodInterfacesPresent', message: `${present} pod interface(s) checked` };
   return { ok: false, reason: 'PodInterfaceBroken', message: list(bad.map((a) => `${a.pod} ${a.podInterface} ${a.address}: ${a.state}${a.detail ? ` (${a.detail})` : ''}`)) };
 }
 
@@ -114,11 +117,15 @@ export function nodeConditions(d: NodeDiagnostics, previous: readonly NodeCondit
   ];
   const failing = verdicts.filter(([, v]) => !v.ok);
   verdicts.push(['Ready', failing.length ? { ok: false, reason: failing[0]![1].reason, message: failing.map(([t, v]) => `${t}: ${v.message}`).join(' | ') } : { ok: true, reason: 'Healthy', message: 'kernel state matches what the agent wants' }]);
-  return verdicts.map(([type, v]) => {
+  const out: NodeCondition[] = verdicts.map(([type, v]) => {
     const status = v.ok ? 'True' : 'False';
     const p = prev.get(type);
     return { type, status, reason: v.reason, message: v.message, lastTransitionTime: p && p.status === status && p.lastTransitionTime ? p.lastTransitionTime : now };
   });
+  // The continuous health check's conditions follow Ready and are not part of it: a peer that does
+  // not answer is as often the peer's fault as this node's (doctor's nic-health check says which).
+  if (d.health) out.push(...healthConditions(d.health, previous, now));
+  return out;
 }
 
 /** One thing the agent restored. */

@@ -456,9 +456,7 @@ export function buildNodeDiagnostics(s: ProbeSnapshot): NodeDiagnostics {
   });
 
   const expect = podExpectations(s.networks, s.hostName);
-  const allocations = s.allocations
-    .map((a) => allocationDiagnostics(a, s.pods.get(a.containerID), expect.get(a.pool)))
-    .sort((a, b) => byStr(a.network, b.network) || byStr(a.pool, b.pool) || compareAddr(a.address, b.address));
+  const allocations = listedAllocations(s.allocations.map((a) => allocationDiagnostics(a, s.pods.get(a.containerID), expect.get(a.pool))));
 
   return {
     version: DIAGNOSTICS_VERSION,
@@ -470,10 +468,30 @@ export function buildNodeDiagnostics(s: ProbeSnapshot): NodeDiagnostics {
     nics,
     binaries,
     journal: journalDiagnostics(s.journal, s.allocations),
-    allocations,
+    ...allocations,
     repairs: [...s.repairs],
     ...(errors.length ? { errors: [...new Set(errors)].sort(byStr) } : {}),
   };
+}
+
+/**
+ * The most allocations one node's diagnostics list. An entry is up to about 1.1 KB with names at
+ * their Kubernetes maximum, so 500 keep a HostInterface far under etcd's limit on a node with
+ * hundreds of pods × 8 NICs (test/lib/cluster/object-size.test.ts); readers that need every
+ * allocation of a node with more (ipam release --leaked) add the node's IPPools.
+ */
+export const MAX_LISTED_ALLOCATIONS = 500;
+
+const STATE_RANK: Record<AllocationDiagnostics['state'], number> = { 'netns-gone': 0, 'interface-missing': 0, 'address-missing': 0, 'route-missing': 0, unknown: 1, present: 2 };
+const byAllocation = (a: AllocationDiagnostics, b: AllocationDiagnostics): number => byStr(a.network, b.network) || byStr(a.pool, b.pool) || compareAddr(a.address, b.address);
+
+/** The allocations to list (problems first, then unknown, then present; sorted by network, pool, address), with the counts when capped. */
+export function listedAllocations(all: AllocationDiagnostics[]): Pick<NodeDiagnostics, 'allocations' | 'allocationCount' | 'allocationStates'> {
+  if (all.length <= MAX_LISTED_ALLOCATIONS) return { allocations: all.sort(byAllocation) };
+  const states: Partial<Record<AllocationDiagnostics['state'], number>> = {};
+  for (const a of all) states[a.state] = (states[a.state] ?? 0) + 1;
+  const kept = all.sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || byAllocation(a, b)).slice(0, MAX_LISTED_ALLOCATIONS).sort(byAllocation);
+  return { allocations: kept, allocationCount: all.length, allocationStates: states };
 }
 
 function compareAddr(a: string, b: string): number {

@@ -7,6 +7,8 @@
 // on-demand request); `observedAt` is when the kernel was read. Lists are sorted so the object diffs
 // cleanly. Everything is optional-tolerant on the reader side: an older agent omits fields.
 
+import type { HealthReport } from './health.js';
+
 /** Annotation on a HostInterface asking its agent to probe now; the value is an opaque nonce. */
 export const PROBE_REQUEST_ANNOTATION = 'multinic.fms.io/probe-request';
 
@@ -31,12 +33,21 @@ export interface NodeDiagnostics {
   /** The CNI executables this node needs, in the host CNI bin dir. */
   binaries: BinaryDiagnostics[];
   journal: JournalDiagnostics;
-  /** Per allocation held on this node: does the pod's netns have it? */
+  /**
+   * Per allocation held on this node: does the pod's netns have it? Problems first: every
+   * allocation not present, then present ones, at most MAX_LISTED_ALLOCATIONS (src/lib/diagnostics/node.ts).
+   */
   allocations: AllocationDiagnostics[];
+  /** How many allocations the node holds, when more than listed (a node with many pods and NICs). */
+  allocationCount?: number;
+  /** With allocationCount: how many allocations are in each state, listed or not. */
+  allocationStates?: Partial<Record<AllocationDiagnostics['state'], number>>;
   /** Route/rule repairs the agent made (newest last, at most 50 kept). */
   repairs: RepairRecord[];
   /** Probes that could not run, with why (e.g. `ip` missing); never silently absent. */
   errors?: string[];
+  /** The newest continuous health round (--health-interval; src/lib/diagnostics/health.ts), when it is on. */
+  health?: HealthReport;
 }
 
 export interface RouteEntry {

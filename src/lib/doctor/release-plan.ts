@@ -3,14 +3,14 @@
 // must be refused because their pod is alive per the API (the agent checks its own pod cache again
 // before it acts). Allocations come from each node's journal as its agent last published it
 // (diagnostics.allocations, fresh after the probe), or from the IPPool mirror for a node without
-// diagnostics. Pure.
+// diagnostics or with more allocations than they list. Pure.
 import type { IPPool } from '../crds/types.gen.js';
 import { leakReason, type PodFact } from '../cluster/gc.js';
 import type { ReleaseItem } from '../ipam/release.js';
 import type { KubeObject } from '../k8s/meta.js';
 import { parseIp } from '../net/ip.js';
 import type { DoctorSnapshot } from './types.js';
-import { diagnosticsByNode } from './util.js';
+import { allocationKey, allocationsPartial, diagnosticsByNode } from './util.js';
 
 export interface ReleaseCandidate extends ReleaseItem {
   node: string;
@@ -64,14 +64,19 @@ const split = (nsName: string): [string, string] => {
 export function releaseCandidates(s: DoctorSnapshot): ReleaseCandidate[] {
   const out: ReleaseCandidate[] = [];
   const withDiag = new Set<string>();
+  // A node whose diagnostics list only some of its allocations (allocationCount): its IPPools add the rest.
+  const listed = new Map<string, Set<string>>();
   for (const [node, d] of diagnosticsByNode(s)) {
-    withDiag.add(node);
+    if (allocationsPartial(d)) listed.set(node, new Set(d.allocations.map((a) => allocationKey(a.pool, a))));
+    else withDiag.add(node);
     for (const a of d.allocations) out.push({ node, network: a.network, pool: a.pool, address: a.address, podUID: a.podUID ?? '', containerID: a.containerID, interface: a.podInterface, pod: a.pod, source: 'journal' });
   }
   for (const p of s.ippools as IPPool[]) {
     const node = p.spec.hostName;
     if (withDiag.has(node)) continue;
+    const seen = listed.get(node);
     for (const a of p.spec.allocations) {
+      if (seen?.has(allocationKey(p.metadata.name ?? '', a))) continue;
       out.push({ node, network: p.spec.netAttachDef, pool: p.metadata.name ?? '', address: a.address, podUID: a.podUID ?? '', containerID: a.containerID ?? '', interface: a.interface ?? '', pod: `${a.namespace}/${a.pod}`, source: 'ippool' });
     }
   }

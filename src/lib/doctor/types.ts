@@ -1,4 +1,4 @@
-// The doctor's data: one gathered DoctorSnapshot in, findings out (design §3.5). Every check is a
+// The doctor's data: one gathered DoctorSnapshot in, findings out (docs/design.md §3.5). Every check is a
 // small pure function over the snapshot (src/lib/doctor/registry.ts lists them); `doctor`,
 // `ipam check` and `ipam show` share the gatherer (src/cluster/snapshot.ts) and these types.
 import type { KubeObject } from '../k8s/meta.js';
@@ -60,7 +60,7 @@ export interface DoctorSnapshot extends ClusterSnapshot {
 /** Which command runs a check: the cluster-wide doctor, the IPAM consistency part, or `doctor pod`. */
 export type CheckGroup = 'cluster' | 'node' | 'network' | 'ipam' | 'pod';
 
-/** One check of the registry (style §9). `run` is pure and returns nothing when all is well. */
+/** One check of the registry (docs/conventions.md §9). `run` is pure and returns nothing when all is well. */
 export interface Check {
   id: string;
   title: string;

@@ -10,6 +10,15 @@ export function finding(check: Pick<Check, 'id' | 'severity'>, where: Where, see
 }
 
 /**
+ * One allocation's identity across the node's journal (diagnostics.allocations: podInterface) and
+ * its IPPool mirror (spec.allocations: interface): pool, address, holder's pod UID and interface.
+ */
+export const allocationKey = (pool: string, a: { address: string; podUID?: string; interface?: string; podInterface?: string }): string => `${pool}|${a.address}|${a.podUID ?? ''}|${a.interface ?? a.podInterface ?? ''}`;
+
+/** Whether a node's diagnostics list fewer allocations than it holds (capped: allocationCount). */
+export const allocationsPartial = (d: NodeDiagnostics): boolean => d.allocationCount !== undefined && d.allocationCount > d.allocations.length;
+
+/**
  * The diagnostics block of a HostInterface, when it has a usable one: an object with a numeric
  * version this CLI reads (≤ DIAGNOSTICS_VERSION) and an observedAt. Lists an older agent omits are
  * filled in empty, so checks never meet undefined.

@@ -36,3 +36,31 @@ export function heldNics(claims: readonly ResourceClaim[], slices: readonly Reso
   }
   return out.sort((a, b) => a.node.localeCompare(b.node) || a.device.localeCompare(b.device));
 }
+
+/** A NIC a claim holds, as `plan` lists it beside a network's plan. */
+export interface PlanHeldNic {
+  host: string;
+  nic: string;
+  claim: string;
+  pods: string[];
+}
+
+/**
+ * The held NICs that are NICs of a planned network (a pool's host and interface), sorted by host,
+ * NIC and claim. A device the node's slice no longer lists is matched by its device name.
+ */
+export function heldInPlan(held: readonly HeldNic[], pools: ReadonlyArray<{ hostName: string; interfaceName: string }>): PlanHeldNic[] {
+  const planned = new Set(pools.map((p) => `${p.hostName}/${p.interfaceName}`));
+  return held
+    .map((h) => ({ host: h.node, nic: h.interfaceName ?? h.device, claim: h.claim, pods: [...h.pods].sort() }))
+    .filter((h) => planned.has(`${h.host}/${h.nic}`))
+    .sort((a, b) => a.host.localeCompare(b.host) || a.nic.localeCompare(b.nic) || a.claim.localeCompare(b.claim));
+}
+
+/** One host's held NICs for a table cell: `eth2,eth3: ns/pod (claim ns/c)`, claims joined by `; `; `-` for none. */
+export function heldCell(held: readonly PlanHeldNic[], host: string): string {
+  const byClaim = new Map<string, PlanHeldNic[]>();
+  for (const h of held.filter((x) => x.host === host)) byClaim.set(h.claim, [...(byClaim.get(h.claim) ?? []), h]);
+  if (byClaim.size === 0) return '-';
+  return [...byClaim].map(([claim, nics]) => `${nics.map((n) => n.nic).join(',')}: ${nics[0]!.pods.join(',') || '-'} (claim ${claim})`).join('; ');
+}

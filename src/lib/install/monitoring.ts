@@ -80,6 +80,51 @@ export function alertRules(namespace: string): AlertRule[] {
         runbook: runbook('nic-down'),
       },
     },
+    // Upstream's health checker alerts, over the agent's own continuous health rounds (src/agent/health.ts).
+    {
+      alert: 'MultinicNicNotAllocatable',
+      expr: 'multinic_nic_allocatable == 0',
+      for: '30m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'A NIC fails its test attachment',
+        description: 'The agent at {{ $labels.instance }} has failed for 30 minutes to create and delete a test attachment on {{ $labels.nic }} through its network\'s delegate: pods there get no interface on that NIC. Run kubectl multinic doctor (check nic-health names the step).',
+        runbook: runbook('nic-not-allocatable'),
+      },
+    },
+    {
+      alert: 'MultinicAllNicsNotAllocatable',
+      expr: 'count(multinic_nic_allocatable == 0) >= count(multinic_nic_allocatable)',
+      for: '30m',
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'No NIC anywhere passes its test attachment',
+        description: 'Every tested NIC of every agent has failed its test attachment for 30 minutes: look for a cluster-wide cause (the delegate binaries, the network definition).',
+        runbook: runbook('nic-not-allocatable'),
+      },
+    },
+    {
+      alert: 'MultinicNicPeersUnreachable',
+      expr: 'multinic_nic_peers_unreachable > 0',
+      for: '30m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'Peers do not answer over a NIC',
+        description: '{{ $value }} peer host(s) have not answered the agent at {{ $labels.instance }} over {{ $labels.nic }} for 30 minutes. Run kubectl multinic doctor (check nic-health lists them).',
+        runbook: runbook('nic-peers-unreachable'),
+      },
+    },
+    {
+      alert: 'MultinicAllNicsPeersUnreachable',
+      expr: 'count(multinic_nic_peers_reachable == 0) >= count(multinic_nic_peers_reachable)',
+      for: '30m',
+      labels: { severity: 'critical' },
+      annotations: {
+        summary: 'No NIC reaches any peer',
+        description: 'No agent has reached any peer over any NIC for 30 minutes: the secondary fabric (or a firewall on the metrics port over it) is down everywhere.',
+        runbook: runbook('nic-peers-unreachable'),
+      },
+    },
     {
       alert: 'MultinicPoolNearlyExhausted',
       expr: 'multinic_ipam_allocations / (multinic_ipam_capacity > 0) > 0.9',

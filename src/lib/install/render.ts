@@ -33,7 +33,8 @@ export const AGENT_METRICS_SERVICE = 'multinic-agent-metrics';
 export const LEADER_ELECTION_ROLE = 'multinic-agent-leader-election';
 /**
  * The agent's default requests and limit. Memory request: bench/agent measured the deployed agent
- * (bin/multinic-agent, Node 24, --kube) at 76 MiB RSS idle and 87-90 MiB holding 1,000 pods x 2 NICs.
+ * (bin/multinic-agent, Node 24, --kube, in-cluster over TLS as in its pod) at 84 MiB RSS idle,
+ * 97 MiB holding 1,000 pods x 2 NICs and 156 MiB holding 10,000 (the limit leaves room for that).
  */
 export const DEFAULT_RESOURCES = { cpuRequest: '50m', memoryRequest: '96Mi', memoryLimit: '256Mi' } as const;
 /**
@@ -100,6 +101,8 @@ export interface InstallOptions {
   dra?: boolean;
   /** The kubelet's root dir on the hosts (default DEFAULT_KUBELET_DIR); only with dra. */
   kubeletDir?: string;
+  /** Seconds between the agents' per-NIC health rounds (`--health-interval`; 0 = off; default: the agent's, 60). */
+  healthInterval?: number;
 }
 
 /** Options with every default applied and every value checked. */
@@ -126,6 +129,7 @@ export interface ResolvedInstallOptions {
   cpuLimit?: string;
   dra: boolean;
   kubeletDir: string;
+  healthInterval?: number;
 }
 
 /** The kubelet's --root-dir unless the distribution moved it (k0s, microk8s, RKE). */
@@ -241,6 +245,9 @@ export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOpti
   if (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535) {
     throw new UserError(`--metrics-port "${String(opts.metricsPort)}" is not a port from 1 to 65535`, { hint: `the agent listens there on every host address (host network) for /metrics, /healthz and /readyz; default ${DEFAULT_METRICS_PORT}` });
   }
+  if (opts.healthInterval !== undefined && (!Number.isInteger(opts.healthInterval) || opts.healthInterval < 0 || (opts.healthInterval > 0 && opts.healthInterval < 5) || opts.healthInterval > 86_400)) {
+    throw new UserError(`--health-interval "${String(opts.healthInterval)}" is neither 0 (off) nor a whole number of seconds from 5 to 86400`, { hint: 'how often each agent tests an attachment on every NIC and probes its peers, e.g. 60 (the default) or 0 to turn it off' });
+  }
   const nodeSelector = opts.nodeSelector ?? {};
   for (const [k, v] of Object.entries(nodeSelector)) checkLabel(k, v, 'node-selector');
   const maxUnavailable = opts.maxUnavailable ?? 1;
@@ -284,6 +291,7 @@ export function resolveInstallOptions(opts: InstallOptions): ResolvedInstallOpti
     ...(opts.cpuLimit !== undefined ? { cpuLimit: opts.cpuLimit } : {}),
     dra: opts.dra ?? false,
     kubeletDir: kubeletDir.length > 1 ? kubeletDir.replace(/\/+$/, '') : kubeletDir,
+    ...(opts.healthInterval !== undefined ? { healthInterval: opts.healthInterval } : {}),
   };
 }
 
@@ -497,7 +505,7 @@ export function renderInstall(input: InstallOptions): KubeObject[] {
 export const AGENT_NODE_OPTIONS = '--max-semi-space-size=2';
 
 /** The agent container's arguments to IMAGE_AGENT_PATH (`run`, then the flags of `kubectl multinic agent`). */
-export function agentArgs(metricsPort: number = DEFAULT_METRICS_PORT, dra?: { kubeletDir: string }): string[] {
+export function agentArgs(metricsPort: number = DEFAULT_METRICS_PORT, dra?: { kubeletDir: string }, healthInterval?: number): string[] {
   return [
     'run',
     '--kube',
@@ -509,6 +517,7 @@ export function agentArgs(metricsPort: number = DEFAULT_METRICS_PORT, dra?: { ku
     '--cni-bin-dir', '/host/cni-bin',
     '--metrics-addr', `:${metricsPort}`,
     ...(dra ? ['--dra', '--kubelet-dir', dra.kubeletDir] : []),
+    ...(healthInterval !== undefined ? ['--health-interval', String(healthInterval)] : []),
   ];
 }
 
@@ -573,7 +582,7 @@ function renderDaemonSet(o: ResolvedInstallOptions, metadata: KubeObject['metada
               name: 'agent',
               image: o.image,
               command: [IMAGE_AGENT_PATH],
-              args: agentArgs(o.metricsPort, dra),
+              args: agentArgs(o.metricsPort, dra, o.healthInterval),
               // Host network: the port is the node's. Probes (src/agent/metrics.ts): liveness = the
               // process answers; readiness = the CNI socket serves and routes were reconciled, so a
               // rollout (maxUnavailable 1) waits for each new agent before taking the next node's.

@@ -1,4 +1,4 @@
-// The pure address allocator of one pool (style §5): a compiled PoolSpec, an occupancy index and a
+// The pure address allocator of one pool (docs/conventions.md §5): a compiled PoolSpec, an occupancy index and a
 // round-robin cursor. No I/O; the durable store (src/agent/ipam) and the test fake drive it.
 //
 // Upstream allocated "next after the highest" and lost the second-to-last address of every block

@@ -1,4 +1,4 @@
-// `kubectl multinic ipam release` through the API (design §3.5): the CLI writes a release request
+// `kubectl multinic ipam release` through the API (docs/design.md §3.5): the CLI writes a release request
 // (RELEASE_REQUEST_ANNOTATION, JSON with a nonce) on the owning node's HostInterface; that node's
 // agent releases through its own IPAM (so the durable journal stays the one source of truth and the
 // IPPool mirror follows) and answers in status.release with the same nonce. Both sides are here as

@@ -1,4 +1,4 @@
-// The IPAM port the agent's API handlers use (style §4: a narrow interface named by its role).
+// The IPAM port the agent's API handlers use (docs/conventions.md §4: a narrow interface named by its role).
 // Implemented durably by src/agent/ipam (journal + pure allocator); tests use test/fakes.
 
 /** One pool: a host's pod block on one NIC for one network. */

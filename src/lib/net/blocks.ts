@@ -1,4 +1,4 @@
-// Block arithmetic of the address plan (design §3.2): candidate blocks by index, the "tabu" rule
+// Block arithmetic of the address plan (docs/design.md §3.2): candidate blocks by index, the "tabu" rule
 // for excludeCIDRs, and the lowest-free-index search. Pure; every search is linear in the indexes
 // it hands out (large excludes are jumped over, never walked).
 import { containsAddr, familyBits, lastAddress, subnetAt, type Cidr } from './ip.js';
@@ -25,8 +25,13 @@ export function tabuBy(block: Cidr, excludes: readonly Cidr[]): Cidr | undefined
  */
 export function lowestFreeIndex(parent: Cidr, bits: number, from: number, used: ReadonlySet<number>, excludes: readonly Cidr[]): number {
   const max = indexCount(bits);
-  const shift = BigInt(familyBits(parent.family) - parent.prefix - bits);
   let i = from;
+  if (excludes.length === 0) {
+    // Nothing is tabu: no block to compute (a planner calls this once per host per NIC network).
+    while (i < max && used.has(i)) i++;
+    return i < max ? i : -1;
+  }
+  const shift = BigInt(familyBits(parent.family) - parent.prefix - bits);
   while (i < max) {
     if (used.has(i)) {
       i++;

@@ -158,14 +158,24 @@ function bytesToBig(bytes: number[]): bigint {
 
 /** Formats an address; IPv6 in RFC 5952 canonical form. */
 export function formatIp(family: Family, addr: bigint): string {
-  if (family === 4) {
-    const n = Number(addr);
-    return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-  }
-  // RFC 5952 §4: lower-case hex without leading zeros; the longest run (first on a tie) of two or
-  // more zero groups becomes "::".
+  if (family === 4) return formatV4(Number(addr));
   const g = new Array<number>(8);
-  for (let i = 7, v = addr; i >= 0; i--, v >>= 16n) g[i] = Number(v & 0xffffn);
+  // Four 32-bit words, each split in two: 4 bigint shifts instead of 8.
+  for (let w = 3, v = addr; w >= 0; w--, v >>= 32n) {
+    const x = Number(v & 0xffffffffn);
+    g[2 * w] = x >>> 16;
+    g[2 * w + 1] = x & 0xffff;
+  }
+  return formatGroups(g);
+}
+
+const formatV4 = (n: number): string => `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+
+/**
+ * Eight 16-bit groups as RFC 5952 §4 text: lower-case hex without leading zeros; the longest run
+ * (first on a tie) of two or more zero groups becomes "::".
+ */
+function formatGroups(g: readonly number[]): string {
   let best = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
@@ -181,8 +191,62 @@ export function formatIp(family: Family, addr: bigint): string {
     }
     i = j;
   }
-  const hex = (from: number, to: number): string => g.slice(from, to).map((x) => x.toString(16)).join(':');
-  return best < 0 ? hex(0, 8) : `${hex(0, best)}::${hex(best + bestLen, 8)}`;
+  if (best < 0) return join16(g, 0, 8);
+  return `${join16(g, 0, best)}::${join16(g, best + bestLen, 8)}`;
+}
+
+function join16(g: readonly number[], from: number, to: number): string {
+  let s = '';
+  for (let i = from; i < to; i++) s += i === from ? g[i]!.toString(16) : `:${g[i]!.toString(16)}`;
+  return s;
+}
+
+/**
+ * The address text of `subnetAt(parent, bits, index)` (`formatIp` of its base) for many sibling
+ * blocks: the parent is decomposed once, so each call does number arithmetic only (a planner
+ * formats one pod block per host per NIC network). `index` must be below 2^bits and 2^53; the
+ * parent's host bits must be zero (as parseCidr and subnetAt leave them).
+ */
+export function subnetAddressFormatter(parent: Cidr, bits: number): (index: number) => string {
+  const prefix = parent.prefix + bits;
+  const shift = familyBits(parent.family) - prefix;
+  const limit = 2 ** Math.min(bits, 53);
+  if (parent.family === 4) {
+    const base = Number(parent.base);
+    const step = 2 ** shift;
+    return (i) => {
+      checkIndex(i, limit);
+      return formatV4(base + i * step);
+    };
+  }
+  const g0 = new Array<number>(8);
+  for (let w = 3, v = parent.base; w >= 0; w--, v >>= 32n) {
+    const x = Number(v & 0xffffffffn);
+    g0[2 * w] = x >>> 16;
+    g0[2 * w + 1] = x & 0xffff;
+  }
+  // Groups (0 = most significant) that the index bits [shift, shift + bits) touch.
+  const touched: number[] = [];
+  for (let j = 0; j < 8; j++) {
+    const low = 112 - 16 * j;
+    if (low < shift + bits && low + 16 > shift) touched.push(j);
+  }
+  const g = [...g0];
+  return (i) => {
+    checkIndex(i, limit);
+    for (const j of touched) {
+      const low = 112 - 16 * j;
+      // The index's bits that land in group j; exact in doubles: scaling by powers of two, and the
+      // parent's bits there are zero, so adding is OR-ing.
+      const part = shift >= low ? (i * 2 ** (shift - low)) % 65536 : Math.floor(i / 2 ** (low - shift)) % 65536;
+      g[j] = g0[j]! + part;
+    }
+    return formatGroups(g);
+  };
+}
+
+function checkIndex(i: number, limit: number): void {
+  if (!(Number.isInteger(i) && i >= 0 && i < limit)) throw new RangeError(`subnet index ${i} out of range 0-${limit - 1}`);
 }
 
 export function formatCidr(c: Cidr): string {

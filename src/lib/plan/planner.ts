@@ -1,14 +1,14 @@
-// The address planner (design §3.2, upstream.md §2.6/§3): carves a network's subnet into one
+// The address planner (docs/design.md §3.2, upstream.md §2.6/§3): carves a network's subnet into one
 // interface block per NIC network and one pod block per host on it, for IPv4 and IPv6. The same
 // function serves `plan` (fresh, or from a previous CIDR) and the agent (re-plan on every inventory
 // change): existing indexes never move, new hosts take the lowest free index, departed hosts free
 // theirs. Pure and O(hosts x NICs).
 import type { CIDR, CidrEntry, HostInterface, HostInterfaceInfo, PluginConfig } from '../crds/types.gen.js';
 import { nicsOf, type Nic } from '../inventory.js';
-import { compareCidr, containsCidr, formatCidr, formatIp, subnetAt, tryParseCidr, type Cidr } from '../net/ip.js';
+import { compareCidr, containsCidr, formatCidr, formatIp, subnetAddressFormatter, subnetAt, tryParseCidr, type Cidr } from '../net/ip.js';
 import type { ValidatedNetwork } from '../network.js';
 import { indexCount, lowestFreeIndex, tabuBy } from '../net/blocks.js';
-import { ippoolName, listPools, type PlannedPool } from './pools.js';
+import { ippoolName, poolsOf, type PlannedPool } from './pools.js';
 
 export type PlanWarningCode =
   | 'NoNicNetworks'
@@ -45,6 +45,14 @@ export interface PlanInput {
   inventory: readonly HostInterface[];
   /** The CIDR from the last plan: its interface and host indexes are kept. */
   previous?: CIDR | undefined;
+  /** `nicsOf(inventory, network.family)` when the caller has it already (plan, checkPool and validation share one). */
+  nics?: readonly Nic[] | undefined;
+  /**
+   * Plan every host but return only this host's entries, pools and unplaced NICs (an agent
+   * claiming its own indexes). The indexes are the full plan's; what is left out is the output
+   * for every other host, which at 4,096 hosts x 8 NICs was most of the cost of a claim.
+   */
+  only?: string;
 }
 
 export interface PlanResult {
@@ -62,7 +70,8 @@ interface EntryPlan {
   key: string;
   interfaceIndex: number;
   vlan: Cidr;
-  nics: Map<string, Nic>;
+  /** The NIC each host has on this network, by host ordinal (Nic.host). */
+  nics: (Nic | undefined)[];
 }
 
 const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -79,12 +88,12 @@ export function planNetwork(input: PlanInput): PlanResult {
   const unplaced: UnplacedHost[] = [];
 
   // NIC networks of the pool, in interface-index order of a fresh plan.
-  const nics = nicsOf(input.inventory, net.family);
+  const nics = input.nics ?? nicsOf(input.inventory, net.family);
   let pool: Cidr[];
   if (net.masterNets.length > 0) pool = net.masterNets;
   else {
     const distinct = new Map<string, Cidr>();
-    for (const n of nics) distinct.set(key(n.net), n.net);
+    for (const n of nics) distinct.set(n.key, n.net);
     pool = [...distinct.values()].sort(compareCidr);
   }
   if (pool.length === 0) warn('NoNicNetworks', `no IPv${net.family} NIC network in the inventory and no masterNets: nothing to plan`);
@@ -98,6 +107,10 @@ export function planNetwork(input: PlanInput): PlanResult {
       warn('ConfigChanged', `the previous plan used subnet "${wasText}", interfaceBlock ${prevConfig.interfaceBlock}, hostBlock ${prevConfig.hostBlock}; now "${now}", ${interfaceBlock}, ${hostBlock}: indexes are kept but every block moves, so running pods keep stale addresses until restarted`);
     }
   }
+  // Per-host state lives in arrays indexed by host ordinal: 32k NICs through name-keyed maps were
+  // most of the planner's own time.
+  let hostCount = 0;
+  for (const n of nics) if (n.host >= hostCount) hostCount = n.host + 1;
   const prevEntries = new Map<string, CidrEntry>();
   for (const e of previous?.spec.cidr ?? []) {
     const c = tryParseCidr(e.netAddress, { strict: false });
@@ -115,7 +128,7 @@ export function planNetwork(input: PlanInput): PlanResult {
     const i = p?.interfaceIndex;
     if (i !== undefined && Number.isInteger(i) && i >= 0 && i < ifMax && !usedIf.has(i) && !(net.subnet && tabuBy(vlanOf(i, c), net.excludes))) {
       usedIf.add(i);
-      entries.push({ net: c, key: key(c), interfaceIndex: i, vlan: vlanOf(i, c), nics: new Map() });
+      entries.push({ net: c, key: key(c), interfaceIndex: i, vlan: vlanOf(i, c), nics: new Array<Nic | undefined>(hostCount) });
     } else {
       if (p) warn('InterfaceReindexed', `NIC network ${key(c)} had interface index ${String(i)}, which the current configuration no longer allows; it gets a new one`);
       pending.push(c);
@@ -131,7 +144,7 @@ export function planNetwork(input: PlanInput): PlanResult {
     }
     usedIf.add(i);
     cursor = i + 1;
-    entries.push({ net: c, key: key(c), interfaceIndex: i, vlan: vlanOf(i, c), nics: new Map() });
+    entries.push({ net: c, key: key(c), interfaceIndex: i, vlan: vlanOf(i, c), nics: new Array<Nic | undefined>(hostCount) });
   }
   entries.sort((a, b) => a.interfaceIndex - b.interfaceIndex);
 
@@ -141,17 +154,17 @@ export function planNetwork(input: PlanInput): PlanResult {
   const prevIfName = new Map<string, string>();
   for (const [k, e] of prevEntries) for (const h of e.hosts) prevIfName.set(`${k}|${h.hostName}`, h.interfaceName);
   for (const n of nics) {
-    const e = byKey.get(key(n.net)) ?? entries.find((x) => containsCidr(x.net, n.net));
+    const e = byKey.get(n.key) ?? entries.find((x) => containsCidr(x.net, n.net));
     if (!e) continue;
     if (!n.hostIP) {
-      warn('NicWithoutAddress', `${n.hostName}/${n.interfaceName} on ${key(n.net)} has no host address: it gets no pod block`);
+      warn('NicWithoutAddress', `${n.hostName}/${n.interfaceName} on ${n.key} has no host address: it gets no pod block`);
       continue;
     }
-    const cur = e.nics.get(n.hostName);
+    const cur = e.nics[n.host];
     // A host with two NICs on one network: keep the one used before, else the lowest name.
-    const preferred = prevIfName.get(`${e.key}|${n.hostName}`);
+    const preferred = prevIfName.size > 0 ? prevIfName.get(`${e.key}|${n.hostName}`) : undefined;
     if (!cur || (cur.interfaceName !== preferred && (n.interfaceName === preferred || n.interfaceName < cur.interfaceName))) {
-      e.nics.set(n.hostName, n);
+      e.nics[n.host] = n;
     }
   }
 
@@ -159,34 +172,76 @@ export function planNetwork(input: PlanInput): PlanResult {
   const shared = hostBlock === 0;
   if (shared && nics.length > 0) warn('SharedPodBlock', `hostBlock 0: every host shares its NIC network's whole block, so pods on different hosts can get the same address unless addresses come from elsewhere`);
   const hostMax = indexCount(hostBlock);
+  // Host names ranked once, so each entry takes its new hosts in name order without sorting names.
+  const nameOf = new Array<string>(hostCount);
+  for (const n of nics) nameOf[n.host] = n.hostName;
+  // `only` (an agent's claim) ranks its one host instead of sorting every name (see below).
+  const onlyOrdinal = input.only === undefined ? -1 : nameOf.indexOf(input.only);
+  const byName: number[] = [];
+  if (input.only === undefined || shared) {
+    nameOf.forEach((_, o) => byName.push(o));
+    byName.sort((a, b) => cmpStr(nameOf[a]!, nameOf[b]!));
+  }
+  let ordinalOf: Map<string, number> | undefined;
   const outEntries: CidrEntry[] = [];
   for (const e of entries) {
     const prev = prevEntries.get(e.key);
     const hosts: HostInterfaceInfo[] = [];
     const used = new Set<number>();
-    const placed = new Set<string>();
+    const placed = new Uint8Array(hostCount);
     const podOf = (h: number): Cidr => subnetAt(e.vlan, hostBlock, h);
+    const podAddress = subnetAddressFormatter(e.vlan, hostBlock);
+    const podPrefix = `/${e.vlan.prefix + hostBlock}`;
+    // ippoolName's text without re-reading the pod block's: `<network>-<address, ':' as '-'>-<prefix>`.
+    const poolSuffix = `-${e.vlan.prefix + hostBlock}`;
+    const v6 = e.vlan.family === 6;
+    const excluded = (h: number): boolean => net.excludes.length > 0 && tabuBy(podOf(h), net.excludes) !== undefined;
     const add = (n: Nic, h: number): void => {
-      const pod = formatCidr(podOf(h));
-      hosts.push({ hostIndex: h, hostName: n.hostName, interfaceName: n.interfaceName, hostIP: n.hostIP, podCIDR: pod, ippool: ippoolName(net.name, pod, shared ? n.hostName : undefined) });
-      placed.add(n.hostName);
+      if (input.only !== undefined && n.hostName !== input.only) return;
+      const addr = podAddress(h);
+      const pod = addr + podPrefix;
+      const ippool = shared ? ippoolName(net.name, pod, n.hostName) : `${net.name}-${v6 ? addr.replaceAll(':', '-') : addr}${poolSuffix}`;
+      // Keys in sorted order: -o json|yaml prints them so, without a copy (src/cli/output.ts sortK8s).
+      hosts.push({ hostIP: n.hostIP, hostIndex: h, hostName: n.hostName, interfaceName: n.interfaceName, ippool, podCIDR: pod });
     };
     if (!shared) {
       for (const ph of prev?.hosts ?? []) {
-        const n = e.nics.get(ph.hostName);
-        if (!n || placed.has(n.hostName)) continue;
+        ordinalOf ??= new Map(nics.map((x) => [x.hostName, x.host] as const));
+        const o = ordinalOf.get(ph.hostName);
+        const n = o === undefined ? undefined : e.nics[o];
+        if (!n || placed[n.host]) continue;
         const h = ph.hostIndex;
-        if (Number.isInteger(h) && h >= 0 && h < hostMax && !used.has(h) && !tabuBy(podOf(h), net.excludes)) {
+        if (Number.isInteger(h) && h >= 0 && h < hostMax && !used.has(h) && !excluded(h)) {
           used.add(h);
           add(n, h);
+          placed[n.host] = 1;
         } else {
           warn('HostReindexed', `${n.hostName} had host index ${h} on ${e.key}, which the current configuration no longer allows; it gets a new pod block`);
         }
       }
     }
-    const fresh = [...e.nics.values()].filter((n) => !placed.has(n.hostName)).sort((a, b) => cmpStr(a.hostName, b.hostName));
+    if (input.only !== undefined && !shared) {
+      // The fresh hosts of an entry take the free indexes in ascending order, in name order (the
+      // loop below): the k-th of them by name gets the k-th free index. So one host's index needs
+      // only how many fresh hosts sort before it, not every other host's index: at 4,096 hosts x 8
+      // NICs that was a sort of the names and 32,768 index look-ups per claim.
+      const n = onlyOrdinal < 0 ? undefined : e.nics[onlyOrdinal];
+      if (n && !placed[onlyOrdinal]) {
+        let k = 0;
+        for (let o = 0; o < hostCount; o++) if (o !== onlyOrdinal && !placed[o] && e.nics[o] && nameOf[o]! < n.hostName) k++;
+        const h = kthFreeIndex(e.vlan, hostBlock, k, used, net.excludes);
+        if (h < 0) {
+          unplaced.push({ hostName: n.hostName, interfaceName: n.interfaceName, netAddress: e.key, reason: `all ${hostMax} host indexes of hostBlock ${hostBlock} on ${e.key} are taken${net.excludes.length ? ' or excluded' : ''}; raise hostBlock` });
+        } else {
+          used.add(h);
+          add(n, h);
+        }
+      }
+    }
     let next = 0;
-    for (const n of fresh) {
+    for (const o of byName) {
+      const n = e.nics[o];
+      if (!n || placed[o]) continue;
       if (shared) {
         add(n, 0);
         continue;
@@ -202,7 +257,7 @@ export function planNetwork(input: PlanInput): PlanResult {
       add(n, h);
     }
     hosts.sort((a, b) => a.hostIndex - b.hostIndex || cmpStr(a.hostName, b.hostName));
-    outEntries.push({ netAddress: e.key, interfaceIndex: e.interfaceIndex, vlanCIDR: formatCidr(e.vlan), hosts });
+    outEntries.push({ hosts, interfaceIndex: e.interfaceIndex, netAddress: e.key, vlanCIDR: formatCidr(e.vlan) });
   }
 
   const config: PluginConfig = {
@@ -217,7 +272,33 @@ export function planNetwork(input: PlanInput): PlanResult {
   };
   const cidr: CIDR = { apiVersion: 'multinic.fms.io/v1', kind: 'CIDR', metadata: { name: net.name }, spec: { config, cidr: outEntries } };
   unplaced.sort((a, b) => cmpStr(a.hostName, b.hostName) || cmpStr(a.netAddress, b.netAddress));
-  return { cidr, pools: listPools(cidr), unplaced, warnings };
+  const mine = input.only === undefined ? unplaced : unplaced.filter((u) => u.hostName === input.only);
+  // The pools from the pod blocks as numbers: entry k of outEntries is entries[k].
+  return { cidr, pools: poolsOf(cidr, (k, h) => subnetAt(entries[k]!.vlan, hostBlock, h.hostIndex)), unplaced: mine, warnings };
+}
+
+/**
+ * The k-th (from 0) index of `parent` split by `bits` that is neither in `used` nor tabu, or -1
+ * when there are not that many: what lowestFreeIndex called k + 1 times, each from the last + 1,
+ * gives.
+ */
+function kthFreeIndex(parent: Cidr, bits: number, k: number, used: ReadonlySet<number>, excludes: readonly Cidr[]): number {
+  const max = indexCount(bits);
+  if (excludes.length === 0) {
+    // Skip the used indexes at or below the candidate, in ascending order.
+    let h = k;
+    for (const u of [...used].sort((a, b) => a - b)) {
+      if (u > h) break;
+      h++;
+    }
+    return h < max ? h : -1;
+  }
+  let h = -1;
+  for (let j = 0; j <= k; j++) {
+    h = lowestFreeIndex(parent, bits, h + 1, used, excludes);
+    if (h < 0) return -1;
+  }
+  return h;
 }
 
 function lowestFree(from: number, used: ReadonlySet<number>): number {

@@ -1,5 +1,5 @@
 // Typed selection errors. Each names what was asked and what the host has, so the CNI error a user
-// reads says how to fix the pod annotation or the network (style §7).
+// reads says how to fix the pod annotation or the network (docs/conventions.md §7).
 import { UserError } from '../errors.js';
 
 /** The pod asked for NICs this host cannot give (absent names, too many, a class with no member...). */

@@ -270,6 +270,8 @@ export interface NodeNicRow {
   mtu: string;
   link: string;
   health: Health;
+  /** DRA: the pods and claim holding the NIC, as status prints it (`ns/pod (claim ns/name)`). */
+  claimedBy?: string;
 }
 
 export interface NodeRow {
@@ -299,6 +301,7 @@ export function nodeRows(d: ClusterData, report: StatusReport = statusOf(d)): No
         mtu: String(dn?.mtu ?? x.mtu ?? '-'),
         link,
         health: link === 'up' || link === 'unknown' ? 'ok' : link === '-' ? 'none' : 'fail',
+        ...(x.claim ? { claimedBy: `${(x.claimedBy ?? []).join(',') || '-'} (claim ${x.claim})` } : {}),
       };
     });
     const agent = n.published ? (diag?.errors?.length ? `probe errors: ${diag.errors.join('; ')}` : 'published') : 'missing';

@@ -1,4 +1,4 @@
-// The TUI's state and its one reducer (style §10): every key press, data update, resize and check
+// The TUI's state and its one reducer (docs/conventions.md §10): every key press, data update, resize and check
 // event is an action; the views only draw a state. Pure and synchronous, so key sequences are
 // tested as tables without Ink. Side effects (quit, refresh, run or cancel a check) are requests
 // in the state (flags and tokens) that the app's hooks act on.

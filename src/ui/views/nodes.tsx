@@ -1,4 +1,5 @@
-// Nodes: each host's NICs (PCI vendor:product, NUMA, speed, MTU, link), its agent's version and health.
+// Nodes: each host's NICs (PCI vendor:product, NUMA, speed, MTU, link), its agent's version and health;
+// once a DRA ResourceClaim holds any NIC, a CLAIMED BY column names its pods and claim (as status).
 import { Box } from 'ink';
 import type { ReactNode } from 'react';
 import { nodeRows } from '../../lib/ui/model.js';
@@ -12,7 +13,10 @@ export function NodesView({ state, theme, height, width }: { state: UiState; the
   const all = state.data ? nodeRows(state.data, state.report) : [];
   const nodes = names.map((n) => all.find((r) => r.name === n)).filter((r) => r !== undefined);
   const w = { node: Math.max(8, Math.min(20, ...nodes.map((n) => n.name.length + 4))), nic: 9, vp: 15, numa: 5, speed: 7, mtu: 6, link: 13 };
-  const agentW = Math.max(8, width - w.node - w.nic - w.vp - w.numa - w.speed - w.mtu - w.link);
+  const claimed = nodes.some((n) => n.nics.some((x) => x.claimedBy));
+  const rest = width - w.node - w.nic - w.vp - w.numa - w.speed - w.mtu - w.link;
+  const claimW = claimed ? Math.max(12, Math.min(64, rest - 28, Math.max(...nodes.flatMap((n) => n.nics.map((x) => (x.claimedBy?.length ?? 0) + 1))))) : 0;
+  const agentW = Math.max(8, rest - claimW);
   const lines: Array<{ node: number; segs: Segment[] }> = [];
   nodes.forEach((n, i) => {
     const sel = i === f.sel;
@@ -28,6 +32,7 @@ export function NodesView({ state, theme, height, width }: { state: UiState; the
           { text: fit(x?.speed ?? '-', w.speed) },
           { text: fit(x?.mtu ?? '-', w.mtu) },
           { text: fit(x ? `${theme.mark[x.health]}${x.link}` : '-', w.link), health: x?.health },
+          ...(claimed ? [{ text: fit(x?.claimedBy ?? '-', claimW) }] : []),
           { text: fit(j === 0 ? `${n.ready ? 'Ready' : 'NotReady'} agent ${n.agent} ${n.agentVersion}` : '', agentW), health: j === 0 && (!n.ready || n.agent !== 'published') ? 'fail' : undefined },
         ],
       });
@@ -37,7 +42,7 @@ export function NodesView({ state, theme, height, width }: { state: UiState; the
   const firstOfSel = Math.max(0, lines.findIndex((l) => l.node === f.sel));
   const start = scrollStart(firstOfSel, lines.length, body);
   const shown = lines.slice(start, start + body);
-  const header = `${fit(' NODE', w.node)}${fit('NIC', w.nic)}${fit('VENDOR:PROD', w.vp)}${fit('NUMA', w.numa)}${fit('SPEED', w.speed)}${fit('MTU', w.mtu)}${fit('LINK', w.link)}${fit('AGENT', agentW)}`;
+  const header = `${fit(' NODE', w.node)}${fit('NIC', w.nic)}${fit('VENDOR:PROD', w.vp)}${fit('NUMA', w.numa)}${fit('SPEED', w.speed)}${fit('MTU', w.mtu)}${fit('LINK', w.link)}${claimed ? fit('CLAIMED BY', claimW) : ''}${fit('AGENT', agentW)}`;
   return (
     <Box flexDirection="column">
       <Line theme={theme} segments={[{ text: header, bold: true }]} />

@@ -1,11 +1,12 @@
 // The node's NICs as a ResourceSlice: the pure builder (device names, attributes, networks), the
 // sysfs facts only DRA reads (PCIe root, RDMA) on a fixture tree shaped like the kernel's, and the
-// KubeAgent publishing, updating (generation bump) and losing the slice with its Node on the stand-in.
+// KubeAgent publishing, updating (generation bump) and losing the slice with its Node on the stand-in,
+// and the requests a round makes (counted at the stand-in): none when nothing changed.
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readDraFacts } from '../../../src/agent/dra/slices.js';
+import { readDraFacts, SLICE_REVALIDATE_MS, SlicePublisher } from '../../../src/agent/dra/slices.js';
 import { deviceName, networkDeviceClass, networksAttr, networksOfNic, nodeSlice } from '../../../src/lib/dra/slices.js';
 import type { ResourceSlice } from '../../../src/lib/dra/types.js';
 import type { KubeAgent } from '../../../src/agent/kube/index.js';
@@ -135,5 +136,58 @@ describe('the agent publishes its ResourceSlice', () => {
     agent = undefined;
     c.server.store.delete('v1', 'Node', 'host-a');
     await eventually(() => expect(live()).toBeUndefined());
+  });
+
+  it('an unchanged round makes no request for the Node or the slice; a change is one PUT', async () => {
+    createNode(c, 'host-a');
+    createNetwork(c, seedNetwork({ masterNets: ['10.0.1.0/24', '10.0.2.0/24'] }));
+    agent = await agentFor(c, 'host-a', { dra: { sysfsRoot: join(tmpdir(), 'r1-no-sysfs') } });
+    await agent.setNics(hostNics(0));
+    const first = await eventually(() => {
+      expect(live()?.spec.devices?.map((d) => d.name)).toEqual(['eth1', 'eth2']);
+      return live() as ResourceSlice;
+    });
+    // Counted at the stand-in from here: GETs of the Node by name, and every request on resourceslices.
+    const nodeGets = c.server.faults.delay({ method: 'GET', path: /^\/api\/v1\/nodes\/host-a(\?|$)/, ms: 0, times: Infinity });
+    const sliceGets = c.server.faults.delay({ method: 'GET', path: /\/resourceslices/, ms: 0, times: Infinity });
+    const sliceWrites = c.server.faults.delay({ method: 'PUT', path: /\/resourceslices\/host-a-multinic\.fms\.io/, ms: 0, times: Infinity });
+    const sliceOther = c.server.faults.delay({ path: /\/resourceslices/, ms: 0, times: Infinity });
+    for (let i = 0; i < 3; i++) await agent.setNics(hostNics(0));
+    expect({ nodeGets: nodeGets.hits, sliceGets: sliceGets.hits, sliceWrites: sliceWrites.hits, sliceOther: sliceOther.hits }).toEqual({ nodeGets: 0, sliceGets: 0, sliceWrites: 0, sliceOther: 0 });
+    expect(live()?.metadata.resourceVersion).toBe(first.metadata.resourceVersion);
+    // A NIC goes: one PUT over the slice as last written (no read first), generation 2.
+    await agent.setNics(hostNics(0, [1]));
+    await eventually(() => expect(live()?.spec.devices?.map((d) => d.name)).toEqual(['eth1']));
+    expect(live()?.spec.pool.generation).toBe(2);
+    expect({ nodeGets: nodeGets.hits, sliceGets: sliceGets.hits, sliceWrites: sliceWrites.hits, sliceOther: sliceOther.hits }).toEqual({ nodeGets: 0, sliceGets: 0, sliceWrites: 1, sliceOther: 0 });
+  });
+
+  it('reads the slice again after a conflict, and after revalidateMs (a slice deleted behind its back comes back)', async () => {
+    createNode(c, 'host-a');
+    let t = 1_000_000;
+    const pub = new SlicePublisher({ api: await c.client(), nodeName: 'host-a', sysfsRoot: join(tmpdir(), 'r1-no-sysfs'), node: () => c.server.store.get('v1', 'Node', 'host-a'), now: () => t });
+    const nics = hostNics(0);
+    const nets = () => ['net-a'];
+    expect(await pub.sync(nics, nets)).toBe(true);
+    expect(live()?.metadata.ownerReferences?.[0]?.uid).toBe(c.server.store.get('v1', 'Node', 'host-a')?.metadata?.uid);
+    const gets = c.server.faults.delay({ method: 'GET', path: /\/resourceslices/, ms: 0, times: Infinity });
+    const puts = c.server.faults.delay({ method: 'PUT', path: /\/resourceslices/, ms: 0, times: Infinity });
+    // Someone else writes the slice: our next change meets a 409, reads it and writes over the new version.
+    const other = live() as ResourceSlice;
+    c.server.store.update({ ...other, metadata: { ...other.metadata, labels: { touched: 'yes' } } } as never);
+    expect(await pub.sync(hostNics(0, [1]), nets)).toBe(true);
+    expect({ gets: gets.hits, puts: puts.hits }).toEqual({ gets: 1, puts: 2 });
+    expect(live()?.spec.devices?.map((d) => d.name)).toEqual(['eth1']);
+    expect(live()?.spec.pool.generation).toBe(2);
+    // Deleted behind its back: trusted (no request) until revalidateMs has passed, then published again.
+    c.server.store.delete('resource.k8s.io/v1', 'ResourceSlice', 'host-a-multinic.fms.io');
+    t += SLICE_REVALIDATE_MS - 1;
+    expect(await pub.sync(hostNics(0, [1]), nets)).toBe(false);
+    expect({ gets: gets.hits, puts: puts.hits }).toEqual({ gets: 1, puts: 2 });
+    t += 1;
+    expect(await pub.sync(hostNics(0, [1]), nets)).toBe(true);
+    expect(gets.hits).toBe(2);
+    expect(live()?.spec.devices?.map((d) => d.name)).toEqual(['eth1']);
+    expect(pub.nicOf('eth1')).toBe('eth1');
   });
 });

@@ -1,4 +1,4 @@
-// Throwaway network namespaces for kernel tests of the agent (style §11). Every name a test makes
+// Throwaway network namespaces for kernel tests of the agent (docs/conventions.md §11). Every name a test makes
 // starts with its own prefix (mnag...), and cleanup deletes only what this helper created.
 import { ipBatch, ipJson, run } from '../../../src/host/exec.js';
 
@@ -31,6 +31,21 @@ export class NetnsLab {
     await run('ip', ['link', 'set', tmpB, 'netns', nb, 'name', b]);
     await ipBatch([`link set ${a} up`], { netns: { name: na } });
     await ipBatch([`link set ${b} up`], { netns: { name: nb } });
+  }
+
+  /**
+   * Waits until the links are operationally up in `ns` (a veth's carrier comes up to a second after
+   * `link set up`), so an agent started next discovers them settled instead of seeing them change.
+   */
+  async settled(ns: string, names: string[], timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const links = await this.json<{ ifname: string; operstate?: string }>(ns, ['link', 'show']);
+      const notUp = names.filter((n) => links.find((l) => l.ifname === n)?.operstate !== 'UP');
+      if (notUp.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`links ${notUp.join(', ')} in ${ns} not up after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   ip(ns: string, lines: string[]): Promise<void> {

@@ -182,6 +182,9 @@ describe('IpamStore recovery', () => {
     expect(err).toBeInstanceOf(JournalCorruptError);
     expect((err as JournalCorruptError).message).toMatch(/journal is corrupt at byte 0/);
     expect((err as JournalCorruptError).hint).toMatch(/move .*journal aside/);
+    // Honest: nothing rebuilds from the IPPools (the restarted agent rewrites them from its empty journal).
+    expect((err as JournalCorruptError).hint).toMatch(/^save this node's IPPools first .*the restarted agent rewrites them/);
+    expect((err as JournalCorruptError).hint).not.toMatch(/rebuild/);
     // Nothing was cut, and the lock is not left behind.
     expect((await readFile(join(dir, 'journal'))).equals(buf)).toBe(true);
     await rm(join(dir, 'journal'));

@@ -4,25 +4,12 @@
 // expression reads (src/lib/install/monitoring.ts metricNames), each label it matches or groups by,
 // and each metric docs/metrics.md lists must be in that exposition. An alert over a series nobody
 // exports never fires; this is what keeps the rules and the docs honest when a metric is renamed.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgent, type AgentHandle } from '../../../src/agent/main.js';
 import { PROMETHEUS_SERIES, TARGET_LABELS, alertRules, labelNames, metricNames } from '../../../src/lib/install/monitoring.js';
-import { FakeHostNetwork } from '../../fakes/hostnet.js';
+import { scrape, startKubeAgent, type KubeModeAgent } from '../../helpers/kube-agent.js';
 import { AGENT_NS, createNetwork, createNode, eventually, hostNics, seedNetwork, testCluster, type TestCluster } from './helpers.js';
 
-const scrape = (addr: string): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const [host, port] = addr.split(':');
-    request({ host, port, path: '/metrics' }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    }).on('error', reject).end();
-  });
 
 /** Metric families of an exposition (from `# TYPE`), each with the label names its samples carry. */
 function families(text: string): Map<string, { type: string; labels: Set<string> }> {
@@ -52,32 +39,21 @@ function documentedMetrics(md: string): string[] {
 
 describe('alert rules and docs/metrics.md against a real agent scrape', () => {
   let c: TestCluster;
-  let dir: string;
-  let agent: AgentHandle;
+  let agent: KubeModeAgent;
   let exported: Map<string, { type: string; labels: Set<string> }>;
 
   beforeAll(async () => {
     c = await testCluster();
     createNode(c, 'n1');
     createNetwork(c, seedNetwork());
-    dir = mkdtempSync(join(tmpdir(), 'op-alerts-'));
-    writeFileSync(join(dir, 'rt_tables'), '254\tmain\n');
-    agent = await runAgent({
-      nodeName: 'n1',
-      socketPath: join(dir, 'a.sock'),
-      dataDir: join(dir, 'data'),
-      rtTablesPath: join(dir, 'rt_tables'),
-      cniBinDirs: [join(dir, 'bin')],
-      hostNet: new FakeHostNetwork(),
-      discover: async () => hostNics(0).map((n, i) => ({ ...n, ifindex: 10 + i })),
-      watch: false,
-      metricsAddr: { host: '127.0.0.1', port: 0 },
-      kube: { api: await c.client(), namespace: AGENT_NS, tuning: { nodeResyncMs: 500, leaseDurationSeconds: 2, leaseRetryMs: 100, informerBackoffMs: { initial: 20, max: 200 } } },
-      log: () => undefined,
+    agent = await startKubeAgent({
+      prefix: 'op-alerts-',
+      api: () => c.client(),
+      agent: { discover: async () => hostNics(0).map((n, i) => ({ ...n, ifindex: 10 + i })), metricsAddr: { host: '127.0.0.1', port: 0 } },
     });
     // Pools exist once the agent claimed its blocks; the leader gauge once it took the lease.
     exported = await eventually(async () => {
-      const f = families(await scrape(agent.metricsAddress ?? ''));
+      const f = families(await scrape(agent.handle.metricsAddress ?? ''));
       expect(f.get('multinic_ipam_capacity')?.labels.size, 'pool series (the agent has not claimed its blocks yet)').toBeGreaterThan(0);
       expect(f.get('multinic_nic_up')?.labels.has('nic')).toBe(true);
       return f;
@@ -87,7 +63,6 @@ describe('alert rules and docs/metrics.md against a real agent scrape', () => {
   afterAll(async () => {
     await agent?.stop();
     await c?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('the families parser reads names, types and labels (a histogram by its base name)', () => {

@@ -85,6 +85,61 @@ describe('claimByCreate', () => {
     expect(again).toMatchObject({ writes: 0, conflicts: 0, claimed: outs[3]!.claimed });
   });
 
+  it('a round whose informer has not shown our earlier claims yet (a dropped watch, a slow event) keeps the index we hold: readBack reads our own claims before the first write', async () => {
+    const hosts = [hi('a', 0), hi('b', 1), hi('c', 2)];
+    const round = async (name: string, readBack: boolean) => {
+      const net = createNetwork(c, seedNetwork({}, name));
+      const first = await claimByCreate({ api: c.api, network: net, own: hosts[2]!, hosts, claims: [] });
+      expect(first.claimed).toEqual({ '10.0.1.0/24': 2, '10.0.2.0/24': 2 });
+      // The next round plans from an informer that shows neither our claims nor the other hosts: the
+      // plan gives c index 0.
+      const stale = await claimByCreate({ api: c.api, network: net, own: hosts[2]!, hosts: [], claims: [], readBack });
+      const view = cidrFromClaims(name, CONFIG, stored().filter((x) => x.spec.network === name));
+      return { stale, view };
+    };
+    // Without the read-back, c now holds two indexes on each NIC network.
+    expect(duplicateClaims((await round('net-without', false)).view)).not.toEqual([]);
+    // With it (what the agent passes once it has claimed this network before): the index it held, nothing written.
+    const { stale, view } = await round('net-with', true);
+    expect(duplicateClaims(view)).toEqual([]);
+    expect(view.cidr.map((e) => e.hosts.map((h) => `${h.hostName}:${h.hostIndex}`))).toEqual([['c:2'], ['c:2']]);
+    expect(stale).toMatchObject({ claimed: { '10.0.1.0/24': 2, '10.0.2.0/24': 2 }, writes: 0, deleted: 0 });
+  });
+
+  it('two agents starting together never swap an index: the informer showing our claim on one NIC network and not yet on the other moves nothing', async () => {
+    // The race a CI run caught in the kernel e2e: h2 claimed index 0 on both NIC networks before it
+    // saw h1; its next round saw h1 (who ranks first) and its own claim on 10.0.1.0/24 only. Planning
+    // from that gave h2 index 1 on 10.0.2.0/24; it created it and deleted its index 0 there, which h1
+    // then took: h2's block on that NIC moved.
+    const net = createNetwork(c, seedNetwork());
+    const [h1, h2] = [hi('h1', 0), hi('h2', 1)];
+    const first = await claimByCreate({ api: c.api, network: net, own: h2, hosts: [h2], claims: [] });
+    expect(first.claimed).toEqual({ '10.0.1.0/24': 0, '10.0.2.0/24': 0 });
+    const lagging = stored().filter((x) => x.metadata.name !== `${NET}.i1.h0`);
+    const next = await claimByCreate({ api: c.api, network: net, own: h2, hosts: [h1, h2], claims: lagging, readBack: true });
+    expect(next).toMatchObject({ claimed: { '10.0.1.0/24': 0, '10.0.2.0/24': 0 }, writes: 0, deleted: 0 });
+    // h1 then takes the next free index on both, and nobody moved.
+    const other = await claimByCreate({ api: c.api, network: net, own: h1, hosts: [h1, h2], claims: stored() });
+    expect(other.claimed).toEqual({ '10.0.1.0/24': 1, '10.0.2.0/24': 1 });
+    const view = cidrFromClaims(NET, CONFIG, stored());
+    expect(view.cidr.map((e) => e.hosts.map((h) => `${h.hostName}:${h.hostIndex}`))).toEqual([['h2:0', 'h1:1'], ['h2:0', 'h1:1']]);
+    expect(c.server.store.writeStats('multinic.fms.io/cidrclaims').deletes).toBe(0);
+  });
+
+  it('a claim we deleted that the informer still shows is not taken for held: the round reads ours back and creates it again', async () => {
+    const net = createNetwork(c, seedNetwork());
+    const a = hi('a', 0);
+    await claimByCreate({ api: c.api, network: net, own: a, hosts: [a], claims: [] });
+    const before = stored();
+    // Our claim on 10.0.2.0/24 is gone from the API (the NIC left and the agent freed it) while the
+    // informer still has it; the NIC on 10.0.1.0/24 changed address, so the round writes.
+    await c.api.delete(R.CIDRClaim, `${NET}.i1.h0`);
+    const moved: HostInterface = { ...a, spec: { ...a.spec, interfaces: a.spec.interfaces.map((i) => (i.netAddress === '10.0.1.0/24' ? { ...i, hostIP: '10.0.1.77' } : i)) } };
+    const out = await claimByCreate({ api: c.api, network: net, own: moved, hosts: [moved], claims: before, readBack: true });
+    expect(out).toMatchObject({ claimed: { '10.0.1.0/24': 0, '10.0.2.0/24': 0 }, updates: 1, writes: 1 });
+    expect(stored().map((x) => x.metadata.name).sort()).toEqual([`${NET}.i0`, `${NET}.i0.h0`, `${NET}.i1`, `${NET}.i1.h0`]);
+  });
+
   it('migration: a host adopts the index an existing CIDR gives it, before anyone else has a claim object', async () => {
     const net = createNetwork(c, seedNetwork());
     for (const [i, n] of ['zeta', 'alpha', 'mid'].entries()) await claimCidr({ api: c.api, network: net, own: hi(n, i) });

@@ -2,48 +2,29 @@
 // discovery and prober on this machine, fake host routes) publishes HostInterface
 // status.diagnostics and conditions that survive the schema's pruning, answers an on-demand probe
 // request (the annotation doctor writes) with its nonce, and keeps answering later requests.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgent, type AgentHandle } from '../../../src/agent/main.js';
 import { PROBE_REQUEST_ANNOTATION, type NodeDiagnostics } from '../../../src/lib/diagnostics/types.js';
 import type { NodeCondition } from '../../../src/lib/diagnostics/conditions.js';
-import { FakeHostNetwork } from '../../fakes/hostnet.js';
+import { startKubeAgent, type KubeModeAgent } from '../../helpers/kube-agent.js';
 import { FakeIpam } from '../../fakes/ipam.js';
-import { AGENT_NS, R, createNode, eventually, testCluster, type TestCluster } from './helpers.js';
+import { R, createNode, eventually, testCluster, type TestCluster } from './helpers.js';
 
 type Hif = { metadata: { annotations?: Record<string, string> }; status?: { diagnostics?: NodeDiagnostics; conditions?: NodeCondition[]; agentVersion?: string } };
 
 describe('agent diagnostics on the API stand-in', () => {
   let c: TestCluster;
-  let dir: string;
-  let agent: AgentHandle;
+  let agent: KubeModeAgent;
   const hif = async () => (await c.api.get(R.HostInterface, 'n1')) as unknown as Hif | undefined;
 
   beforeAll(async () => {
     c = await testCluster();
     createNode(c, 'n1');
-    dir = mkdtempSync(join(tmpdir(), 'mnh6-diag-'));
-    writeFileSync(join(dir, 'rt_tables'), '254\tmain\n');
-    agent = await runAgent({
-      nodeName: 'n1',
-      socketPath: join(dir, 'a.sock'),
-      dataDir: join(dir, 'data'),
-      rtTablesPath: join(dir, 'rt_tables'),
-      cniBinDirs: [join(dir, 'bin')],
-      ipam: new FakeIpam(),
-      hostNet: new FakeHostNetwork(),
-      watch: false,
-      kube: { api: await c.client(), namespace: AGENT_NS, tuning: { nodeResyncMs: 500, leaseDurationSeconds: 2, leaseRetryMs: 100, informerBackoffMs: { initial: 20, max: 200 } } },
-      log: () => undefined,
-    });
+    agent = await startKubeAgent({ prefix: 'mnh6-diag-', api: () => c.client(), agent: { ipam: new FakeIpam() } });
   }, 30_000);
 
   afterAll(async () => {
     await agent?.stop();
     await c?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('publishes diagnostics and conditions on its HostInterface, whole (nothing pruned by the schema)', async () => {
@@ -53,7 +34,7 @@ describe('agent diagnostics on the API stand-in', () => {
       return x!;
     });
     const d = h.status!.diagnostics!;
-    expect(Object.keys(d).sort()).toEqual(Object.keys(agent.diagnostics.last!.diagnostics).sort());
+    expect(Object.keys(d).sort()).toEqual(Object.keys(agent.handle.diagnostics.last!.diagnostics).sort());
     expect(d).toMatchObject({ version: 1, agentVersion: '0.1.0', networks: [], binaries: [], journal: { ok: true, allocations: 0 }, allocations: [], repairs: [] });
     expect(typeof d.sysctls.forwardingNeeded).toBe('boolean');
     expect(h.status!.conditions!.map((x) => [x.type, x.status])).toEqual([

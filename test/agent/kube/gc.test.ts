@@ -126,6 +126,52 @@ describe('IPPool mirror', () => {
     await mirror.stop();
   });
 
+  it('writes from what it last saw (no GET of the pool per flush); a pool edited or deleted behind its back is set right by the 409 or the resync', async () => {
+    const ipam = new FakeIpam();
+    let gets = 0;
+    const api = new Proxy(c.api, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (prop === 'get') return (...a: unknown[]) => (gets++, (v as (...x: unknown[]) => unknown).apply(target, a));
+        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const mirror = new IPPoolMirror({ api, hostName: 'a', ipam, pools: () => [{ spec: pool, network: seedNetwork() as MultiNicNetwork }], flushMs: 1, resyncMs: 60_000 });
+    const wrapped = observeIpam(ipam, (p) => mirror.mark(p));
+    mirror.start();
+    await mirror.resync();
+    const stored = () => c.server.store.get('multinic.fms.io/v1', 'IPPool', pool.name) as unknown as IPPool | undefined;
+    const pods = () => stored()?.spec.allocations.map((x) => x.pod);
+    await wrapped.allocate([item('p0', 'u0')]);
+    await mirror.flush();
+    const afterFirst = gets;
+    for (let i = 1; i < 6; i++) {
+      await wrapped.allocate([item(`p${i}`, `u${i}`)]);
+      await mirror.flush();
+    }
+    expect(pods()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'p5']);
+    expect(stored()?.status?.used).toBe(6);
+    expect(gets).toBe(afterFirst);
+    // Someone else rewrites the pool: the next write meets a 409, reads it again and puts ours back.
+    const cur = await c.api.get<IPPool & KubeObject>(R.IPPool, pool.name);
+    await c.api.replace(R.IPPool, { ...cur!, spec: { ...cur!.spec, allocations: [] } });
+    expect(pods()).toEqual([]);
+    const conflicts = mirror.stats.conflicts;
+    await wrapped.allocate([item('p6', 'u6')]);
+    await mirror.flush();
+    expect(pods()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+    expect(mirror.stats.conflicts).toBe(conflicts + 1);
+    expect(gets).toBe(afterFirst + 1);
+    // Deleted behind its back with nothing to write: the resync reads the server and creates it again.
+    await c.api.delete(R.IPPool, pool.name);
+    await mirror.flush();
+    expect(stored()).toBeUndefined();
+    await mirror.resync();
+    expect(pods()).toEqual(['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']);
+    await eventually(() => expect(stored()?.status?.used).toBe(7));
+    await mirror.stop();
+  });
+
   it('the allocate path does not wait on the API: ADDs complete while the API server is stalled', async () => {
     const ipam = new FakeIpam();
     const mirror = new IPPoolMirror({ api: c.api, hostName: 'a', ipam, pools: () => [{ spec: pool, network: seedNetwork() as MultiNicNetwork }], flushMs: 1, resyncMs: 60_000 });

@@ -3,29 +3,27 @@
 // one of a pod that is gone (leaked), one of a pod that runs, one of a pod replaced under the same
 // name. Only the API connects them: the CLI writes a release request on the HostInterface, the
 // agent releases from its IPAM and answers with the nonce.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgent, type AgentHandle } from '../../../src/agent/main.js';
 import { writeKubeconfig } from '../../../src/lab/kubeconfig.js';
-import { RELEASE_REQUEST_ANNOTATION, type ReleaseAnswer } from '../../../src/lib/ipam/release.js';
+import { requestReleases } from '../../../src/cluster/release.js';
+import { MAX_RELEASE_ITEMS, RELEASE_REQUEST_ANNOTATION, type ReleaseAnswer, type ReleaseItem } from '../../../src/lib/ipam/release.js';
 import type { PoolSpec } from '../../../src/lib/ipam/types.js';
 import { validateSchema, type JsonSchema } from '../../../src/lib/k8s/schema.js';
 import type { IpamReleaseReport } from '../../../src/commands/ipam/release.js';
-import { FakeHostNetwork } from '../../fakes/hostnet.js';
 import { FakeIpam } from '../../fakes/ipam.js';
 import { repoRoot, runCliAsync } from '../../helpers/cli.js';
-import { AGENT_NS, R, createNode, eventually, testCluster, type TestCluster } from './helpers.js';
+import { startKubeAgent, type KubeModeAgent } from '../../helpers/kube-agent.js';
+import { R, createNode, eventually, hostNics, testCluster, type TestCluster } from './helpers.js';
 
 const pool: PoolSpec = { name: 'mnet-192.168.0.0-24', network: 'mnet', hostName: 'n1', interfaceName: 'eth1', podCIDR: '192.168.0.0/24', vlanCIDR: '192.168.0.0/18', excludes: [], reserved: [] };
 const schema = JSON.parse(readFileSync(join(repoRoot, 'schemas/ipamreleasereport.json'), 'utf8')) as JsonSchema;
 
 describe('ipam release through the agent on the API stand-in', () => {
   let c: TestCluster;
-  let dir: string;
   let kubeconfig: string;
-  let agent: AgentHandle;
+  let agent: KubeModeAgent;
   const ipam = new FakeIpam();
   const cli = (args: string[]) => runCliAsync(['ipam', 'release', ...args, '--kubeconfig', kubeconfig], { timeoutMs: 60_000 });
   const json = (stdout: string): IpamReleaseReport => {
@@ -39,10 +37,6 @@ describe('ipam release through the agent on the API stand-in', () => {
   beforeAll(async () => {
     c = await testCluster();
     createNode(c, 'n1');
-    dir = mkdtempSync(join(tmpdir(), 'mnd1-release-'));
-    kubeconfig = join(dir, 'kubeconfig');
-    await writeKubeconfig(kubeconfig, c.server.url);
-    writeFileSync(join(dir, 'rt_tables'), '254\tmain\n');
     const pod = (name: string) => c.server.store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName: 'n1', containers: [{ name: 'c', image: 'x' }] } } as never);
     const alive = pod('alive');
     c.server.store.updateStatus({ ...alive, status: { phase: 'Running' } } as never);
@@ -50,17 +44,14 @@ describe('ipam release through the agent on the API stand-in', () => {
     c.server.store.updateStatus({ ...replaced, status: { phase: 'Running' } } as never);
     uids = { alive: alive.metadata!.uid!, gone: 'uid-gone', replaced: 'uid-old' };
     ipam.state.allocate(['gone', 'alive', 'replaced'].map((n) => ({ pool, key: { podUID: uids[n]!, containerID: `c-${n}`, interface: 'net1-0' }, podName: n, namespace: 'default' })));
-    agent = await runAgent({
-      nodeName: 'n1',
-      socketPath: join(dir, 'a.sock'),
-      dataDir: join(dir, 'data'),
-      rtTablesPath: join(dir, 'rt_tables'),
-      cniBinDirs: [join(dir, 'bin')],
-      ipam,
-      hostNet: new FakeHostNetwork(),
-      watch: false,
-      kube: { api: await c.client(), namespace: AGENT_NS, tuning: { nodeResyncMs: 500, leaseDurationSeconds: 2, leaseRetryMs: 100, informerBackoffMs: { initial: 20, max: 200 } } },
-      log: () => undefined,
+    agent = await startKubeAgent({
+      prefix: 'mnd1-release-',
+      api: async (dir) => {
+        kubeconfig = join(dir, 'kubeconfig');
+        await writeKubeconfig(kubeconfig, c.server.url);
+        return c.client();
+      },
+      agent: { ipam },
     });
     await eventually(async () => expect(((await c.api.get(R.HostInterface, 'n1'))?.status as { diagnostics?: { allocations: unknown[] } })?.diagnostics?.allocations).toHaveLength(3), 15_000);
   }, 60_000);
@@ -68,7 +59,6 @@ describe('ipam release through the agent on the API stand-in', () => {
   afterAll(async () => {
     await agent?.stop();
     await c?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('bad input: exit 2 before the cluster is asked, saying what to give', async () => {
@@ -151,5 +141,31 @@ describe('ipam release through the agent on the API stand-in', () => {
     expect(bad.error).toMatch(/^items\[0\]\.address must be a name, UID or address/);
     expect(bad.results).toEqual([]);
     expect(addrOf('new')).toBe(address);
+  }, 60_000);
+
+  it('requestReleases: batches of MAX_RELEASE_ITEMS one after the other, a node that cannot be written and one whose agent is silent, one progress line', async () => {
+    createNode(c, 'quiet'); // a HostInterface without its Node is removed by the leader
+    c.server.store.create({ apiVersion: 'multinic.fms.io/v1', kind: 'HostInterface', metadata: { name: 'quiet' }, spec: { hostName: 'quiet', interfaces: hostNics(2) } } as never);
+    const item = (i: number): ReleaseItem => ({ network: 'mnet', pool: pool.name, address: `192.168.${1 + (i >> 8)}.${i & 255}`, podUID: `uid-${i}`, containerID: `c-${i}`, interface: 'net1-0' });
+    const many = Array.from({ length: MAX_RELEASE_ITEMS + 1 }, (_, i) => item(i));
+    const lines: string[] = [];
+    const t0 = Date.now();
+    const out = await requestReleases(await c.client(), new Map([['n1', many], ['ghost', [item(0)]], ['quiet', [item(1)]]]), { force: false, timeoutMs: 3000, note: (t) => lines.push(t), tty: false });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
+    // n1's agent answered both requests (nothing there is held: not-held), in order.
+    const n1 = out.filter((o) => o.node === 'n1');
+    expect(n1.map((o) => o.answer?.results.length)).toEqual([MAX_RELEASE_ITEMS, 1]);
+    expect(n1.flatMap((o) => o.answer!.results.map((r) => r.outcome))).toEqual(many.map(() => 'not-held'));
+    expect(n1.every((o) => o.answer!.nonce === o.nonce)).toBe(true);
+    const ghost = out.filter((o) => o.node === 'ghost');
+    expect(ghost.map((o) => [o.answer, o.error])).toEqual([[undefined, 'hostinterfaces.multinic.fms.io "ghost" not found']]);
+    const quiet = out.filter((o) => o.node === 'quiet');
+    expect(quiet.map((o) => [o.answer, o.error])).toEqual([[undefined, undefined]]);
+    const hi = (await c.api.get(R.HostInterface, 'quiet')) as { metadata: { annotations: Record<string, string> } };
+    expect((JSON.parse(hi.metadata.annotations[RELEASE_REQUEST_ANNOTATION]!) as { nonce: string }).nonce).toBe(quiet[0]!.nonce);
+    // One line per change of the progress, never the same line twice in a row; the last names the silent node.
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((l, i) => /^release: \d+\/4 request\(s\) answered/.test(l) && l !== lines[i - 1])).toBe(true);
+    expect(lines.at(-1)).toBe('release: 2/4 request(s) answered, waiting for the agent on quiet');
   }, 60_000);
 });

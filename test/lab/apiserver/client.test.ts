@@ -397,6 +397,23 @@ describe('deletion', () => {
     expect(shared.metadata?.ownerReferences?.map((r) => r.name)).toEqual(['other']);
   });
 
+  it('garbage-collects a dependent written with an owner that is gone (a dangling uid, an owner recreated under its name) and keeps one whose owner lives', async () => {
+    const owner = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'o3' } } });
+    const ref = (uid: string) => [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o3', uid }];
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'dangling', ownerReferences: ref('no-such-uid') } } });
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'kept', ownerReferences: ref(owner.metadata?.uid ?? '') } } });
+    await eventually(async () => expect(await codeOf(core.readNamespacedConfigMap({ name: 'dangling', namespace: 'default' }))).toBe(404));
+    // The owner deleted and created again: same name, new uid; an update naming the old uid is collected.
+    await core.deleteNamespacedConfigMap({ name: 'o3', namespace: 'default', propagationPolicy: 'Orphan' });
+    await server.store.settle();
+    const again = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'o3' } } });
+    await core.patchNamespacedConfigMap({ name: 'kept', namespace: 'default', body: { metadata: { ownerReferences: ref(again.metadata?.uid ?? ''), labels: { owner: 'new' } } } }, merge);
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'stale', ownerReferences: ref(owner.metadata?.uid ?? '') } } });
+    await eventually(async () => expect(await codeOf(core.readNamespacedConfigMap({ name: 'stale', namespace: 'default' }))).toBe(404));
+    await server.store.settle();
+    expect((await core.readNamespacedConfigMap({ name: 'kept', namespace: 'default' })).metadata?.ownerReferences?.map((r) => r.uid)).toEqual([again.metadata?.uid]);
+  });
+
   it('orphans dependents with propagationPolicy=Orphan and waits for them with Foreground', async () => {
     const apps = kc.makeApiClient(AppsV1Api);
     const ds = await apps.createNamespacedDaemonSet({ namespace: 'default', body: { metadata: { name: 'ds' }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } } });

@@ -81,6 +81,17 @@ describe('list paging', () => {
     expect(remaining).toEqual([15, 5, undefined]);
   });
 
+  it('a list after adds and deletes anywhere in key order sees them, in key order, one namespace only', async () => {
+    await seed(4);
+    const names = async (limit?: number) => (await core.listNamespacedConfigMap({ namespace: 'default', ...(limit ? { limit } : {}) })).items.map((c) => c.metadata?.name);
+    expect(await names()).toEqual(['c000', 'c001', 'c002', 'c003']);
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'c0015' } } });
+    await core.createNamespacedConfigMap({ namespace: 'kube-system', body: { metadata: { name: 'c0011' } } });
+    await core.deleteNamespacedConfigMap({ name: 'c000', namespace: 'default' });
+    expect(await names()).toEqual(['c001', 'c0015', 'c002', 'c003']);
+    expect(await names(2)).toEqual(['c001', 'c0015']);
+  });
+
   it('later pages come from the first page\'s snapshot: writes in between are not seen', async () => {
     await seed(6);
     const first = await core.listNamespacedConfigMap({ namespace: 'default', limit: 3 });
@@ -105,6 +116,31 @@ describe('list paging', () => {
     expect(first.metadata?.remainingItemCount).toBeUndefined();
     const rest = await core.listNamespacedConfigMap({ namespace: 'default', limit: 10, labelSelector: 'even=true', _continue: first.metadata?._continue ?? '' });
     expect(rest.items.map((c) => c.metadata?.name)).toEqual(['c004', 'c006', 'c008']);
+  });
+
+  it('pages one namespace between others from one snapshot over several pages, with writes between every page', async () => {
+    for (const ns of ['aaa', 'kube-system']) await core.createNamespace({ body: { metadata: { name: ns } } }).catch(() => undefined);
+    for (const ns of ['aaa', 'default', 'kube-system']) for (let i = 0; i < 7; i++) await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: `m${i}` } } });
+    const names: string[] = [];
+    const remaining: Array<number | undefined> = [];
+    let token: string | undefined;
+    let rv: string | undefined;
+    let w = 0;
+    do {
+      const page = await core.listNamespacedConfigMap({ namespace: 'default', limit: 2, ...(token ? { _continue: token } : {}) });
+      rv ??= page.metadata?.resourceVersion;
+      expect(page.metadata?.resourceVersion).toBe(rv);
+      names.push(...page.items.map((c) => `${c.metadata?.namespace}/${c.metadata?.name}`));
+      remaining.push(page.metadata?.remainingItemCount);
+      token = page.metadata?._continue;
+      // Every kind of write, in and around the namespace, between the pages: none is seen.
+      await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: `m${w}x` } } });
+      await core.deleteNamespacedConfigMap({ name: `m${w}`, namespace: w % 2 ? 'aaa' : 'kube-system' });
+      if (w < 6) await core.deleteNamespacedConfigMap({ name: `m${6 - w}`, namespace: 'default' });
+      w++;
+    } while (token);
+    expect(names).toEqual(Array.from({ length: 7 }, (_, i) => `default/m${i}`));
+    expect(remaining).toEqual([5, 3, 1, undefined]);
   });
 
   it('answers 410 Expired to a continue token whose snapshot was compacted, and 400 to a forged one', async () => {

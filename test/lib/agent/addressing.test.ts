@@ -53,7 +53,7 @@ describe('nicAddressing', () => {
   });
 
   it('ipam config errors name the network and the field', () => {
-    expect(() => parseIpamConfig('mn', '{')).toThrow(/MultiNicNetwork "mn": spec.ipam is not JSON/);
+    expect(() => parseIpamConfig('mn', '{')).toThrow(/MultiNicNetwork "mn": spec.ipam is not valid JSON \(.*\): fix spec.ipam in the network.s manifest/);
     expect(() => parseIpamConfig('mn', '{"vlanMode":"l4"}')).toThrow(/vlanMode "l4" is not one of l2, l3, l3s/);
     expect(() => parseIpamConfig('mn', '[]')).toThrow(/must be a JSON object/);
     expect([usesShim('macvlan', 'l3s'), usesShim('ipvlan', 'l3'), usesShim('macvlan', '')]).toEqual([true, false, false]);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SKIP_KINDS, DEFAULT_SKIP_PREFIXES, linkState, nicsChanged, notNicReason, secondaryNics, type IpAddrLink, type IpRoute } from '../../../src/lib/agent/discovery.js';
+import { DEFAULT_SKIP_KINDS, DEFAULT_SKIP_PREFIXES, linkState, nicChanges, nicsChanged, notNicReason, secondaryNics, type IpAddrLink, type IpRoute } from '../../../src/lib/agent/discovery.js';
 
 // Captured from a namespace holding: lo; eth0 (default route, 172.16.0.2/24); eth1 (10.0.1.5/24 +
 // fd00:1::5/64); their veth peers without addresses; br0 (bridge, 10.9.0.1/24); net1-0 (a pod
@@ -104,5 +104,14 @@ describe('secondaryNics from captured ip -json output', () => {
     expect(nicsChanged(a, [...a].reverse())).toBe(false);
     expect(nicsChanged(a, a.map((n) => ({ ...n, mtu: 9000 })))).toBe(true);
     expect(nicsChanged(a, [])).toBe(true);
+  });
+
+  it('nicChanges names each NIC and field that differs, sorted, without ifindex', () => {
+    const a = secondaryNics(links, routes, {});
+    expect(nicChanges(a, [...a].reverse().map((n) => ({ ...n, ifindex: 99 })))).toEqual([]);
+    expect(a.map((n) => [n.mtu, n.state])).toEqual([[1500, 'up']]);
+    expect(nicChanges(a, a.map((n) => ({ ...n, mtu: 9000, state: 'down' as const })))).toEqual(['eth1 mtu 1500→9000', 'eth1 state up→down']);
+    expect(nicChanges(a, [])).toEqual(['-eth1']);
+    expect(nicChanges([], a)).toEqual(['+eth1']);
   });
 });

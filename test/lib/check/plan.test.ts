@@ -64,6 +64,22 @@ describe('networkFromCidr / networkFromHostInterfaces', () => {
 describe('planCheck', () => {
   const net = () => networkFromCidr('fabric', sampleCidr(), sampleHostInterfaces());
 
+  it('--via claim with --keep-pods: refused when two host pairs share a host (kept claims would hold its NICs), allowed for one pair', () => {
+    const net = [networkFromCidr('fabric', sampleCidr(), [])];
+    const keep = { ...OPTS, via: 'claim' as const, keepPods: true };
+    expect(() => planCheck(net, { ...keep, pairs: 'all' })).toThrow(/^--keep-pods with --via claim: host pairs fabric\/\S+ and fabric\/\S+ share host \S+, and the kept pods' claims would hold its NICs from the later pair$/);
+    try {
+      planCheck(net, { ...keep, pairs: 'all' });
+    } catch (e) {
+      expect((e as UserError).hint).toBe('keep the pods of one host pair at a time (e.g. --nodes A,B --pairs star), or drop --keep-pods');
+    }
+    const one = planCheck(net, { ...keep, pairs: 'star', nodes: [HOSTS[0]!, HOSTS[1]!] });
+    expect(one.groups).toHaveLength(1);
+    // Without --keep-pods, or by annotation, every pair runs (the run deletes a pair's pods before the next uses the host).
+    expect(planCheck(net, { ...OPTS, via: 'claim', pairs: 'all' }).groups.length).toBeGreaterThan(1);
+    expect(planCheck(net, { ...OPTS, keepPods: true, pairs: 'all' }).groups.length).toBeGreaterThan(1);
+  });
+
   it('one test per NIC per ordered pair, grouped by host pair, ports unique per server host', () => {
     const plan = planCheck([net()], OPTS);
     expect(plan.hosts).toEqual(HOSTS);

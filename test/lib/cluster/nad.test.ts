@@ -31,6 +31,18 @@ describe('nadConfig', () => {
   it('rejects a network whose ipam is not JSON, naming it', () => {
     expect(() => nadConfig(withSpec({ ipam: '{nope' }), [])).toThrow('MultiNicNetwork "multi-nic-sample": spec.ipam is not valid JSON');
   });
+  it('renders no NAD for a network the agents cannot serve, naming the field and the fix', () => {
+    for (const [ipam, what] of [
+      ['{"type":"multi-nic-ipam","hostBlock":6,"interfaceBlock":2,"vlanMode":"l4"}', 'spec.ipam.vlanMode "l4" is not one of l2, l3, l3s'],
+      ['["multi-nic-ipam"]', 'spec.ipam must be a JSON object, got an array'],
+    ]) {
+      expect(() => nadConfig(withSpec({ ipam }), [])).toThrow(`MultiNicNetwork "multi-nic-sample": ${what}: fix spec.ipam in the network's manifest and re-apply it (kubectl multinic apply -f FILE checks it first), or kubectl edit multinicnetwork multi-nic-sample`);
+    }
+  });
+  it('passes a delegated IPAM\'s own keys through unchanged (no defaults added)', () => {
+    const c = JSON.parse(nadConfig(withSpec({ ipam: '{"type":"host-local","ranges":[[{"subnet":"172.31.0.0/16"}]]}' }), []));
+    expect(c.ipam).toEqual({ ranges: [[{ subnet: '172.31.0.0/16' }]], type: 'host-local' });
+  });
 });
 
 describe('pluginConfig', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cidrFingerprint } from '../../../src/lib/cluster/claim.js';
-import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, claimErrors, computeStatus, parseRouteReports, withRouteReport, type RouteReport, terminalFailure } from '../../../src/lib/cluster/status.js';
+import { CLAIM_ERRORS_ANNOTATION, ROUTES_ANNOTATION, claimErrors, computeStatus, MAX_HOST_MESSAGE, MAX_LISTED_HOSTS, parseRouteReports, withRouteReport, type RouteReport, terminalFailure } from '../../../src/lib/cluster/status.js';
 import type { CIDRSpec, HostInterface, MultiNicNetwork } from '../../../src/lib/crds/types.gen.js';
 
 const net = (vlanMode: string, multiNICIPAM = true, type = 'multi-nic-ipam'): MultiNicNetwork => ({
@@ -40,14 +40,28 @@ describe('computeStatus', () => {
 
   it('reports per-host readiness, upstream discovery counts and computeResults', () => {
     const s = computeStatus({ network: net('l3'), cidr, hostInterfaces: [hi('a', ok())], agents: 1, now }, undefined);
-    expect(s.hosts).toEqual([
-      { hostName: 'a', ready: true, routes: 1 },
-      { hostName: 'b', ready: false, message: 'no HostInterface: agent not running on this node' },
-    ]);
+    // Ready hosts are counted, not listed (the status stays small at thousands of hosts).
+    expect([s.readyHosts, s.notReadyHosts]).toEqual([1, 1]);
+    expect(s.hosts).toEqual([{ hostName: 'b', ready: false, message: 'no HostInterface: agent not running on this node' }]);
     expect(s.discovery).toEqual({ existDaemon: 1, infoAvailable: 1, cidrProcessed: 2 });
     expect(s.computeResults).toEqual([{ netAddress: '10.0.1.0/24', numOfHosts: 2 }]);
     expect(s.message).toBe('waiting for route update');
     expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Pending', message: '1/2 hosts ready' });
+  });
+
+  it('lists route failures first, then waiting hosts, at most MAX_LISTED_HOSTS, messages cut; counts them all', () => {
+    const names = Array.from({ length: MAX_LISTED_HOSTS + 20 }, (_, i) => `h${String(i).padStart(3, '0')}`);
+    const big: CIDRSpec = { ...cidr, cidr: [{ ...cidr.cidr[0]!, vlanCIDR: '192.168.0.0/16', hosts: names.map((h, i) => ({ hostName: h, hostIndex: i, interfaceName: 'eth1', hostIP: `10.0.1.${i + 1}`, podCIDR: `192.168.${i}.0/24` })) }] };
+    const bigFp = cidrFingerprint(big);
+    // h000..h009 ready, h010..h019 waiting (no report), the rest failed with a long message.
+    const his = names.slice(20).map((h) => hi(h, { cidr: bigFp, routes: 0, ok: false, message: 'e'.repeat(1000) }));
+    his.push(...names.slice(0, 10).map((h) => hi(h, ok(bigFp))), ...names.slice(10, 20).map((h) => hi(h)));
+    const s = computeStatus({ network: net('l3'), cidr: big, hostInterfaces: his, agents: his.length, now }, undefined);
+    expect([s.readyHosts, s.notReadyHosts, s.hosts?.length, s.routeStatus]).toEqual([10, names.length - 10, MAX_LISTED_HOSTS, 'Failed']);
+    expect(s.hosts?.[0]).toEqual({ hostName: 'h020', ready: false, routes: 0, message: `${'e'.repeat(MAX_HOST_MESSAGE - 1)}…` });
+    // 100 failed hosts (h020..h119) fill the list: the waiting ones are counted but not listed.
+    expect(s.hosts?.at(-1)?.hostName).toBe('h119');
+    expect(s.conditions?.find((c) => c.type === 'Ready')?.message).toBe(`10/${names.length} hosts ready`);
   });
 
   it('a NAD failure fails the config with upstream message', () => {

@@ -2,7 +2,7 @@
 // two NICs, shims, routes to h2 and h3) is compared with what the CIDR wants; then one fault at a
 // time, each named in the diagnostics and in the conditions exactly where it is.
 import { describe, expect, it } from 'vitest';
-import { buildNodeDiagnostics, neededBinaries, type ProbeSnapshot } from '../../../src/lib/diagnostics/node.js';
+import { buildNodeDiagnostics, MAX_LISTED_ALLOCATIONS, neededBinaries, type ProbeSnapshot } from '../../../src/lib/diagnostics/node.js';
 import { networkProblemsOnHost, nodeConditions } from '../../../src/lib/diagnostics/conditions.js';
 import type { IpAddrLink } from '../../../src/lib/agent/discovery.js';
 import type { Allocation } from '../../../src/lib/ipam/types.js';
@@ -164,6 +164,34 @@ describe('buildNodeDiagnostics', () => {
     mutate(s);
     expect(pick(buildNodeDiagnostics(s))).toEqual(want);
     expect(failing(s).map(([t]) => t)).toEqual(conds);
+  });
+
+  it(`a node with more than ${MAX_LISTED_ALLOCATIONS} allocations lists every broken one first, then present ones up to the cap, and counts them all`, () => {
+    const s = healthy();
+    const n = MAX_LISTED_ALLOCATIONS + 100;
+    // 192.168.0.2 .. on pool /24s of one NIC network (addresses only need to be distinct here).
+    s.allocations = Array.from({ length: n }, (_, i) => alloc(`192.168.${Math.floor(i / 250)}.${(i % 250) + 2}`, `c${i}`));
+    const view = (a: Allocation) => ({ links: [{ ifname: 'net1-0', addrs: [`${a.address}/24`] }], routes: [{ dst: `${a.address.split('.').slice(0, 3).join('.')}.0/24`, dev: 'net1-0' }, { dst: '192.168.0.0/18', dev: 'net1-0', gateway: '192.168.0.1' }] });
+    // The last three (by address) are broken: a capped list sorted by address alone would drop them.
+    const broken = new Set(s.allocations.slice(-3).map((a) => a.containerID));
+    s.pods = new Map(s.allocations.map((a) => [a.containerID, broken.has(a.containerID) ? ('gone' as const) : view(a)] as const));
+    const d = buildNodeDiagnostics(s);
+    expect(d.allocations).toHaveLength(MAX_LISTED_ALLOCATIONS);
+    expect(d.allocationCount).toBe(n);
+    expect(d.allocationStates).toEqual({ present: n - 3, 'netns-gone': 3 });
+    expect(d.allocations.filter((a) => a.state === 'netns-gone').map((a) => a.containerID)).toEqual([`c${n - 3}`, `c${n - 2}`, `c${n - 1}`]);
+    // Still sorted by network, pool, address, so the object diffs cleanly.
+    const order = d.allocations.map((a) => a.address.split('.').map(Number).reduce((x, y) => x * 256 + y, 0));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    const pods = nodeConditions(d, undefined, s.observedAt).find((c) => c.type === 'PodInterfacesHealthy');
+    expect(pods).toMatchObject({ status: 'False', reason: 'PodInterfaceBroken' });
+    // Nothing broken: the message counts every present interface, listed or not.
+    s.pods = new Map(s.allocations.map((a) => [a.containerID, view(a)] as const));
+    const ok = buildNodeDiagnostics(s);
+    expect(nodeConditions(ok, undefined, s.observedAt).find((c) => c.type === 'PodInterfacesHealthy')).toMatchObject({ status: 'True', message: `${n} pod interface(s) checked` });
+    // At or under the cap the list is whole and carries no counts.
+    s.allocations = s.allocations.slice(0, MAX_LISTED_ALLOCATIONS);
+    expect(buildNodeDiagnostics(s)).not.toHaveProperty('allocationCount');
   });
 
   it('a NIC down: the conditions and status say which NIC and which networks', () => {

@@ -18,7 +18,39 @@ const claimed = (s: DoctorSnapshot, devices: string[]): void => {
   s.draClaims = [{ apiVersion: 'resource.k8s.io/v1', kind: 'ResourceClaim', metadata: { name: 'trainer-nics-x1', namespace: 'default' }, spec: {}, status: { allocation: { devices: { results: devices.map((d) => ({ request: 'nics', driver: 'multinic.fms.io', pool: 'host2', device: d })) } }, reservedFor: [{ resource: 'pods', name: 'trainer', uid: 'u1' }] } }];
 };
 
+/** A health round on `host` at `at` (default: the snapshot's time): eth1 and eth2, one peer each, all well. */
+const health = (s: DoctorSnapshot, host: string, at = s.now): NonNullable<ReturnType<typeof diag>['health']> => {
+  const h = { observedAt: at, durationMs: 120, intervalSeconds: 60, nics: ['eth1', 'eth2'].map((nic) => ({ nic, allocability: [{ network: 'multi-nic-sample', outcome: 'ok' as const }], peers: 1, reachable: 1, unreachable: [] as string[], unreachableCount: 0 })) };
+  diag(s, host).health = h;
+  return h;
+};
+
 const ROWS: Row[] = [
+  // continuous health
+  { name: 'health rounds that found nothing: nothing to say', break: (s) => { health(s, 'host1'); health(s, 'host2'); }, expect: [] },
+  {
+    name: 'a NIC whose test attachment fails',
+    break: (s) => (health(s, 'host2').nics[1]!.allocability[0] = { network: 'multi-nic-sample', outcome: 'failed', message: 'failed to macvlan ADD: failed to find plugin "macvlan" in CNI_PATH [/opt/cni/bin]' }),
+    expect: [{ check: 'nic-health', severity: 'fail', where: { node: 'host2', nic: 'eth2', network: 'multi-nic-sample' }, seen: 'a test attachment on host2/eth2 for network multi-nic-sample failed: failed to macvlan ADD: failed to find plugin "macvlan" in CNI_PATH [/opt/cni/bin]', fix: /the CNI bin dir/ }],
+  },
+  {
+    name: 'a NIC that is down fails its test attachment and reaches no peer',
+    break: (s) => {
+      const n = health(s, 'host1').nics[0]!;
+      n.allocability[0] = { network: 'multi-nic-sample', outcome: 'failed', message: 'NIC eth1 is not up in the host: the agent attaches no pod to it' };
+      Object.assign(n, { reachable: 0, unreachable: ['host2 10.0.1.2'], unreachableCount: 1 });
+    },
+    expect: [
+      { check: 'nic-health', where: { node: 'host1', nic: 'eth1', network: 'multi-nic-sample' }, fix: 'ip link set eth1 up on host1 (check cabling; kubectl multinic doctor --node host1 shows the link)' },
+      { check: 'nic-health', where: { node: 'host1', nic: 'eth1' }, seen: '1 of 1 peer(s) do not answer host1 over eth1: host2 10.0.1.2', cause: /nothing answers over eth1/ },
+    ],
+  },
+  {
+    name: 'some peers unreachable over a NIC (listed capped, counted)',
+    break: (s) => Object.assign(health(s, 'host2').nics[0]!, { peers: 40, reachable: 28, unreachable: Array.from({ length: 10 }, (_, i) => `h${i} 10.0.1.${i + 10}`), unreachableCount: 12 }),
+    expect: [{ check: 'nic-health', where: { node: 'host2', nic: 'eth1' }, seen: /^12 of 40 peer\(s\) do not answer host2 over eth1: h0 10\.0\.1\.10, .*h9 10\.0\.1\.19 \(\+2 more\)$/, fix: 'kubectl multinic doctor --node h0 for the peer\'s side; allow TCP to the metrics port (default 9417) on the NIC network' }],
+  },
+  { name: 'a health round older than three intervals', break: (s) => void health(s, 'host1', new Date(Date.parse(s.now) - 600_000).toISOString()), expect: [{ check: 'nic-health', severity: 'warn', where: { node: 'host1' }, seen: 'the newest health round on host1 is 10m old (interval 60s)' }] },
   // DRA: NICs held by claims
   {
     name: 'a claimed NIC set down',
@@ -183,6 +215,19 @@ const ROWS: Row[] = [
   { name: 'a pod interface with no allocation', break: (s) => (pool(s, 'host2').spec.allocations = []), expect: [{ check: 'ipam-unallocated', severity: 'fail', where: { network: 'net-a', pod: 'default/p2', node: 'host2' }, seen: 'pod default/p2 has 192.168.1.2 on net1-0 (network-status) but no IPPool allocation holds it' }, { check: 'ipam-mirror', seen: /1 allocation in host2's journal missing from its IPPools/ }], groups: ['ipam'] },
   { name: 'a node that did not answer the probe is not compared with its stale journal', break: (s) => { diag(s, 'host1').allocations = []; s.probes[0]!.answered = false; }, expect: [{ check: 'agent-diagnostics', where: { node: 'host1' } }], groups: ['cluster', 'ipam'] },
   { name: 'IPPool holds what the journal does not', break: (s) => (diag(s, 'host1').allocations = []), expect: [{ check: 'ipam-mirror', severity: 'warn', where: { node: 'host1' }, seen: /1 IPPool allocation on host1 not in its journal: 192\.168\.0\.2 \(default\/p1 net1-0/ }], groups: ['ipam'] },
+  // A node with more allocations than its diagnostics list (allocationCount): unlisted mirror entries are no finding, a count above the journal's is.
+  { name: 'a capped allocation list: IPPool entries it does not list are not called strays', break: (s) => { const d = diag(s, 'host1'); d.allocationCount = 501; d.allocations = []; }, expect: [], groups: ['ipam'] },
+  {
+    name: 'a capped allocation list: IPPools holding more than the journal\'s count',
+    break: (s) => {
+      diag(s, 'host1').allocationCount = 2;
+      const p = pool(s, 'host1');
+      for (const n of [7, 8]) p.spec.allocations.push({ ...p.spec.allocations[0]!, address: `192.168.0.${n}`, index: n, pod: `p${n}`, podUID: `uid-p${n}` });
+    },
+    // (p7 and p8 are no pods: the mirror's extra entries are leaks too.)
+    expect: [{ check: 'ipam-mirror', severity: 'warn', where: { node: 'host1' }, seen: "host1's IPPools hold 3 allocations, 1 more than its journal's 2" }, { check: 'ipam-leaked', seen: /192\.168\.0\.7 .* default\/p7/ }, { check: 'ipam-leaked', seen: /192\.168\.0\.8 .* default\/p8/ }],
+    groups: ['ipam'],
+  },
 ];
 
 function matches(f: Finding, e: Expect): boolean {
@@ -200,7 +245,7 @@ describe('doctor checks', () => {
     expect(r.findings).toEqual([]);
     expect(r.healthy).toBe(true);
     expect(r.checks.every((c) => c.status === 'pass')).toBe(true);
-    expect(summaryLine(r)).toBe('doctor: OK: 2 nodes, 1 network, 22 checks; 0 failed, 0 warnings, 0 notes, 2/2 agents answered the probe');
+    expect(summaryLine(r)).toBe('doctor: OK: 2 nodes, 1 network, 23 checks; 0 failed, 0 warnings, 0 notes, 2/2 agents answered the probe');
   });
 
   it('the registry ids are unique and every check is exercised below', () => {
@@ -242,7 +287,7 @@ describe('doctor checks', () => {
     const boom = { id: 'boom', title: 'b', group: 'cluster' as const, severity: 'fail' as const, explain: '', run: () => { throw new Error('x'); } };
     const r = runDoctor(healthy(), { checks: [boom, ...CHECKS] });
     expect(r.findings).toEqual([expect.objectContaining({ check: 'boom', seen: 'check boom crashed: x' })]);
-    expect(r.checks).toHaveLength(23);
+    expect(r.checks).toHaveLength(CHECKS.filter((c) => c.group !== 'pod').length + 1);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   parseCidr,
   parseIp,
   parseIpWithPrefix,
+  subnetAddressFormatter,
   subnetAt,
   subnetIndexOf,
   tryParseCidr,
@@ -147,6 +148,34 @@ describe('properties', () => {
         expect(formatIp(4, BigInt(n))).toBe(ipaddr.fromByteArray([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]).toString());
       }),
     );
+  });
+  // The planner formats one pod block per host per NIC through subnetAddressFormatter; it must
+  // give the text formatCidr(subnetAt(...)) gives, for any parent, split and index.
+  it('subnetAddressFormatter gives the address text of subnetAt for IPv4 and IPv6', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 16 }), fc.nat(), (a, p, b, r) => {
+        const bits = Math.min(b, 32 - p);
+        const parent = networkOf(4, BigInt(a), p);
+        const i = r % 2 ** bits;
+        expect(`${subnetAddressFormatter(parent, bits)(i)}/${p + bits}`).toBe(formatCidr(subnetAt(parent, bits, i)));
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 128n - 1n }), fc.integer({ min: 0, max: 127 }), fc.integer({ min: 0, max: 60 }), fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }), (a, p, b, r) => {
+        const bits = Math.min(b, 128 - p);
+        const parent = networkOf(6, a, p);
+        const i = Number(r % 2n ** BigInt(Math.min(bits, 53)));
+        expect(`${subnetAddressFormatter(parent, bits)(i)}/${p + bits}`).toBe(formatCidr(subnetAt(parent, bits, i)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+  it('subnetAddressFormatter refuses an index outside the split', () => {
+    expect(subnetAddressFormatter(parseCidr('10.0.0.0/24'), 2)(3)).toBe('10.0.0.192');
+    expect(() => subnetAddressFormatter(parseCidr('10.0.0.0/24'), 2)(4)).toThrow(/subnet index 4 out of range 0-3/);
+    expect(() => subnetAddressFormatter(parseCidr('fd00::/64'), 8)(-1)).toThrow(RangeError);
+    expect(() => subnetAddressFormatter(parseCidr('fd00::/64'), 8)(1.5)).toThrow(RangeError);
   });
   it('parseIp accepts exactly what ipaddr.js accepts as four-part decimal IPv4 or IPv6 without zone', () => {
     const chars = fc.constantFrom(...'0123456789abcdefABCDEF.:%x '.split(''));

@@ -90,6 +90,28 @@ for (const f of families) {
       );
     });
 
+    it('with `only`, a host gets exactly its share of the full plan: entries, pools and unplaced NICs (what an agent claims)', () => {
+      fc.assert(
+        fc.property(arbLayout, fc.uniqueArray(fc.integer({ min: 0, max: 39 }), { maxLength: 30 }), (l, second) => {
+          const { net } = build(l);
+          const nics = nicsFor(l.nicMask, l.nicCount);
+          // Over a previous plan too: kept indexes, hosts gone, hosts new.
+          const previous = planNetwork({ network: net, inventory: inventory(f, l.hosts, nics) }).cidr;
+          const inv = inventory(f, second.length ? second : l.hosts, nics);
+          const full = planNetwork({ network: net, inventory: inv, previous });
+          for (const h of inv) {
+            const me = h.spec.hostName;
+            const mine = planNetwork({ network: net, inventory: inv, previous, only: me });
+            expect(mine.cidr.spec.config).toEqual(full.cidr.spec.config);
+            expect(mine.cidr.spec.cidr).toEqual(full.cidr.spec.cidr.map((e) => ({ ...e, hosts: e.hosts.filter((x) => x.hostName === me) })));
+            expect(mine.pools).toEqual(full.pools.filter((p) => p.hostName === me));
+            expect(mine.unplaced).toEqual(full.unplaced.filter((u) => u.hostName === me));
+          }
+        }),
+        { numRuns: 100 },
+      );
+    });
+
     it('re-planning with hosts added and removed never moves a host that stayed, and fills the lowest free index', () => {
       fc.assert(
         fc.property(arbLayout, fc.uniqueArray(fc.integer({ min: 0, max: 39 }), { maxLength: 30 }), (l, second) => {

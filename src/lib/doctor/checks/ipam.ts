@@ -4,12 +4,11 @@
 // alone. Pure.
 import type { Allocation, IPPool } from '../../crds/types.gen.js';
 import { networkAddresses, readNetworkStatus } from '../../multus.js';
-import { MULTI_NIC_IPAM } from '../../network.js';
+import { ipamConfigOf, MULTI_NIC_IPAM } from '../../network.js';
 import type { Check, Finding } from '../types.js';
-import { diagnosticsByNode, finding, nameOf, names, nsName } from '../util.js';
+import { allocationKey, allocationsPartial, diagnosticsByNode, finding, nameOf, names, nsName } from '../util.js';
 
 const holder = (a: Allocation): string => `${a.namespace}/${a.pod}${a.interface ? ` ${a.interface}` : ''}`;
-const keyOf = (pool: string, a: { address: string; podUID?: string; interface?: string; podInterface?: string }): string => `${pool}|${a.address}|${a.podUID ?? ''}|${a.interface ?? a.podInterface ?? ''}`;
 
 export const ipamLeaked: Check = {
   id: 'ipam-leaked',
@@ -82,13 +81,7 @@ export const ipamUnallocated: Check = {
   run(s) {
     const ours = new Set(
       s.networks
-        .filter((n) => {
-          try {
-            return (JSON.parse(n.spec.ipam) as { type?: unknown }).type === MULTI_NIC_IPAM;
-          } catch {
-            return false;
-          }
-        })
+        .filter((n) => ipamConfigOf(n)?.type === MULTI_NIC_IPAM)
         .map(nameOf),
     );
     const held = new Set<string>();
@@ -128,11 +121,18 @@ export const ipamMirror: Check = {
     const stale = new Set(s.probes.filter((p) => !p.answered).map((p) => p.node));
     for (const [node, d] of diagnosticsByNode(s)) {
       if (stale.has(node)) continue;
-      const journal = new Map(d.allocations.map((a) => [keyOf(a.pool, a), a]));
+      const journal = new Map(d.allocations.map((a) => [allocationKey(a.pool, a), a]));
       const pools = s.ippools.filter((p) => p.spec.hostName === node);
-      const mirror = new Map(pools.flatMap((p) => p.spec.allocations.map((a) => [keyOf(nameOf(p), a), { p, a }] as const)));
+      const mirror = new Map(pools.flatMap((p) => p.spec.allocations.map((a) => [allocationKey(nameOf(p), a), { p, a }] as const)));
       const onlyJournal = [...journal].filter(([k]) => !mirror.has(k)).map(([, a]) => `${a.address} (${a.pod} ${a.podInterface}, ${a.pool})`);
-      const onlyMirror = [...mirror].filter(([k]) => !journal.has(k)).map(([, x]) => `${x.a.address} (${holder(x.a)}, ${nameOf(x.p)})`);
+      // A node with more allocations than its diagnostics list (allocationCount): the listed ones are
+      // in the journal, so they must be mirrored; what the mirror holds beyond them is judged by count.
+      const partial = allocationsPartial(d);
+      const onlyMirror = partial ? [] : [...mirror].filter(([k]) => !journal.has(k)).map(([, x]) => `${x.a.address} (${holder(x.a)}, ${nameOf(x.p)})`);
+      if (partial && mirror.size > d.allocationCount!) {
+        const n = mirror.size - d.allocationCount!;
+        out.push(finding(this, { node }, `${node}'s IPPools hold ${mirror.size} allocations, ${n} more than its journal's ${d.allocationCount}`, 'an IPPool was edited or restored by hand, or the journal lost records', 'the agent rewrites its IPPools from the journal; if it persists, kubectl multinic ipam check and the agent log'));
+      }
       if (onlyJournal.length) {
         out.push(finding(this, { node }, `${onlyJournal.length} allocation${onlyJournal.length === 1 ? '' : 's'} in ${node}'s journal missing from its IPPools: ${names(onlyJournal, 3)}`, 'the agent has not mirrored them (API unreachable, RBAC on ippools, or just now allocated)', `if it persists, the agent log on ${node}`));
       }

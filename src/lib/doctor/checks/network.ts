@@ -5,19 +5,11 @@ import { isGeneratedFor, targetNamespaces } from '../../cluster/nad.js';
 import { claimErrors } from '../../cluster/status.js';
 import { nicsOf } from '../../inventory.js';
 import { familyBits, overlaps, tryParseCidr } from '../../net/ip.js';
-import { MULTI_NIC_IPAM, subnetOverlapRefusals, validateNetwork, type ValidatedNetwork } from '../../network.js';
+import { ipamConfigOf, MULTI_NIC_IPAM, subnetOverlapRefusals, validateNetwork, type ValidatedNetwork } from '../../network.js';
 import { listPools, planNetwork, type UnplacedHost } from '../../plan/index.js';
 import { buildStatusReport } from '../../status.js';
 import type { Check, DoctorSnapshot, Finding } from '../types.js';
 import { finding, nameOf, names } from '../util.js';
-
-function ipamType(net: MultiNicNetwork): string {
-  try {
-    return String((JSON.parse(net.spec.ipam) as { type?: unknown }).type ?? '');
-  } catch {
-    return '';
-  }
-}
 
 export const networkNads: Check = {
   id: 'network-nads',
@@ -57,7 +49,7 @@ export const networkNads: Check = {
 
 /** Unplaced host NICs of a multi-nic-ipam network, planned over the published NICs keeping the CIDR's indexes. */
 function unplacedOf(s: DoctorSnapshot, net: MultiNicNetwork): { v: ValidatedNetwork; unplaced: UnplacedHost[] } | undefined {
-  if (ipamType(net) !== MULTI_NIC_IPAM) return undefined;
+  if (ipamConfigOf(net)?.type !== MULTI_NIC_IPAM) return undefined;
   let v: ValidatedNetwork;
   try {
     v = validateNetwork({ source: `MultiNicNetwork ${nameOf(net)}`, value: { apiVersion: net.apiVersion, kind: net.kind, metadata: { name: nameOf(net) }, spec: net.spec } });
