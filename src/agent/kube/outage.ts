@@ -66,10 +66,14 @@ export class ApiOutage {
     this.timer.unref();
   }
 
-  /** A call got an answer from the API (any HTTP status). */
-  ok(): void {
+  /**
+   * A call begun at `startedAt` got an answer from the API (any HTTP status). An answer to a call
+   * begun before the outage was seen is stale news too (a response already on its way as the
+   * connections were reset) and ends none; a watch event is news of now.
+   */
+  ok(startedAt = this.now()): void {
     this.lastOk = this.now();
-    if (this.downSince === undefined) return;
+    if (this.downSince === undefined || startedAt < this.downSince) return;
     const since = this.downSince;
     const downMs = this.now() - since;
     const failures = this.failures;
@@ -95,10 +99,10 @@ export function trackApi(api: KubeApi, outage: ApiOutage): KubeApi {
       const started = outage.now();
       try {
         const r = await fn(...a);
-        outage.ok();
+        outage.ok(started);
         return r;
       } catch (e) {
-        if (answered(e)) outage.ok();
+        if (answered(e)) outage.ok(started);
         else outage.failed(e, started);
         throw e;
       }
@@ -123,7 +127,7 @@ export function trackApi(api: KubeApi, outage: ApiOutage): KubeApi {
       const done = h.done.then(
         () => undefined,
         (e: unknown) => {
-          if (answered(e)) outage.ok();
+          if (answered(e)) outage.ok(started);
           else outage.failed(e, started);
           throw e;
         },

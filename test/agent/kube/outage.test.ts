@@ -68,6 +68,28 @@ describe('ApiOutage', () => {
     o.stop();
     expect([formatDuration(0), formatDuration(45_000), formatDuration(3_720_000)]).toEqual(['0s', '45s', '1h 2m']);
   });
+
+  it('an answer to a call begun before the outage was seen ends none (seen in CI: a response in flight as connections were reset)', () => {
+    let t = 9_000;
+    const logs: Array<Record<string, unknown>> = [];
+    const o = new ApiOutage({ log: (e) => logs.push(e), now: () => t });
+    const err = new ClusterUnreachableError('cannot reach the Kubernetes API at x: write ECONNRESET');
+    o.ok(9_000);
+    t = 10_001;
+    o.failed(err, 9_990);
+    // A request begun at 9,995, answered 1 ms after the reset: stale news, the outage goes on.
+    t = 10_002;
+    o.ok(9_995);
+    expect(o.down).toBe(true);
+    // A call begun after the outage was seen and answered ends it, once.
+    t = 14_000;
+    o.ok(13_990);
+    expect(o.down).toBe(false);
+    expect(logs.map((l) => l.msg)).toEqual(['Kubernetes API unreachable: pod ADD/DEL keep being served from the caches and the journal; API writes are retried with backoff', 'Kubernetes API reachable again']);
+    expect(logs[1]).toMatchObject({ downMs: 3_999 });
+    expect(o.down).toBe(false);
+    o.stop();
+  });
 });
 
 describe('agent --kube through a long API outage', () => {
