@@ -110,6 +110,9 @@ export class NodeProber {
         errors.push(`failed to read ${what}: ${e.message}`);
         return fallback;
       });
+    // Repairs first: a repair is logged after its kernel operation, so a snapshot that lists one read
+    // the kernel after it (read last, a repair made during the reads sat beside its route as missing).
+    const repairs = this.o.repairs();
     const networks = this.o.networks();
     const observedAt = new Date().toISOString();
     const discovered = this.o.discovered();
@@ -147,7 +150,7 @@ export class NodeProber {
       journal: this.journalFacts(allocations),
       allocations,
       pods: this.podViews,
-      repairs: this.o.repairs(),
+      repairs,
       errors,
     };
   }

@@ -3,7 +3,7 @@
 // NodeDiagnostics; then faults made with `ip` (route, rule, shim address, NIC down, pod route) show
 // up exactly there. Then the real agent in a netns: a route, a rule and a shim address deleted
 // behind its back are restored within a second (ip monitor, not the resync) and kept as repairs.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,6 +109,25 @@ describe.skipIf(!ready)(`node prober on a real kernel ${ready ? '' : why}`, () =
     ]);
     expect(d.journal).toMatchObject({ ok: true, allocations: 1 });
     expect(d.allocations.map((a) => [a.pod, a.podInterface, a.address, a.state])).toEqual([['default/web', 'net1-0', address, 'present']]);
+  });
+
+  it('a repair logged as the probe starts is never shown beside the route it restored as missing', async () => {
+    // The repairs are read before the kernel: a snapshot that lists a repair read the kernel after it.
+    // Here the repair lands inside the repairs() call itself, the moment the old order raced with.
+    const table = (await probe()).networks[0]!.table;
+    await lab.ip(host, [`route del 192.168.1.0/24 table ${table}`]);
+    const record: RepairRecord = { at: new Date().toISOString(), network: 'mnet', kind: 'route', what: `192.168.1.0/24 via 10.0.1.2 dev eth1 table ${table}`, count: 1 };
+    const racing = new NodeProber({
+      hostName: 'h1', agentVersion: '0.1.0', networks: () => [{ network: net, cidr }], discovered: () => ['eth1', 'eth2'], ipam: store,
+      podNetns: (id) => pods.get(id), rtTablesPath: join(dir, 'rt_tables'), cniBinDirs: [cniPluginsDir], netns: { name: host },
+      repairs: () => {
+        execFileSync('ip', ['-n', host, 'route', 'add', '192.168.1.0/24', 'via', '10.0.1.2', 'dev', 'eth1', 'table', table]);
+        return [record];
+      },
+    });
+    const d = await racing.probe();
+    expect(d.repairs).toEqual([record]);
+    expect(d.networks[0]!.missingRoutes).toEqual([]);
   });
 
   it('names a deleted route, a deleted rule and a shim without its gateway', async () => {
