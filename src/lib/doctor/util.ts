@@ -15,6 +15,9 @@ export function finding(check: Pick<Check, 'id' | 'severity'>, where: Where, see
  */
 export const allocationKey = (pool: string, a: { address: string; podUID?: string; interface?: string; podInterface?: string }): string => `${pool}|${a.address}|${a.podUID ?? ''}|${a.interface ?? a.podInterface ?? ''}`;
 
+/** Where a fix says to read the agent's log on `node`. */
+export const agentLog = (node: string): string => `the agent's log on ${node} (kubectl get pods -A -l app.kubernetes.io/name=multinic-agent -o wide, then kubectl logs)`;
+
 /** Whether a node's diagnostics list fewer allocations than it holds (capped: allocationCount). */
 export const allocationsPartial = (d: NodeDiagnostics): boolean => d.allocationCount !== undefined && d.allocationCount > d.allocations.length;
 

@@ -1,9 +1,7 @@
 // The continuous per-NIC health check's results (HostInterface status.diagnostics.health, the
 // NICAllocatable and NICReachable conditions; src/lib/diagnostics/health.ts). Pure.
 import type { Check, Finding } from '../types.js';
-import { age, diagnosticsByNode, finding } from '../util.js';
-
-const AGENT_LOG = (node: string) => `the agent's log on ${node} (kubectl get pods -A -l app.kubernetes.io/name=multinic-agent -o wide, then kubectl logs)`;
+import { age, agentLog, diagnosticsByNode, finding } from '../util.js';
 
 export const nicHealth: Check = {
   id: 'nic-health',
@@ -19,7 +17,7 @@ export const nicHealth: Check = {
       if (!h) continue;
       const stale = Date.parse(s.now) - Date.parse(h.observedAt);
       if (h.intervalSeconds > 0 && Number.isFinite(stale) && stale > 3 * h.intervalSeconds * 1000) {
-        out.push(finding(this, { node }, `the newest health round on ${node} is ${age(h.observedAt, s.now)} old (interval ${h.intervalSeconds}s)`, 'the agent\'s health rounds stopped or take longer than three intervals (a delegate that hangs, a time budget too small for the peers)', `${AGENT_LOG(node)}; look for "NIC health" and "health" lines`, 'warn'));
+        out.push(finding(this, { node }, `the newest health round on ${node} is ${age(h.observedAt, s.now)} old (interval ${h.intervalSeconds}s)`, 'the agent\'s health rounds stopped or take longer than three intervals (a delegate that hangs, a time budget too small for the peers)', `${agentLog(node)}; look for "NIC health" and "health" lines`, 'warn'));
       }
       for (const n of h.nics) {
         for (const a of n.allocability) {
@@ -31,7 +29,7 @@ export const nicHealth: Check = {
               { node, nic: n.nic, network: a.network },
               `a test attachment on ${node}/${n.nic} for network ${a.network} failed: ${a.message ?? 'failed'}`,
               down ? `NIC ${n.nic} is down or gone: pods asking for it get no interface on it` : 'pods scheduled here get no interface on this NIC either: the delegate, the NIC or the kernel refuses what a pod ADD does',
-              down ? `ip link set ${n.nic} up on ${node} (check cabling; kubectl multinic doctor --node ${node} shows the link)` : `run the failing step by hand on ${node} (the message names the delegate); check the CNI bin dir and ${AGENT_LOG(node)}`,
+              down ? `ip link set ${n.nic} up on ${node} (check cabling; kubectl multinic doctor --node ${node} shows the link)` : `run the failing step by hand on ${node} (the message names the delegate); check the CNI bin dir and ${agentLog(node)}`,
             ),
           );
         }

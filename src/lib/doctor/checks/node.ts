@@ -4,10 +4,9 @@
 import type { RouteEntry } from '../../diagnostics/types.js';
 import type { Check, Finding } from '../types.js';
 import { heldNics } from '../../dra/held.js';
-import { age, diagnosticsByNode, finding, names } from '../util.js';
+import { age, agentLog, diagnosticsByNode, finding, names } from '../util.js';
 
 const routeText = (r: RouteEntry, table: string): string => `${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''} table ${table}`;
-const AGENT_LOG = (node: string) => `the agent's log on ${node} (kubectl get pods -A -l app.kubernetes.io/name=multinic-agent -o wide, then kubectl logs)`;
 
 export const nodeRoutes: Check = {
   id: 'node-routes',
@@ -33,20 +32,20 @@ export const nodeRoutes: Check = {
               { ...where, ...(r.dev ? { nic: r.dev } : {}) },
               `route ${routeText(r, n.table)} is missing on ${node}`,
               down ? `NIC ${r.dev} is ${nic.adminUp ? 'without carrier' : 'down'}: the kernel drops routes over it` : 'it was deleted and not (yet) restored; pods on this node cannot reach that block',
-              down ? `bring ${r.dev} up on ${node} (ip link set ${r.dev} up; check cabling)` : `the agent restores it; if it does not: ${AGENT_LOG(node)}`,
+              down ? `bring ${r.dev} up on ${node} (ip link set ${r.dev} up; check cabling)` : `the agent restores it; if it does not: ${agentLog(node)}`,
             ),
           );
         }
         const unlisted = (n.missingRouteCount ?? n.missingRoutes.length) - n.missingRoutes.length;
         if (unlisted > 0) {
-          out.push(finding(this, where, `${unlisted} more route(s) of network ${n.network} are missing on ${node} (diagnostics list the first ${n.missingRoutes.length})`, 'the routes above, at scale: most often the policy table itself is gone or a NIC is down', `the agent restores them; ip route show table ${n.table || n.network} on ${node}; ${AGENT_LOG(node)}`));
+          out.push(finding(this, where, `${unlisted} more route(s) of network ${n.network} are missing on ${node} (diagnostics list the first ${n.missingRoutes.length})`, 'the routes above, at scale: most often the policy table itself is gone or a NIC is down', `the agent restores them; ip route show table ${n.table || n.network} on ${node}; ${agentLog(node)}`));
         }
         for (const r of n.foreignRoutes) {
           out.push(finding(this, { ...where, ...(r.dev ? { nic: r.dev } : {}) }, `route ${routeText(r, n.table)} on ${node} is not in the plan`, 'left from an old CIDR, or added by hand: traffic to it may go the wrong way', `ip route del ${r.dst} table ${n.table} on ${node} (if nobody needs it)`, 'warn'));
         }
         for (const sh of n.shims ?? []) {
           if (!sh.up || !sh.hasGateway) {
-            out.push(finding(this, { ...where, nic: sh.nic }, `L3 shim ${sh.link} on ${node}/${sh.nic} is ${sh.up ? 'up' : 'down'}${sh.hasGateway ? '' : ` without its gateway ${sh.gateway}`}`, 'pods on this NIC have no gateway: they reach nothing off their block', `the agent recreates it on resync; ${AGENT_LOG(node)}`));
+            out.push(finding(this, { ...where, nic: sh.nic }, `L3 shim ${sh.link} on ${node}/${sh.nic} is ${sh.up ? 'up' : 'down'}${sh.hasGateway ? '' : ` without its gateway ${sh.gateway}`}`, 'pods on this NIC have no gateway: they reach nothing off their block', `the agent recreates it on resync; ${agentLog(node)}`));
           }
         }
       }
