@@ -1,7 +1,8 @@
 // A lab with the product installed, for the lab tests: `lab up` (HOSTS x NICS, after a `lab down`
 // of anything a crashed run left under the prefix), `install --wait` with the given flags, and
-// optionally `apply -f` of a network, each through the built CLI and asserted to succeed. `down`
-// takes the lab down and removes its directory.
+// optionally `apply -f` of a network, each through the built CLI and asserted to succeed (the
+// timeouts are bounds for a loaded 2-core machine, not assertions on speed). `down` takes the lab
+// down and removes its directory.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,11 +31,11 @@ export interface InstalledLabOptions {
   tmpPrefix: string;
   hosts: number;
   nics: number;
-  /** Flags for `install` besides --wait --timeout 90s (e.g. --dra). */
+  /** Flags for `install` besides --wait --timeout 120s (e.g. --dra). */
   install?: string[];
   /** The network file to apply, given the temporary directory (written there by the caller if need be). */
   network?: (dir: string) => string;
-  /** Environment for `lab up` (its supervisor and agents inherit it), e.g. MULTINIC_LAB_PCIE_ROOTS. */
+  /** Environment for `lab up` (its supervisor and agents inherit it) and every CLI call, e.g. MULTINIC_LAB_PCIE_ROOTS. */
   env?: Record<string, string>;
 }
 
@@ -47,7 +48,7 @@ export async function installedLab(o: InstalledLabOptions): Promise<InstalledLab
   };
   try {
     await runCliAsync(['lab', 'down', '--prefix', o.prefix, '--dir', labDir]);
-    const up = await runCliAsync(['lab', 'up', '--prefix', o.prefix, '--hosts', String(o.hosts), '--nics', String(o.nics), '--dir', labDir, '-o', 'json'], { timeoutMs: 120_000, ...(o.env ? { env: o.env } : {}) });
+    const up = await runCliAsync(['lab', 'up', '--prefix', o.prefix, '--hosts', String(o.hosts), '--nics', String(o.nics), '--dir', labDir, '-o', 'json'], { timeoutMs: 180_000, ...(o.env ? { env: o.env } : {}) });
     expect(up.code, up.stderr).toBe(0);
     const kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
     const lab: InstalledLab = {
@@ -55,13 +56,13 @@ export async function installedLab(o: InstalledLabOptions): Promise<InstalledLab
       labDir,
       kubeconfig,
       kube: await connect({ kubeconfig }),
-      cli: (args, timeoutMs = 180_000) => runCliAsync([...args, '--kubeconfig', kubeconfig], { timeoutMs }),
+      cli: (args, timeoutMs = 180_000) => runCliAsync([...args, '--kubeconfig', kubeconfig], { timeoutMs, ...(o.env ? { env: o.env } : {}) }),
       down,
     };
-    const inst = await lab.cli(['install', ...(o.install ?? []), '--wait', '--timeout', '90s']);
+    const inst = await lab.cli(['install', ...(o.install ?? []), '--wait', '--timeout', '120s']);
     expect(inst.code, inst.stderr).toBe(0);
     if (o.network) {
-      const applied = await lab.cli(['apply', '-f', o.network(dir), '--timeout', '120s']);
+      const applied = await lab.cli(['apply', '-f', o.network(dir), '--timeout', '150s'], 200_000);
       expect(applied.code, applied.stderr).toBe(0);
     }
     return lab;

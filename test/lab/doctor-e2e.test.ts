@@ -3,11 +3,9 @@
 // thing and doctor names exactly that fault, where, and the fix. Runs under the global lock (fixed
 // netns names with prefix mnh7).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
 import type { DoctorReport, Finding } from '../../src/lib/doctor/types.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
@@ -15,11 +13,13 @@ import { R } from '../../src/lib/k8s/resources.js';
 import { listCidrViews } from '../../src/cluster/cidr-view.js';
 import { repoRoot, runCliAsync } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { installedLab, type InstalledLab } from '../helpers/lab.js';
 import { hasCniPlugins, privileged } from '../helpers/privileged.js';
 
 const prefix = 'mnh7';
 const ready = privileged.ok && hasCniPlugins;
 const why = !privileged.ok ? privileged.reason : 'needs containernetworking-plugins in /usr/lib/cni';
+let lab: InstalledLab | undefined;
 let dir = '';
 let kubeconfig = '';
 let kube: KubeApi;
@@ -84,24 +84,13 @@ function networkFile(name: string, subnet: string, hostBlock: number): string {
 
 describe.skipIf(!ready)(`doctor in the lab${ready ? '' : ` (skipped: ${why})`}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mn-doctor-e2e-'));
-    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '3', '--nics', '2', '--dir', join(dir, 'lab'), '-o', 'json'], { timeoutMs: 180_000 });
-    expect(up.code, up.stderr).toBe(0);
-    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
-    kube = await connect({ kubeconfig });
-    const inst = await cli(['install', '--wait', '--timeout', '120s'], 180_000);
-    expect(inst.code, inst.stderr).toBe(0);
-    const applied = await cli(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '150s'], 200_000);
-    expect(applied.code, applied.stderr).toBe(0);
+    lab = await installedLab({ prefix, tmpPrefix: 'mn-doctor-e2e-', hosts: 3, nics: 2, network: () => join(repoRoot, 'examples/lab-network.yaml') });
+    ({ dir, kubeconfig, kube } = lab);
   }, 600_000);
 
   afterAll(async () => {
-    if (dir) {
-      for (const h of ['host1', 'host2', 'host3']) for (const p of agentPids(h)) try { process.kill(p, 'SIGCONT'); } catch { /* gone */ }
-      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    for (const h of ['host1', 'host2', 'host3']) for (const p of agentPids(h)) try { process.kill(p, 'SIGCONT'); } catch { /* gone */ }
+    await lab?.down();
   }, 90_000);
 
   it('a healthy lab: exit 0 and nothing to report', async () => {

@@ -7,14 +7,12 @@
 // leaked by a pod whose DEL never came, found by `ipam check` and released by `ipam release`
 // through its agent. Each ends healthy again. Runs under the global lock.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJournal, decodeSingle, encodeRecord } from '../../src/agent/ipam/journal.js';
 import type { IpamReleaseReport } from '../../src/commands/ipam/release.js';
-import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
 import type { DoctorReport, Finding } from '../../src/lib/doctor/types.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
@@ -22,11 +20,13 @@ import { R } from '../../src/lib/k8s/resources.js';
 import { listCidrViews } from '../../src/cluster/cidr-view.js';
 import { repoRoot, runCliAsync } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { installedLab, type InstalledLab } from '../helpers/lab.js';
 import { hasCniPlugins, privileged } from '../helpers/privileged.js';
 
 const prefix = 'd1';
 const ready = privileged.ok && hasCniPlugins;
 const why = !privileged.ok ? privileged.reason : 'needs containernetworking-plugins in /usr/lib/cni';
+let lab: InstalledLab | undefined;
 let dir = '';
 let kubeconfig = '';
 let kube: KubeApi;
@@ -78,24 +78,13 @@ function agentPids(host: string): number[] {
 
 describe.skipIf(!ready)(`doctor faults in the lab${ready ? '' : ` (skipped: ${why})`}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mnd1-faults-'));
-    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '3', '--nics', '2', '--dir', join(dir, 'lab'), '-o', 'json'], { timeoutMs: 180_000 });
-    expect(up.code, up.stderr).toBe(0);
-    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
-    kube = await connect({ kubeconfig });
-    const inst = await cli(['install', '--wait', '--timeout', '120s'], 180_000);
-    expect(inst.code, inst.stderr).toBe(0);
-    const applied = await cli(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '150s'], 200_000);
-    expect(applied.code, applied.stderr).toBe(0);
+    lab = await installedLab({ prefix, tmpPrefix: 'mnd1-faults-', hosts: 3, nics: 2, network: () => join(repoRoot, 'examples/lab-network.yaml') });
+    ({ dir, kubeconfig, kube } = lab);
     await healthyAgain();
   }, 600_000);
 
   afterAll(async () => {
-    if (dir) {
-      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await lab?.down();
   }, 90_000);
 
   it('a NIC set down: kept in the HostInterface as down with its blocks; doctor fails naming host, NIC, networks and the fix', async () => {

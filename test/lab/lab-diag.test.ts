@@ -4,22 +4,20 @@
 // diagnostics; a NIC link set down shows in the diagnostics and makes `status` not ready, naming the
 // host and the NIC, until it is up again. Real namespaces, agents, CNI and API stand-in.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
 import { R } from '../../src/lib/k8s/resources.js';
 import { PROBE_REQUEST_ANNOTATION, type NodeDiagnostics } from '../../src/lib/diagnostics/types.js';
 import type { NodeCondition } from '../../src/lib/diagnostics/conditions.js';
+import { installedLab, type InstalledLab } from '../helpers/lab.js';
 import { repoRoot, runCliAsync } from '../helpers/cli.js';
 import { hasCniPlugins, privileged } from '../helpers/privileged.js';
 
 const prefix = 'mnh6';
 const ready = privileged.ok && hasCniPlugins;
 const why = !privileged.ok ? privileged.reason : 'needs containernetworking-plugins in /usr/lib/cni';
-let dir = '';
+let lab: InstalledLab | undefined;
 let kubeconfig = '';
 let kube: KubeApi;
 const cli = (args: string[], timeoutMs = 180_000) => runCliAsync([...args, '--kubeconfig', kubeconfig], { timeoutMs });
@@ -42,23 +40,12 @@ async function until<T>(fn: () => Promise<T | undefined | false>, budgetMs: numb
 
 describe.skipIf(!ready)(`lab diagnostics${ready ? '' : ` (skipped: ${why})`}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mnh6-lab-'));
-    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '3', '--nics', '2', '--dir', join(dir, 'lab'), '-o', 'json'], { timeoutMs: 180_000 });
-    expect(up.stderr).toBe(up.code === 0 ? up.stderr : '<lab up failed>');
-    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
-    kube = await connect({ kubeconfig });
-    const inst = await cli(['install', '--wait', '--timeout', '90s']);
-    expect(inst.code, inst.stderr).toBe(0);
-    const applied = await cli(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '120s']);
-    expect(applied.code, applied.stderr).toBe(0);
+    lab = await installedLab({ prefix, tmpPrefix: 'mnh6-lab-', hosts: 3, nics: 2, network: () => join(repoRoot, 'examples/lab-network.yaml') });
+    ({ kubeconfig, kube } = lab);
   }, 400_000);
 
   afterAll(async () => {
-    if (dir) {
-      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await lab?.down();
   }, 60_000);
 
   it('every agent publishes diagnostics: routes, rule, shims, NICs, delegates healthy', async () => {

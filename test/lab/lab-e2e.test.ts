@@ -4,22 +4,22 @@
 // check passes → one host route shadowed → check fails naming exactly that host pair and NIC →
 // lab down leaves no namespace, link or process behind. Real namespaces, agents, CNI, iperf3.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { R } from '../../src/lib/k8s/resources.js';
 import { listCidrViews } from '../../src/cluster/cidr-view.js';
 import { readNetworkStatus } from '../../src/lib/multus.js';
+import { installedLab, type InstalledLab } from '../helpers/lab.js';
 import { repoRoot, runCliAsync } from '../helpers/cli.js';
 import { hasCniPlugins, hasIperf3, privileged } from '../helpers/privileged.js';
 
 const prefix = 'mne2e';
 const ready = privileged.ok && hasCniPlugins && hasIperf3;
 const why = !privileged.ok ? privileged.reason : !hasCniPlugins ? 'needs containernetworking-plugins in /usr/lib/cni' : 'needs iperf3';
+let lab: InstalledLab | undefined;
 let dir = '';
 let kubeconfig = '';
 let kube: KubeApi;
@@ -33,23 +33,12 @@ function ip(args: string[]): string {
 
 describe.skipIf(!ready)(`lab end to end${ready ? '' : ` (skipped: ${why})`}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mn-e2e-'));
-    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '3', '--nics', '2', '--dir', join(dir, 'lab'), '-o', 'json'], { env, timeoutMs: 120_000 });
-    expect(up.stderr).toBe(up.code === 0 ? up.stderr : '<lab up failed>');
-    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
-    kube = await connect({ kubeconfig });
-    const inst = await cli(['install', '--wait', '--timeout', '90s']);
-    expect(inst.code, inst.stderr).toBe(0);
-    const applied = await cli(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '120s']);
-    expect(applied.code, applied.stderr).toBe(0);
-  }, 400_000);
+    lab = await installedLab({ prefix, tmpPrefix: 'mn-e2e-', hosts: 3, nics: 2, env, network: () => join(repoRoot, 'examples/lab-network.yaml') });
+    ({ dir, kubeconfig, kube } = lab);
+  }, 600_000);
 
   afterAll(async () => {
-    if (dir) {
-      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await lab?.down();
   }, 60_000);
 
   it('reports every host ready with routes in status', async () => {

@@ -6,11 +6,9 @@
 // delegate removed from one host's CNI bin dir fails that host's test attachments naming the step;
 // each restored comes back True. No test address is left in any journal. Runs under the global lock.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/kube/client.js';
 import type { KubeApi } from '../../src/kube/api.js';
 import type { DoctorReport } from '../../src/lib/doctor/types.js';
 import type { NodeCondition } from '../../src/lib/diagnostics/conditions.js';
@@ -19,12 +17,14 @@ import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { R } from '../../src/lib/k8s/resources.js';
 import { repoRoot, runCliAsync } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { installedLab, type InstalledLab } from '../helpers/lab.js';
 import { hasCniPlugins, privileged } from '../helpers/privileged.js';
 
 const prefix = 'op';
 const ready = privileged.ok && hasCniPlugins;
 const why = !privileged.ok ? privileged.reason : 'needs containernetworking-plugins in /usr/lib/cni';
 const env = { MULTINIC_LAB_HEALTH_INTERVAL: '5' };
+let lab: InstalledLab | undefined;
 let dir = '';
 let kubeconfig = '';
 let kube: KubeApi;
@@ -49,23 +49,12 @@ const scrape = (h: string): string =>
 
 describe.skipIf(!ready)(`continuous health in the lab${ready ? '' : ` (skipped: ${why})`}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mnop-health-'));
-    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '2', '--nics', '2', '--dir', join(dir, 'lab'), '-o', 'json'], { env, timeoutMs: 180_000 });
-    expect(up.code, up.stderr).toBe(0);
-    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
-    kube = await connect({ kubeconfig });
-    const inst = await cli(['install', '--wait', '--timeout', '120s']);
-    expect(inst.code, inst.stderr).toBe(0);
-    const applied = await cli(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '150s'], 200_000);
-    expect(applied.code, applied.stderr).toBe(0);
+    lab = await installedLab({ prefix, tmpPrefix: 'mnop-health-', hosts: 2, nics: 2, env, network: () => join(repoRoot, 'examples/lab-network.yaml') });
+    ({ dir, kubeconfig, kube } = lab);
   }, 600_000);
 
   afterAll(async () => {
-    if (dir) {
-      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await lab?.down();
   }, 90_000);
 
   it('every NIC passes its test attachment and reaches the other host; metrics say so; no test address stays', async () => {
