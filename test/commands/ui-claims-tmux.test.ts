@@ -1,7 +1,6 @@
 // The TUI's nodes view in a real terminal (the built CLI inside tmux at 160x30, the API stand-in as
 // the cluster, no lab): a NIC a DRA ResourceClaim holds shows its pods and claim in CLAIMED BY, and
 // a claim allocated while the TUI is open appears without a key (the feed's claim/slice watches).
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,25 +12,10 @@ import { CRDS } from '../../src/lib/crds/crds.gen.js';
 import type { KubeObject } from '../../src/lib/k8s/meta.js';
 import { cliBin, repoRoot } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
+import { hasTmux, tmux, tmuxSession } from '../helpers/tmux.js';
 
-const hasTmux = (() => {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const session = `dr-ui-claims-${process.pid}`;
-const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
-const screen = (): string => tmux('capture-pane', '-p', '-t', session);
-const send = (...keys: string[]): void => void tmux('send-keys', '-t', session, ...keys);
-const waitFor = (re: RegExp, budgetMs = 20_000): Promise<string> =>
-  eventually(() => {
-    const s = screen();
-    expect(s).toMatch(re);
-    return s;
-  }, budgetMs, 100);
+const term = tmuxSession(`dr-ui-claims-${process.pid}`);
+const { send, waitFor } = term;
 
 let server: ApiServer;
 let dir = '';
@@ -56,14 +40,10 @@ describe.skipIf(!hasTmux)(`ui: claimed NICs in a real terminal${hasTmux ? '' : '
     }
     claim('trainer-0-nics-x7k2p', 'host1', 'eth2', 'trainer-0');
     const cmd = [process.execPath, cliBin, 'ui', '--kubeconfig', join(dir, 'kubeconfig')].map((a) => `'${a}'`).join(' ');
-    tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '30', '-c', repoRoot, `env NO_COLOR=1 ${cmd}`);
+    tmux('new-session', '-d', '-s', term.name, '-x', '160', '-y', '30', '-c', repoRoot, `env NO_COLOR=1 ${cmd}`);
   }, 60_000);
   afterAll(async () => {
-    try {
-      tmux('kill-session', '-t', session);
-    } catch {
-      /* already gone */
-    }
+    term.kill();
     await server?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -81,6 +61,6 @@ describe.skipIf(!hasTmux)(`ui: claimed NICs in a real terminal${hasTmux ? '' : '
     expect(after.split('\n').filter((l) => /\(claim /.test(l))).toHaveLength(2);
     send('q');
     // The pane runs only the ui: once it exits, the session is gone.
-    await eventually(() => expect(() => tmux('has-session', '-t', session)).toThrow(), 10_000, 100);
+    await eventually(() => expect(term.alive()).toBe(false), 10_000, 100);
   }, 90_000);
 });

@@ -5,45 +5,25 @@
 // matrix, and q giving the shell back.
 // Prints time to first frame and to a loaded grid, RSS while open and CPU over 30 s idle.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliBin, repoRoot, runCliAsync } from '../helpers/cli.js';
-import { eventually } from '../helpers/eventually.js';
+import { cliBin, repoRoot } from '../helpers/cli.js';
+import { installedLab, type InstalledLab } from '../helpers/lab.js';
+import { hasTmux, tmux, tmuxSession } from '../helpers/tmux.js';
 import { hasCniPlugins, hasIperf3, privileged } from '../helpers/privileged.js';
 
 const prefix = 'mnh8';
-const hasTmux = (() => {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 const ready = privileged.ok && hasCniPlugins && hasIperf3 && hasTmux;
 const why = !privileged.ok ? privileged.reason : !hasCniPlugins ? 'needs containernetworking-plugins' : !hasIperf3 ? 'needs iperf3' : 'needs tmux';
-const session = `${prefix}-ui-${process.pid}`;
-let dir = '';
-let kubeconfig = '';
-
-const tmux = (...args: string[]): string => execFileSync('tmux', args, { encoding: 'utf8' });
-const screen = (): string => tmux('capture-pane', '-p', '-t', session);
-/** Sends keys one call each: tmux delivers a call's keys as one chunk, as a fast typist would. */
-const send = (...keys: string[]): void => void tmux('send-keys', '-t', session, ...keys);
-/** Waits for the screen to match (polling; the budget is a bound, not an assertion on speed). */
-const waitFor = (re: RegExp, budgetMs = 20_000): Promise<string> =>
-  eventually(() => {
-    const s = screen();
-    expect(s).toMatch(re);
-    return s;
-  }, budgetMs, 100);
+const term = tmuxSession(`${prefix}-ui-${process.pid}`);
+const { send, waitFor } = term;
+let lab: InstalledLab | undefined;
 const gridRow = (s: string, host: string): string => s.split('\n').find((l) => new RegExp(`^.[✓!✗] ${host} `).test(l)) ?? '';
 
 /** The ui process: the node child of the pane's shell. */
 function uiPid(): number {
-  const shell = tmux('list-panes', '-t', session, '-F', '#{pane_pid}').trim();
+  const shell = tmux('list-panes', '-t', term.name, '-F', '#{pane_pid}').trim();
   return Number(execFileSync('pgrep', ['-P', shell], { encoding: 'utf8' }).trim().split('\n')[0]);
 }
 const cpuTicks = (pid: number): number => {
@@ -54,30 +34,15 @@ const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSyn
 
 describe.skipIf(!ready)(`ui end to end in tmux${ready ? '' : ` (skipped: ${why})`}`, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'mn-ui-e2e-'));
-    await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-    const up = await runCliAsync(['lab', 'up', '--prefix', prefix, '--hosts', '3', '--nics', '2', '--dir', join(dir, 'lab'), '-o', 'json'], { timeoutMs: 120_000 });
-    expect(up.code, up.stderr).toBe(0);
-    kubeconfig = (JSON.parse(up.stdout) as { kubeconfig: string }).kubeconfig;
-    const inst = await runCliAsync(['install', '--wait', '--timeout', '90s', '--kubeconfig', kubeconfig], { timeoutMs: 180_000 });
-    expect(inst.code, inst.stderr).toBe(0);
-    const applied = await runCliAsync(['apply', '-f', join(repoRoot, 'examples/lab-network.yaml'), '--timeout', '120s', '--kubeconfig', kubeconfig], { timeoutMs: 180_000 });
-    expect(applied.code, applied.stderr).toBe(0);
-    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', '-e', `KUBECONFIG=${kubeconfig}`, '-e', 'NO_COLOR=1', 'bash --norc --noprofile');
+    lab = await installedLab({ prefix, tmpPrefix: 'mn-ui-e2e-', hosts: 3, nics: 2, network: () => join(repoRoot, 'examples/lab-network.yaml') });
+    tmux('new-session', '-d', '-s', term.name, '-x', '100', '-y', '30', '-e', `KUBECONFIG=${lab.kubeconfig}`, '-e', 'NO_COLOR=1', 'bash --norc --noprofile');
     send("PS1='mnh8$ '; clear", 'Enter');
     await waitFor(/^mnh8\$$/m);
-  }, 400_000);
+  }, 600_000);
 
   afterAll(async () => {
-    try {
-      execFileSync('tmux', ['kill-session', '-t', session], { stdio: 'ignore' });
-    } catch {
-      // never started
-    }
-    if (dir) {
-      await runCliAsync(['lab', 'down', '--prefix', prefix, '--dir', join(dir, 'lab')]);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    term.kill();
+    await lab?.down();
   }, 60_000);
 
   it('opens on the healthy grid of the lab; a NIC link down turns that host failing; q gives the terminal back', async () => {
