@@ -10,7 +10,6 @@
 // A run is kept only when it exited 0 and wrote nothing to stderr. Entries live in
 // $XDG_CACHE_HOME/kubectl-multinic/startup (default ~/.cache/...), one file per key; failing to
 // read or write them only means the full CLI runs. MULTINIC_STARTUP_CACHE=0 turns it off.
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +39,9 @@ const IGNORED_ENV = new Set(['PWD', 'OLDPWD', 'SHLVL', '_']);
 
 /** The cache key of an invocation: a hash over the context and the installation's package.json and manifest. */
 export function startupKey(c: StartupContext): string {
+  // node:crypto on demand: every command but the fast path's loads this file, and crypto costs
+  // about 15 ms to load on Node 24, for a hash only the cacheable invocations need.
+  const { createHash } = process.getBuiltinModule('node:crypto');
   const h = createHash('sha256');
   h.update(JSON.stringify([c.argv, c.root, c.runtime, c.tty, c.columns]));
   for (const f of ['package.json', 'oclif.manifest.json']) h.update(`\0${f}\0`).update(readFileSync(join(c.root, f)));

@@ -1,7 +1,6 @@
 // Gathers a ClusterSnapshot (src/lib/status.ts) from the API: one list per resource, in parallel;
 // and the DoctorSnapshot (src/lib/doctor/types.ts) on top of it, after asking every agent in scope
 // to probe its node now (the on-demand probe of docs/design.md §3.5).
-import { randomBytes } from 'node:crypto';
 import type { KubeApi } from '../kube/api.js';
 import { forbiddenMessage, isNotFound } from '../kube/api.js';
 import type { HostInterface, IPPool, MultiNicNetwork } from '../lib/crds/types.gen.js';
@@ -117,7 +116,7 @@ const nonceOf = (hi: HostInterface): string | undefined => (hi.status as { diagn
 export async function probeAgents(kube: KubeApi, his: HostInterface[], timeoutMs: number, node?: string): Promise<{ probes: ProbeOutcome[]; hostInterfaces: HostInterface[] }> {
   const inScope = his.filter((h) => !node || (h.metadata.name ?? h.spec.hostName) === node);
   if (timeoutMs <= 0 || inScope.length === 0) return { probes: [], hostInterfaces: his };
-  const nonce = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+  const nonce = `${Date.now().toString(36)}-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}`;
   const probes = await Promise.all(
     inScope.map(async (h): Promise<ProbeOutcome> => {
       const name = h.metadata.name ?? h.spec.hostName;

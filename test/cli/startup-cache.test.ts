@@ -110,3 +110,25 @@ describe('startup cache', () => {
     expect(r.stderr).toBe('');
   });
 });
+
+describe('what a command loads for the cache', () => {
+  // node:crypto (about 15 ms to load on Node 24) is for the cache key, which only cacheable
+  // invocations compute: a command that is not one, here an offline plan, must not load it.
+  const mods = join(dir, 'mods.cjs');
+  const modsFile = join(dir, 'mods');
+  writeFileSync(mods, `process.on('exit',()=>require('fs').writeFileSync(${JSON.stringify(modsFile)},process.moduleLoadList.join('\\n')))\n`);
+  const loads = (args: string[]): { code: number | null; crypto: boolean } => {
+    const r = spawnSync(process.execPath, ['--require', mods, cliBin, ...args], { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: dir, XDG_CACHE_HOME: join(dir, 'xdg-mods'), NO_COLOR: '1', MULTINIC_FAST_HELP: '0' } });
+    return { code: r.status, crypto: readFileSync(modsFile, 'utf8').split('\n').includes('NativeModule crypto') };
+  };
+
+  it('an offline plan loads no node:crypto; a cacheable invocation does, for its key', () => {
+    const plan = loads(['plan', '-f', 'examples/network.yaml', '--inventory', 'examples/hosts.yaml', '-o', 'json']);
+    expect(plan.code).toBe(0);
+    expect(plan.crypto).toBe(false);
+    const help = loads(['plan', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.crypto).toBe(true);
+    expect(entries(join(dir, 'xdg-mods')).length).toBe(1);
+  });
+});
