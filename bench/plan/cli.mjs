@@ -4,10 +4,14 @@
 // in a fresh process, interleaved with a baseline in the same run: `node` reading and JSON.parse-ing
 // the same inventory and writing the same size of output (the floor any Node CLI pays for this
 // input). Prints wall, CPU (user+sys of the child) and peak RSS, the ratios, the goal and a verdict.
-// Usage: node bench/plan/cli.mjs [--runs N] [--hosts N] [--against DIR]   (needs `make build`: runs dist/)
+// Every process runs on the runtime that ships (the krew archive's and the image's Node 24,
+// scripts/node24.sh), not on whatever `node` runs this script. A third row, `floor`, is the same
+// command over examples/ (3 hosts): what the CLI costs before any planning (Node, oclif, the
+// command's modules), against `node -e 0`.
+// Usage: node bench/plan/cli.mjs [--runs N] [--hosts N] [--against DIR] [--node PATH]   (needs `make build`: runs dist/)
 // --against DIR: also runs DIR/bin/kubectl-multinic (another built checkout, e.g. main's) in the
-// same rounds, and prints this checkout's figures against it.
-import { spawnSync } from 'node:child_process';
+// same rounds, and prints this checkout's figures against it. --node: another runtime.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -19,6 +23,8 @@ const opt = (k, d) => (args.includes(k) ? Number(args[args.indexOf(k) + 1]) : d)
 const runs = opt('--runs', 5);
 const hosts = opt('--hosts', 4096);
 const against = args.includes('--against') ? args[args.indexOf('--against') + 1] : undefined;
+const node = args.includes('--node') ? args[args.indexOf('--node') + 1] : execFileSync('bash', [join(repo, 'scripts/node24.sh')], { encoding: 'utf8' }).trim();
+const nodeVersion = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 
 const FAMILIES = {
   ipv4: {
@@ -58,9 +64,9 @@ try {
     writeFileSync(inv, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 2));
     const net = join(dir, `${family}-net.yaml`);
     writeFileSync(net, `apiVersion: multinic.fms.io/v1\nkind: MultiNicNetwork\nmetadata:\n  name: bench\nspec:\n  subnet: "${f.subnet}"\n  ipam: '{"type":"multi-nic-ipam","interfaceBlock":3,"hostBlock":12,"vlanMode":"l3"}'\n  plugin:\n    cniVersion: "0.3.0"\n    type: ipvlan\n`);
-    const cli = [process.execPath, '--require', probe, join(repo, 'bin/kubectl-multinic'), 'plan', '-f', net, '--inventory', inv, '-o', 'json'];
-    const floor = [process.execPath, '--require', probe, base, inv];
-    const other = against && [process.execPath, '--require', probe, join(against, 'bin/kubectl-multinic'), ...cli.slice(4)];
+    const cli = [node, '--require', probe, join(repo, 'bin/kubectl-multinic'), 'plan', '-f', net, '--inventory', inv, '-o', 'json'];
+    const floor = [node, '--require', probe, base, inv];
+    const other = against && [node, '--require', probe, join(against, 'bin/kubectl-multinic'), ...cli.slice(4)];
     const a = [];
     const b = [];
     const o = [];
@@ -73,15 +79,31 @@ try {
     const fig = (xs) => ({ wall: pick(xs, 'wall'), cpu: pick(xs, 'cpu'), rss: pick(xs, 'rss') });
     rows.push({ family, cli: fig(a), base: fig(b), ...(other ? { other: fig(o) } : {}) });
   }
+  // The fixed cost: plan over examples/ (3 hosts x 2 NICs) against the runtime's own start.
+  const small = [node, '--require', probe, join(repo, 'bin/kubectl-multinic'), 'plan', '-f', join(repo, 'examples/network.yaml'), '--inventory', join(repo, 'examples/hosts.yaml'), '-o', 'json'];
+  const bare = [node, '--require', probe, '-e', '0'];
+  const otherSmall = against && [node, '--require', probe, join(against, 'bin/kubectl-multinic'), ...small.slice(4)];
+  const a = [];
+  const b = [];
+  const o = [];
+  for (let r = 0; r < runs * 3; r++) {
+    b.push(measure(bare));
+    a.push(measure(small));
+    if (otherSmall) o.push(measure(otherSmall));
+  }
+  const pick = (xs, k) => med(xs.map((x) => x[k]));
+  const fig = (xs) => ({ wall: pick(xs, 'wall'), cpu: pick(xs, 'cpu'), rss: pick(xs, 'rss') });
+  rows.push({ family: 'floor', cli: fig(a), base: fig(b), ...(otherSmall ? { other: fig(o) } : {}) });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 const [l1, l5] = loadavg();
-console.log(`plan, whole CLI: ${hosts} hosts x 8 NICs, -o json, median of ${runs} interleaved runs; load ${l1.toFixed(2)} ${l5.toFixed(2)} (1/5 min, 2 cores shared)`);
-console.log('baseline = node reading + JSON.parse of the same inventory and writing twice its size');
+console.log(`plan, whole CLI on node ${nodeVersion}: ${hosts} hosts x 8 NICs, -o json, median of ${runs} interleaved runs (floor: ${runs * 3}); load ${l1.toFixed(2)} ${l5.toFixed(2)} (1/5 min, 2 cores shared)`);
+console.log('baseline = node reading + JSON.parse of the same inventory and writing twice its size; for floor (plan over examples/, 3 hosts), node -e 0');
 console.log('family  cli wall ms  cli CPU ms  cli RSS MB  base wall ms  base CPU ms  base RSS MB  wall x  CPU x  goal (wall <= 500 ms, RSS <= 150 MB)  verdict');
 for (const r of rows) {
   const ok = r.cli.wall <= 500 && r.cli.rss <= 150;
+  const verdict = r.family === 'floor' ? '(no goal)' : ok ? 'met' : 'NOT met';
   if (r.other) console.log(`${r.family}: against ${against}: wall ${r.other.wall.toFixed(0)} ms, CPU ${r.other.cpu.toFixed(0)} ms, RSS ${r.other.rss.toFixed(0)} MB; this checkout / that one: wall ${(r.cli.wall / r.other.wall).toFixed(2)}x, CPU ${(r.cli.cpu / r.other.cpu).toFixed(2)}x, RSS ${(r.cli.rss / r.other.rss).toFixed(2)}x`);
-  console.log([r.family.padEnd(6), r.cli.wall.toFixed(0).padStart(11), r.cli.cpu.toFixed(0).padStart(11), r.cli.rss.toFixed(0).padStart(11), r.base.wall.toFixed(0).padStart(13), r.base.cpu.toFixed(0).padStart(12), r.base.rss.toFixed(0).padStart(12), (r.cli.wall / r.base.wall).toFixed(2).padStart(7), (r.cli.cpu / r.base.cpu).toFixed(2).padStart(6), ''.padStart(37), ok ? 'met' : 'NOT met'].join(' '));
+  console.log([r.family.padEnd(6), r.cli.wall.toFixed(0).padStart(11), r.cli.cpu.toFixed(0).padStart(11), r.cli.rss.toFixed(0).padStart(11), r.base.wall.toFixed(0).padStart(13), r.base.cpu.toFixed(0).padStart(12), r.base.rss.toFixed(0).padStart(12), (r.cli.wall / r.base.wall).toFixed(2).padStart(7), (r.cli.cpu / r.base.cpu).toFixed(2).padStart(6), ''.padStart(37), verdict].join(' '));
 }
