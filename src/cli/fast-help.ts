@@ -16,8 +16,8 @@
 // plugins, a command or topic it does not know (oclif says so), or MULTINIC_FAST_HELP=0.
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { oclifDir } from './oclif-dirs.js';
 
 const WORD = /^[a-z][a-z0-9-]*$/;
 /** The keys of package.json's `oclif` section this file knows oclif's behaviour for. */
@@ -82,13 +82,6 @@ function ask(argv: readonly string[]): Ask | undefined {
 function envInterferes(env: NodeJS.ProcessEnv): boolean {
   if (env['MULTINIC_FAST_HELP'] === '0' || env['DEBUG'] !== undefined) return true;
   return Object.keys(env).some((k) => (k.startsWith('OCLIF_') && k !== 'OCLIF_COLUMNS') || /^KUBECTL[ _]MULTINIC_/.test(k));
-}
-
-/** oclif's Config.dir(category) on Linux and macOS. */
-function oclifDir(env: NodeJS.ProcessEnv, category: 'config' | 'data', dirname: string): string {
-  const home = env['HOME'] || homedir();
-  const base = env[`XDG_${category.toUpperCase()}_HOME`] || join(home, category === 'data' ? '.local/share' : '.config');
-  return join(base, dirname);
 }
 
 function readJson<T>(path: string): T {

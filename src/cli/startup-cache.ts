@@ -13,6 +13,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { oclifUserFiles } from './oclif-dirs.js';
 
 const WORD = /^[a-z][a-z0-9-]*$/;
 
@@ -48,8 +49,11 @@ const IGNORED_ENV = new Set(['PWD', 'OLDPWD', 'SHLVL', '_']);
 export function startupKey(c: StartupContext): string {
   const h = new Hash64();
   h.text(JSON.stringify([c.argv, c.root, c.runtime, c.tty, c.columns]));
-  for (const f of ['package.json', 'oclif.manifest.json']) h.text(`\0${f}\0`).bytes(readFileSync(join(c.root, f)));
-  for (const f of oclifUserFiles(c.env)) {
+  const pjson = readFileSync(join(c.root, 'package.json'));
+  h.text('\0package.json\0').bytes(pjson);
+  h.text('\0oclif.manifest.json\0').bytes(readFileSync(join(c.root, 'oclif.manifest.json')));
+  const dirname = (JSON.parse(pjson.toString('utf8')) as { oclif?: { dirname?: string } }).oclif?.dirname;
+  for (const f of dirname ? oclifUserFiles(c.env, dirname) : []) {
     let b: Buffer | undefined;
     try {
       b = readFileSync(f);
@@ -62,27 +66,13 @@ export function startupKey(c: StartupContext): string {
   return h.hex();
 }
 
-/** The files of oclif's user settings that change what it prints: theme.json (config dir) and the user plugins' package.json (data dir). */
-function oclifUserFiles(env: Readonly<Record<string, string | undefined>>): string[] {
-  const home = env.HOME || homedir();
-  return [join(env.XDG_CONFIG_HOME || join(home, '.config'), 'kubectl-multinic', 'theme.json'), join(env.XDG_DATA_HOME || join(home, '.local/share'), 'kubectl-multinic', 'package.json')];
-}
-
-/** A 64-bit non-cryptographic hash (see startupKey); strings are hashed as UTF-16 code units. */
+/** A 64-bit non-cryptographic hash (see startupKey); strings are hashed as their UTF-8 bytes. */
 export class Hash64 {
   private a = 0x811c9dc5;
   private b = 0x050c5d1f;
 
   text(s: string): this {
-    let { a, b } = this;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-    }
-    this.a = a;
-    this.b = b;
-    return this;
+    return this.bytes(Buffer.from(s, 'utf8'));
   }
 
   bytes(buf: Uint8Array): this {
