@@ -17,7 +17,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { oclifDir } from './oclif-dirs.js';
+import { oclifDirname, oclifUserFiles } from './oclif-dirs.js';
 
 const WORD = /^[a-z][a-z0-9-]*$/;
 /** The keys of package.json's `oclif` section this file knows oclif's behaviour for. */
@@ -63,7 +63,7 @@ interface Pjson {
   name: string;
   version: string;
   description?: string;
-  oclif: { bin: string; dirname: string; commands?: unknown; topicSeparator?: string; hooks?: Record<string, unknown>; topics?: Record<string, Topic & { subtopics?: unknown }> } & Record<string, unknown>;
+  oclif: { bin: string; dirname?: string; commands?: unknown; topicSeparator?: string; hooks?: Record<string, unknown>; topics?: Record<string, Topic & { subtopics?: unknown }> } & Record<string, unknown>;
 }
 
 /** What an invocation asks for, or undefined when the fast path does not serve it. */
@@ -112,10 +112,11 @@ function render(root: string, a: Ask, env: NodeJS.ProcessEnv): string | undefine
   if (Object.keys(o).some((k) => !OCLIF_KEYS.has(k)) || o.topicSeparator !== ' ' || typeof o.commands !== 'string') return undefined;
   if (Object.keys(o.hooks ?? {}).some((h) => h !== 'command_not_found')) return undefined;
   // User plugins (oclif reads them from its data dir), a user theme (its config dir).
-  if (existsSync(join(oclifDir(env, 'data', o.dirname), 'package.json'))) return undefined;
+  const [theme, plugins] = oclifUserFiles(env, oclifDirname(pjson));
+  if (existsSync(plugins)) return undefined;
   // src/commands/version.ts with --client: the client line, nothing asked of the cluster.
   if (a.kind === 'version') return `Client Version: ${pjson.version} (node ${process.version}, ${process.platform}/${process.arch})\n`;
-  if (existsSync(join(oclifDir(env, 'config', o.dirname), 'theme.json'))) return undefined;
+  if (existsSync(theme)) return undefined;
   const manifest = readJson<{ version: string; commands: Record<string, Cmd> }>(join(root, 'oclif.manifest.json'));
   if (manifest.version !== pjson.version) return undefined;
   const commands = Object.values(manifest.commands);

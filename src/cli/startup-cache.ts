@@ -13,7 +13,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { oclifUserFiles } from './oclif-dirs.js';
+import { oclifDirname, oclifUserFiles } from './oclif-dirs.js';
 
 const WORD = /^[a-z][a-z0-9-]*$/;
 
@@ -52,8 +52,8 @@ export function startupKey(c: StartupContext): string {
   const pjson = readFileSync(join(c.root, 'package.json'));
   h.text('\0package.json\0').bytes(pjson);
   h.text('\0oclif.manifest.json\0').bytes(readFileSync(join(c.root, 'oclif.manifest.json')));
-  const dirname = (JSON.parse(pjson.toString('utf8')) as { oclif?: { dirname?: string } }).oclif?.dirname;
-  for (const f of dirname ? oclifUserFiles(c.env, dirname) : []) {
+  const dirname = oclifDirname(JSON.parse(pjson.toString('utf8')) as { name: string; oclif?: { dirname?: string } });
+  for (const f of oclifUserFiles(c.env, dirname)) {
     let b: Buffer | undefined;
     try {
       b = readFileSync(f);
