@@ -218,7 +218,11 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       last = report;
       metrics?.reconciled(report);
       void kube?.reportRoutes({ error: globalError, networkErrors: Object.fromEntries([...networkErrors].map(([k, v]) => [k, v.join('; ')])), localNics: new Set(nics.map((n) => n.interfaceName)) });
-      diagnostics.kick();
+      // A pass that changed the kernel is news now; one that found all in place (every pod ADD and
+      // DEL ends in one) is routine, and so is one failing as the last did (its error shows within
+      // kickMinIntervalMs either way).
+      const changed = report.routeOps > 0 || report.shimOps > 0 || (report.repairs ?? 0) > 0 || report.removedTables.length > 0 || report.forwarding.changed === true;
+      diagnostics.kick(changed ? 'change' : 'routine');
       return report;
     };
     // Once stop() has begun no pass starts: the state sources are closing, and a pass over a state
@@ -322,7 +326,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
         void reconcile();
       });
       cleanups.push(unsub);
-      const stopWatch = watchNics(() => void rescan().then((changed): unknown => (changed ? reconcile() : diagnostics.kick())).catch((e: Error) => log({ level: 'error', msg: 'rescan failed', error: e.message })), { intervalMs: opts.resyncMs ?? 60_000 });
+      const stopWatch = watchNics(() => void rescan().then((changed): unknown => (changed ? reconcile() : diagnostics.kick('routine'))).catch((e: Error) => log({ level: 'error', msg: 'rescan failed', error: e.message })), { intervalMs: opts.resyncMs ?? 60_000 });
       cleanups.push(stopWatch);
       // A route, rule or shim of ours removed by someone else is put back at once, not at the resync.
       cleanups.push(watchRoutes(() => void reconcile(), { log }));
