@@ -4,7 +4,7 @@
 // compared (one 4-NIC multi-nic network; four macvlan + host-local single-NIC networks, what the same
 // pod costs without us) and the helpers to run plugins there. Used by add-4nic and concurrent.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeAgent } from '../../test/fakes/agent-server.js';
@@ -201,6 +201,35 @@ export class BenchHost {
 
   get agentPid(): number | undefined {
     return this.real?.pid;
+  }
+
+  /**
+   * CPU the real agent has used so far, in ms (undefined with the fake agent, which runs in the
+   * bench's own process): every thread's run time from /proc/PID/task/TID/schedstat (ns), plus
+   * what its reaped children used (/proc/PID/stat cutime + cstime, clock ticks of 10 ms). Windows
+   * between two readings give the agent's share of a request, which the plugin's process tree
+   * (timedIn) does not hold. `ip netns exec` execs the agent in place, so the PID is node's.
+   */
+  agentCpuMs(): number | undefined {
+    const pid = this.real?.pid;
+    if (this.agentKind !== 'real' || pid === undefined) return undefined;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (!argv.some((a) => a.endsWith('multinic-agent'))) throw new Error(`bench/cni: PID ${pid} runs ${argv.join(' ')}, not the agent`);
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // the thread ended between readdir and read
+      }
+    }
+    // Fields after the ")" of comm: state is field 3, cutime/cstime are 16/17.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const childTicks = Number(f[13]) + Number(f[14]);
+    const ms = ns / 1e6 + childTicks * 10;
+    if (!Number.isFinite(ms)) throw new Error(`bench/cni: no CPU figure for the agent (PID ${pid})`);
+    return ms;
   }
 
   async down(): Promise<void> {

@@ -50,11 +50,17 @@ metadata: {name: multinic-system}
   return { proc, kubeconfig };
 }
 
+/**
+ * MULTINIC_BENCH_AGENT_CPU_PROF=DIR: the agent writes a V8 CPU profile there when it stops (where
+ * its time went in a bench; the profiler itself costs ~40 ms of CPU a second).
+ */
+const cpuProf = process.env.MULTINIC_BENCH_AGENT_CPU_PROF;
+
 /** argv (after `ip netns exec NS`) and env of the agent as the DaemonSet runs it, against `kubeconfig`. */
 export function deployedAgent(node: string, o: { nodeName: string; socket: string; kubeconfig: string; dataDir: string; rtTables: string; extra?: string[]; nodeOptions?: string }): { argv: string[]; env: NodeJS.ProcessEnv } {
   return {
     argv: [node, 'bin/multinic-agent', 'run', '--kube', '--kubeconfig', o.kubeconfig, '--namespace', 'multinic-system', '--node', o.nodeName, '--socket', o.socket, '--data-dir', o.dataDir, '--rt-tables', o.rtTables, ...(o.extra ?? [])],
-    env: { ...process.env, NODE_ENV: 'production', NODE_OPTIONS: o.nodeOptions ?? AGENT_NODE_OPTIONS },
+    env: { ...process.env, NODE_ENV: 'production', NODE_OPTIONS: `${o.nodeOptions ?? AGENT_NODE_OPTIONS}${cpuProf ? ` --cpu-prof --cpu-prof-dir=${cpuProf}` : ''}` },
   };
 }
 
