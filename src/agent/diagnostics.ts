@@ -4,8 +4,8 @@
 // on-demand request carrying a nonce (published with that nonce, which later blocks keep: they were
 // read after the request too). Probes and publishes run one at a time, in order.
 // Routine kicks (a pod came or went, a link event that changed no NIC) are spaced: a probe spawns
-// up to 35 `ip` processes, and under pod churn one per kick kept the agent's event loop in
-// spawn() for a third of the time (100 pods x 4 NICs at once: 17.6 s of 63 s).
+// processes (src/agent/probe.ts), and under pod churn one probe per kick kept the agent's event
+// loop in spawn() for a third of the time (100 pods x 4 NICs at once: 17.6 s of 63 s).
 import { nodeConditions, type NodeCondition } from '../lib/diagnostics/conditions.js';
 import type { NodeDiagnostics } from '../lib/diagnostics/types.js';
 import { canonical } from '../lib/cluster/claim.js';

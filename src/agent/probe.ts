@@ -2,9 +2,9 @@
 // there (routes, rules, shims, links, sysctls, CNI executables, the IPAM journal, pod interfaces)
 // into a ProbeSnapshot; src/lib/diagnostics/node.ts turns it into the published NodeDiagnostics.
 // Read-only, except one request the kernel refuses (the link-kind support test, see kernelSupports).
-// Cost per probe: 3 `ip` processes for the host, file reads, one `ip` per pod netns (at most
-// `maxPodsPerProbe`, round robin; the others keep their last view), and the multi-nic VERSION call
-// only when that file changed.
+// Cost per probe: 5 `ip` processes for the host, file reads, one process reading every pod netns
+// it reads (at most `maxPodsPerProbe`, round robin; the others keep their last view), and the
+// multi-nic VERSION call only when that file changed.
 import { constants as fsc } from 'node:fs';
 import { access, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -249,24 +249,22 @@ export class NodeProber {
     const pick = ids.length <= max ? ids : Array.from({ length: max }, (_, i) => ids[(this.podCursor + i) % ids.length]!);
     this.podCursor = ids.length ? (this.podCursor + pick.length) % ids.length : 0;
     const v6 = new Set(allocations.filter((a) => a.address.includes(':')).map((a) => a.containerID));
-    let next = 0;
-    const worker = async () => {
-      while (next < pick.length) {
-        const id = pick[next++]!;
-        const path = this.o.podNetns(id);
-        if (!path) {
-          this.podViews.delete(id);
-          continue;
-        }
-        if (this.o.podNetnsDenied) {
-          const seen = netnsState(path);
-          this.podViews.set(id, seen === 'gone' ? 'gone' : { error: seen === 'present' ? this.o.podNetnsDenied : unseenNetns(path) });
-          continue;
-        }
-        this.podViews.set(id, await readPodNetns(path, v6.has(id)));
+    const read: Array<{ id: string; path: string }> = [];
+    for (const id of pick) {
+      const path = this.o.podNetns(id);
+      if (!path) {
+        this.podViews.delete(id);
+        continue;
       }
-    };
-    await Promise.all([worker(), worker(), worker(), worker()]);
+      if (this.o.podNetnsDenied) {
+        const seen = netnsState(path);
+        this.podViews.set(id, seen === 'gone' ? 'gone' : { error: seen === 'present' ? this.o.podNetnsDenied : unseenNetns(path) });
+        continue;
+      }
+      read.push({ id, path });
+    }
+    const views = await readPodNetnsMany(read.map((r) => ({ path: r.path, ipv6: v6.has(r.id) })));
+    read.forEach((r, i) => this.podViews.set(r.id, views[i]!));
   }
 }
 
@@ -279,26 +277,91 @@ export const POD_NETNS_MAX_BYTES = 1024 * 1024;
 /** Why a pod netns path the agent cannot see is neither present nor gone (lending.ts netnsState). */
 const unseenNetns = (path: string) => `cannot tell whether the pod netns ${path} exists: the agent sees pod namespaces only in /run/netns (a /proc/<pid> path may be in a PID namespace it does not share)`;
 
-/** One pod netns: links with addresses and the main-table routes, in one `ip -batch` (two for IPv6). */
-export async function readPodNetns(path: string, ipv6: boolean): Promise<PodNetnsView | 'gone' | { error: string }> {
-  const seen = netnsState(path);
-  if (seen === 'gone') return 'gone';
-  if (seen === 'unknown') return { error: unseenNetns(path) };
-  const ref = { path };
+type PodNetnsRead = PodNetnsView | 'gone' | { error: string };
+
+/** One pod netns: links with addresses and the main-table routes (readPodNetnsMany of one). */
+export async function readPodNetns(path: string, ipv6: boolean): Promise<PodNetnsRead> {
+  return (await readPodNetnsMany([{ path, ipv6 }]))[0]!;
+}
+
+// Per pod: `ip -json -batch` of its addresses and main-table routes (and `ip -json -6 route` for
+// IPv6) inside the pod netns, stdout and stderr together, cut at the cap by head, then END with
+// the exit code. The paths are argv (validated at the socket), never part of the script.
+const PODS_SCRIPT = `m=$1; cap=$2; shift 2
+for a do
+  v=\${a%%:*}; p=\${a#*:}
+  printf '\\n%s BEGIN\\n' "$m"
+  { nsenter --net="$p" -- ip -json -batch - <<'EOF'
+addr show
+route show table main
+EOF
+    r=$?
+    if [ "$r" = 0 ] && [ "$v" = 6 ]; then nsenter --net="$p" -- ip -json -6 route show table main; r=$?; fi
+    printf '\\n%s END %s\\n' "$m" "$r"
+  } 2>&1 | head -c "$cap"
+done
+`;
+
+/**
+ * Pod netns views in order, read by one process for all of them: a `spawn()` from the agent costs
+ * its event loop ~10 ms (it forks a process of ~90 MB), so one per pod made a probe of 32 pods a
+ * third of a second, and under pod churn the agent spent a third of its time there. A pod whose
+ * output passes POD_NETNS_MAX_BYTES gets an error naming the cap; the others are unaffected.
+ */
+export async function readPodNetnsMany(pods: ReadonlyArray<{ path: string; ipv6: boolean }>): Promise<PodNetnsRead[]> {
+  const out: PodNetnsRead[] = pods.map(() => 'gone');
+  const todo: number[] = [];
+  pods.forEach((p, i) => {
+    const seen = netnsState(p.path);
+    if (seen === 'unknown') out[i] = { error: unseenNetns(p.path) };
+    else if (seen !== 'gone') todo.push(i);
+  });
+  if (todo.length === 0) return out;
+  // A marker the pods cannot know, so nothing a pod names (an interface, a route) can forge one.
+  const mark = `mnpods-${process.getBuiltinModule('node:crypto').randomBytes(12).toString('hex')}`;
+  const cap = POD_NETNS_MAX_BYTES + mark.length + 16;
+  const argv = [mark, String(cap), ...todo.map((i) => `${pods[i]!.ipv6 ? 6 : 4}:${pods[i]!.path}`)];
+  let stdout: string;
   try {
-    const { stdout } = await run('ip', ['-json', '-batch', '-'], { netns: ref, input: 'addr show\nroute show table main\n', timeoutMs: 5000, maxBytes: POD_NETNS_MAX_BYTES });
-    const parts = stdout.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l) as unknown[]);
-    const addrs = (parts[0] ?? []) as Array<{ ifname: string; addr_info?: Array<{ local?: string; prefixlen?: number }> }>;
-    let routes = (parts[1] ?? []) as Array<{ dst?: string; dev?: string; gateway?: string }>;
-    if (ipv6) routes = routes.concat(await ipJson<{ dst?: string; dev?: string; gateway?: string }>(['-6', 'route', 'show', 'table', 'main'], ref, { maxBytes: POD_NETNS_MAX_BYTES }));
-    return {
-      links: addrs.map((l) => ({ ifname: l.ifname, addrs: (l.addr_info ?? []).filter((a) => a.local).map((a) => `${a.local}/${a.prefixlen}`) })),
-      routes: routes.map((r) => ({ ...(r.dst ? { dst: r.dst } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.gateway ? { gateway: r.gateway } : {}) })),
-    };
+    ({ stdout } = await run('sh', ['-c', PODS_SCRIPT, 'sh', ...argv], { timeoutMs: 5000 + 250 * todo.length, maxBytes: todo.length * (cap + mark.length + 16) + 4096 }));
   } catch (e) {
-    if (netnsState(path) === 'gone') return 'gone';
-    return { error: `cannot read the pod netns ${path}: ${(e as Error).message}` };
+    for (const i of todo) out[i] = netnsState(pods[i]!.path) === 'gone' ? 'gone' : { error: `cannot read the pod netns ${pods[i]!.path}: ${(e as Error).message}` };
+    return out;
   }
+  const sections = stdout.split(`\n${mark} BEGIN\n`).slice(1);
+  todo.forEach((i, k) => {
+    const { path, ipv6 } = pods[i]!;
+    const fail = (why: string): PodNetnsRead => (netnsState(path) === 'gone' ? 'gone' : { error: `cannot read the pod netns ${path}: ${why}` });
+    const sec = sections[k];
+    if (sec === undefined) {
+      out[i] = fail('no answer from its reader');
+      return;
+    }
+    const end = sec.lastIndexOf(`\n${mark} END `);
+    if (end < 0) {
+      out[i] = fail(Buffer.byteLength(sec) >= POD_NETNS_MAX_BYTES ? `ip -json printed more than ${POD_NETNS_MAX_BYTES} bytes; stopped reading it (the cap keeps an unbounded output out of memory)` : 'its reader stopped before the end');
+      return;
+    }
+    const body = sec.slice(0, end);
+    const code = sec.slice(end + mark.length + 6).trim();
+    if (code !== '0') {
+      out[i] = fail(`ip -json: ${body.trim() || `exit code ${code}`}`);
+      return;
+    }
+    type Route = { dst?: string; dev?: string; gateway?: string };
+    try {
+      const parts = body.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l) as unknown[]);
+      const addrs = (parts[0] ?? []) as Array<{ ifname: string; addr_info?: Array<{ local?: string; prefixlen?: number }> }>;
+      const routes = [...((parts[1] ?? []) as Route[]), ...((ipv6 ? (parts[2] ?? []) : []) as Route[])];
+      out[i] = {
+        links: addrs.map((l) => ({ ifname: l.ifname, addrs: (l.addr_info ?? []).filter((a) => a.local).map((a) => `${a.local}/${a.prefixlen}`) })),
+        routes: routes.map((r) => ({ ...(r.dst ? { dst: r.dst } : {}), ...(r.dev ? { dev: r.dev } : {}), ...(r.gateway ? { gateway: r.gateway } : {}) })),
+      };
+    } catch (e) {
+      out[i] = fail(`ip -json printed what is not JSON: ${(e as Error).message}`);
+    }
+  });
+  return out;
 }
 
 /** See NodeProber.kernelSupport. undefined when the answer is neither of the two known refusals. */
