@@ -5,15 +5,20 @@
 // against a baseline run side by side in the same process (structuredClone of the same inventory,
 // an O(n) walk of the same data; and the floor for any planner fed this inventory: JSON.parse of its
 // text), so machine load cancels out. Goal (issue 14): the planner alone at 4096 x 8 <= 100 ms.
-// Usage: node bench/plan/run.mjs [--runs N]   (needs `make build`: runs against dist/)
+// Every size runs on the runtime that ships the planner (the image's and the krew archive's Node 24,
+// scripts/node24.sh: the agent re-plans with it, `plan` runs on it), not on whatever `node` runs
+// this script; --node picks another.
+// Usage: node bench/plan/run.mjs [--runs N] [--node PATH]   (needs `make build`: runs against dist/)
 /* global structuredClone */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(import.meta.url);
 const args = process.argv.slice(2);
-const runs = Number(args[args.indexOf('--runs') + 1] ?? 0) || 7;
+const flag = (k) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
+const runs = Number(flag('--runs')) || 7;
 
 const FAMILIES = {
   ipv4: {
@@ -87,18 +92,20 @@ async function child(family, hosts) {
 }
 
 function main() {
+  const node = flag('--node') ?? execFileSync('bash', [join(dirname(here), '../../scripts/node24.sh')], { encoding: 'utf8' }).trim();
+  const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
   const rows = [];
   const load = [loadavg()];
   for (const family of Object.keys(FAMILIES)) {
     for (const hosts of [1024, 2048, 4096]) {
-      const r = spawnSync(process.execPath, ['--expose-gc', here, '--child', family, String(hosts), '--runs', String(runs)], { encoding: 'utf8' });
+      const r = spawnSync(node, ['--expose-gc', here, '--child', family, String(hosts), '--runs', String(runs)], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`${family} ${hosts}: ${r.stderr}`);
       rows.push(JSON.parse(r.stdout));
     }
   }
   load.push(loadavg());
   const fmt = (n, d = 1) => n.toFixed(d);
-  console.log(`planner scaling on node ${process.version}, CPU ms, median of ${runs} runs per size (plan = nicsOf + validate against inventory + planNetwork + checkPool, as the plan command runs them; replan = planNetwork with the previous CIDR; baseline = structuredClone of the inventory; JSON.parse = of the inventory's text); load ${load.map((l) => l.map((x) => x.toFixed(1)).join(' ')).join(' -> ')}`);
+  console.log(`planner scaling on node ${version}, CPU ms, median of ${runs} runs per size (plan = nicsOf + validate against inventory + planNetwork + checkPool, as the plan command runs them; replan = planNetwork with the previous CIDR; baseline = structuredClone of the inventory; JSON.parse = of the inventory's text); load ${load.map((l) => l.map((x) => x.toFixed(1)).join(' ')).join(' -> ')}`);
   console.log('family  hosts  pools   plan ms  x/doubling  replan ms  x/doubling  baseline ms  plan/baseline  JSON.parse ms  plan/parse  peak RSS MB');
   let prev;
   for (const r of rows) {
