@@ -45,9 +45,57 @@ export async function discoverNics(opts: DiscoverOptions = {}): Promise<Discover
 }
 
 /**
+ * Tells which `ip monitor link address` output is news. A link message that prints exactly as the
+ * last one for the same link is not: every pod attached to a NIC (a macvlan or ipvlan on it, created
+ * in the pod's netns) sends the NIC's own link message again, unchanged, and each one was a
+ * re-scan (three `ip` processes) under pod churn. The first message of a link, a changed one, a
+ * deletion and every address message are news.
+ */
+export class MonitorNews {
+  private readonly last = new Map<string, string>();
+  private partial = '';
+  private block: { key: string; text: string } | undefined;
+
+  /** Feeds a chunk of monitor output; true when it holds news. */
+  feed(chunk: string): boolean {
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop() ?? '';
+    let news = false;
+    for (const line of lines) {
+      if (line === '') continue;
+      if (/^\s/.test(line)) {
+        // A link message's continuation (link/ether ...), or an address's (valid_lft ...).
+        if (this.block) this.block.text += `\n${line}`;
+        continue;
+      }
+      news = this.close() || news;
+      const link = /^(\d+): (\S+?)(@\S+)?: </.exec(line);
+      if (link) this.block = { key: link[1]!, text: line };
+      else {
+        // A deletion (its index may come back as another link), an address message, anything else.
+        const gone = /^Deleted (\d+): /.exec(line);
+        if (gone) this.last.delete(gone[1]!);
+        news = true;
+      }
+    }
+    // A message ends with its chunk (ip writes each one whole); a split one only re-scans once more.
+    return this.close() || news;
+  }
+
+  private close(): boolean {
+    const b = this.block;
+    this.block = undefined;
+    if (!b) return false;
+    if (this.last.get(b.key) === b.text) return false;
+    this.last.set(b.key, b.text);
+    return true;
+  }
+}
+
+/**
  * Calls `onEvent` (debounced by `debounceMs`, but at least once every `maxWaitMs` while events keep
- * coming) whenever `ip monitor link address` reports a change, and every `intervalMs` regardless
- * (monitor lines can be lost if the process is restarted). Returns stop().
+ * coming) whenever `ip monitor link address` reports news (MonitorNews), and every `intervalMs`
+ * regardless (monitor lines can be lost if the process is restarted). Returns stop().
  */
 export function watchNics(onEvent: () => void, opts: { netns?: NetnsRef; debounceMs?: number; maxWaitMs?: number; intervalMs?: number } = {}): () => void {
   let timer: NodeJS.Timeout | undefined;
@@ -73,7 +121,10 @@ export function watchNics(onEvent: () => void, opts: { netns?: NetnsRef; debounc
   const spawnMonitor = () => {
     if (stopped) return;
     child = start('ip', ['monitor', 'link', 'address'], { netns: opts.netns });
-    child.stdout?.on('data', fire);
+    const news = new MonitorNews();
+    child.stdout?.on('data', (c: Buffer) => {
+      if (news.feed(c.toString('utf8'))) fire();
+    });
     // One re-scan once the monitor runs: a change between the caller's first scan (or the previous
     // monitor's exit) and this subscription would otherwise wait for the periodic re-scan (a veth's
     // carrier comes up to a second after `link set up`, so an agent started with its NICs did miss them).

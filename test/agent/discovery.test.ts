@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSysfsFacts } from '../../src/agent/discovery.js';
+import { MonitorNews, readSysfsFacts } from '../../src/agent/discovery.js';
 
 // A fixture sysfs tree shaped like the kernel's: class/net/<if>/device is a relative symlink into
 // devices/; a physical NIC, a virtio NIC (device → .../virtio0 under its PCI function), a veth.
@@ -38,5 +38,34 @@ describe('readSysfsFacts (fixture sysfs tree)', () => {
     ['a link sysfs does not know', 'nope', { speed: 0 }],
   ])('%s', async (_name, ifname, want) => {
     expect(await readSysfsFacts(root, ifname)).toEqual(want);
+  });
+});
+
+// `ip monitor link address` output as the kernel prints it (captured: a macvlan pod attached to
+// eth1 and detached, then eth1's MTU changed, an address added, a link deleted).
+describe('MonitorNews', () => {
+  const eth1 = '2: eth1@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default \n    link/ether be:b1:a6:a1:3e:3c brd ff:ff:ff:ff:ff:ff link-netns mnx-f\n';
+
+  it('a link message printed as the last one for that link is not news; the first, a changed one, an address and a deletion are', () => {
+    const n = new MonitorNews();
+    expect(n.feed(eth1)).toBe(true);
+    expect(n.feed(eth1)).toBe(false);
+    expect(n.feed(eth1 + eth1)).toBe(false);
+    expect(n.feed(eth1.replace('mtu 1500', 'mtu 9000'))).toBe(true);
+    expect(n.feed(eth1.replace('mtu 1500', 'mtu 9000'))).toBe(false);
+    expect(n.feed(eth1.replace('be:b1', 'be:b2').replace('mtu 1500', 'mtu 9000'))).toBe(true);
+    expect(n.feed('2: eth1    inet 10.0.1.5/24 scope global eth1\n       valid_lft forever preferred_lft forever\n')).toBe(true);
+    expect(n.feed('Deleted 2: eth1@if2: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \n    link/ether be:b1:a6:a1:3e:3c brd ff:ff:ff:ff:ff:ff\n')).toBe(true);
+    // After a deletion, the index is a new link: its first message is news again.
+    expect(n.feed(eth1)).toBe(true);
+  });
+
+  it('keeps a line split across chunks, and another link in the same chunk is its own news', () => {
+    const n = new MonitorNews();
+    expect(n.feed(eth1)).toBe(true);
+    const eth2 = eth1.replaceAll('eth1', 'eth2').replace('2: ', '3: ');
+    expect(n.feed(eth2.slice(0, 20))).toBe(false);
+    expect(n.feed(eth2.slice(20) + eth1)).toBe(true);
+    expect(n.feed(eth1 + eth2)).toBe(false);
   });
 });

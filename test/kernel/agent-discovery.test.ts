@@ -5,6 +5,7 @@ import { privileged } from '../helpers/privileged.js';
 import { NetnsLab } from '../agent/helpers/netns.js';
 import { bundleAgent } from '../agent/helpers/bundle.js';
 import { discoverNics, watchNics } from '../../src/agent/discovery.js';
+import { start } from '../../src/host/exec.js';
 
 describe.skipIf(!privileged.ok)(`agent discovery in a netns ${privileged.reason}`, () => {
   const lab = new NetnsLab('mnagd');
@@ -105,6 +106,40 @@ describe.skipIf(!privileged.ok)(`agent discovery in a netns ${privileged.reason}
       expect(nics.map((n) => `${n.interfaceName}=${n.netAddress}/${n.mtu}`)).toEqual(['eth1=10.0.1.0/24/9000', 'eth2=10.0.2.0/24/1400', 'eth3=10.0.4.0/24/1500']);
     } finally {
       stop();
+    }
+  });
+
+  it('watchNics does not re-scan for pods attached to a NIC: the NIC resends its link message unchanged', async () => {
+    // The reference macvlan plugin, as a pod's delegate: each ADD and DEL on eth2 makes the kernel
+    // send eth2's link message again, unchanged, in the host netns.
+    const pod = await lab.netns('pod');
+    const conf = JSON.stringify({ cniVersion: '1.0.0', name: 'mnagd', type: 'macvlan', master: 'eth2', mode: 'bridge', ipam: { type: 'static', addresses: [{ address: '10.0.2.77/24' }] } });
+    const cni = (cmd: string) => lab.exec(host, '/usr/lib/cni/macvlan', [], { input: conf, env: { ...process.env, CNI_COMMAND: cmd, CNI_CONTAINERID: 'mnagd1', CNI_NETNS: `/run/netns/${pod}`, CNI_IFNAME: 'net1', CNI_PATH: '/usr/lib/cni' } });
+    const seen: string[] = [];
+    const monitor = start('ip', ['monitor', 'link'], { netns: { name: host } });
+    monitor.stdout?.on('data', (c: Buffer) => seen.push(c.toString()));
+    let events = 0;
+    const stop = watchNics(() => events++, { netns: { name: host }, debounceMs: 50, intervalMs: 3_600_000 });
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      const before = events;
+      for (let i = 0; i < 5; i++) {
+        await cni('ADD');
+        await cni('DEL');
+        await new Promise((r) => setTimeout(r, 120));
+      }
+      await new Promise((r) => setTimeout(r, 400));
+      // The kernel did send them (else this test shows nothing), and at most the first was news.
+      expect(seen.join('').split('\n').filter((l) => /^\d+: eth2@/.test(l)).length).toBeGreaterThanOrEqual(5);
+      expect(events - before).toBeLessThanOrEqual(1);
+      // A real change is still news.
+      const mid = events;
+      await lab.ip(host, ['link set eth2 mtu 1300']);
+      await expect.poll(() => events, { timeout: 3000 }).toBeGreaterThan(mid);
+    } finally {
+      stop();
+      monitor.kill();
+      await lab.ip(host, ['link set eth2 mtu 1400']);
     }
   });
 });
