@@ -7,6 +7,8 @@
 // is the shipped executable (build/cni/multi-nic, make cni); the agent is the real one as deployed
 // (Node 24, bin/multinic-agent run --kube against the API stand-in, journal fsync and IPPool mirror
 // included) or, with --agent fake, test/fakes/agent-server.ts serving from this process.
+// CPU is the plugin's process tree (timedIn) and, with the real agent, the agent's own CPU over the
+// same window (BenchHost.agentCpuMs): the ADD goal is judged on both, as the goal reads.
 //
 //   bash bench/cni/run.sh [add-4nic] [--runs 20] [--plugin build/cni/multi-nic] [--agent real|fake]
 // Needs root, /usr/lib/cni and the built plugin. Prints a JSON report (also build/bench/cni-add-4nic.json).
