@@ -112,11 +112,6 @@ try {
   });
   void probe;
   await baselineOnce(-1);
-  // The agent with nothing asked of it, for 2 s: its background rate.
-  const idle0 = bed.agentCpuMs();
-  await new Promise((r) => setTimeout(r, 2000));
-  const idle = agentDelta(idle0);
-  if (idle !== undefined) agentIdleMsPerS = idle / 2;
   for (let i = 0; i < runs; i++) {
     // Rotate the order each iteration so drift on the shared machine hits every variant alike.
     const order = [() => oursOnce(i, false), () => baselineOnce(i), () => oursOnce(i, true)];
@@ -129,6 +124,11 @@ try {
       if (r.agentAfterMs !== undefined) afters[names[j]!].push(r.agentAfterMs);
     }
   }
+  // The agent with nothing asked of it, for 2 s after the runs (its first seconds are JIT work).
+  const idle0 = bed.agentCpuMs();
+  await new Promise((r) => setTimeout(r, 2000));
+  const idle = agentDelta(idle0);
+  if (idle !== undefined) agentIdleMsPerS = idle / 2;
 } finally {
   load.push(loadavg());
   await bed.down();
