@@ -8,17 +8,20 @@
 // Every size runs on the runtime that ships the planner (the image's and the krew archive's Node 24,
 // scripts/node24.sh: the agent re-plans with it, `plan` runs on it), not on whatever `node` runs
 // this script; --node picks another.
-// Usage: node bench/plan/run.mjs [--runs N] [--node PATH]   (needs `make build`: runs against dist/)
+// --against DIR: every size also runs DIR's planner (another built checkout, e.g. main's), right
+// after this one's, and the ratios of the two are printed.
+// Usage: node bench/plan/run.mjs [--runs N] [--node PATH] [--against DIR]   (needs `make build`: runs against dist/)
 /* global structuredClone */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = fileURLToPath(import.meta.url);
 const args = process.argv.slice(2);
 const flag = (k) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
 const runs = Number(flag('--runs')) || 7;
+const against = flag('--against');
 
 const FAMILIES = {
   ipv4: {
@@ -33,10 +36,11 @@ const FAMILIES = {
 };
 
 async function child(family, hosts) {
-  const { validateNetwork, validateNetworkForInventory } = await import('../../dist/lib/network.js');
-  const { planNetwork } = await import('../../dist/lib/plan/index.js');
-  const { checkPool } = await import('../../dist/lib/pool-check.js');
-  const { nicsOf } = await import('../../dist/lib/inventory.js');
+  const dist = process.env.MULTINIC_PLAN_BENCH_DIST ? pathToFileURL(`${process.env.MULTINIC_PLAN_BENCH_DIST}/`).href : new URL('../../dist/', import.meta.url).href;
+  const { validateNetwork, validateNetworkForInventory } = await import(`${dist}lib/network.js`);
+  const { planNetwork } = await import(`${dist}lib/plan/index.js`);
+  const { checkPool } = await import(`${dist}lib/pool-check.js`);
+  const { nicsOf } = await import(`${dist}lib/inventory.js`);
   const f = FAMILIES[family];
   const inventory = [];
   for (let i = 0; i < hosts; i++) {
@@ -98,9 +102,15 @@ function main() {
   const load = [loadavg()];
   for (const family of Object.keys(FAMILIES)) {
     for (const hosts of [1024, 2048, 4096]) {
-      const r = spawnSync(node, ['--expose-gc', here, '--child', family, String(hosts), '--runs', String(runs)], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`${family} ${hosts}: ${r.stderr}`);
-      rows.push(JSON.parse(r.stdout));
+      const once = (distDir) => {
+        const env = distDir ? { ...process.env, MULTINIC_PLAN_BENCH_DIST: distDir } : process.env;
+        const r = spawnSync(node, ['--expose-gc', here, '--child', family, String(hosts), '--runs', String(runs)], { encoding: 'utf8', env });
+        if (r.status !== 0) throw new Error(`${family} ${hosts}${distDir ? ` (${distDir})` : ''}: ${r.stderr}`);
+        return JSON.parse(r.stdout);
+      };
+      const row = once();
+      if (against) row.other = once(join(against, 'dist'));
+      rows.push(row);
     }
   }
   load.push(loadavg());
@@ -127,6 +137,11 @@ function main() {
       ].join(' '),
     );
     prev = r;
+  }
+  if (against) {
+    console.log(`against ${against} (its planner right after this one's, same runtime): CPU of this checkout / CPU of that one`);
+    console.log('family  hosts  plan x  replan x');
+    for (const r of rows) console.log([r.family.padEnd(6), String(r.hosts).padStart(5), fmt(r.planMs / r.other.planMs, 2).padStart(7), fmt(r.replanMs / r.other.replanMs, 2).padStart(9)].join(' '));
   }
   for (const r of rows.filter((x) => x.hosts === 4096)) console.log(`goal: ${r.family} planner alone at 4096 x 8 <= 100 ms: ${fmt(r.planMs)} ms, ${r.planMs <= 100 ? 'met' : 'not met'}`);
 }
