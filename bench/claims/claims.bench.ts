@@ -238,7 +238,10 @@ interface Run {
 
 /** Spawns a claimer process; resolves `ready` on its READY line and `result` on its JSON line. */
 function spawnChild(argv: string[]): { proc: ChildProcess; ready: Promise<void>; result: Promise<ChildResult> } {
-  const c = spawn(process.execPath, [...process.execArgv, process.argv[1] ?? '', '--child', ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // CLAIMER_NODE_ARGS: node flags for the claimers only (the agents' runtime flags, e.g. the
+  // DaemonSet's NODE_OPTIONS), not for the stand-in in this process.
+  const claimerArgs = (process.env.CLAIMER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const c = spawn(process.execPath, [...process.execArgv, ...claimerArgs, process.argv[1] ?? '', '--child', ...argv], { stdio: ['pipe', 'pipe', 'inherit'] });
   let onReady: () => void = () => undefined;
   const ready = new Promise<void>((r) => (onReady = r));
   const result = new Promise<ChildResult>((resolve, reject) => {

@@ -5,6 +5,7 @@
 #     [--watchers 2] [--designs cidr,claims] [--keep KUBECONFIG]
 # BENCH_NODE_ARGS is passed to node in the bench and its claimer processes, e.g.
 #   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (one .cpuprofile per process).
+# CLAIMER_NODE_ARGS is passed to the claimer processes only (the agents' flags, not the stand-in's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="$(mktemp -d)"
