@@ -3,9 +3,9 @@
 // agent noticed (published only when something besides observedAt changed), and at once on an
 // on-demand request carrying a nonce (published with that nonce, which later blocks keep: they were
 // read after the request too). Probes and publishes run one at a time, in order.
-// Routine kicks (a pod came or went, a link event that changed no NIC) are spaced: a probe spawns
-// processes (src/agent/probe.ts), and under pod churn one probe per kick kept the agent's event
-// loop in spawn() for a third of the time (100 pods x 4 NICs at once: 17.6 s of 63 s).
+// Routine kicks (a link event that changed no NIC: every pod attached to a NIC makes one) are
+// spaced: a probe spawns processes (src/agent/probe.ts), and under pod churn they added to the
+// probe each pod's ADD and DEL asks for (a change: its allocations are published with it).
 import { nodeConditions, type NodeCondition } from '../lib/diagnostics/conditions.js';
 import type { NodeDiagnostics } from '../lib/diagnostics/types.js';
 import { canonical } from '../lib/cluster/claim.js';
@@ -78,8 +78,9 @@ export class DiagnosticsLoop {
   }
 
   /**
-   * A probe soon; published only when the result changed. `change` (a repair, a release, a health
-   * round): after kickDelayMs. `routine` (pod churn, a link event that changed no NIC): also no
+   * A probe soon; published only when the result changed. `change` (a reconcile after a pod's ADD
+   * or DEL or a repair, a release, a health round): after kickDelayMs. `routine` (a link event that
+   * changed no NIC): also no
    * sooner than kickMinIntervalMs after the last probe began. Kicks while one is pending join it,
    * and a change brings a pending routine probe forward.
    */

@@ -218,11 +218,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       last = report;
       metrics?.reconciled(report);
       void kube?.reportRoutes({ error: globalError, networkErrors: Object.fromEntries([...networkErrors].map(([k, v]) => [k, v.join('; ')])), localNics: new Set(nics.map((n) => n.interfaceName)) });
-      // A pass that changed the kernel is news now; one that found all in place (every pod ADD and
-      // DEL ends in one) is routine, and so is one failing as the last did (its error shows within
-      // kickMinIntervalMs either way).
-      const changed = report.routeOps > 0 || report.shimOps > 0 || (report.repairs ?? 0) > 0 || report.removedTables.length > 0 || report.forwarding.changed === true;
-      diagnostics.kick(changed ? 'change' : 'routine');
+      diagnostics.kick();
       return report;
     };
     // Once stop() has begun no pass starts: the state sources are closing, and a pass over a state
@@ -261,7 +257,13 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       state: status,
       log,
       ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
-      ...(mx ? { onRequest: (verb, code, seconds) => mx.request(verb, code, seconds) } : {}),
+      onRequest: (verb, code, seconds) => {
+        mx?.request(verb, code, seconds);
+        // The allocations changed (or may have): published within kickDelayMs, as `doctor
+        // --timeout 0` and ipam-mirror compare them with the IPPool mirror. This used to come
+        // by chance, from the NIC's link message each attachment resends (MonitorNews drops those).
+        if (verb !== 'lookup') diagnostics.kick();
+      },
     });
     cleanups.push(() => server.close());
     // Continuous self-check on the real paths (src/agent/selfcheck.ts): probes and a metric.
