@@ -136,6 +136,7 @@ try {
 
 // CPU: the mean over the runs (a per-run CPU figure has 1 ms resolution; the mean keeps outliers in).
 const mean = (xs: number[]): number => xs.reduce((n, x) => n + x, 0) / xs.length;
+const cpuMean = (xs: Sample[]): number => mean(xs.map((x) => x.cpuMs));
 const agentMean = (xs: Sample[]): number | undefined => (xs.every((x) => x.agentMs !== undefined) ? mean(xs.map((x) => x.agentMs as number)) : undefined);
 const stat = (xs: Sample[]) => {
   const wall = xs.map((x) => x.wallMs);
@@ -144,12 +145,12 @@ const stat = (xs: Sample[]) => {
     wallMedianMs: +q(wall, 0.5).toFixed(1),
     wallP90Ms: +q(wall, 0.9).toFixed(1),
     wallMinMs: +Math.min(...wall).toFixed(1),
-    cpuMeanMs: +mean(xs.map((x) => x.cpuMs)).toFixed(1),
-    ...(agent === undefined ? {} : { agentCpuMeanMs: +agent.toFixed(1), cpuWithAgentMeanMs: +(mean(xs.map((x) => x.cpuMs)) + agent).toFixed(1) }),
+    cpuMeanMs: +cpuMean(xs).toFixed(1),
+    ...(agent === undefined ? {} : { agentCpuMeanMs: +agent.toFixed(1), cpuWithAgentMeanMs: +(cpuMean(xs) + agent).toFixed(1) }),
   };
 };
 const ratio = (set: Record<Variant, Sample[]>, a: Variant, b: Variant, f: 'wallMs' | 'cpuMs'): number => {
-  const m = (xs: Sample[]) => (f === 'cpuMs' ? mean(xs.map((x) => x.cpuMs)) : q(xs.map((x) => x[f]), 0.5));
+  const m = (xs: Sample[]) => (f === 'cpuMs' ? cpuMean(xs) : q(xs.map((x) => x[f]), 0.5));
   return +(m(set[a]) / m(set[b])).toFixed(2);
 };
 const ratios = (set: Record<Variant, Sample[]>) => {
@@ -158,7 +159,7 @@ const ratios = (set: Record<Variant, Sample[]>) => {
     wallOursVsBaseline: ratio(set, 'ours', 'baseline', 'wallMs'),
     cpuOursVsBaseline: ratio(set, 'ours', 'baseline', 'cpuMs'),
     // The plugin's process tree and the agent's share of the request, against the baseline's tree.
-    ...(agent === undefined ? {} : { cpuWithAgentVsBaseline: +((mean(set.ours.map((x) => x.cpuMs)) + agent) / mean(set.baseline.map((x) => x.cpuMs))).toFixed(2) }),
+    ...(agent === undefined ? {} : { cpuWithAgentVsBaseline: +((cpuMean(set.ours) + agent) / cpuMean(set.baseline)).toFixed(2) }),
     wallSequentialVsBaseline: ratio(set, 'oursSequential', 'baseline', 'wallMs'),
     wallParallelVsSequential: ratio(set, 'ours', 'oursSequential', 'wallMs'),
   };
@@ -171,8 +172,8 @@ const real = afters.ours.length === runs && afters.baseline.length === runs;
 const pod = real
   ? (() => {
       const after = mean(afters.ours) - mean(afters.baseline);
-      const ours = mean(samples.ours.map((x) => x.cpuMs)) + mean(dels.ours.map((x) => x.cpuMs)) + (agentMean(samples.ours) ?? 0) + (agentMean(dels.ours) ?? 0) + after;
-      const base = mean(samples.baseline.map((x) => x.cpuMs)) + mean(dels.baseline.map((x) => x.cpuMs));
+      const ours = cpuMean(samples.ours) + cpuMean(dels.ours) + (agentMean(samples.ours) ?? 0) + (agentMean(dels.ours) ?? 0) + after;
+      const base = cpuMean(samples.baseline) + cpuMean(dels.baseline);
       return { agentIdleCpuMsPerS: agentIdleMsPerS === undefined ? undefined : +agentIdleMsPerS.toFixed(1), agentAfterDelMs: +after.toFixed(1), agentBackgroundMs: +mean(afters.baseline).toFixed(1), windowMs: SETTLE_MS, oursCpuMs: +ours.toFixed(1), baselineCpuMs: +base.toFixed(1), cpuRatio: +(ours / base).toFixed(2) };
     })()
   : undefined;

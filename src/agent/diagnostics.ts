@@ -78,11 +78,11 @@ export class DiagnosticsLoop {
   }
 
   /**
-   * A probe soon; published only when the result changed. `change` (a reconcile after a pod's ADD
-   * or DEL or a repair, a release, a health round): after kickDelayMs. `routine` (a link event that
-   * changed no NIC): also no
-   * sooner than kickMinIntervalMs after the last probe began. Kicks while one is pending join it,
-   * and a change brings a pending routine probe forward.
+   * A probe soon; published only when the result changed. `change` (a pod's ADD, DEL or GC, a
+   * reconcile, a repair, a release, a health round): after kickDelayMs. `routine` (a link event
+   * that changed no NIC): after kickDelayMs and no sooner than kickMinIntervalMs after the last
+   * probe began. Kicks while one is pending join it, and a change brings a pending routine probe
+   * forward.
    */
   kick(why: 'change' | 'routine' = 'change'): void {
     if (this.stopped) return;
