@@ -30,7 +30,7 @@ import {
   type SysctlPath,
 } from '../lib/diagnostics/node.js';
 import type { NodeDiagnostics, RepairRecord } from '../lib/diagnostics/types.js';
-import { CommandError, ipJson, run, type NetnsRef } from '../host/exec.js';
+import { CommandError, ipJsonMany, run, type NetnsRef } from '../host/exec.js';
 import { netnsState } from './lending.js';
 import { isHealthHolder } from '../lib/diagnostics/health.js';
 
@@ -119,13 +119,21 @@ export class NodeProber {
     const lent = this.o.lent?.() ?? {};
     // The health check's test address (src/agent/health.ts) lives for one attachment; it is no pod's.
     const allocations = this.o.ipam.list().filter((a) => !isHealthHolder(a));
-    const linksRead = soft('links (ip -json -d addr show)', ipJson<IpAddrLink>(['-d', 'addr', 'show'], this.o.netns), []);
+    // The host's links, rules and routes from one process (ipJsonMany), each read failing alone.
+    const host = ipJsonMany([['-d', 'addr', 'show'], ['-4', 'rule', 'show'], ['-6', 'rule', 'show'], ['-4', 'route', 'show', 'table', 'all'], ['-6', 'route', 'show', 'table', 'all']], this.o.netns);
+    const hostRead = <T>(...at: number[]): Promise<T[]> =>
+      host.then((r) => at.flatMap((i) => {
+        const x = r[i]!;
+        if (x instanceof Error) throw x;
+        return x as T[];
+      }));
+    const linksRead = soft('links (ip -json -d addr show)', hostRead<IpAddrLink>(0), []);
     // The sysctls are per NIC, and which NICs to report depends on the links' addresses.
     const sysctlsRead = linksRead.then((l) => this.readSysctls(sysctlsToRead(nicsToProbe(networks, this.o.hostName, discovered, Object.keys(lent), l))));
     const [links, rules, routes, tableIds, sysctls, binaries, kernelSupport] = await Promise.all([
       linksRead,
-      soft('policy rules', Promise.all([ipJson<IpRule>(['-4', 'rule', 'show'], this.o.netns), ipJson<IpRule>(['-6', 'rule', 'show'], this.o.netns)]).then(([a, b]) => [...a, ...b]), []),
-      soft('routes', Promise.all([ipJson<IpTableRoute>(['-4', 'route', 'show', 'table', 'all'], this.o.netns), ipJson<IpTableRoute>(['-6', 'route', 'show', 'table', 'all'], this.o.netns)]).then(([a, b]) => [...a, ...b]), []),
+      soft('policy rules', hostRead<IpRule>(1, 2), []),
+      soft('routes', hostRead<IpTableRoute>(3, 4), []),
       soft(`routing tables (${this.o.rtTablesPath})`, readFile(this.o.rtTablesPath, 'utf8').then((t) => Object.fromEntries(parseRtTables(t).map((e) => [e.name, e.id]))), {} as Record<string, number>),
       sysctlsRead,
       this.readBinaries(networks),
