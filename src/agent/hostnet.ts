@@ -5,7 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { IpRule, IpTableRoute, RouteOp } from '../lib/agent/route-diff.js';
 import { routeOpsToBatch } from '../lib/agent/route-diff.js';
 import { batchIfNameProblem } from '../lib/cni/names.js';
-import { ipBatch, ipJson, ipJsonMany, run, type NetnsRef } from '../host/exec.js';
+import { ipAnswer, ipBatch, ipJson, ipJsonMany, run, type NetnsRef } from '../host/exec.js';
 
 /** A link as the shim reconciler sees it. */
 export interface HostLink {
@@ -103,10 +103,7 @@ export class IpHostNetwork implements HostNetwork {
   /** IPv4 and IPv6 rules (`ip rule show` lists only IPv4). */
   async rules(): Promise<IpRule[]> {
     const both = await ipJsonMany<IpRule>([['-4', 'rule', 'show'], ['-6', 'rule', 'show']], this.netns);
-    return both.flatMap((x) => {
-      if (x instanceof Error) throw x;
-      return x;
-    });
+    return both.flatMap(ipAnswer);
   }
 
   /** IPv4 and IPv6 routes of one table. */

@@ -30,7 +30,7 @@ import {
   type SysctlPath,
 } from '../lib/diagnostics/node.js';
 import type { NodeDiagnostics, RepairRecord } from '../lib/diagnostics/types.js';
-import { CommandError, ipJsonMany, run, type NetnsRef } from '../host/exec.js';
+import { CommandError, frameMark, ipAnswer, ipJsonMany, readFrames, run, type NetnsRef } from '../host/exec.js';
 import { netnsState } from './lending.js';
 import { isHealthHolder } from '../lib/diagnostics/health.js';
 
@@ -121,12 +121,7 @@ export class NodeProber {
     const allocations = this.o.ipam.list().filter((a) => !isHealthHolder(a));
     // The host's links, rules and routes from one process (ipJsonMany), each read failing alone.
     const host = ipJsonMany([['-d', 'addr', 'show'], ['-4', 'rule', 'show'], ['-6', 'rule', 'show'], ['-4', 'route', 'show', 'table', 'all'], ['-6', 'route', 'show', 'table', 'all']], this.o.netns);
-    const hostRead = <T>(...at: number[]): Promise<T[]> =>
-      host.then((r) => at.flatMap((i) => {
-        const x = r[i]!;
-        if (x instanceof Error) throw x;
-        return x as T[];
-      }));
+    const hostRead = <T>(...at: number[]): Promise<T[]> => host.then((r) => at.flatMap((i) => ipAnswer(r[i]!) as T[]));
     const linksRead = soft('links (ip -json -d addr show)', hostRead<IpAddrLink>(0), []);
     // The sysctls are per NIC, and which NICs to report depends on the links' addresses.
     const sysctlsRead = linksRead.then((l) => this.readSysctls(sysctlsToRead(nicsToProbe(networks, this.o.hostName, discovered, Object.keys(lent), l))));
@@ -325,8 +320,7 @@ export async function readPodNetnsMany(pods: ReadonlyArray<{ path: string; ipv6:
     else if (seen !== 'gone') todo.push(i);
   });
   if (todo.length === 0) return out;
-  // A marker the pods cannot know, so nothing a pod names (an interface, a route) can forge one.
-  const mark = `mnpods-${process.getBuiltinModule('node:crypto').randomBytes(12).toString('hex')}`;
+  const mark = frameMark('mnpods');
   const cap = POD_NETNS_MAX_BYTES + mark.length + 16;
   const argv = [mark, String(cap), ...todo.map((i) => `${pods[i]!.ipv6 ? 6 : 4}:${pods[i]!.path}`)];
   let stdout: string;
@@ -336,22 +330,20 @@ export async function readPodNetnsMany(pods: ReadonlyArray<{ path: string; ipv6:
     for (const i of todo) out[i] = netnsState(pods[i]!.path) === 'gone' ? 'gone' : { error: `cannot read the pod netns ${pods[i]!.path}: ${(e as Error).message}` };
     return out;
   }
-  const sections = stdout.split(`\n${mark} BEGIN\n`).slice(1);
+  const frames = readFrames(stdout, mark);
   todo.forEach((i, k) => {
     const { path, ipv6 } = pods[i]!;
     const fail = (why: string): PodNetnsRead => (netnsState(path) === 'gone' ? 'gone' : { error: `cannot read the pod netns ${path}: ${why}` });
-    const sec = sections[k];
-    if (sec === undefined) {
+    const frame = frames[k];
+    if (frame === undefined) {
       out[i] = fail('no answer from its reader');
       return;
     }
-    const end = sec.lastIndexOf(`\n${mark} END `);
-    if (end < 0) {
-      out[i] = fail(Buffer.byteLength(sec) >= POD_NETNS_MAX_BYTES ? `ip -json printed more than ${POD_NETNS_MAX_BYTES} bytes; stopped reading it (the cap keeps an unbounded output out of memory)` : 'its reader stopped before the end');
+    const { body, code } = frame;
+    if (code === undefined) {
+      out[i] = fail(Buffer.byteLength(body) >= POD_NETNS_MAX_BYTES ? `ip -json printed more than ${POD_NETNS_MAX_BYTES} bytes; stopped reading it (the cap keeps an unbounded output out of memory)` : 'its reader stopped before the end');
       return;
     }
-    const body = sec.slice(0, end);
-    const code = sec.slice(end + mark.length + 6).trim();
     if (code !== '0') {
       out[i] = fail(`ip -json: ${body.trim() || `exit code ${code}`}`);
       return;

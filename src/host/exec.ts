@@ -68,11 +68,31 @@ export async function ipJson<T = unknown>(args: string[], netns?: NetnsRef, opts
   return text ? (JSON.parse(text) as T[]) : [];
 }
 
+/**
+ * A marker that frames the outputs of several commands in one process's stdout. It is random, so
+ * nothing a command prints (an interface name, a pod's route) can forge one.
+ */
+export function frameMark(prefix: string): string {
+  return `${prefix}-${process.getBuiltinModule('node:crypto').randomBytes(12).toString('hex')}`;
+}
+
+/**
+ * The sections of a stdout that a shell framed as `\n<mark> BEGIN\n<body>\n<mark> END <code>\n`, in
+ * order. A section whose END is missing (the shell stopped, or a cap cut it) has no `code`, and
+ * its body is all that came.
+ */
+export function readFrames(stdout: string, mark: string): Array<{ body: string; code?: string }> {
+  return stdout.split(`\n${mark} BEGIN\n`).slice(1).map((sec) => {
+    const end = sec.lastIndexOf(`\n${mark} END `);
+    return end < 0 ? { body: sec } : { body: sec.slice(0, end), code: sec.slice(end + mark.length + 6).trim() };
+  });
+}
+
 /** What one `ip` command word may be in ipJsonMany: options, objects, table ids, prefixes. */
 const IP_WORD = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$|^-[A-Za-z0-9]{1,16}$/;
 
 // One shell runs each command (its words are one argv item, split by the shell with globbing off)
-// and frames its output with a marker and its exit code.
+// and frames its output with a marker and its exit code (readFrames).
 const IP_MANY_SCRIPT = `m=$1; shift; set -f
 for c do
   printf '\\n%s BEGIN\\n' "$m"
@@ -83,27 +103,27 @@ done
 
 /**
  * `ip -json` of several commands in one process, in order: each answer is its parsed output, or the
- * CommandError it failed with (the others are unaffected). A `spawn()` from the agent blocks its
- * event loop for the fork of a ~90 MB process; one shell that forks each `ip` costs that once.
- * The words are code's own (options, objects, table numbers), checked against IP_WORD; anything
- * else is refused before a process starts. Rejects only when the shell itself fails.
+ * CommandError it failed with (the others are unaffected; ipAnswer throws it). A `spawn()` from the
+ * agent blocks its event loop for the fork of a ~90 MB process; one shell that forks each `ip`
+ * costs that once. The words are code's own (options, objects, table numbers), checked against
+ * IP_WORD; anything else is refused before a process starts. Rejects only when the shell itself
+ * fails.
  */
 export async function ipJsonMany<T = unknown>(cmds: string[][], netns?: NetnsRef, opts: { maxBytes?: number } = {}): Promise<Array<T[] | CommandError>> {
   for (const c of cmds) {
     const bad = c.find((w) => !IP_WORD.test(w));
     if (c.length === 0 || bad !== undefined) throw new Error(`ipJsonMany: ${JSON.stringify(bad ?? '')} in ip ${c.join(' ')} is not an ip command word`);
   }
-  const mark = `mnip-${process.getBuiltinModule('node:crypto').randomBytes(12).toString('hex')}`;
+  const mark = frameMark('mnip');
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024 * Math.max(1, cmds.length);
   const { stdout } = await run('sh', ['-c', IP_MANY_SCRIPT, 'sh', mark, ...cmds.map((c) => c.join(' '))], { netns, maxBytes });
-  const sections = stdout.split(`\n${mark} BEGIN\n`).slice(1);
+  const frames = readFrames(stdout, mark);
   return cmds.map((c, i) => {
-    const argv = [...inNetns(netns, 'ip', ['-json', ...c])];
-    const sec = sections[i];
-    const end = sec === undefined ? -1 : sec.lastIndexOf(`\n${mark} END `);
-    if (sec === undefined || end < 0) return new CommandError(argv, null, 'no answer from its shell');
-    const body = sec.slice(0, end).trim();
-    const code = Number(sec.slice(end + mark.length + 6).trim());
+    const argv = inNetns(netns, 'ip', ['-json', ...c]);
+    const f = frames[i];
+    if (f?.code === undefined) return new CommandError(argv, null, 'no answer from its shell');
+    const body = f.body.trim();
+    const code = Number(f.code);
     if (code !== 0) return new CommandError(argv, Number.isInteger(code) ? code : null, body, '');
     try {
       return body ? (JSON.parse(body) as T[]) : [];
@@ -111,6 +131,12 @@ export async function ipJsonMany<T = unknown>(cmds: string[][], netns?: NetnsRef
       return new CommandError(argv, 0, `printed what is not JSON: ${(e as Error).message}`, body.slice(0, 300));
     }
   });
+}
+
+/** One ipJsonMany answer: its output, or the CommandError it failed with, thrown. */
+export function ipAnswer<T>(x: T[] | CommandError): T[] {
+  if (x instanceof CommandError) throw x;
+  return x;
 }
 
 /**
