@@ -3,10 +3,11 @@
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { CniCode, CniError } from '../lib/cni/errors.js';
 import { createAgentClient } from './agent-client.js';
-import { invokePlugin } from './plugin-exec.js';
+import { createInvokePlugin, type InvokePlugin } from './plugin-exec.js';
 import { deleteLink, readNetns } from './netns.js';
 import { createHandlers } from './plugin.js';
 import { dispatch, type CniIo } from './skel.js';
+import { fileVersionMemory, versionDirFrom } from './version-memory.js';
 
 /**
  * The runtime writes the config into a pipe and closes it: one blocking read is the fast path (no
@@ -62,6 +63,19 @@ function agentWait(v: string | undefined): { agentWaitMs?: () => number } {
   };
 }
 
+/**
+ * The delegate runner, remembering delegates' VERSION answers on the host (src/cni/version-memory.ts)
+ * so that an ADD or DEL does not ask a delegate VERSION again each time. A bad
+ * MULTINIC_CNI_VERSION_DIR fails each delegate call with the CNI error naming it.
+ */
+function delegateRunner(v: string | undefined): InvokePlugin {
+  const { dir, error } = versionDirFrom(v);
+  if (error) {
+    return () => Promise.reject(error);
+  }
+  return createInvokePlugin(dir ? fileVersionMemory(dir) : undefined);
+}
+
 export async function main(): Promise<number> {
   const io: CniIo = {
     env: process.env,
@@ -74,7 +88,7 @@ export async function main(): Promise<number> {
       checkAgentSocket(socketPath);
       return createAgentClient({ socketPath });
     },
-    invoke: invokePlugin,
+    invoke: delegateRunner(process.env['MULTINIC_CNI_VERSION_DIR']),
     readNetns,
     netnsExists: (p) => existsSync(p),
     deleteLink,

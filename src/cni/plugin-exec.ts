@@ -8,6 +8,7 @@ import { CniCode, CniError } from '../lib/cni/errors.js';
 import { cniPathEntryProblem, pluginNameProblem } from '../lib/cni/names.js';
 import { formatResult, parseResult } from '../lib/cni/result.js';
 import { negotiateVersion } from '../lib/cni/version.js';
+import { binaryStamp, versionList, type VersionMemory } from './version-memory.js';
 
 /** A delegate answered with a CNI error object (or garbage); `code`/`msg` are the delegate's. */
 export class DelegateError extends Error {
@@ -77,55 +78,97 @@ function runBinary(path: string, env: NodeJS.ProcessEnv, stdin: string, timeoutM
 
 const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' });
 
-/**
- * The CNI versions a plugin binary supports, from its VERSION answer; undefined when it gives none
- * (then the config's version is passed unchanged and the plugin itself refuses what it cannot do).
- * Asked once per binary per process (each CNI call is a process; concurrent NICs share the answer).
- */
-const versionCache = new Map<string, Promise<string[] | undefined>>();
+/** Asks the binary at `path` VERSION: the versions it supports, undefined when it gives none. */
+function askVersion(path: string, asked: string): Promise<string[] | undefined> {
+  return runBinary(path, { ...baseEnv(), CNI_COMMAND: 'VERSION' }, JSON.stringify({ cniVersion: asked }), 10_000).then(({ err, stdout }) => {
+    if (err) return undefined;
+    try {
+      return versionList((JSON.parse(stdout) as { supportedVersions?: unknown }).supportedVersions);
+    } catch {
+      return undefined;
+    }
+  });
+}
 
-export function pluginVersions(path: string, asked: string): Promise<string[] | undefined> {
-  let p = versionCache.get(path);
-  if (!p) {
-    p = runBinary(path, { ...baseEnv(), CNI_COMMAND: 'VERSION' }, JSON.stringify({ cniVersion: asked }), 10_000).then(({ err, stdout }) => {
-      if (err) return undefined;
-      try {
-        const v = (JSON.parse(stdout) as { supportedVersions?: unknown }).supportedVersions;
-        return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
-      } catch {
-        return undefined;
-      }
-    });
-    versionCache.set(path, p);
-  }
-  return p;
+interface Supported {
+  versions: string[] | undefined;
+  /** From the host's memory (src/cni/version-memory.ts), not asked in this process. */
+  remembered: boolean;
 }
 
 /**
- * Runs a plugin binary in the highest CNI version both the config (`config.cniVersion`) and the
- * plugin support (its prevResult re-encoded in that version), and resolves its decoded stdout in
- * the config's version again (undefined when empty), as the CNI spec's versioning asks
- * (https://github.com/containernetworking/cni/blob/main/SPEC.md, "Version"). Rejects with
- * DelegateError, or CniError code 1 when the two have no version in common.
+ * A delegate runner. The CNI versions each delegate binary supports come from its VERSION answer,
+ * asked once per binary per runner (concurrent NICs share the answer) and, with `memory`, once per
+ * binary file across processes: each CNI call is a process, and the shipped plugin remembers the
+ * answers on the host (src/cni/main.ts). A delegate that refuses a remembered version (code 1) is
+ * asked again and run once more in the version its fresh answer allows.
  */
-export const invokePlugin: InvokePlugin = async (type, config, opts) => {
-  const path = findPlugin(type, opts.cniPath);
-  const asked = typeof config['cniVersion'] === 'string' ? config['cniVersion'] : undefined;
-  let sent = config;
-  let used = asked;
-  if (asked) {
-    const supported = await pluginVersions(path, asked);
-    const v = supported ? negotiateVersion(asked, supported) : asked;
-    if (v === undefined) {
-      throw new CniError(CniCode.IncompatibleVersion, `plugin ${type} (${path}) supports CNI versions [${(supported ?? []).join(' ')}], none usable with config version ${asked}`, 'install a newer build of the plugin or lower the network\'s cniVersion');
+export function createInvokePlugin(memory?: VersionMemory): InvokePlugin {
+  const asking = new Map<string, Promise<Supported>>();
+  const supported = (path: string, asked: string): Promise<Supported> => {
+    let p = asking.get(path);
+    if (!p) {
+      const stamp = memory ? binaryStamp(path) : undefined;
+      const known = stamp !== undefined ? memory?.read(path, stamp) : undefined;
+      p = known
+        ? Promise.resolve({ versions: known, remembered: true })
+        : askVersion(path, asked).then((versions) => {
+            if (versions && stamp !== undefined) memory?.write(path, stamp, versions);
+            return { versions, remembered: false };
+          });
+      asking.set(path, p);
     }
-    if (v !== asked) {
-      used = v;
-      sent = { ...config, cniVersion: v };
-      const prev = config['prevResult'];
-      if (prev !== undefined && prev !== null) sent['prevResult'] = formatResult(parseResult(prev), v);
+    return p;
+  };
+
+  const invoke: InvokePlugin = async (type, config, opts) => {
+    const path = findPlugin(type, opts.cniPath);
+    const asked = typeof config['cniVersion'] === 'string' ? config['cniVersion'] : undefined;
+    if (!asked) return runAt(type, path, config, config, undefined, opts);
+    const asked1 = supported(path, asked);
+    const first = await asked1;
+    const [sent, used] = negotiated(type, path, config, asked, first.versions);
+    try {
+      return await runAt(type, path, config, sent, used, opts);
+    } catch (err) {
+      if (!first.remembered || !(err instanceof DelegateError) || err.code !== CniCode.IncompatibleVersion) throw err;
+      // The remembered answer was wrong for this binary: ask it, and run it once more if that changes the version.
+      if (asking.get(path) === asked1) {
+        memory?.forget(path);
+        asking.delete(path);
+      }
+      const again = negotiated(type, path, config, asked, (await supported(path, asked)).versions);
+      if (again[1] === used) throw err;
+      return runAt(type, path, config, ...again, opts);
     }
+  };
+  return invoke;
+}
+
+/**
+ * The config to send and the version it is in: the highest CNI version both the config and the
+ * plugin support (its prevResult re-encoded in that version), as the CNI spec's versioning asks
+ * (https://github.com/containernetworking/cni/blob/main/SPEC.md, "Version"). CniError code 1 when
+ * the two have no version in common.
+ */
+function negotiated(type: string, path: string, config: Record<string, unknown>, asked: string, supported: string[] | undefined): [Record<string, unknown>, string] {
+  const v = supported ? negotiateVersion(asked, supported) : asked;
+  if (v === undefined) {
+    throw new CniError(CniCode.IncompatibleVersion, `plugin ${type} (${path}) supports CNI versions [${(supported ?? []).join(' ')}], none usable with config version ${asked}`, 'install a newer build of the plugin or lower the network\'s cniVersion');
   }
+  if (v === asked) return [config, asked];
+  const sent: Record<string, unknown> = { ...config, cniVersion: v };
+  const prev = config['prevResult'];
+  if (prev !== undefined && prev !== null) sent['prevResult'] = formatResult(parseResult(prev), v);
+  return [sent, v];
+}
+
+/**
+ * Runs a plugin binary on `sent` (in version `used`), and resolves its decoded stdout in the
+ * config's own version again (undefined when empty). Rejects with DelegateError.
+ */
+async function runAt(type: string, path: string, config: Record<string, unknown>, sent: Record<string, unknown>, used: string | undefined, opts: InvokeOptions): Promise<unknown> {
+  const asked = typeof config['cniVersion'] === 'string' ? config['cniVersion'] : undefined;
   const env: NodeJS.ProcessEnv = {
     ...baseEnv(),
     CNI_COMMAND: opts.command,
@@ -156,4 +199,7 @@ export const invokePlugin: InvokePlugin = async (type, config, opts) => {
   }
   const why = err.killed ? `timed out after ${timeoutMs} ms` : (stderr.trim() || text || err.message);
   throw new DelegateError(type, 999, `${type} ${opts.command} failed: ${why}`);
-};
+}
+
+/** The runner for processes that live long (the agent's health checks): answers kept in memory only. */
+export const invokePlugin: InvokePlugin = createInvokePlugin();

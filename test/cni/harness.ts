@@ -3,7 +3,8 @@
 // the config on stdin, optionally inside a "host" netns. Asynchronous on purpose: the fake agent
 // serves from the test's own event loop.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -66,11 +67,27 @@ export interface RunPluginOptions {
   bin?: string;
 }
 
+/**
+ * Where this test process's plugin runs remember their delegates' VERSION answers (the shipped
+ * default is the host's /var/lib/cni/multinic): one directory per process, so that what one suite
+ * run remembers never changes what the next one sees. A test passes its own in `env` to look at it.
+ */
+let versionDir: string | undefined;
+export function testVersionDir(): string {
+  if (!versionDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'mncni-versions-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    versionDir = dir;
+  }
+  return versionDir;
+}
+
 /** Runs the plugin once; never rejects on a non-zero exit. */
 export function runPlugin(o: RunPluginOptions): Promise<PluginRun> {
   const bin = o.bin ?? pluginBin;
   const argv = o.hostNetns ? ['ip', 'netns', 'exec', o.hostNetns, bin] : [bin];
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', CNI_COMMAND: o.command };
+  if (!(o.env && 'MULTINIC_CNI_VERSION_DIR' in o.env)) env['MULTINIC_CNI_VERSION_DIR'] = testVersionDir();
   for (const [k, v] of Object.entries(o.env ?? {})) if (v !== undefined) env[k] = v;
   if (o.command === '') delete env['CNI_COMMAND'];
   const stdin = o.stdin === undefined ? '' : typeof o.stdin === 'string' ? o.stdin : JSON.stringify(o.stdin);

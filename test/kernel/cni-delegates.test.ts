@@ -2,7 +2,7 @@
 // reference macvlan (Debian's supports CNI up to 1.0.0): version negotiation for a 1.1.0 config,
 // and rollback when a delegate fails after creating its link. A wrapper `macvlan` first in CNI_PATH
 // runs the real one, logs every call and fails on demand (marker files name the interface).
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -38,7 +38,7 @@ describe.skipIf(reason !== '')(`multi-nic delegates in real namespaces ${reason}
   let seq = 0;
   const log = () => (existsSync(join(dir, 'calls')) ? readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n') : []);
 
-  const plugin = (command: string, containerID: string, stdin: unknown, cniPath = `${wrapDir}:${cniPluginsDir}`): Promise<PluginRun> =>
+  const plugin = (command: string, containerID: string, stdin: unknown, cniPath = `${wrapDir}:${cniPluginsDir}`, extraEnv: Record<string, string> = {}): Promise<PluginRun> =>
     runPlugin({
       command,
       stdin,
@@ -50,6 +50,7 @@ describe.skipIf(reason !== '')(`multi-nic delegates in real namespaces ${reason}
         CNI_PATH: cniPath,
         CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod-${containerID};K8S_POD_UID=uid-${containerID}`,
         MULTINIC_AGENT_SOCKET: join(dir, 'agent.sock'),
+        ...extraEnv,
       },
     });
   const cid = () => `mnh1ctr${++seq}`;
@@ -132,6 +133,37 @@ describe.skipIf(reason !== '')(`multi-nic delegates in real namespaces ${reason}
     expect(del.code, del.stdout + del.stderr).toBe(0);
     expect(await podLinks()).toEqual(['lo']);
     expect(agent.holdings().filter((h) => h.includes(id))).toEqual([]);
+  });
+
+  it('the next ADD and DEL ask no VERSION: the answer is remembered on the host for that binary file, and a rewritten one is asked again', async () => {
+    const versions = join(dir, 'versions');
+    const env = { MULTINIC_CNI_VERSION_DIR: versions };
+    const conf = nadConfig({ cniVersion: '1.1.0' });
+    const cycle = async (): Promise<string[]> => {
+      rmSync(join(dir, 'calls'), { force: true });
+      const id = cid();
+      const add = await plugin('ADD', id, conf, undefined, env);
+      expect(add.code, add.stdout + add.stderr).toBe(0);
+      expect((add.json as { cniVersion: string }).cniVersion).toBe('1.1.0');
+      const del = await plugin('DEL', id, { ...conf, prevResult: add.json }, undefined, env);
+      expect(del.code, del.stdout + del.stderr).toBe(0);
+      expect(await podLinks()).toEqual(['lo']);
+      return log();
+    };
+    // The first pod's ADD asks once for both NICs; its DEL, another process, asks no more.
+    expect((await cycle()).sort()).toEqual(['ADD net1-0', 'ADD net1-1', 'DEL net1-0', 'DEL net1-1', 'VERSION ']);
+    // One file, naming the wrapper, with what Debian's macvlan answered (up to 1.0.0).
+    const files = readdirSync(versions);
+    expect(files).toHaveLength(1);
+    const kept = JSON.parse(readFileSync(join(versions, files[0] as string), 'utf8')) as { path: string; supportedVersions: string[] };
+    expect(kept.path).toBe(join(wrapDir, 'macvlan'));
+    expect(kept.supportedVersions).toContain('1.0.0');
+    expect(kept.supportedVersions).not.toContain('1.1.0');
+    expect((await cycle()).filter((l) => l.startsWith('VERSION'))).toEqual([]);
+    // The delegate upgraded in place (same script, written again): asked once more.
+    writeFileSync(join(wrapDir, 'macvlan'), readFileSync(join(wrapDir, 'macvlan')));
+    expect((await cycle()).filter((l) => l.startsWith('VERSION'))).toEqual(['VERSION ']);
+    expect((await cycle()).filter((l) => l.startsWith('VERSION'))).toEqual([]);
   });
 
   it('a 1.1.0 single-NIC IPAM config: host-local (also 1.0.0) gets its leases back on a DEL without a record', async () => {
