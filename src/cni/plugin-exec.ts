@@ -1,13 +1,13 @@
 // Finding and running delegate CNI plugins (macvlan, ipvlan, ...) from CNI_PATH, as libcni's
 // invoke package does: config on stdin, CNI_* in the environment, result or error JSON on stdout.
 // Not src/host/exec.ts: a failed plugin's error object is on stdout, which CommandError drops.
-import { execFile } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniCode, CniError } from '../lib/cni/errors.js';
 import { cniPathEntryProblem, pluginNameProblem } from '../lib/cni/names.js';
 import { formatResult, parseResult } from '../lib/cni/result.js';
 import { negotiateVersion } from '../lib/cni/version.js';
+import { runBinary } from './spawn.js';
 import { binaryStamp, versionList, type VersionMemory } from './version-memory.js';
 
 /** A delegate answered with a CNI error object (or garbage); `code`/`msg` are the delegate's. */
@@ -60,21 +60,6 @@ export interface InvokeOptions {
 
 /** The delegate-running port (docs/conventions.md §4); tests substitute it to count or fail calls. */
 export type InvokePlugin = (type: string, config: Record<string, unknown>, opts: InvokeOptions) => Promise<unknown>;
-
-interface RunResult {
-  err: (Error & { killed?: boolean }) | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runBinary(path: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve) => {
-    const child = execFile(path, [], { env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => resolve({ err, stdout, stderr }));
-    // A delegate may exit without reading stdin (crash, bad env): its exit status tells, not EPIPE.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(stdin);
-  });
-}
 
 const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' });
 
