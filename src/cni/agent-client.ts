@@ -1,6 +1,8 @@
 // Client of the node agent's unix-socket API (src/lib/agent/protocol.ts) for the CNI plugin.
-// node:net only (startup cost matters: every pod attachment runs a fresh process).
-import { connect } from 'node:net';
+// Startup cost matters (every pod attachment runs a fresh process): Bun.connect on Bun, where the
+// shipped plugin runs and node:net is a compatibility layer (a Bun executable that imports node:net
+// used 9.0 ms of CPU doing nothing else, 11.8 ms making one request, against 5.4 and 6.8 ms with
+// Bun.connect; 50 runs each); node:net on Node, imported only there.
 import type {
   AgentErrorBody,
   GcRequest,
@@ -125,13 +127,14 @@ function call<T>(socketPath: string, path: string, body: unknown, timeoutMs: num
     (method === 'POST' ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(data)}\r\n` : '') +
     '\r\n';
   return new Promise<T>((resolve, reject) => {
-    const sock = connect(socketPath);
     let chunks: Buffer[] = [];
     let settled = false;
+    let hangUp = (): void => undefined;
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
-      sock.destroy();
+      clearTimeout(timer);
+      hangUp();
       fn();
     };
     const answer = (r: RawResponse) => {
@@ -156,6 +159,7 @@ function call<T>(socketPath: string, path: string, body: unknown, timeoutMs: num
       finish(() => reject(new AgentRequestError(r.status, errBody)));
     };
     const tryParse = (eof: boolean) => {
+      if (settled) return;
       const buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
       chunks = [buf];
       let r: RawResponse | undefined;
@@ -168,18 +172,88 @@ function call<T>(socketPath: string, path: string, body: unknown, timeoutMs: num
       if (r) answer(r);
       else if (eof) finish(() => reject(new AgentUnavailableError(socketPath, `agent socket ${socketPath} closed the connection before answering ${path}: is the multinic agent restarting?`, true)));
     };
-    sock.setTimeout(timeoutMs, () => {
+    const timer = setTimeout(() => {
       finish(() => reject(new AgentUnavailableError(socketPath, `agent socket ${socketPath} did not answer ${path} within ${timeoutMs} ms: is the multinic agent overloaded or stuck?`)));
-    });
-    sock.on('connect', () => sock.write(head + data));
-    sock.on('data', (c: Buffer) => {
-      chunks.push(c);
-      tryParse(false);
-    });
-    sock.on('end', () => tryParse(true));
-    sock.on('close', () => tryParse(true));
-    sock.on('error', (err: NodeJS.ErrnoException) => finish(() => reject(unavailable(socketPath, err))));
+    }, timeoutMs);
+    const events: ConnEvents = {
+      data: (c) => {
+        chunks.push(c);
+        tryParse(false);
+      },
+      eof: () => tryParse(true),
+      error: (err) => finish(() => reject(unavailable(socketPath, err))),
+    };
+    dial(socketPath, Buffer.from(head + data), events).then(
+      (h) => (settled ? h() : (hangUp = h)),
+      (err: NodeJS.ErrnoException) => events.error(err),
+    );
   });
+}
+
+/** What a connection tells its request: bytes, the end of them, or a socket error. */
+interface ConnEvents {
+  data(chunk: Buffer): void;
+  eof(): void;
+  error(err: NodeJS.ErrnoException): void;
+}
+
+interface BunSocket {
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate(): void;
+}
+interface BunRuntime {
+  connect(opts: {
+    unix: string;
+    socket: {
+      open(s: BunSocket): void;
+      data(s: BunSocket, d: Uint8Array): void;
+      drain(s: BunSocket): void;
+      end(s: BunSocket): void;
+      close(s: BunSocket): void;
+      error(s: BunSocket, e: Error): void;
+      connectError(s: BunSocket, e: Error): void;
+    };
+  }): Promise<BunSocket>;
+}
+const bun = (globalThis as { Bun?: BunRuntime }).Bun;
+
+/** Connects to `socketPath`, sends `request` and reports to `ev`; resolves a hang-up function. */
+function dial(socketPath: string, request: Buffer, ev: ConnEvents): Promise<() => void> {
+  return bun ? dialBun(bun, socketPath, request, ev) : dialNode(socketPath, request, ev);
+}
+
+async function dialNode(socketPath: string, request: Buffer, ev: ConnEvents): Promise<() => void> {
+  const { connect } = await import('node:net');
+  const sock = connect(socketPath);
+  sock.on('connect', () => sock.write(request));
+  sock.on('data', (c: Buffer) => ev.data(c));
+  sock.on('end', () => ev.eof());
+  sock.on('close', () => ev.eof());
+  sock.on('error', (err: NodeJS.ErrnoException) => ev.error(err));
+  return () => sock.destroy();
+}
+
+function dialBun(b: BunRuntime, socketPath: string, request: Buffer, ev: ConnEvents): Promise<() => void> {
+  let pending = request;
+  // A socket's write takes what fits now; the rest goes on drain.
+  const flush = (s: BunSocket) => {
+    if (pending.length > 0) pending = pending.subarray(s.write(pending));
+  };
+  return b
+    .connect({
+      unix: socketPath,
+      socket: {
+        open: flush,
+        drain: flush,
+        data: (_s, d) => ev.data(Buffer.isBuffer(d) ? d : Buffer.from(d)),
+        end: () => ev.eof(),
+        close: () => ev.eof(),
+        error: (_s, e) => ev.error(e as NodeJS.ErrnoException),
+        connectError: (_s, e) => ev.error(e as NodeJS.ErrnoException),
+      },
+    })
+    .then((s) => () => s.terminate());
 }
 
 export function createAgentClient(opts: AgentClientOptions): AgentClient {

@@ -2,22 +2,12 @@
 // the shipped plugin runs): output, exit status, a child that never reads its stdin, the time
 // limit, the output cap, a signal, an absent binary. The Bun side runs under the Bun the shipped
 // plugin is built with (scripts/build-cni.sh's version, from scripts/npm-fetch.sh's cache).
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bunSkip, runOnBun, shippedBun } from '../helpers/bun.js';
 import { runSpawnCases, type SpawnAnswer } from './spawn-cases.js';
-
-// Not from ./harness.js, whose import builds the shipped plugin.
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const bunVersion = /^bun_version=(\S+)$/m.exec(readFileSync(join(repoRoot, 'scripts/build-cni.sh'), 'utf8'))?.[1];
-const arch = process.arch === 'x64' ? 'x64-baseline' : 'aarch64';
-const fetched = spawnSync('bash', ['scripts/npm-fetch.sh', `@oven/bun-linux-${arch}@${bunVersion}`, 'bin/bun'], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
-const bun = fetched.status === 0 ? fetched.stdout.trim() : undefined;
-// CI fetches it like the build does; elsewhere a machine without the registry skips the Bun half.
-if (!bun && process.env['CI']) throw new Error(`scripts/npm-fetch.sh could not fetch Bun ${bunVersion}: ${fetched.stderr}`);
 
 describe('runBinary (src/cni/spawn.ts)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mncni-spawn-'));
@@ -37,11 +27,8 @@ describe('runBinary (src/cni/spawn.ts)', () => {
     expect(by['absent']).toMatchObject({ failed: true, stdout: '' });
   });
 
-  it.skipIf(!bun)(`on Bun${bun ? '' : ' (skipped: Bun could not be fetched from the npm registry)'}: the same answers`, () => {
-    const bunDir = mkdtempSync(join(dir, 'bun-'));
-    const r = spawnSync(bun as string, [join(repoRoot, 'test/cni/spawn-cases.ts'), bunDir], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status, r.stderr).toBe(0);
-    const onBun = JSON.parse(r.stdout) as SpawnAnswer[];
+  it.skipIf(!shippedBun)(`on Bun: the same answers ${bunSkip}`, () => {
+    const onBun = JSON.parse(runOnBun('test/cni/spawn-cases.ts', [mkdtempSync(join(dir, 'bun-'))])) as SpawnAnswer[];
     const shape = (xs: SpawnAnswer[]) => xs.map(({ ms: _ms, ...rest }) => rest);
     expect(shape(onBun)).toEqual(shape(onNode));
     expect(onBun.find((a) => a.name === 'timeout')?.ms).toBeLessThan(3000);
