@@ -110,15 +110,15 @@ export function createInvokePlugin(memory?: VersionMemory): InvokePlugin {
     const path = findPlugin(type, opts.cniPath);
     const asked = typeof config['cniVersion'] === 'string' ? config['cniVersion'] : undefined;
     if (!asked) return runAt(type, path, config, config, undefined, opts);
-    const asked1 = supported(path, asked);
-    const first = await asked1;
+    const pending = supported(path, asked);
+    const first = await pending;
     const [sent, used] = negotiated(type, path, config, asked, first.versions);
     try {
       return await runAt(type, path, config, sent, used, opts);
     } catch (err) {
       if (!first.remembered || !(err instanceof DelegateError) || err.code !== CniCode.IncompatibleVersion) throw err;
       // The remembered answer was wrong for this binary: ask it, and run it once more if that changes the version.
-      if (asking.get(path) === asked1) {
+      if (asking.get(path) === pending) {
         memory?.forget(path);
         asking.delete(path);
       }
